@@ -1,0 +1,17 @@
+//! Civitas domain types, shared by every layer: ids, frames, face detections,
+//! templates, legal basis, watchlist entries and candidates.
+//!
+//! There is deliberately no type, field or enum for any sensitive attribute
+//! (ethnicity, race, religion, political opinion, health, sexual orientation)
+//! and none for geofencing people; `tests/lines.rs` walks these sources and
+//! fails if one appears.
+
+pub mod face;
+pub mod frame;
+pub mod ids;
+pub mod legal;
+
+pub use face::{BBox, Candidate, FaceDetection, FaceTemplate, Landmarks5, MatchOutcome};
+pub use frame::RgbImage;
+pub use ids::{CameraId, CandidateId, EntryId, TrackId};
+pub use legal::{LegalBasis, LegalBasisInput};

@@ -1,0 +1,316 @@
+//! Civitas configuration: one TOML file, typed and validated on load. Every
+//! field documents its unit and default; unknown fields are refused so a typo
+//! is an error, not a silently ignored setting. Relative paths are resolved
+//! against the config file's folder.
+
+use civitas_base::{Error, Result};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub store: StoreConfig,
+    #[serde(default)]
+    pub vision: VisionConfig,
+    /// The cameras to analyse.
+    #[serde(default, rename = "camera")]
+    pub cameras: Vec<CameraConfig>,
+}
+
+/// Where data is kept.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// SQLite database file. Default `var/civitas.db`.
+    #[serde(default = "default_db")]
+    pub path: PathBuf,
+}
+
+fn default_db() -> PathBuf {
+    PathBuf::from("var/civitas.db")
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig { path: default_db() }
+    }
+}
+
+/// Which face detector to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DetectorKind {
+    /// SCRFD (InsightFace weights: non-commercial research terms). Finds small faces well.
+    Scrfd,
+    /// MediaPipe BlazeFace (Apache-2.0): the clean-licence choice; misses small faces.
+    Blazeface,
+}
+
+/// Models and matching.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VisionConfig {
+    /// Folder holding the installed models. Default `var/models`.
+    #[serde(default = "default_models")]
+    pub models_dir: PathBuf,
+    /// ONNX Runtime shared library. Default `var/lib/libonnxruntime.so.1.31.1`.
+    #[serde(default = "default_ort")]
+    pub ort_library: PathBuf,
+    /// Face detector. Default `scrfd`.
+    #[serde(default = "default_detector")]
+    pub detector: DetectorKind,
+    /// BlazeFace only: square tiles per side run besides the whole frame, so
+    /// small faces are found (0 = whole frame only). Default 2; 4 for crowds.
+    #[serde(default = "default_tiles")]
+    pub blazeface_tiles: usize,
+    /// Minimum detector confidence, 0..1. Default 0.5.
+    #[serde(default = "default_min_score")]
+    pub min_detector_score: f32,
+    /// Match threshold (Euclidean distance between normalised templates), 0..2. Default 0.55.
+    #[serde(default = "default_threshold")]
+    pub match_threshold: f32,
+    /// Faces with eyes closer than this many pixels are counted, not matched. Default 20.
+    #[serde(default = "default_min_eye")]
+    pub min_eye_distance_px: f32,
+    /// CPU threads per model session. Default 1.
+    #[serde(default = "default_threads")]
+    pub threads: usize,
+}
+
+fn default_models() -> PathBuf {
+    PathBuf::from("var/models")
+}
+fn default_ort() -> PathBuf {
+    PathBuf::from("var/lib/libonnxruntime.so.1.31.1")
+}
+fn default_detector() -> DetectorKind {
+    DetectorKind::Scrfd
+}
+fn default_tiles() -> usize {
+    2
+}
+fn default_min_score() -> f32 {
+    0.5
+}
+fn default_threshold() -> f32 {
+    crate::face::DEFAULT_MATCH_THRESHOLD
+}
+fn default_min_eye() -> f32 {
+    20.0
+}
+fn default_threads() -> usize {
+    1
+}
+
+impl Default for VisionConfig {
+    fn default() -> Self {
+        VisionConfig {
+            models_dir: default_models(),
+            ort_library: default_ort(),
+            detector: default_detector(),
+            blazeface_tiles: default_tiles(),
+            min_detector_score: default_min_score(),
+            match_threshold: default_threshold(),
+            min_eye_distance_px: default_min_eye(),
+            threads: default_threads(),
+        }
+    }
+}
+
+/// A camera. `purpose` and `owner` are shown to operators and in the transparency report.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CameraConfig {
+    /// Short unique id, letters, digits, `-` and `_`.
+    pub id: String,
+    /// Human name.
+    pub name: String,
+    /// A video file path (RTSP comes with the camera-ingest work).
+    pub url: String,
+    /// Frames analysed per second. Default 2.
+    #[serde(default = "default_fps")]
+    pub fps: f64,
+    /// Replay a file at its own speed, like a live camera. Default true.
+    #[serde(default = "default_true")]
+    pub realtime: bool,
+    /// Latitude in degrees, -90..90.
+    pub latitude: f64,
+    /// Longitude in degrees, -180..180.
+    pub longitude: f64,
+    /// Why this camera exists, in words.
+    pub purpose: String,
+    /// Who is responsible for it.
+    pub owner: String,
+}
+
+fn default_fps() -> f64 {
+    2.0
+}
+fn default_true() -> bool {
+    true
+}
+
+impl Config {
+    /// Reads, parses and validates a config file, resolving relative paths against its folder.
+    pub fn load(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::with_source(
+                civitas_base::ErrorKind::NotFound,
+                format!("config {}: cannot read", path.display()),
+                e,
+            )
+        })?;
+        let mut cfg = Config::parse(&text)
+            .map_err(|e| Error::invalid(format!("config {}: {}", path.display(), e.message())))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        cfg.resolve_paths(base);
+        Ok(cfg)
+    }
+
+    /// Parses and validates TOML text.
+    pub fn parse(text: &str) -> Result<Config> {
+        let cfg: Config = toml::from_str(text)
+            .map_err(|e| Error::invalid(e.to_string().trim().replace('\n', " ")))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    fn resolve_paths(&mut self, base: &Path) {
+        let fix = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        fix(&mut self.store.path);
+        fix(&mut self.vision.models_dir);
+        fix(&mut self.vision.ort_library);
+        for c in &mut self.cameras {
+            if !c.url.contains("://") && Path::new(&c.url).is_relative() {
+                c.url = base.join(&c.url).display().to_string();
+            }
+        }
+    }
+
+    /// Checks ranges and uniqueness; the error names the field.
+    pub fn validate(&self) -> Result<()> {
+        let v = &self.vision;
+        let bad = |f: &str, why: String| Err(Error::invalid(format!("field `{f}`: {why}")));
+        if !(0.0..=2.0).contains(&v.match_threshold) {
+            return bad(
+                "vision.match_threshold",
+                format!("{} is outside 0..2", v.match_threshold),
+            );
+        }
+        if !(0.0..=1.0).contains(&v.min_detector_score) {
+            return bad(
+                "vision.min_detector_score",
+                format!("{} is outside 0..1", v.min_detector_score),
+            );
+        }
+        if v.min_eye_distance_px.is_nan() || v.min_eye_distance_px < 0.0 {
+            return bad("vision.min_eye_distance_px", "must be >= 0".into());
+        }
+        if v.blazeface_tiles > 8 {
+            return bad(
+                "vision.blazeface_tiles",
+                format!("{} is more than 8", v.blazeface_tiles),
+            );
+        }
+        if !(1..=64).contains(&v.threads) {
+            return bad("vision.threads", format!("{} is outside 1..64", v.threads));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (i, c) in self.cameras.iter().enumerate() {
+            let f = |n: &str| format!("camera[{i}].{n}");
+            if c.id.is_empty()
+                || !c
+                    .id
+                    .chars()
+                    .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_')
+            {
+                return bad(
+                    &f("id"),
+                    format!("{:?} must be letters, digits, - or _", c.id),
+                );
+            }
+            if !seen.insert(&c.id) {
+                return bad(&f("id"), format!("{:?} is used by two cameras", c.id));
+            }
+            if !(c.fps > 0.0 && c.fps <= 60.0) {
+                return bad(&f("fps"), format!("{} is outside 0 < fps <= 60", c.fps));
+            }
+            if !(-90.0..=90.0).contains(&c.latitude) {
+                return bad(&f("latitude"), format!("{} is outside -90..90", c.latitude));
+            }
+            if !(-180.0..=180.0).contains(&c.longitude) {
+                return bad(
+                    &f("longitude"),
+                    format!("{} is outside -180..180", c.longitude),
+                );
+            }
+            for (n, val) in [
+                ("name", &c.name),
+                ("url", &c.url),
+                ("purpose", &c.purpose),
+                ("owner", &c.owner),
+            ] {
+                if val.trim().is_empty() {
+                    return bad(&f(n), "is required".into());
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CAM: &str = r#"
+[[camera]]
+id = "plaza-1"
+name = "Plaza"
+url = "clip.mp4"
+latitude = -0.22
+longitude = -78.51
+purpose = "public safety"
+owner = "City"
+"#;
+
+    #[test]
+    fn defaults_and_a_camera_parse() {
+        let c = Config::parse(CAM).unwrap();
+        assert_eq!(c.cameras[0].fps, 2.0);
+        assert_eq!(c.vision.detector, DetectorKind::Scrfd);
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let e = Config::parse(&CAM.replace("-78.51", "-278.5")).unwrap_err();
+        assert!(
+            e.message().contains("camera[0].longitude"),
+            "{}",
+            e.message()
+        );
+        let e = Config::parse(&format!("{CAM}\n[vision]\nmatch_treshold = 0.5\n")).unwrap_err();
+        assert!(e.message().contains("match_treshold"), "{}", e.message());
+        let e = Config::parse(&CAM.replace("owner = \"City\"", "owner = \"\"")).unwrap_err();
+        assert!(e.message().contains("camera[0].owner"), "{}", e.message());
+        let e = Config::parse(&format!("{CAM}{CAM}")).unwrap_err();
+        assert!(
+            e.message().contains("used by two cameras"),
+            "{}",
+            e.message()
+        );
+        let e = Config::parse("[vision]\ndetector = \"yolo\"\n").unwrap_err();
+        assert!(
+            e.message().contains("yolo") || e.message().contains("detector"),
+            "{}",
+            e.message()
+        );
+    }
+}

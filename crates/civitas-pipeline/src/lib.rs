@@ -1,0 +1,17 @@
+//! Civitas pipeline: sources → analysers → matchers → sinks.
+//!
+//! - [`config`]: the typed, validated configuration every component is built from.
+//! - [`face`]: the face analyser + matcher stage (detect → align → embed → 1:N search).
+//! - [`track`]: follows faces across frames so one passer-by yields one candidate.
+//! - [`bus`]: the event bus joining stages (in-process here; NATS JetStream at scale).
+//! - [`stats`]: per-stage timing, for `civitas bench` and metrics.
+
+pub mod bus;
+pub mod config;
+pub mod face;
+pub mod stats;
+pub mod track;
+
+pub use bus::{Bus, Event, InProcessBus};
+pub use config::Config;
+pub use face::{FacePipeline, FrameOutcome, Watchlist};

@@ -1,0 +1,279 @@
+//! Civitas storage: the only crate that speaks SQL.
+//!
+//! SQLite is the embedded default (one file, WAL mode). The schema lives in
+//! numbered, forward-only migrations under `migrations/sqlite/`, applied at
+//! open. Probe templates have no table: the store can only receive templates
+//! of enrolled entries, as bytes produced by
+//! [`civitas_model::FaceTemplate::into_enrolled_bytes`].
+
+use civitas_base::{Error, ErrorKind, Result, Timestamp};
+use civitas_model::{BBox, Candidate, CandidateId, EntryId, FaceTemplate, LegalBasis};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+use sqlx::{Row, SqlitePool};
+use std::path::Path;
+use std::str::FromStr;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+fn db_err(what: impl Into<String>) -> impl FnOnce(sqlx::Error) -> Error {
+    let what = what.into();
+    move |e| {
+        let kind = match &e {
+            sqlx::Error::RowNotFound => ErrorKind::NotFound,
+            sqlx::Error::Database(d) if d.is_foreign_key_violation() => ErrorKind::NotFound,
+            sqlx::Error::Database(d) if d.is_check_violation() => ErrorKind::InvalidArgument,
+            sqlx::Error::Database(d) if d.is_unique_violation() => ErrorKind::AlreadyExists,
+            sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut => ErrorKind::Unavailable,
+            _ => ErrorKind::Internal,
+        };
+        Error::with_source(kind, what, e)
+    }
+}
+
+/// A watchlist entry as loaded for matching.
+#[derive(Debug, Clone)]
+pub struct StoredEntry {
+    pub id: EntryId,
+    pub name: String,
+    pub basis: LegalBasis,
+    pub templates: Vec<FaceTemplate>,
+}
+
+/// A stored candidate, for listing.
+#[derive(Debug, Clone)]
+pub struct StoredCandidate {
+    pub candidate: Candidate,
+    pub status: String,
+}
+
+/// The SQLite store.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: SqlitePool,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database file and applies pending migrations.
+    pub async fn open(path: &Path) -> Result<Store> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                Error::with_source(
+                    ErrorKind::Unavailable,
+                    format!("creating database directory {}", dir.display()),
+                    e,
+                )
+            })?;
+        }
+        let url = format!("sqlite://{}", path.display());
+        let opts = SqliteConnectOptions::from_str(&url)
+            .map_err(db_err(format!("database path {}", path.display())))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .foreign_keys(true)
+            .busy_timeout(std::time::Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(opts)
+            .await
+            .map_err(db_err(format!("opening database {}", path.display())))?;
+        MIGRATOR.run(&pool).await.map_err(|e| {
+            Error::with_source(
+                ErrorKind::DataLoss,
+                format!("migrating database {}", path.display()),
+                e,
+            )
+        })?;
+        Ok(Store { pool })
+    }
+
+    /// Enrols a person: the legal basis and the entry with its templates, in one transaction.
+    pub async fn enroll(
+        &self,
+        name: &str,
+        basis: &LegalBasis,
+        entered_by: &str,
+        templates: Vec<(String, Vec<u8>)>,
+        photo_jpeg: Option<Vec<u8>>,
+        now: Timestamp,
+    ) -> Result<EntryId> {
+        if templates.is_empty() {
+            return Err(Error::invalid(format!(
+                "enrolling {name:?}: no face templates to store"
+            )));
+        }
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(db_err("starting enrolment"))?;
+        let basis_id: i64 = sqlx::query(
+            "INSERT INTO legal_basis (kind, authority, reference, purpose, granted_at_ms, expires_at_ms, entered_by)
+             VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(&basis.kind)
+        .bind(&basis.authority)
+        .bind(&basis.reference)
+        .bind(&basis.purpose)
+        .bind(basis.granted_at.0)
+        .bind(basis.expires_at.0)
+        .bind(entered_by)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_err("storing legal basis"))?
+        .get(0);
+        let entry_id: i64 = sqlx::query(
+            "INSERT INTO watchlist_entry (name, legal_basis_id, created_at_ms, photo_jpeg) VALUES (?, ?, ?, ?) RETURNING id",
+        )
+        .bind(name)
+        .bind(basis_id)
+        .bind(now.0)
+        .bind(photo_jpeg)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_err(format!("storing watchlist entry {name:?}")))?
+        .get(0);
+        for (photo, bytes) in templates {
+            sqlx::query(
+                "INSERT INTO entry_template (entry_id, source_photo, template) VALUES (?, ?, ?)",
+            )
+            .bind(entry_id)
+            .bind(photo)
+            .bind(bytes)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err("storing enrolled template"))?;
+        }
+        tx.commit().await.map_err(db_err("committing enrolment"))?;
+        Ok(EntryId(entry_id))
+    }
+
+    /// Every entry with its legal basis and templates (expired ones included:
+    /// the matcher enforces expiry at match time, against its clock).
+    pub async fn watchlist(&self) -> Result<Vec<StoredEntry>> {
+        let rows = sqlx::query(
+            "SELECT e.id, e.name, b.id, b.kind, b.authority, b.reference, b.purpose, b.granted_at_ms, b.expires_at_ms
+             FROM watchlist_entry e JOIN legal_basis b ON b.id = e.legal_basis_id ORDER BY e.id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err("loading watchlist"))?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let id: i64 = r.get(0);
+            let trows = sqlx::query(
+                "SELECT id, template FROM entry_template WHERE entry_id = ? ORDER BY id",
+            )
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err("loading templates"))?;
+            let mut templates = Vec::new();
+            for t in trows {
+                let tid: i64 = t.get(0);
+                let bytes: Vec<u8> = t.get(1);
+                templates.push(FaceTemplate::from_enrolled_bytes(&bytes).ok_or_else(|| {
+                    Error::new(
+                        ErrorKind::DataLoss,
+                        format!(
+                            "entry_template row {tid}: template is {} bytes, not a list of f32",
+                            bytes.len()
+                        ),
+                    )
+                })?);
+            }
+            out.push(StoredEntry {
+                id: EntryId(id),
+                name: r.get(1),
+                basis: LegalBasis {
+                    id: Some(r.get(2)),
+                    kind: r.get(3),
+                    authority: r.get(4),
+                    reference: r.get(5),
+                    purpose: r.get(6),
+                    granted_at: Timestamp(r.get(7)),
+                    expires_at: Timestamp(r.get(8)),
+                },
+                templates,
+            });
+        }
+        Ok(out)
+    }
+
+    pub async fn insert_candidate(&self, c: &Candidate, now: Timestamp) -> Result<CandidateId> {
+        let bbox = serde_json::to_string(&c.bbox).map_err(|e| Error::internal(e.to_string()))?;
+        let id: i64 = sqlx::query(
+            "INSERT INTO candidate (camera_id, track_id, entry_id, distance, detector_score, bbox_json, frame_time_ms, offset_ms, crop_jpeg, created_at_ms)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(&c.camera.0)
+        .bind(c.track.0)
+        .bind(c.entry.0)
+        .bind(c.distance)
+        .bind(c.detector_score)
+        .bind(bbox)
+        .bind(c.frame_time.0)
+        .bind(c.offset_ms)
+        .bind(&c.crop_jpeg)
+        .bind(now.0)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_err(format!("storing candidate from camera {}", c.camera)))?
+        .get(0);
+        Ok(CandidateId(id))
+    }
+
+    pub async fn candidates(&self, limit: i64) -> Result<Vec<StoredCandidate>> {
+        let rows = sqlx::query(
+            "SELECT c.id, c.camera_id, c.track_id, c.entry_id, e.name, c.distance, c.detector_score, c.bbox_json,
+                    c.frame_time_ms, c.offset_ms, c.status
+             FROM candidate c JOIN watchlist_entry e ON e.id = c.entry_id ORDER BY c.id DESC LIMIT ?",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err("listing candidates"))?;
+        rows.into_iter()
+            .map(|r| {
+                let bbox: String = r.get(7);
+                let bbox: BBox = parse_bbox(&bbox).ok_or_else(|| {
+                    Error::new(
+                        ErrorKind::DataLoss,
+                        format!("candidate row {}: bad bbox_json", r.get::<i64, _>(0)),
+                    )
+                })?;
+                Ok(StoredCandidate {
+                    candidate: Candidate {
+                        id: Some(CandidateId(r.get(0))),
+                        camera: civitas_model::CameraId(r.get(1)),
+                        track: civitas_model::TrackId(r.get(2)),
+                        entry: EntryId(r.get(3)),
+                        entry_name: r.get(4),
+                        distance: r.get::<f64, _>(5) as f32,
+                        detector_score: r.get::<f64, _>(6) as f32,
+                        bbox,
+                        frame_time: Timestamp(r.get(8)),
+                        offset_ms: r.get(9),
+                        crop_jpeg: Vec::new(),
+                    },
+                    status: r.get(10),
+                })
+            })
+            .collect()
+    }
+
+    /// Closes the pool, flushing the WAL.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+fn parse_bbox(s: &str) -> Option<BBox> {
+    let v: serde_json::Value = serde_json::from_str(s).ok()?;
+    let f = |k: &str| v.get(k)?.as_f64().map(|x| x as f32);
+    Some(BBox {
+        x0: f("x0")?,
+        y0: f("y0")?,
+        x1: f("x1")?,
+        y1: f("y1")?,
+    })
+}

@@ -1,0 +1,194 @@
+//! `civitas analyze`: runs the face pipeline over an image, a folder of images
+//! or a video file, prints candidates (JSON lines with `--json`) and stores them.
+
+use crate::engine;
+use anyhow::Result;
+use civitas_base::{Clock, SystemClock};
+use civitas_ingest::FrameSource;
+use civitas_model::CameraId;
+use civitas_pipeline::{Bus, Event, FacePipeline, InProcessBus};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Image, folder of images, or video file.
+    path: PathBuf,
+    /// Frames analysed per second of video.
+    #[arg(long, default_value_t = 2.0)]
+    fps: f64,
+    /// Print one JSON object per line (candidates, then a summary).
+    #[arg(long)]
+    json: bool,
+    /// Camera id to record candidates under.
+    #[arg(long, default_value = "analyze")]
+    camera: String,
+    /// Do not write candidates to the store.
+    #[arg(long)]
+    no_store: bool,
+}
+
+/// Totals over a source.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct Summary {
+    pub frames: u64,
+    pub faces: u64,
+    pub too_small: u64,
+    pub unknown: u64,
+    pub candidates: u64,
+}
+
+/// Runs `source` through `pipe`, publishing every event on `bus`. Stills are
+/// independent scenes: tracks are closed after each one.
+pub fn analyse_source(
+    pipe: &mut FacePipeline,
+    source: &mut dyn FrameSource,
+    camera: &CameraId,
+    bus: &dyn Bus,
+    progress: Option<&ProgressBar>,
+    stills: bool,
+) -> civitas_base::Result<Summary> {
+    let clock = SystemClock;
+    let start = clock.now();
+    let mut s = Summary::default();
+    let publish = |cands: Vec<civitas_model::Candidate>, s: &mut Summary| {
+        for c in cands {
+            s.candidates += 1;
+            bus.publish(Event::Candidate(c));
+        }
+    };
+    while let Some(f) = source.next_frame()? {
+        let frame_time = if stills {
+            clock.now()
+        } else {
+            start.plus_ms(f.offset_ms)
+        };
+        let out = pipe.process(&f.image, f.offset_ms, frame_time, clock.now())?;
+        s.frames += 1;
+        s.faces += out.faces as u64;
+        s.too_small += out.too_small as u64;
+        s.unknown += out.unknown as u64;
+        tracing::debug!(camera = %camera, frame = %f.label, offset_ms = f.offset_ms, faces = out.faces, matched = out.matched, "frame analysed");
+        bus.publish(Event::FrameAnalysed {
+            camera: camera.clone(),
+            offset_ms: f.offset_ms,
+            faces: out.faces,
+            too_small: out.too_small,
+            unknown: out.unknown,
+        });
+        publish(out.candidates, &mut s);
+        if stills {
+            publish(pipe.finish(), &mut s);
+        }
+        if let Some(p) = progress {
+            p.inc(1);
+        }
+    }
+    publish(pipe.finish(), &mut s);
+    Ok(s)
+}
+
+pub fn describe(c: &civitas_model::Candidate) -> String {
+    format!(
+        "CANDIDATE camera {} at {:.1} s: resembles {:?} (entry {}), distance {:.3}, track {} — awaiting human review",
+        c.camera,
+        c.offset_ms as f64 / 1000.0,
+        c.entry_name,
+        c.entry,
+        c.distance,
+        c.track
+    )
+}
+
+pub fn main(config: &Path, a: Args) -> Result<()> {
+    let cfg = engine::load_config(config)?;
+    let rt = engine::tokio()?;
+    let store = if a.no_store {
+        None
+    } else {
+        Some(rt.block_on(engine::open_store(&cfg))?)
+    };
+    let watchlist = match &store {
+        Some(s) => rt.block_on(engine::load_watchlist(s))?,
+        None => civitas_pipeline::Watchlist::new(128),
+    };
+    if watchlist.index.is_empty() {
+        tracing::warn!("the watchlist is empty: every face will be reported as unknown");
+    }
+    let mut pipe = engine::pipeline(&cfg, &a.camera, Arc::new(watchlist))?;
+    let mut source = civitas_ingest::open_path(&a.path, a.fps, false)?;
+    let stills = a.path.is_dir()
+        || civitas_ingest::IMAGE_EXTENSIONS.contains(
+            &a.path
+                .extension()
+                .and_then(|e| e.to_str())
+                .unwrap_or("")
+                .to_ascii_lowercase()
+                .as_str(),
+        );
+    let progress = match (a.json, source.len_hint()) {
+        (false, Some(n)) if n > 1 => {
+            let p = ProgressBar::new(n);
+            p.set_style(
+                ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} frames ({per_sec}, eta {eta})")
+                    .expect("valid template"),
+            );
+            Some(p)
+        }
+        _ => None,
+    };
+    let bus = InProcessBus::default();
+    let mut rx = bus.subscribe();
+    let camera = CameraId(a.camera.clone());
+    let summary = analyse_source(
+        &mut pipe,
+        source.as_mut(),
+        &camera,
+        &bus,
+        progress.as_ref(),
+        stills,
+    )?;
+    if let Some(p) = &progress {
+        p.finish_and_clear();
+    }
+    drop(bus);
+    rt.block_on(async {
+        while let Some(ev) = rx.recv().await {
+            if let Event::Candidate(mut c) = ev {
+                if let Some(s) = &store {
+                    c.id = Some(s.insert_candidate(&c, SystemClock.now()).await?);
+                }
+                if a.json {
+                    println!(
+                        "{}",
+                        serde_json::json!({"type": "candidate", "candidate": c})
+                    );
+                } else {
+                    println!("{}", describe(&c));
+                }
+            }
+        }
+        if let Some(s) = &store {
+            s.close().await;
+        }
+        anyhow::Ok(())
+    })?;
+    if a.json {
+        println!(
+            "{}",
+            serde_json::json!({"type": "summary", "source": a.path.display().to_string(), "summary": summary})
+        );
+    } else {
+        println!(
+            "{}: {} frame(s), {} face(s) ({} too small or unsure to match), {} unknown, {} candidate(s)",
+            a.path.display(),
+            summary.frames,
+            summary.faces,
+            summary.too_small,
+            summary.unknown,
+            summary.candidates
+        );
+    }
+    Ok(())
+}

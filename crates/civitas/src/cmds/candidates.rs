@@ -1,0 +1,45 @@
+//! `civitas candidates`: lists stored candidates, newest first.
+
+use crate::engine;
+use anyhow::Result;
+use std::path::Path;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// How many to show.
+    #[arg(long, default_value_t = 50)]
+    limit: i64,
+    /// One JSON object per line.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn main(config: &Path, a: Args) -> Result<()> {
+    let cfg = engine::load_config(config)?;
+    let rt = engine::tokio()?;
+    rt.block_on(async {
+        let store = engine::open_store(&cfg).await?;
+        for c in store.candidates(a.limit).await? {
+            if a.json {
+                let mut v = serde_json::to_value(&c.candidate)?;
+                v["status"] = c.status.clone().into();
+                println!("{v}");
+            } else {
+                let k = &c.candidate;
+                println!(
+                    "#{} {} camera {} at {} ({:.1} s into the source): resembles {:?} (entry {}), distance {:.3}",
+                    k.id.map(|i| i.0).unwrap_or_default(),
+                    c.status,
+                    k.camera,
+                    k.frame_time.to_rfc3339(),
+                    k.offset_ms as f64 / 1000.0,
+                    k.entry_name,
+                    k.entry,
+                    k.distance
+                );
+            }
+        }
+        store.close().await;
+        anyhow::Ok(())
+    })
+}

@@ -1,0 +1,117 @@
+//! `civitas enroll`: puts a person on the face watchlist under a legal basis.
+//! Every photo must show exactly one face; nothing is stored unless all do.
+
+use crate::engine;
+use anyhow::{Result, bail};
+use civitas_base::{Clock, SystemClock};
+use civitas_model::LegalBasisInput;
+use std::path::{Path, PathBuf};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The person's name as the authorising document gives it.
+    #[arg(long)]
+    name: String,
+    /// Photos of the person (one face each).
+    #[arg(long = "photo", required = true, num_args = 1..)]
+    photos: Vec<PathBuf>,
+    /// Legal-basis kind: judicial-warrant, court-order, missing-person-report, stolen-vehicle-report, arrest-warrant, child-abduction-alert.
+    #[arg(long = "basis-kind")]
+    basis_kind: String,
+    /// Authorising body.
+    #[arg(long)]
+    authority: String,
+    /// The authority's reference (warrant or case number).
+    #[arg(long)]
+    reference: String,
+    /// Purpose of the entry, in words.
+    #[arg(long)]
+    purpose: String,
+    /// Expiry, YYYY-MM-DD or RFC 3339 UTC. After it the entry stops matching.
+    #[arg(long)]
+    expires: String,
+    /// Who is entering it.
+    #[arg(long, env = "USER", default_value = "unknown")]
+    entered_by: String,
+}
+
+pub fn main(config: &Path, a: Args) -> Result<()> {
+    let cfg = engine::load_config(config)?;
+    let now = SystemClock.now();
+    let basis = LegalBasisInput {
+        kind: a.basis_kind.clone(),
+        authority: a.authority.clone(),
+        reference: a.reference.clone(),
+        purpose: a.purpose.clone(),
+        expires: a.expires.clone(),
+    }
+    .validate(now)?;
+    if a.name.trim().is_empty() {
+        bail!("field `name` is required and was empty");
+    }
+    // Every photo first; store nothing unless all are good.
+    let (mut det, emb) = engine::models(&cfg.vision)?;
+    let _ = &mut det;
+    let mut pipe = civitas_pipeline::FacePipeline::new(
+        "enrol".into(),
+        det,
+        emb,
+        Default::default(),
+        engine::stage_config(&cfg.vision),
+    );
+    let mut templates = Vec::new();
+    let mut photo = None;
+    for p in &a.photos {
+        let img = civitas_ingest::load_image(p)?;
+        let faces = pipe.faces_with_templates(&img)?;
+        let faces: Vec<_> = faces
+            .into_iter()
+            .filter(|(d, _)| d.score >= cfg.vision.min_detector_score)
+            .collect();
+        match faces.len() {
+            0 => bail!(
+                "{}: no face found; use a photo where the person's face is clearly visible",
+                p.display()
+            ),
+            1 => {}
+            n => bail!(
+                "{}: {n} faces found; enrolment needs exactly one (crop the photo to the person)",
+                p.display()
+            ),
+        }
+        let (d, t) = faces.into_iter().next().expect("one face");
+        if d.eye_distance_px() < cfg.vision.min_eye_distance_px {
+            bail!(
+                "{}: the face is too small ({:.0} px between the eyes, minimum {:.0})",
+                p.display(),
+                d.eye_distance_px(),
+                cfg.vision.min_eye_distance_px
+            );
+        }
+        if photo.is_none() {
+            photo = Some(civitas_ingest::encode_jpeg(
+                &civitas_pipeline::face::face_crop(&img, &d.bbox),
+            )?);
+        }
+        templates.push((p.display().to_string(), t.into_enrolled_bytes(&basis)));
+    }
+    let rt = engine::tokio()?;
+    let id = rt.block_on(async {
+        let store = engine::open_store(&cfg).await?;
+        let id = store
+            .enroll(a.name.trim(), &basis, &a.entered_by, templates, photo, now)
+            .await?;
+        store.close().await;
+        anyhow::Ok(id)
+    })?;
+    println!(
+        "enrolled {:?} as entry {id} ({} photo(s)) under {} {} from {}, expires {}",
+        a.name.trim(),
+        a.photos.len(),
+        basis.kind,
+        basis.reference,
+        basis.authority,
+        basis.expires_at.to_rfc3339()
+    );
+    Ok(())
+}

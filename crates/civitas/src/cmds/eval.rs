@@ -1,0 +1,455 @@
+//! `civitas eval`: accuracy figures.
+//!
+//! - `faces`: verification on an LFW-style pairs file (10-fold: the threshold is
+//!   chosen on nine folds and accuracy measured on the tenth), TAR at FAR 1e-3,
+//!   and a ROC as CSV. `--distances` evaluates distances computed elsewhere (a
+//!   peer's) with exactly the same protocol code.
+//! - `detect`: detection recall and precision against a box file.
+
+use crate::engine;
+use anyhow::{Context, Result, bail};
+use civitas_model::{BBox, FaceTemplate};
+use clap::Subcommand;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+#[derive(Subcommand, Debug)]
+pub enum Cmd {
+    /// Face verification on an LFW-style pairs file.
+    Faces {
+        /// pairs.txt: a header `FOLDS PAIRS_PER_FOLD`, then `name i j` (same person) or `name1 i name2 j` (different).
+        #[arg(long)]
+        pairs: PathBuf,
+        /// Image root: ROOT/name/name_0001.jpg, as in LFW.
+        #[arg(long)]
+        root: PathBuf,
+        /// Write the ROC (threshold, FAR, TAR) as CSV here.
+        #[arg(long)]
+        roc: Option<PathBuf>,
+        /// Evaluate these distances (one per pair line, `nan` = failure) instead of running the models.
+        #[arg(long)]
+        distances: Option<PathBuf>,
+        /// Write our per-pair distances here.
+        #[arg(long)]
+        write_distances: Option<PathBuf>,
+        /// Print the result as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Detection recall and precision against a box file.
+    Detect {
+        /// Lines `file<TAB>x0<TAB>y0<TAB>x1<TAB>y1`, one per true face, files relative to --root.
+        #[arg(long)]
+        boxes: PathBuf,
+        #[arg(long)]
+        root: PathBuf,
+        /// IoU at which a detection counts as finding a true face.
+        #[arg(long, default_value_t = 0.4)]
+        iou: f32,
+    },
+}
+
+/// One pair from the pairs file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pair {
+    pub a: PathBuf,
+    pub b: PathBuf,
+    pub same: bool,
+    pub fold: usize,
+}
+
+/// Parses an LFW pairs file; errors name the line.
+pub fn parse_pairs(text: &str, root: &Path) -> Result<(usize, Vec<Pair>)> {
+    let mut lines = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty());
+    let (_, header) = lines.next().context("pairs file is empty")?;
+    let h: Vec<usize> = header
+        .split_whitespace()
+        .map(|v| {
+            v.parse()
+                .with_context(|| format!("pairs line 1: {v:?} is not a number"))
+        })
+        .collect::<Result<_>>()?;
+    let (folds, per_fold) = match h.as_slice() {
+        [f, n] => (*f, *n),
+        [n] => (1, *n),
+        _ => bail!("pairs line 1: expected `FOLDS PAIRS_PER_FOLD`"),
+    };
+    let img = |name: &str, i: &str, line: usize| -> Result<PathBuf> {
+        let i: u32 = i
+            .parse()
+            .with_context(|| format!("pairs line {line}: {i:?} is not an image number"))?;
+        Ok(root.join(name).join(format!("{name}_{i:04}.jpg")))
+    };
+    let mut pairs = Vec::new();
+    for (k, (ln, l)) in lines.enumerate() {
+        let ln = ln + 1;
+        let f: Vec<&str> = l.split_whitespace().collect();
+        let fold = if per_fold == 0 {
+            0
+        } else {
+            (k / (2 * per_fold)).min(folds.saturating_sub(1))
+        };
+        let p = match f.as_slice() {
+            [n, i, j] => Pair {
+                a: img(n, i, ln)?,
+                b: img(n, j, ln)?,
+                same: true,
+                fold,
+            },
+            [n1, i, n2, j] => Pair {
+                a: img(n1, i, ln)?,
+                b: img(n2, j, ln)?,
+                same: false,
+                fold,
+            },
+            _ => bail!("pairs line {ln}: expected 3 or 4 fields, got {}", f.len()),
+        };
+        pairs.push(p);
+    }
+    if pairs.is_empty() {
+        bail!("pairs file has a header but no pairs");
+    }
+    Ok((folds.max(1), pairs))
+}
+
+/// Verification figures.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct VerifyReport {
+    pub pairs: usize,
+    pub same_pairs: usize,
+    pub different_pairs: usize,
+    /// Pairs where a face was not found in one image (counted as "different").
+    pub failures: usize,
+    pub folds: usize,
+    pub accuracy_mean: f64,
+    pub accuracy_std: f64,
+    pub best_threshold_mean: f64,
+    /// TAR at the smallest threshold whose FAR is ≤ 1e-3 (with few impostor pairs this is FAR = 0).
+    pub tar_at_far_1e3: f64,
+    pub far_resolution: f64,
+}
+
+fn accuracy(d: &[(f64, bool)], t: f64) -> f64 {
+    let ok = d.iter().filter(|(x, same)| (*x <= t) == *same).count();
+    ok as f64 / d.len().max(1) as f64
+}
+
+fn best_threshold(d: &[(f64, bool)]) -> f64 {
+    let mut cands: Vec<f64> = d.iter().map(|x| x.0).filter(|x| x.is_finite()).collect();
+    cands.sort_by(f64::total_cmp);
+    cands.dedup();
+    let mut best = (f64::NEG_INFINITY, 0.6);
+    // Midpoints between consecutive distances, plus the ends.
+    let mut ts: Vec<f64> = cands.windows(2).map(|w| 0.5 * (w[0] + w[1])).collect();
+    if let (Some(f), Some(l)) = (cands.first(), cands.last()) {
+        ts.push(f - 1e-6);
+        ts.push(l + 1e-6);
+    }
+    for t in ts {
+        let a = accuracy(d, t);
+        if a > best.0 {
+            best = (a, t);
+        }
+    }
+    best.1
+}
+
+/// The 10-fold protocol and ROC over (distance, same) pairs; NaN distances are failures.
+pub fn verify(folds: usize, pairs: &[Pair], dist: &[f64]) -> (VerifyReport, Vec<(f64, f64, f64)>) {
+    let data: Vec<(f64, bool, usize)> = pairs
+        .iter()
+        .zip(dist)
+        .map(|(p, d)| (if d.is_nan() { f64::INFINITY } else { *d }, p.same, p.fold))
+        .collect();
+    let mut accs = Vec::new();
+    let mut ths = Vec::new();
+    for k in 0..folds {
+        let train: Vec<(f64, bool)> = data
+            .iter()
+            .filter(|x| x.2 != k || folds == 1)
+            .map(|x| (x.0, x.1))
+            .collect();
+        let test: Vec<(f64, bool)> = data
+            .iter()
+            .filter(|x| x.2 == k)
+            .map(|x| (x.0, x.1))
+            .collect();
+        if test.is_empty() {
+            continue;
+        }
+        let t = best_threshold(&train);
+        ths.push(t);
+        accs.push(accuracy(&test, t));
+    }
+    let mean = accs.iter().sum::<f64>() / accs.len().max(1) as f64;
+    let std =
+        (accs.iter().map(|a| (a - mean).powi(2)).sum::<f64>() / accs.len().max(1) as f64).sqrt();
+    let same: Vec<f64> = data.iter().filter(|x| x.1).map(|x| x.0).collect();
+    let diff: Vec<f64> = data.iter().filter(|x| !x.1).map(|x| x.0).collect();
+    let mut ts: Vec<f64> = data.iter().map(|x| x.0).filter(|x| x.is_finite()).collect();
+    ts.sort_by(f64::total_cmp);
+    ts.dedup();
+    let rate =
+        |v: &[f64], t: f64| v.iter().filter(|x| **x <= t).count() as f64 / v.len().max(1) as f64;
+    let roc: Vec<(f64, f64, f64)> = ts
+        .iter()
+        .map(|t| (*t, rate(&diff, *t), rate(&same, *t)))
+        .collect();
+    let tar = roc
+        .iter()
+        .filter(|r| r.1 <= 1e-3)
+        .map(|r| r.2)
+        .fold(0.0, f64::max);
+    (
+        VerifyReport {
+            pairs: data.len(),
+            same_pairs: same.len(),
+            different_pairs: diff.len(),
+            failures: dist.iter().filter(|d| d.is_nan()).count(),
+            folds,
+            accuracy_mean: mean,
+            accuracy_std: std,
+            best_threshold_mean: ths.iter().sum::<f64>() / ths.len().max(1) as f64,
+            tar_at_far_1e3: tar,
+            far_resolution: 1.0 / diff.len().max(1) as f64,
+        },
+        roc,
+    )
+}
+
+/// The template of the face nearest the image centre (LFW's convention: the
+/// subject is centred), or `None` if no face is found.
+fn central_template(
+    pipe: &mut civitas_pipeline::FacePipeline,
+    path: &Path,
+) -> Result<Option<FaceTemplate>> {
+    let img = civitas_ingest::load_image(path)?;
+    let (cx, cy) = (img.width_px as f32 / 2.0, img.height_px as f32 / 2.0);
+    let faces = pipe.faces_with_templates(&img)?;
+    Ok(faces
+        .into_iter()
+        .min_by(|a, b| {
+            let d =
+                |f: &BBox| ((f.x0 + f.x1) / 2.0 - cx).powi(2) + ((f.y0 + f.y1) / 2.0 - cy).powi(2);
+            d(&a.0.bbox).total_cmp(&d(&b.0.bbox))
+        })
+        .map(|(_, t)| t))
+}
+
+pub fn main(config: &Path, cmd: Cmd) -> Result<()> {
+    match cmd {
+        Cmd::Faces {
+            pairs,
+            root,
+            roc,
+            distances,
+            write_distances,
+            json,
+        } => {
+            let text = std::fs::read_to_string(&pairs)
+                .with_context(|| format!("reading {}", pairs.display()))?;
+            let (folds, list) =
+                parse_pairs(&text, &root).with_context(|| format!("in {}", pairs.display()))?;
+            let dist: Vec<f64> = match distances {
+                Some(f) => {
+                    let t = std::fs::read_to_string(&f)
+                        .with_context(|| format!("reading {}", f.display()))?;
+                    let v: Vec<f64> = t
+                        .lines()
+                        .filter(|l| !l.trim().is_empty())
+                        .enumerate()
+                        .map(|(i, l)| {
+                            l.trim()
+                                .parse()
+                                .with_context(|| format!("{} line {}: {l:?}", f.display(), i + 1))
+                        })
+                        .collect::<Result<_>>()?;
+                    if v.len() != list.len() {
+                        bail!(
+                            "{}: {} distances for {} pairs",
+                            f.display(),
+                            v.len(),
+                            list.len()
+                        );
+                    }
+                    v
+                }
+                None => {
+                    let cfg = engine::load_config(config)?;
+                    let mut pipe = engine::pipeline(&cfg, "eval", Default::default())?;
+                    let mut cache: HashMap<PathBuf, Option<FaceTemplate>> = HashMap::new();
+                    let bar = indicatif::ProgressBar::new(list.len() as u64);
+                    let mut out = Vec::with_capacity(list.len());
+                    for p in &list {
+                        for img in [&p.a, &p.b] {
+                            if !cache.contains_key(img) {
+                                let t = central_template(&mut pipe, img)?;
+                                cache.insert(img.clone(), t);
+                            }
+                        }
+                        out.push(match (&cache[&p.a], &cache[&p.b]) {
+                            (Some(a), Some(b)) => a.distance(b) as f64,
+                            _ => f64::NAN,
+                        });
+                        bar.inc(1);
+                    }
+                    bar.finish_and_clear();
+                    out
+                }
+            };
+            if let Some(w) = write_distances {
+                let s: String = dist.iter().map(|d| format!("{d}\n")).collect();
+                std::fs::write(&w, s).with_context(|| format!("writing {}", w.display()))?;
+            }
+            let (rep, curve) = verify(folds, &list, &dist);
+            if let Some(r) = roc {
+                let mut s = String::from("threshold,far,tar\n");
+                for (t, far, tar) in curve {
+                    s.push_str(&format!("{t:.6},{far:.6},{tar:.6}\n"));
+                }
+                std::fs::write(&r, s).with_context(|| format!("writing {}", r.display()))?;
+            }
+            if json {
+                println!("{}", serde_json::to_string(&rep)?);
+            } else {
+                println!(
+                    "pairs {} ({} same, {} different, {} failures), {}-fold accuracy {:.4} ± {:.4}, mean threshold {:.3}, TAR@FAR≤1e-3 {:.4} (FAR resolution {:.1e})",
+                    rep.pairs,
+                    rep.same_pairs,
+                    rep.different_pairs,
+                    rep.failures,
+                    rep.folds,
+                    rep.accuracy_mean,
+                    rep.accuracy_std,
+                    rep.best_threshold_mean,
+                    rep.tar_at_far_1e3,
+                    rep.far_resolution
+                );
+            }
+            Ok(())
+        }
+        Cmd::Detect { boxes, root, iou } => {
+            let cfg = engine::load_config(config)?;
+            let text = std::fs::read_to_string(&boxes)
+                .with_context(|| format!("reading {}", boxes.display()))?;
+            let mut truth: Vec<(String, Vec<BBox>)> = Vec::new();
+            for (i, l) in text
+                .lines()
+                .enumerate()
+                .filter(|(_, l)| !l.trim().is_empty() && !l.starts_with('#'))
+            {
+                let f: Vec<&str> = l.split('\t').collect();
+                if f.len() != 5 {
+                    bail!(
+                        "{} line {}: expected file and 4 numbers separated by tabs",
+                        boxes.display(),
+                        i + 1
+                    );
+                }
+                let n: Vec<f32> = f[1..]
+                    .iter()
+                    .map(|v| {
+                        v.trim()
+                            .parse()
+                            .with_context(|| format!("{} line {}: {v:?}", boxes.display(), i + 1))
+                    })
+                    .collect::<Result<_>>()?;
+                let b = BBox {
+                    x0: n[0],
+                    y0: n[1],
+                    x1: n[2],
+                    y1: n[3],
+                };
+                match truth.iter_mut().find(|(k, _)| k == f[0]) {
+                    Some((_, v)) => v.push(b),
+                    None => truth.push((f[0].to_string(), vec![b])),
+                }
+            }
+            let (mut det, _) = engine::models(&cfg.vision)?;
+            let (mut tp, mut n_true, mut n_det) = (0usize, 0usize, 0usize);
+            let start = std::time::Instant::now();
+            for (file, tb) in &truth {
+                let img = civitas_ingest::load_image(&root.join(file))?;
+                let found: Vec<_> = det
+                    .detect(&img)?
+                    .into_iter()
+                    .filter(|d| d.score >= cfg.vision.min_detector_score)
+                    .collect();
+                n_true += tb.len();
+                n_det += found.len();
+                let mut used = vec![false; found.len()];
+                for t in tb {
+                    if let Some((k, _)) = found
+                        .iter()
+                        .enumerate()
+                        .filter(|(k, d)| !used[*k] && d.bbox.iou(t) >= iou)
+                        .max_by(|a, b| a.1.bbox.iou(t).total_cmp(&b.1.bbox.iou(t)))
+                    {
+                        used[k] = true;
+                        tp += 1;
+                    }
+                }
+            }
+            println!(
+                "images {}, true faces {n_true}, detections {n_det}, recall {:.4}, precision {:.4} (IoU ≥ {iou}), {:.1} ms/image",
+                truth.len(),
+                tp as f64 / n_true.max(1) as f64,
+                tp as f64 / n_det.max(1) as f64,
+                start.elapsed().as_secs_f64() * 1000.0 / truth.len().max(1) as f64
+            );
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pairs_file_parses_and_errors_name_the_line() {
+        let root = Path::new("/r");
+        let (folds, p) = parse_pairs("2 1\nA 1 2\nA 1 B 3\nC 1 2\nC 2 D 1\n", root).unwrap();
+        assert_eq!(folds, 2);
+        assert_eq!(p.len(), 4);
+        assert_eq!(p[0].a, Path::new("/r/A/A_0001.jpg"));
+        assert!(p[0].same && !p[1].same);
+        assert_eq!((p[0].fold, p[2].fold), (0, 1));
+        let e = parse_pairs("1 1\nA x 2\n", root).unwrap_err();
+        assert!(format!("{e:#}").contains("line 2"), "{e:#}");
+    }
+
+    #[test]
+    fn ten_fold_protocol_on_separable_data_is_perfect_and_failures_count() {
+        let mut pairs = Vec::new();
+        let mut d = Vec::new();
+        for k in 0..10 {
+            for i in 0..10 {
+                let same = i % 2 == 0;
+                pairs.push(Pair {
+                    a: "a".into(),
+                    b: "b".into(),
+                    same,
+                    fold: k,
+                });
+                d.push(if same {
+                    0.3 + 0.01 * i as f64
+                } else {
+                    0.8 + 0.01 * i as f64
+                });
+            }
+        }
+        let (r, roc) = verify(10, &pairs, &d);
+        assert_eq!(r.accuracy_mean, 1.0);
+        assert!(r.best_threshold_mean > 0.38 && r.best_threshold_mean < 0.81);
+        assert_eq!(r.tar_at_far_1e3, 1.0);
+        assert!(!roc.is_empty());
+        d[0] = f64::NAN;
+        let (r, _) = verify(10, &pairs, &d);
+        assert_eq!(r.failures, 1);
+        assert!(r.accuracy_mean < 1.0);
+    }
+}

@@ -1,0 +1,113 @@
+//! `civitas run`: the main job. Every configured camera runs on its own thread
+//! (one stuck camera never stalls another) through its own face pipeline;
+//! events go over the in-process bus to the store writer and the console.
+
+use crate::cmds::analyze::{analyse_source, describe};
+use crate::engine;
+use anyhow::Result;
+use civitas_base::{Clock, SystemClock};
+use civitas_model::CameraId;
+use civitas_pipeline::{Bus, Event, InProcessBus};
+use std::path::Path;
+use std::sync::Arc;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Analyse files as fast as possible instead of at their own speed.
+    #[arg(long)]
+    fast: bool,
+}
+
+pub fn main(config: &Path, a: Args) -> Result<()> {
+    let cfg = engine::load_config(config)?;
+    if cfg.cameras.is_empty() {
+        anyhow::bail!(
+            "config {}: no [[camera]] configured; see config/demo.toml",
+            config.display()
+        );
+    }
+    let rt = engine::tokio()?;
+    let store = rt.block_on(engine::open_store(&cfg))?;
+    let watchlist = Arc::new(rt.block_on(engine::load_watchlist(&store))?);
+    eprintln!(
+        "civitas: {} camera(s), {} enrolled template(s), store {}",
+        cfg.cameras.len(),
+        watchlist.index.len(),
+        cfg.store.path.display()
+    );
+    let bus = Arc::new(InProcessBus::default());
+    let mut rx = bus.subscribe();
+    let mut handles = Vec::new();
+    for cam in &cfg.cameras {
+        let cam = cam.clone();
+        let (cfg, bus, wl) = (cfg.clone(), bus.clone(), watchlist.clone());
+        let realtime = cam.realtime && !a.fast;
+        eprintln!(
+            "camera {} ({}): {} — purpose: {}; owner: {}",
+            cam.id, cam.name, cam.url, cam.purpose, cam.owner
+        );
+        handles.push(
+            std::thread::Builder::new()
+                .name(format!("camera-{}", cam.id))
+                .spawn(move || {
+                    let id = CameraId(cam.id.clone());
+                    let result = (|| -> civitas_base::Result<_> {
+                        let mut pipe = engine::pipeline(&cfg, &cam.id, wl)
+                            .map_err(|e| civitas_base::Error::internal(format!("{e:#}")))?;
+                        let mut src =
+                            civitas_ingest::open_path(Path::new(&cam.url), cam.fps, realtime)?;
+                        analyse_source(&mut pipe, src.as_mut(), &id, bus.as_ref(), None, false)
+                    })();
+                    let error = result
+                        .as_ref()
+                        .err()
+                        .map(|e| format!("camera {}: {}", cam.id, e.chain()));
+                    bus.publish(Event::CameraStopped { camera: id, error });
+                    result.ok()
+                })?,
+        );
+    }
+    let cameras = cfg.cameras.len();
+    let (stored, failed) = rt.block_on(async {
+        let (mut stopped, mut stored, mut failed) = (0, 0u64, 0);
+        while stopped < cameras {
+            let Some(ev) = rx.recv().await else { break };
+            match ev {
+                Event::Candidate(mut c) => {
+                    c.id = Some(store.insert_candidate(&c, SystemClock.now()).await?);
+                    stored += 1;
+                    println!("{}", describe(&c));
+                }
+                Event::CameraStopped { camera, error } => {
+                    stopped += 1;
+                    match error {
+                        Some(e) => {
+                            failed += 1;
+                            eprintln!("camera {camera} stopped: {e}");
+                        }
+                        None => eprintln!("camera {camera}: end of stream"),
+                    }
+                }
+                Event::FrameAnalysed { .. } => {}
+            }
+        }
+        store.close().await;
+        anyhow::Ok((stored, failed))
+    })?;
+    let mut frames = 0;
+    let mut faces = 0;
+    for h in handles {
+        if let Ok(Some(s)) = h.join() {
+            frames += s.frames;
+            faces += s.faces;
+        }
+    }
+    println!(
+        "civitas: done — {frames} frame(s) analysed, {faces} face(s) seen, {stored} candidate(s) stored for human review in {}",
+        cfg.store.path.display()
+    );
+    if failed > 0 {
+        anyhow::bail!("{failed} of {cameras} camera(s) failed (see above)");
+    }
+    Ok(())
+}
