@@ -4,11 +4,13 @@
 //! - [`face`]: the face analyser + matcher stage (detect → align → embed → 1:N search).
 //! - [`track`]: follows faces across frames so one passer-by yields one candidate.
 //! - [`bus`]: the event bus joining stages (in-process here; NATS JetStream at scale).
+//! - [`runner`]: drives a frame source through a pipeline onto the bus.
 //! - [`stats`]: per-stage timing, for `civitas bench` and metrics.
 
 pub mod bus;
 pub mod config;
 pub mod face;
+pub mod runner;
 pub mod stats;
 pub mod track;
 

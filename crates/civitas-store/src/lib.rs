@@ -261,6 +261,31 @@ impl Store {
             .collect()
     }
 
+    /// The live schema: every table's and index's `CREATE` statement, and every
+    /// column name, as SQLite reports them (for the lines-we-never-cross tests).
+    pub async fn schema(&self) -> Result<Vec<String>> {
+        let rows =
+            sqlx::query("SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_err("reading the schema"))?;
+        let mut out = Vec::new();
+        for r in rows {
+            let name: String = r.get(0);
+            out.push(r.get::<String, _>(1));
+            let cols = sqlx::query("SELECT name FROM pragma_table_info(?)")
+                .bind(&name)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_err("reading table columns"))?;
+            out.extend(
+                cols.into_iter()
+                    .map(|c| format!("{name}.{}", c.get::<String, _>(0))),
+            );
+        }
+        Ok(out)
+    }
+
     /// Closes the pool, flushing the WAL.
     pub async fn close(&self) {
         self.pool.close().await;

@@ -4,9 +4,9 @@
 use crate::engine;
 use anyhow::Result;
 use civitas_base::{Clock, SystemClock};
-use civitas_ingest::FrameSource;
 use civitas_model::CameraId;
-use civitas_pipeline::{Bus, Event, FacePipeline, InProcessBus};
+use civitas_pipeline::runner::analyse_source;
+use civitas_pipeline::{Bus, Event, InProcessBus};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -27,66 +27,6 @@ pub struct Args {
     /// Do not write candidates to the store.
     #[arg(long)]
     no_store: bool,
-}
-
-/// Totals over a source.
-#[derive(Debug, Default, Clone, serde::Serialize)]
-pub struct Summary {
-    pub frames: u64,
-    pub faces: u64,
-    pub too_small: u64,
-    pub unknown: u64,
-    pub candidates: u64,
-}
-
-/// Runs `source` through `pipe`, publishing every event on `bus`. Stills are
-/// independent scenes: tracks are closed after each one.
-pub fn analyse_source(
-    pipe: &mut FacePipeline,
-    source: &mut dyn FrameSource,
-    camera: &CameraId,
-    bus: &dyn Bus,
-    progress: Option<&ProgressBar>,
-    stills: bool,
-) -> civitas_base::Result<Summary> {
-    let clock = SystemClock;
-    let start = clock.now();
-    let mut s = Summary::default();
-    let publish = |cands: Vec<civitas_model::Candidate>, s: &mut Summary| {
-        for c in cands {
-            s.candidates += 1;
-            bus.publish(Event::Candidate(c));
-        }
-    };
-    while let Some(f) = source.next_frame()? {
-        let frame_time = if stills {
-            clock.now()
-        } else {
-            start.plus_ms(f.offset_ms)
-        };
-        let out = pipe.process(&f.image, f.offset_ms, frame_time, clock.now())?;
-        s.frames += 1;
-        s.faces += out.faces as u64;
-        s.too_small += out.too_small as u64;
-        s.unknown += out.unknown as u64;
-        tracing::debug!(camera = %camera, frame = %f.label, offset_ms = f.offset_ms, faces = out.faces, matched = out.matched, "frame analysed");
-        bus.publish(Event::FrameAnalysed {
-            camera: camera.clone(),
-            offset_ms: f.offset_ms,
-            faces: out.faces,
-            too_small: out.too_small,
-            unknown: out.unknown,
-        });
-        publish(out.candidates, &mut s);
-        if stills {
-            publish(pipe.finish(), &mut s);
-        }
-        if let Some(p) = progress {
-            p.inc(1);
-        }
-    }
-    publish(pipe.finish(), &mut s);
-    Ok(s)
 }
 
 pub fn describe(c: &civitas_model::Candidate) -> String {
@@ -146,7 +86,11 @@ pub fn main(config: &Path, a: Args) -> Result<()> {
         source.as_mut(),
         &camera,
         &bus,
-        progress.as_ref(),
+        || {
+            if let Some(p) = &progress {
+                p.inc(1);
+            }
+        },
         stills,
     )?;
     if let Some(p) = &progress {

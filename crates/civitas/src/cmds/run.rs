@@ -2,11 +2,12 @@
 //! (one stuck camera never stalls another) through its own face pipeline;
 //! events go over the in-process bus to the store writer and the console.
 
-use crate::cmds::analyze::{analyse_source, describe};
+use crate::cmds::analyze::describe;
 use crate::engine;
 use anyhow::Result;
 use civitas_base::{Clock, SystemClock};
 use civitas_model::CameraId;
+use civitas_pipeline::runner::analyse_source;
 use civitas_pipeline::{Bus, Event, InProcessBus};
 use std::path::Path;
 use std::sync::Arc;
@@ -56,7 +57,7 @@ pub fn main(config: &Path, a: Args) -> Result<()> {
                             .map_err(|e| civitas_base::Error::internal(format!("{e:#}")))?;
                         let mut src =
                             civitas_ingest::open_path(Path::new(&cam.url), cam.fps, realtime)?;
-                        analyse_source(&mut pipe, src.as_mut(), &id, bus.as_ref(), None, false)
+                        analyse_source(&mut pipe, src.as_mut(), &id, bus.as_ref(), || {}, false)
                     })();
                     let error = result
                         .as_ref()

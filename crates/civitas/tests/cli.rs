@@ -1,0 +1,248 @@
+//! The commands a newcomer runs, end to end on real photos and clips.
+
+mod common;
+
+use common::*;
+
+#[test]
+fn enrol_then_analyse_a_clip_finds_the_person_and_stores_one_candidate_per_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let o = enroll(&cfg, "Barack Obama", &photo("face_recognition/obama.jpg"));
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("enrolled \"Barack Obama\" as entry 1"),
+        "{}",
+        text(&o)
+    );
+
+    let clip = dir.path().join("c.mp4");
+    make_clip(
+        &clip,
+        &[
+            photo("face_recognition/obama2.jpg"),
+            photo("face_recognition/biden.jpg"),
+            photo("face_recognition/obama3.jpg"),
+        ],
+        2,
+    );
+    let o = civitas(&cfg, &["analyze", clip.to_str().unwrap(), "--json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("every stdout line is JSON"))
+        .collect();
+    let cands: Vec<&serde_json::Value> =
+        lines.iter().filter(|v| v["type"] == "candidate").collect();
+    assert_eq!(cands.len(), 2, "{lines:?}");
+    for c in &cands {
+        assert_eq!(c["candidate"]["entry_name"], "Barack Obama");
+        assert!(c["candidate"]["id"].as_i64().is_some(), "stored with an id");
+    }
+    let summary = lines
+        .iter()
+        .find(|v| v["type"] == "summary")
+        .expect("summary line");
+    assert_eq!(summary["summary"]["frames"], 12);
+    assert_eq!(
+        summary["summary"]["unknown"], 4,
+        "Biden's 4 frames are unknown"
+    );
+
+    let o = civitas(&cfg, &["candidates", "--json"]);
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).lines().count(),
+        2,
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn enrolment_refuses_bad_photos_naming_the_file_and_stores_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    // No face: a synthetic test card.
+    let card = dir.path().join("card.png");
+    let ok = std::process::Command::new("ffmpeg")
+        .args([
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=640x480",
+            "-frames:v",
+            "1",
+        ])
+        .arg(&card)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let o = enroll(&cfg, "Nobody", &card);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("card.png: no face found"), "{}", text(&o));
+
+    // Many faces.
+    let o = enroll(&cfg, "Crowd", &photo("scrfd/solvay_conference_1927.jpg"));
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("solvay_conference_1927.jpg: 29 faces found"),
+        "{}",
+        text(&o)
+    );
+
+    // Not an image at all.
+    let junk = dir.path().join("junk.jpg");
+    std::fs::write(&junk, b"\xff\xd8\xff garbage").unwrap();
+    let o = enroll(&cfg, "Junk", &junk);
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("junk.jpg") && text(&o).contains("not a readable JPEG or PNG"),
+        "{}",
+        text(&o)
+    );
+
+    // A good photo followed by a bad one: nothing is stored.
+    let good = photo("face_recognition/obama.jpg");
+    let mut args = vec![
+        "enroll",
+        "--name",
+        "X",
+        "--photo",
+        good.to_str().unwrap(),
+        "--photo",
+        card.to_str().unwrap(),
+    ];
+    args.extend(BASIS);
+    assert!(!civitas(&cfg, &args).status.success());
+    let o = civitas(&cfg, &["candidates"]);
+    assert!(o.status.success());
+    let o = civitas(&cfg, &["analyze", good.to_str().unwrap(), "--json"]);
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("\"unknown\":1"),
+        "watchlist must still be empty: {}",
+        text(&o)
+    );
+}
+
+#[test]
+fn enrolment_without_a_complete_legal_basis_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let p = photo("face_recognition/obama.jpg");
+    // A missing argument: clap names it.
+    let o = civitas(
+        &cfg,
+        &[
+            "enroll",
+            "--name",
+            "A",
+            "--photo",
+            p.to_str().unwrap(),
+            "--basis-kind",
+            "court-order",
+        ],
+    );
+    assert!(!o.status.success());
+    assert!(text(&o).contains("--authority"), "{}", text(&o));
+    // An empty field and an expiry in the past: our validation names the field.
+    let mut args: Vec<&str> = vec!["enroll", "--name", "A", "--photo", p.to_str().unwrap()];
+    let mut b = BASIS;
+    b[3] = " ";
+    args.extend(b);
+    let o = civitas(&cfg, &args);
+    assert!(
+        text(&o).contains("field `authority` is required"),
+        "{}",
+        text(&o)
+    );
+    let mut args: Vec<&str> = vec!["enroll", "--name", "A", "--photo", p.to_str().unwrap()];
+    let mut b = BASIS;
+    b[9] = "2001-01-01";
+    args.extend(b);
+    let o = civitas(&cfg, &args);
+    assert!(
+        text(&o).contains("field `expires`") && text(&o).contains("in the past"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn bad_config_and_bad_inputs_get_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("bad.toml");
+    std::fs::write(&cfg, "[vision]\nmatch_threshold = 7\n").unwrap();
+    let o = civitas(&cfg, &["candidates"]);
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("vision.match_threshold") && text(&o).contains("bad.toml"),
+        "{}",
+        text(&o)
+    );
+
+    let cfg = config(dir.path());
+    let notvideo = dir.path().join("notes.mp4");
+    std::fs::write(&notvideo, "not a video").unwrap();
+    let o = civitas(&cfg, &["analyze", notvideo.to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("notes.mp4: not a readable video"),
+        "{}",
+        text(&o)
+    );
+    let o = civitas(&cfg, &["analyze", "/no/such/clip.mp4"]);
+    assert!(
+        text(&o).contains("/no/such/clip.mp4: no such file"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn the_main_job_runs_the_configured_cameras() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    assert!(
+        enroll(&cfg, "Barack Obama", &photo("face_recognition/obama.jpg"))
+            .status
+            .success()
+    );
+    let clip = dir.path().join("cam.mp4");
+    make_clip(
+        &clip,
+        &[
+            photo("face_recognition/obama2.jpg"),
+            photo("scrfd/newton.png"),
+        ],
+        1,
+    );
+    let mut text_cfg = std::fs::read_to_string(&cfg).unwrap();
+    for (id, url) in [
+        ("good", clip.to_str().unwrap()),
+        ("broken", "/no/such/camera.mp4"),
+    ] {
+        text_cfg.push_str(&format!(
+            "[[camera]]\nid = \"{id}\"\nname = \"{id}\"\nurl = \"{url}\"\nlatitude = 0.1\nlongitude = 0.2\npurpose = \"test\"\nowner = \"tests\"\n"
+        ));
+    }
+    std::fs::write(&cfg, text_cfg).unwrap();
+    let o = civitas(&cfg, &["run", "--fast"]);
+    let t = text(&o);
+    // The broken camera fails with its name; the good one still delivers its candidate.
+    assert!(
+        t.contains("camera broken stopped") && t.contains("/no/such/camera.mp4"),
+        "{t}"
+    );
+    assert!(
+        t.contains("CANDIDATE camera good") && t.contains("Barack Obama"),
+        "{t}"
+    );
+    assert!(t.contains("1 candidate(s) stored"), "{t}");
+    assert!(
+        !o.status.success(),
+        "a failed camera makes the run exit non-zero"
+    );
+}
