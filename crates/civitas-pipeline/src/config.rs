@@ -69,7 +69,7 @@ pub struct VisionConfig {
     /// Minimum detector confidence, 0..1. Default 0.5.
     #[serde(default = "default_min_score")]
     pub min_detector_score: f32,
-    /// Match threshold (Euclidean distance between normalised templates), 0..2. Default 0.55.
+    /// Match threshold (Euclidean distance between normalised templates), 0..2. Default 0.40.
     #[serde(default = "default_threshold")]
     pub match_threshold: f32,
     /// Faces with eyes closer than this many pixels are counted, not matched. Default 20.

@@ -40,9 +40,11 @@ impl Default for FaceStageConfig {
 }
 
 /// Default match threshold on L2-normalised, mirror-averaged dlib templates.
-/// dlib's own 0.6 is for raw descriptors; `civitas eval faces` picks this value
-/// (see BENCHMARKS.md).
-pub const DEFAULT_MATCH_THRESHOLD: f32 = 0.55;
+/// dlib's own 0.6 is for raw descriptors. Chosen with `civitas eval faces`
+/// (BENCHMARKS.md): on colour faces no different-person pair fell under 0.41;
+/// grayscale faces (old photos, infrared cameras) are closer together, so a
+/// deployment with such cameras should lower it.
+pub const DEFAULT_MATCH_THRESHOLD: f32 = 0.40;
 
 /// The in-memory watchlist: the search index plus names for messages.
 #[derive(Debug, Clone, Default)]

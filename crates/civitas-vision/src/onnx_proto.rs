@@ -168,7 +168,7 @@ pub enum Dim {
 }
 
 impl ValueInfo {
-    fn encode(&self) -> Pb {
+    pub fn encode(&self) -> Pb {
         let mut shape = Pb::default();
         for d in &self.dims {
             let mut dim = Pb::default();
@@ -236,5 +236,155 @@ impl Model {
             m.msg(14, &e);
         }
         m.0
+    }
+}
+
+/// One top-level field of an encoded protobuf message.
+#[derive(Debug, Clone, Copy)]
+pub struct Field<'a> {
+    pub number: u32,
+    pub wire: u8,
+    /// The whole field: key, (length) and value, as encoded.
+    pub raw: &'a [u8],
+    /// The value (for length-delimited fields, without the length).
+    pub value: &'a [u8],
+}
+
+fn read_varint(b: &[u8], pos: &mut usize) -> Option<u64> {
+    let mut v = 0u64;
+    for shift in (0..64).step_by(7) {
+        let byte = *b.get(*pos)?;
+        *pos += 1;
+        v |= ((byte & 0x7f) as u64) << shift;
+        if byte & 0x80 == 0 {
+            return Some(v);
+        }
+    }
+    None
+}
+
+/// Splits an encoded message into its top-level fields; `None` if malformed.
+pub fn fields(b: &[u8]) -> Option<Vec<Field<'_>>> {
+    let mut out = Vec::new();
+    let mut pos = 0;
+    while pos < b.len() {
+        let start = pos;
+        let key = read_varint(b, &mut pos)?;
+        let (number, wire) = ((key >> 3) as u32, (key & 7) as u8);
+        let vstart;
+        match wire {
+            0 => {
+                vstart = pos;
+                read_varint(b, &mut pos)?;
+            }
+            1 => {
+                vstart = pos;
+                pos += 8;
+            }
+            2 => {
+                let len = read_varint(b, &mut pos)? as usize;
+                vstart = pos;
+                pos = pos.checked_add(len)?;
+            }
+            5 => {
+                vstart = pos;
+                pos += 4;
+            }
+            _ => return None,
+        }
+        if pos > b.len() {
+            return None;
+        }
+        out.push(Field {
+            number,
+            wire,
+            raw: &b[start..pos],
+            value: &b[vstart..pos],
+        });
+    }
+    Some(out)
+}
+
+/// Rewrites the graph of an encoded ModelProto: `edit` sees each top-level
+/// GraphProto field and returns `None` to keep it, `Some(bytes)` to replace it
+/// with those encoded fields (empty to drop it).
+pub fn rewrite_graph(
+    model: &[u8],
+    mut edit: impl FnMut(&Field<'_>) -> Option<Vec<u8>>,
+) -> Option<Vec<u8>> {
+    let mut out = Pb::default();
+    for f in fields(model)? {
+        if f.number == 7 && f.wire == 2 {
+            let mut g = Vec::with_capacity(f.value.len());
+            for gf in fields(f.value)? {
+                match edit(&gf) {
+                    Some(bytes) => g.extend(bytes),
+                    None => g.extend_from_slice(gf.raw),
+                }
+            }
+            out.bytes(7, &g);
+        } else {
+            out.0.extend_from_slice(f.raw);
+        }
+    }
+    Some(out.0)
+}
+
+/// Encodes a graph output (field 12) whose dims are given.
+pub fn encode_output(v: &ValueInfo) -> Vec<u8> {
+    let mut p = Pb::default();
+    p.msg(12, &v.encode());
+    p.0
+}
+
+/// The `name` of an encoded ValueInfoProto.
+pub fn value_info_name(b: &[u8]) -> Option<String> {
+    fields(b)?
+        .into_iter()
+        .find(|f| f.number == 1 && f.wire == 2)
+        .map(|f| String::from_utf8_lossy(f.value).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_round_trip_and_graph_rewrite() {
+        let m = Model {
+            graph_name: "g".into(),
+            outputs: vec![ValueInfo {
+                name: "y".into(),
+                dims: vec![Dim::Fixed(1), Dim::Fixed(5)],
+            }],
+            ..Default::default()
+        };
+        let bytes = m.encode();
+        let f = fields(&bytes).unwrap();
+        assert_eq!(f.iter().map(|x| x.raw.len()).sum::<usize>(), bytes.len());
+        // Replace the output with a symbolic one; keep everything else.
+        let out = rewrite_graph(&bytes, |gf| {
+            (gf.number == 12).then(|| {
+                assert_eq!(value_info_name(gf.value).as_deref(), Some("y"));
+                encode_output(&ValueInfo {
+                    name: "y".into(),
+                    dims: vec![Dim::Named("n")],
+                })
+            })
+        })
+        .unwrap();
+        assert!(out.windows(1).count() > 0 && out != bytes);
+        let g = fields(&out)
+            .unwrap()
+            .into_iter()
+            .find(|f| f.number == 7)
+            .unwrap();
+        let outs: Vec<_> = fields(g.value)
+            .unwrap()
+            .into_iter()
+            .filter(|f| f.number == 12)
+            .collect();
+        assert_eq!(outs.len(), 1);
+        assert!(fields(b"\xff\xff\xff").is_none());
     }
 }

@@ -60,6 +60,20 @@ impl Default for SessionOptions {
     }
 }
 
+fn builder(opts: SessionOptions, what: &str) -> Result<ort::session::builder::SessionBuilder> {
+    let fail = |e: &dyn std::fmt::Display| {
+        Error::new(ErrorKind::Unavailable, format!("opening model {what}: {e}"))
+    };
+    ort::session::Session::builder(environment()?)
+        .map_err(|e| fail(&e))?
+        .with_optimization_level(ort::session::builder::GraphOptimizationLevel::All)
+        .map_err(|e| fail(&e))?
+        .with_intra_threads(opts.intra_threads.max(1))
+        .map_err(|e| fail(&e))?
+        .with_intra_op_spinning(false)
+        .map_err(|e| fail(&e))
+}
+
 /// Opens an ONNX model file as a session.
 pub fn open_session(model: &Path, opts: SessionOptions) -> Result<ort::session::Session> {
     if !model.is_file() {
@@ -68,21 +82,21 @@ pub fn open_session(model: &Path, opts: SessionOptions) -> Result<ort::session::
             model.display()
         )));
     }
-    let fail = |e: &dyn std::fmt::Display| {
-        Error::new(
-            ErrorKind::Unavailable,
-            format!("opening model {}: {e}", model.display()),
-        )
-    };
-    let builder = ort::session::Session::builder(environment()?).map_err(|e| fail(&e))?;
-    let mut builder = builder
-        .with_optimization_level(ort::session::builder::GraphOptimizationLevel::All)
-        .map_err(|e| fail(&e))?
-        .with_intra_threads(opts.intra_threads.max(1))
-        .map_err(|e| fail(&e))?
-        .with_intra_op_spinning(false)
-        .map_err(|e| fail(&e))?;
-    builder.commit_from_file(model).map_err(|e| fail(&e))
+    let what = model.display().to_string();
+    builder(opts, &what)?
+        .commit_from_file(model)
+        .map_err(|e| Error::new(ErrorKind::Unavailable, format!("opening model {what}: {e}")))
+}
+
+/// Opens a model held in memory (e.g. a patched copy of a verified file).
+pub fn open_session_from_memory(
+    bytes: &[u8],
+    opts: SessionOptions,
+    what: &str,
+) -> Result<ort::session::Session> {
+    builder(opts, what)?
+        .commit_from_memory(bytes)
+        .map_err(|e| Error::new(ErrorKind::Unavailable, format!("opening model {what}: {e}")))
 }
 
 /// Maps an `ort` error during inference to ours, naming the model.

@@ -162,3 +162,24 @@ fn blazeface_finds_the_portraits_and_most_of_solvay() {
         "blazeface found {spurious} faces SCRFD does not"
     );
 }
+
+/// The height-patched graph finds the same faces as the packaged 640 × 640 one
+/// (a frame that needs the full square runs the original graph).
+#[test]
+fn patched_height_gives_the_same_faces_as_the_square_graph() {
+    let mut det = detector();
+    let img = common::load_rgb(&common::var_dir().join("testdata/scrfd/newton.png"));
+    assert_eq!(civitas_vision::scrfd::input_height(768, 432), 384);
+    let patched = det.detect(&img).unwrap();
+    // Pad the frame to a square: the detector then runs the unpatched graph on identical pixels.
+    let mut square = civitas_model::RgbImage::zeros(768, 768);
+    square.data[..img.data.len()].copy_from_slice(&img.data);
+    let full = det.detect(&square).unwrap();
+    assert_eq!(patched.len(), 1);
+    assert_eq!(full.len(), 1);
+    let (a, b) = (patched[0].bbox, full[0].bbox);
+    for (x, y) in [(a.x0, b.x0), (a.y0, b.y0), (a.x1, b.x1), (a.y1, b.y1)] {
+        assert!((x - y).abs() < 1.0, "{a:?} vs {b:?}");
+    }
+    assert!((patched[0].score - full[0].score).abs() < 0.01);
+}

@@ -117,7 +117,7 @@ pub fn main(config: &Path, cmd: Cmd) -> Result<()> {
             let t = Instant::now();
             let mut hits = 0;
             for p in &probes {
-                if let civitas_model::MatchOutcome::Match { .. } = ix.search(p, 0.55, Timestamp(0))
+                if let civitas_model::MatchOutcome::Match { .. } = ix.search(p, 0.40, Timestamp(0))
                 {
                     hits += 1;
                 }

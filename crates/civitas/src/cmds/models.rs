@@ -13,6 +13,15 @@ pub enum Cmd {
         /// Output `.onnx` file.
         output: PathBuf,
     },
+    /// Write SCRFD patched to take 640 wide × HEIGHT high (what Civitas does in memory for landscape frames).
+    PatchScrfd {
+        /// The packaged `scrfd.onnx`.
+        input: PathBuf,
+        /// Input height: a multiple of 32 in 128..=640.
+        #[arg(long)]
+        height: usize,
+        output: PathBuf,
+    },
 }
 
 pub fn main(cmd: Cmd) -> Result<()> {
@@ -27,6 +36,18 @@ pub fn main(cmd: Cmd) -> Result<()> {
             std::fs::rename(&tmp, &output)
                 .with_context(|| format!("writing {}", output.display()))?;
             eprintln!("wrote {} ({} bytes)", output.display(), onnx.len());
+            Ok(())
+        }
+        Cmd::PatchScrfd {
+            input,
+            height,
+            output,
+        } => {
+            let bytes =
+                std::fs::read(&input).with_context(|| format!("reading {}", input.display()))?;
+            let patched = civitas_vision::scrfd::patch_height(&bytes, height)?;
+            std::fs::write(&output, patched)
+                .with_context(|| format!("writing {}", output.display()))?;
             Ok(())
         }
     }
