@@ -15,9 +15,66 @@ pub struct Config {
     pub store: StoreConfig,
     #[serde(default)]
     pub vision: VisionConfig,
+    #[serde(default)]
+    pub review: ReviewConfig,
+    #[serde(default)]
+    pub retention: RetentionConfig,
     /// The cameras to analyse.
     #[serde(default, rename = "camera")]
     pub cameras: Vec<CameraConfig>,
+}
+
+/// Human review of candidates.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReviewConfig {
+    /// Different people who must confirm a face candidate. Default 2; cannot be less than 2.
+    pub face_confirmations: usize,
+    /// People who must confirm a plate candidate. Default 1.
+    pub plate_confirmations: usize,
+    /// Hours after which an unreviewed candidate expires. Default 24.
+    pub candidate_expiry_hours: f64,
+    /// Minutes during which a rejected entry is not re-alerted on the same camera. Default 60.
+    pub suppress_after_reject_minutes: f64,
+}
+
+impl Default for ReviewConfig {
+    fn default() -> Self {
+        ReviewConfig {
+            face_confirmations: 2,
+            plate_confirmations: 1,
+            candidate_expiry_hours: 24.0,
+            suppress_after_reject_minutes: 60.0,
+        }
+    }
+}
+
+/// How long each data class is kept, in days (absent or negative: kept until deleted by hand).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionConfig {
+    /// Candidates nobody reviewed. Default 7.
+    pub unreviewed_candidates_days: f64,
+    /// Rejected candidates (false positives, kept a while as feedback). Default 30.
+    pub rejected_candidates_days: f64,
+    /// Candidates that expired unreviewed. Default 7.
+    pub expired_candidates_days: f64,
+    /// Confirmed matches. Default 365.
+    pub confirmed_candidates_days: f64,
+    /// Watchlist entries, counted from their legal basis's expiry. Default 30.
+    pub expired_entries_days: f64,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        RetentionConfig {
+            unreviewed_candidates_days: 7.0,
+            rejected_candidates_days: 30.0,
+            expired_candidates_days: 7.0,
+            confirmed_candidates_days: 365.0,
+            expired_entries_days: 30.0,
+        }
+    }
 }
 
 /// Where data is kept.
@@ -27,15 +84,25 @@ pub struct StoreConfig {
     /// SQLite database file. Default `var/civitas.db`.
     #[serde(default = "default_db")]
     pub path: PathBuf,
+    /// The audit log's Ed25519 signing key (created by `civitas init`, mode 0600).
+    /// Keep it off the database's disk if you can. Default `var/keys/audit-ed25519.key`.
+    #[serde(default = "default_key")]
+    pub audit_key: PathBuf,
 }
 
 fn default_db() -> PathBuf {
     PathBuf::from("var/civitas.db")
 }
+fn default_key() -> PathBuf {
+    PathBuf::from("var/keys/audit-ed25519.key")
+}
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        StoreConfig { path: default_db() }
+        StoreConfig {
+            path: default_db(),
+            audit_key: default_key(),
+        }
     }
 }
 
@@ -185,6 +252,7 @@ impl Config {
             }
         };
         fix(&mut self.store.path);
+        fix(&mut self.store.audit_key);
         fix(&mut self.vision.models_dir);
         fix(&mut self.vision.ort_library);
         for c in &mut self.cameras {
@@ -221,6 +289,22 @@ impl Config {
         }
         if !(1..=64).contains(&v.threads) {
             return bad("vision.threads", format!("{} is outside 1..64", v.threads));
+        }
+        if self.review.face_confirmations < 2 {
+            return bad(
+                "review.face_confirmations",
+                format!(
+                    "{} is below 2: a face match needs two different people to confirm it",
+                    self.review.face_confirmations
+                ),
+            );
+        }
+        if self.review.plate_confirmations < 1 {
+            return bad("review.plate_confirmations", "must be at least 1".into());
+        }
+        if self.review.candidate_expiry_hours.is_nan() || self.review.candidate_expiry_hours <= 0.0
+        {
+            return bad("review.candidate_expiry_hours", "must be > 0".into());
         }
         let mut seen = std::collections::HashSet::new();
         for (i, c) in self.cameras.iter().enumerate() {
@@ -303,6 +387,13 @@ owner = "City"
         let e = Config::parse(&format!("{CAM}{CAM}")).unwrap_err();
         assert!(
             e.message().contains("used by two cameras"),
+            "{}",
+            e.message()
+        );
+        let e = Config::parse("[review]\nface_confirmations = 1\n").unwrap_err();
+        assert!(
+            e.message().contains("review.face_confirmations")
+                && e.message().contains("two different people"),
             "{}",
             e.message()
         );

@@ -6,16 +6,26 @@
 //! of enrolled entries, as bytes produced by
 //! [`civitas_model::FaceTemplate::into_enrolled_bytes`].
 
+pub mod accountability;
+
+pub use accountability::{
+    AuditRecord, AuditVerifyReport, Decision, ReportCounts, RetentionPolicy, ReviewOutcome,
+    ReviewPolicy, SweepReport,
+};
+
+use civitas_audit::AuditKey;
+use civitas_auth::{Actor, Permission};
 use civitas_base::{Error, ErrorKind, Result, Timestamp};
 use civitas_model::{BBox, Candidate, CandidateId, EntryId, FaceTemplate, LegalBasis};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 use sqlx::{Row, SqlitePool};
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
-fn db_err(what: impl Into<String>) -> impl FnOnce(sqlx::Error) -> Error {
+pub(crate) fn db_err(what: impl Into<String>) -> impl FnOnce(sqlx::Error) -> Error {
     let what = what.into();
     move |e| {
         let kind = match &e {
@@ -36,7 +46,15 @@ pub struct StoredEntry {
     pub id: EntryId,
     pub name: String,
     pub basis: LegalBasis,
+    /// Cameras the basis covers (`*` for all).
+    pub scope: Vec<String>,
     pub templates: Vec<FaceTemplate>,
+}
+
+impl StoredEntry {
+    pub fn covers_camera(&self, camera: &str) -> bool {
+        self.scope.iter().any(|s| s == "*" || s == camera)
+    }
 }
 
 /// A stored candidate, for listing.
@@ -46,10 +64,12 @@ pub struct StoredCandidate {
     pub status: String,
 }
 
-/// The SQLite store.
+/// The SQLite store. Writes that must be audited need the audit key
+/// ([`Store::with_audit_key`]); without it the store is read-only for them.
 #[derive(Debug, Clone)]
 pub struct Store {
-    pool: SqlitePool,
+    pub(crate) pool: SqlitePool,
+    pub(crate) audit_key: Option<Arc<AuditKey>>,
 }
 
 impl Store {
@@ -83,32 +103,51 @@ impl Store {
                 e,
             )
         })?;
-        Ok(Store { pool })
+        Ok(Store {
+            pool,
+            audit_key: None,
+        })
     }
 
-    /// Enrols a person: the legal basis and the entry with its templates, in one transaction.
+    /// The store, able to append to the audit log with `key`.
+    pub fn with_audit_key(mut self, key: Arc<AuditKey>) -> Store {
+        self.audit_key = Some(key);
+        self
+    }
+
+    /// Enrols a person: the legal basis (covering `scope`: camera ids, or `*`)
+    /// and the entry with its templates, and the audit entry, in one transaction.
+    #[allow(clippy::too_many_arguments)]
     pub async fn enroll(
         &self,
+        actor: &Actor,
         name: &str,
         basis: &LegalBasis,
-        entered_by: &str,
+        scope: &[String],
         templates: Vec<(String, Vec<u8>)>,
         photo_jpeg: Option<Vec<u8>>,
         now: Timestamp,
     ) -> Result<EntryId> {
+        actor.require(Permission::Enroll)?;
+        let entered_by = actor.username.as_str();
+        if scope.is_empty() {
+            return Err(Error::invalid(
+                "legal basis: field `scope` is required (camera ids, or * for all)",
+            ));
+        }
         if templates.is_empty() {
             return Err(Error::invalid(format!(
                 "enrolling {name:?}: no face templates to store"
             )));
         }
-        let mut tx = self
-            .pool
-            .begin()
-            .await
-            .map_err(db_err("starting enrolment"))?;
+        let key = self
+            .audit_key
+            .clone()
+            .ok_or_else(|| Error::internal("enrolment needs the audit key"))?;
+        let mut tx = self.begin_immediate().await?;
         let basis_id: i64 = sqlx::query(
-            "INSERT INTO legal_basis (kind, authority, reference, purpose, granted_at_ms, expires_at_ms, entered_by)
-             VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            "INSERT INTO legal_basis (kind, authority, reference, purpose, granted_at_ms, expires_at_ms, entered_by, scope_json)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         )
         .bind(&basis.kind)
         .bind(&basis.authority)
@@ -117,6 +156,7 @@ impl Store {
         .bind(basis.granted_at.0)
         .bind(basis.expires_at.0)
         .bind(entered_by)
+        .bind(serde_json::to_string(scope).unwrap_or_default())
         .fetch_one(&mut *tx)
         .await
         .map_err(db_err("storing legal basis"))?
@@ -132,6 +172,7 @@ impl Store {
         .await
         .map_err(db_err(format!("storing watchlist entry {name:?}")))?
         .get(0);
+        let photos = templates.len();
         for (photo, bytes) in templates {
             sqlx::query(
                 "INSERT INTO entry_template (entry_id, source_photo, template) VALUES (?, ?, ?)",
@@ -143,6 +184,18 @@ impl Store {
             .await
             .map_err(db_err("storing enrolled template"))?;
         }
+        accountability::append(
+            &mut tx,
+            &key,
+            now,
+            &AuditRecord::new(entered_by, "watchlist.enroll", format!("entry:{entry_id}"))
+                .why(&basis.purpose)
+                .details(serde_json::json!({
+                    "basis": basis_id, "kind": basis.kind, "authority": basis.authority, "reference": basis.reference,
+                    "expires_at_ms": basis.expires_at.0, "scope": scope, "photos": photos,
+                })),
+        )
+        .await?;
         tx.commit().await.map_err(db_err("committing enrolment"))?;
         Ok(EntryId(entry_id))
     }
@@ -151,8 +204,8 @@ impl Store {
     /// the matcher enforces expiry at match time, against its clock).
     pub async fn watchlist(&self) -> Result<Vec<StoredEntry>> {
         let rows = sqlx::query(
-            "SELECT e.id, e.name, b.id, b.kind, b.authority, b.reference, b.purpose, b.granted_at_ms, b.expires_at_ms
-             FROM watchlist_entry e JOIN legal_basis b ON b.id = e.legal_basis_id ORDER BY e.id",
+            "SELECT e.id, e.name, b.id, b.kind, b.authority, b.reference, b.purpose, b.granted_at_ms, b.expires_at_ms, b.scope_json
+             FROM watchlist_entry e JOIN legal_basis b ON b.id = e.legal_basis_id WHERE b.status = 'active' ORDER BY e.id",
         )
         .fetch_all(&self.pool)
         .await
@@ -193,14 +246,51 @@ impl Store {
                     granted_at: Timestamp(r.get(7)),
                     expires_at: Timestamp(r.get(8)),
                 },
+                scope: serde_json::from_str(&r.get::<String, _>(9)).unwrap_or_default(),
                 templates,
             });
         }
         Ok(out)
     }
 
-    pub async fn insert_candidate(&self, c: &Candidate, now: Timestamp) -> Result<CandidateId> {
+    /// Stores a candidate raised by a camera and audits it. Returns `None` when
+    /// a reviewer rejected this entry on this camera within the suppression
+    /// window (the rejection is feedback: the same probe is not re-alerted).
+    pub async fn insert_candidate(
+        &self,
+        c: &Candidate,
+        now: Timestamp,
+        policy: &ReviewPolicy,
+    ) -> Result<Option<CandidateId>> {
         let bbox = serde_json::to_string(&c.bbox).map_err(|e| Error::internal(e.to_string()))?;
+        let key = self
+            .audit_key
+            .clone()
+            .ok_or_else(|| Error::internal("storing candidates needs the audit key"))?;
+        let mut tx = self.begin_immediate().await?;
+        let suppressed: i64 = sqlx::query(
+            "SELECT COUNT(*) FROM candidate WHERE entry_id = ? AND camera_id = ? AND status = 'rejected' AND decided_at_ms >= ?",
+        )
+        .bind(c.entry.0)
+        .bind(&c.camera.0)
+        .bind(now.0 - policy.suppress_after_reject_ms)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_err("checking rejections"))?
+        .get(0);
+        let actor = format!("system:camera:{}", c.camera);
+        if suppressed > 0 {
+            accountability::append(
+                &mut tx,
+                &key,
+                now,
+                &AuditRecord::new(&actor, "candidate.suppress", format!("entry:{}", c.entry))
+                    .details(serde_json::json!({"reason": "rejected on this camera within the suppression window"})),
+            )
+            .await?;
+            tx.commit().await.map_err(db_err("committing"))?;
+            return Ok(None);
+        }
         let id: i64 = sqlx::query(
             "INSERT INTO candidate (camera_id, track_id, entry_id, distance, detector_score, bbox_json, frame_time_ms, offset_ms, crop_jpeg, created_at_ms)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
@@ -215,11 +305,21 @@ impl Store {
         .bind(c.offset_ms)
         .bind(&c.crop_jpeg)
         .bind(now.0)
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *tx)
         .await
         .map_err(db_err(format!("storing candidate from camera {}", c.camera)))?
         .get(0);
-        Ok(CandidateId(id))
+        accountability::append(
+            &mut tx,
+            &key,
+            now,
+            &AuditRecord::new(&actor, "candidate.raise", format!("candidate:{id}")).details(
+                serde_json::json!({"entry": c.entry.0, "distance": c.distance, "track": c.track.0}),
+            ),
+        )
+        .await?;
+        tx.commit().await.map_err(db_err("committing candidate"))?;
+        Ok(Some(CandidateId(id)))
     }
 
     pub async fn candidates(&self, limit: i64) -> Result<Vec<StoredCandidate>> {

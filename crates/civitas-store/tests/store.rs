@@ -1,50 +1,70 @@
-//! Store round trips on a real SQLite file.
+//! Store tests on real SQLite files: round trips, and the accountability core
+//! (audit tree, two-person review, expiry, refusal, retention, holds) with
+//! simulated time.
 
-use civitas_base::Timestamp;
-use civitas_model::{BBox, CameraId, Candidate, FaceTemplate, LegalBasisInput, TrackId};
-use civitas_store::Store;
+use civitas_audit::AuditKey;
+use civitas_auth::{Actor, Role};
+use civitas_base::{ErrorKind, Timestamp};
+use civitas_model::{BBox, CameraId, Candidate, EntryId, FaceTemplate, LegalBasisInput, TrackId};
+use civitas_store::{Decision, RetentionPolicy, ReviewPolicy, Store};
+use std::sync::Arc;
 
-fn basis(now: Timestamp) -> civitas_model::LegalBasis {
+const SEED: [u8; 32] = [1; 32];
+
+fn actor(name: &str, role: Role) -> Actor {
+    Actor {
+        username: name.into(),
+        role,
+        scope: vec!["*".into()],
+    }
+}
+
+async fn open(dir: &std::path::Path) -> Store {
+    Store::open(&dir.join("c.db"))
+        .await
+        .unwrap()
+        .with_audit_key(Arc::new(AuditKey::from_seed(SEED)))
+}
+
+fn t0() -> Timestamp {
+    Timestamp::parse_rfc3339("2026-11-28T12:00:00Z").unwrap()
+}
+
+fn basis(now: Timestamp, expires: &str) -> civitas_model::LegalBasis {
     LegalBasisInput {
         kind: "court-order".into(),
         authority: "Court 1".into(),
         reference: "CO-1".into(),
         purpose: "test".into(),
-        expires: "2030-01-01".into(),
+        expires: expires.into(),
     }
     .validate(now)
     .unwrap()
 }
 
-#[tokio::test]
-async fn enroll_then_load_and_store_candidate() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("c.db")).await.unwrap();
-    let now = Timestamp::parse_rfc3339("2026-11-28").unwrap();
-    let b = basis(now);
+async fn enrolled(store: &Store, name: &str, expires: &str) -> EntryId {
+    let b = basis(t0(), expires);
     let t = FaceTemplate::new(vec![0.6, 0.8]);
-    let id = store
+    store
         .enroll(
-            "Alice",
+            &actor("sam", Role::Supervisor),
+            name,
             &b,
-            "tester",
-            vec![("a.jpg".into(), t.clone().into_enrolled_bytes(&b))],
+            &["*".into()],
+            vec![("a.jpg".into(), t.into_enrolled_bytes(&b))],
             None,
-            now,
+            t0(),
         )
         .await
-        .unwrap();
-    let wl = store.watchlist().await.unwrap();
-    assert_eq!(wl.len(), 1);
-    assert_eq!(wl[0].id, id);
-    assert_eq!(wl[0].templates, vec![t]);
-    assert_eq!(wl[0].basis.reference, "CO-1");
+        .unwrap()
+}
 
-    let c = Candidate {
+fn cand(entry: EntryId, camera: &str) -> Candidate {
+    Candidate {
         id: None,
-        camera: CameraId::from("cam1"),
+        camera: CameraId::from(camera),
         track: TrackId(3),
-        entry: id,
+        entry,
         entry_name: "Alice".into(),
         distance: 0.31,
         detector_score: 0.9,
@@ -54,48 +74,89 @@ async fn enroll_then_load_and_store_candidate() {
             x1: 3.0,
             y1: 4.0,
         },
-        frame_time: now,
+        frame_time: t0(),
         offset_ms: 500,
         crop_jpeg: vec![1, 2, 3],
-    };
-    store.insert_candidate(&c, now).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn enroll_then_load_and_store_candidate() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    let id = enrolled(&store, "Alice", "2030-01-01").await;
+    let wl = store.watchlist().await.unwrap();
+    assert_eq!(wl.len(), 1);
+    assert_eq!(wl[0].id, id);
+    assert_eq!(wl[0].templates, vec![FaceTemplate::new(vec![0.6, 0.8])]);
+    assert_eq!(wl[0].basis.reference, "CO-1");
+    let c = cand(id, "cam1");
+    store
+        .insert_candidate(&c, t0(), &ReviewPolicy::default())
+        .await
+        .unwrap()
+        .unwrap();
     let cs = store.candidates(10).await.unwrap();
     assert_eq!(cs.len(), 1);
     assert_eq!(cs[0].status, "candidate");
     assert_eq!(cs[0].candidate.bbox, c.bbox);
-    assert_eq!(cs[0].candidate.entry_name, "Alice");
     store.close().await;
-
-    // Reopening applies no migration twice and keeps the data.
-    let store = Store::open(&dir.path().join("c.db")).await.unwrap();
+    let store = open(dir.path()).await;
     assert_eq!(store.watchlist().await.unwrap().len(), 1);
+    // Enrolment and the candidate were audited, and the log verifies.
+    let r = store
+        .audit_verify(&AuditKey::from_seed(SEED).public())
+        .await
+        .unwrap();
+    assert_eq!(r.entries, 2);
+    let e = store.audit_entries(0, 10, "").await.unwrap();
+    assert_eq!(
+        (e[0].action.as_str(), e[0].actor.as_str()),
+        ("watchlist.enroll", "sam")
+    );
+    assert_eq!(e[1].action, "candidate.raise");
 }
 
 #[tokio::test]
 async fn a_missing_legal_basis_field_is_refused_by_the_schema_too() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("c.db")).await.unwrap();
-    let now = Timestamp(1_000);
-    let mut b = basis(Timestamp::parse_rfc3339("2026-11-28").unwrap());
+    let store = open(dir.path()).await;
+    let mut b = basis(t0(), "2030-01-01");
     b.authority = "  ".into();
     let e = store
         .enroll(
+            &actor("sam", Role::Supervisor),
             "Bob",
             &b,
-            "tester",
+            &["*".into()],
             vec![("b.jpg".into(), vec![0; 8])],
             None,
-            now,
+            t0(),
         )
         .await
         .unwrap_err();
-    assert_eq!(
-        e.kind(),
-        civitas_base::ErrorKind::InvalidArgument,
-        "{}",
-        e.chain()
-    );
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{}", e.chain());
     assert!(store.watchlist().await.unwrap().is_empty());
+    assert_eq!(
+        store.audit_head().await.unwrap(),
+        None,
+        "nothing audited for a refused enrolment"
+    );
+    // An operator may not enrol at all.
+    let b = basis(t0(), "2030-01-01");
+    let e = store
+        .enroll(
+            &actor("olga", Role::Operator),
+            "Bob",
+            &b,
+            &["*".into()],
+            vec![("b.jpg".into(), vec![0; 8])],
+            None,
+            t0(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::PermissionDenied);
 }
 
 #[tokio::test]
@@ -104,4 +165,475 @@ async fn an_unwritable_path_names_the_file() {
         .await
         .unwrap_err();
     assert!(e.chain().contains("/proc/civitas"), "{}", e.chain());
+}
+
+#[tokio::test]
+async fn a_face_candidate_needs_two_different_people() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    let id = enrolled(&store, "Alice", "2030-01-01").await;
+    let c = store
+        .insert_candidate(&cand(id, "cam1"), t0(), &ReviewPolicy::default())
+        .await
+        .unwrap()
+        .unwrap();
+    let p = ReviewPolicy::default();
+    let (olga, omar) = (actor("olga", Role::Operator), actor("omar", Role::Operator));
+    let o = store
+        .review(&olga, c.0, Decision::Confirm, "", t0().plus_ms(1000), &p)
+        .await
+        .unwrap();
+    assert_eq!(
+        (o.status.as_str(), o.confirmations, o.required),
+        ("candidate", 1, 2)
+    );
+    // The same person again is refused and changes nothing.
+    let e = store
+        .review(&olga, c.0, Decision::Confirm, "", t0().plus_ms(2000), &p)
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::FailedPrecondition);
+    assert!(
+        e.message()
+            .contains("a second confirmation must come from a different person"),
+        "{}",
+        e.message()
+    );
+    // An auditor cannot confirm.
+    let e = store
+        .review(
+            &actor("aude", Role::Auditor),
+            c.0,
+            Decision::Confirm,
+            "",
+            t0(),
+            &p,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::PermissionDenied);
+    let o = store
+        .review(
+            &omar,
+            c.0,
+            Decision::Confirm,
+            "seen on tape",
+            t0().plus_ms(3000),
+            &p,
+        )
+        .await
+        .unwrap();
+    assert_eq!(o.status, "confirmed");
+    let e = store
+        .review(
+            &actor("sam", Role::Supervisor),
+            c.0,
+            Decision::Reject,
+            "x",
+            t0(),
+            &p,
+        )
+        .await
+        .unwrap_err();
+    assert!(e.message().contains("already confirmed"), "{}", e.message());
+    let actions: Vec<String> = store
+        .audit_entries(0, 100, "candidate.")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    assert_eq!(
+        actions,
+        vec!["candidate.raise", "candidate.confirm", "candidate.confirm"]
+    );
+}
+
+#[tokio::test]
+async fn rejection_needs_a_reason_and_suppresses_re_alerts_for_a_while() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    let id = enrolled(&store, "Alice", "2030-01-01").await;
+    let p = ReviewPolicy::default();
+    let c = store
+        .insert_candidate(&cand(id, "cam1"), t0(), &p)
+        .await
+        .unwrap()
+        .unwrap();
+    let olga = actor("olga", Role::Operator);
+    let e = store
+        .review(&olga, c.0, Decision::Reject, " ", t0(), &p)
+        .await
+        .unwrap_err();
+    assert!(e.message().contains("needs a reason"));
+    store
+        .review(&olga, c.0, Decision::Reject, "not this person", t0(), &p)
+        .await
+        .unwrap();
+    // Same entry, same camera, within the window: suppressed. Another camera: raised.
+    assert_eq!(
+        store
+            .insert_candidate(&cand(id, "cam1"), t0().plus_ms(60_000), &p)
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(
+        store
+            .insert_candidate(&cand(id, "cam2"), t0().plus_ms(60_000), &p)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    // After the window it alerts again.
+    let later = t0().plus_ms(p.suppress_after_reject_ms + 1);
+    assert!(
+        store
+            .insert_candidate(&cand(id, "cam1"), later, &p)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let r = store
+        .report_counts(t0(), later.plus_ms(1), later)
+        .await
+        .unwrap();
+    assert_eq!(r.rejected, 1);
+    assert_eq!(r.rejection_reasons.get("not this person"), Some(&1));
+    assert_eq!(r.actions.get("candidate.suppress"), Some(&1));
+}
+
+#[tokio::test]
+async fn candidates_expire_unreviewed_and_cannot_then_be_confirmed() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    let id = enrolled(&store, "Alice", "2030-01-01").await;
+    let p = ReviewPolicy::default();
+    let c = store
+        .insert_candidate(&cand(id, "cam1"), t0(), &p)
+        .await
+        .unwrap()
+        .unwrap();
+    let late = t0().plus_ms(p.candidate_expiry_ms + 1);
+    let e = store
+        .review(
+            &actor("olga", Role::Operator),
+            c.0,
+            Decision::Confirm,
+            "",
+            late,
+            &p,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        e.message().contains("expired unreviewed"),
+        "{}",
+        e.message()
+    );
+    assert_eq!(store.candidates(10).await.unwrap()[0].status, "expired");
+}
+
+#[tokio::test]
+async fn a_refused_basis_deletes_its_entries_and_everything_derived() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    let keep = enrolled(&store, "Kept", "2030-01-01").await;
+    let gone = enrolled(&store, "Refused", "2030-01-01").await;
+    let p = ReviewPolicy::default();
+    store
+        .insert_candidate(&cand(keep, "cam1"), t0(), &p)
+        .await
+        .unwrap()
+        .unwrap();
+    store
+        .insert_candidate(&cand(gone, "cam1"), t0(), &p)
+        .await
+        .unwrap()
+        .unwrap();
+    let basis_of_gone = 2;
+    let e = store
+        .refuse_basis(
+            &actor("olga", Role::Operator),
+            basis_of_gone,
+            "denied",
+            t0(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::PermissionDenied);
+    let d = store
+        .refuse_basis(
+            &actor("sam", Role::Supervisor),
+            basis_of_gone,
+            "judge refused the urgent request",
+            t0(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(d["entries_deleted"], 1);
+    assert_eq!(d["candidates_deleted"], 1);
+    assert_eq!(d["templates_deleted"], 1);
+    let wl = store.watchlist().await.unwrap();
+    assert_eq!(wl.iter().map(|e| e.id).collect::<Vec<_>>(), vec![keep]);
+    assert_eq!(store.candidates(10).await.unwrap().len(), 1);
+    let e = store.audit_entries(0, 100, "basis.").await.unwrap();
+    assert_eq!(e.len(), 1);
+    assert_eq!(e[0].justification, "judge refused the urgent request");
+    assert!(
+        store
+            .refuse_basis(
+                &actor("sam", Role::Supervisor),
+                basis_of_gone,
+                "again",
+                t0()
+            )
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn retention_deletes_what_is_due_except_what_is_held() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    let id = enrolled(&store, "Alice", "2027-01-01").await;
+    let p = ReviewPolicy::default();
+    let a = store
+        .insert_candidate(&cand(id, "cam1"), t0(), &p)
+        .await
+        .unwrap()
+        .unwrap();
+    let b = store
+        .insert_candidate(&cand(id, "cam2"), t0(), &p)
+        .await
+        .unwrap()
+        .unwrap();
+    let sam = actor("sam", Role::Supervisor);
+    let hold = store
+        .place_hold(&sam, &format!("candidate:{}", b.0), "case 77", t0())
+        .await
+        .unwrap();
+    let bad = store
+        .place_hold(&sam, "everything", "x", t0())
+        .await
+        .unwrap_err();
+    assert!(
+        bad.message().contains("must be candidate:N or entry:N"),
+        "{}",
+        bad.message()
+    );
+    let r = RetentionPolicy::default();
+    // A day later: both expire unreviewed; nothing is old enough to delete.
+    let s = store
+        .sweep(&r, &p, t0().plus_ms(86_400_000 + 1))
+        .await
+        .unwrap();
+    assert_eq!((s.candidates_expired, s.expired_deleted), (2, 0));
+    // Nine days later: the unheld one is deleted, the held one kept.
+    let s = store
+        .sweep(&r, &p, t0().plus_ms(9 * 86_400_000))
+        .await
+        .unwrap();
+    assert_eq!(s.expired_deleted, 1);
+    let left: Vec<i64> = store
+        .candidates(10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| c.candidate.id.unwrap().0)
+        .collect();
+    assert_eq!(left, vec![b.0]);
+    assert_ne!(a, b);
+    // Lift the hold: the next sweep deletes it. Both are audited.
+    store
+        .lift_hold(&sam, hold, "case closed", t0())
+        .await
+        .unwrap();
+    store
+        .sweep(&r, &p, t0().plus_ms(10 * 86_400_000))
+        .await
+        .unwrap();
+    assert!(store.candidates(10).await.unwrap().is_empty());
+    // The entry goes 30 days after its basis expired (2027-01-01).
+    let s = store
+        .sweep(&r, &p, Timestamp::parse_rfc3339("2027-02-01").unwrap())
+        .await
+        .unwrap();
+    assert_eq!(s.entries_deleted, 1);
+    let acts: Vec<String> = store
+        .audit_entries(0, 100, "")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    assert!(acts.contains(&"hold.place".to_string()) && acts.contains(&"hold.lift".to_string()));
+    assert_eq!(acts.iter().filter(|a| *a == "retention.sweep").count(), 4);
+}
+
+/// Tampers with the database directly, the four ways, and each is detected.
+#[tokio::test]
+async fn audit_verify_detects_modified_deleted_inserted_and_reordered_rows() {
+    async fn fresh(dir: &std::path::Path) -> Store {
+        let store = open(dir).await;
+        for i in 0..10 {
+            store
+                .audit(
+                    t0().plus_ms(i),
+                    civitas_store::AuditRecord::new("sam", "candidate.list", format!("n:{i}")),
+                )
+                .await
+                .unwrap();
+        }
+        assert!(
+            store
+                .audit_verify(&AuditKey::from_seed(SEED).public())
+                .await
+                .is_ok()
+        );
+        store
+    }
+    let public = AuditKey::from_seed(SEED).public();
+    let raw = |dir: &std::path::Path, sql: &'static str| {
+        let p = dir.join("c.db");
+        async move {
+            let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", p.display()))
+                .await
+                .unwrap();
+            for stmt in sql.split(';').filter(|s| !s.trim().is_empty()) {
+                sqlx::query(stmt).execute(&pool).await.unwrap();
+            }
+            pool.close().await;
+        }
+    };
+    let cases: [(&str, &str, &str); 4] = [
+        (
+            "modified",
+            "UPDATE audit_log SET actor = 'mallory' WHERE seq = 4",
+            "row was modified",
+        ),
+        (
+            "deleted",
+            "DELETE FROM audit_log WHERE seq = 3",
+            "seq 4 found where seq 3 was expected",
+        ),
+        (
+            "deleted at the end",
+            "DELETE FROM audit_log WHERE seq = 9",
+            "covers more entries than the log holds",
+        ),
+        (
+            "reordered",
+            "UPDATE audit_log SET seq = 100 WHERE seq = 2; UPDATE audit_log SET seq = 2 WHERE seq = 5; UPDATE audit_log SET seq = 5 WHERE seq = 100",
+            "seq",
+        ),
+    ];
+    for (what, sql, expect) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let store = fresh(dir.path()).await;
+        store.close().await;
+        raw(dir.path(), sql).await;
+        let store = open(dir.path()).await;
+        let e = store.audit_verify(&public).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::DataLoss, "{what}");
+        assert!(e.message().contains(expect), "{what}: {}", e.message());
+    }
+    // Modified with its leaf hash recomputed: the signed roots catch it.
+    let dir = tempfile::tempdir().unwrap();
+    let store = fresh(dir.path()).await;
+    let mut e4 = store.audit_entries(4, 1, "").await.unwrap().remove(0);
+    store.close().await;
+    e4.actor = "mallory".into();
+    let pool =
+        sqlx::SqlitePool::connect(&format!("sqlite://{}", dir.path().join("c.db").display()))
+            .await
+            .unwrap();
+    sqlx::query("UPDATE audit_log SET actor = 'mallory', leaf_hash = ? WHERE seq = 4")
+        .bind(e4.leaf_hash().as_slice())
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let store = open(dir.path()).await;
+    let e = store.audit_verify(&public).await.unwrap_err();
+    assert!(
+        e.message().contains("no longer hash to its signed root"),
+        "{}",
+        e.message()
+    );
+
+    // Inserted: a forged row with a correct leaf hash, renumbering after it.
+    let dir = tempfile::tempdir().unwrap();
+    let store = fresh(dir.path()).await;
+    let forged = civitas_audit::AuditEntry {
+        seq: 10,
+        at_ms: 0,
+        actor: "mallory".into(),
+        action: "candidate.confirm".into(),
+        target: "candidate:1".into(),
+        justification: String::new(),
+        details: String::new(),
+    };
+    store.close().await;
+    let p = dir.path().join("c.db");
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", p.display()))
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO audit_log (seq, at_ms, actor, action, target, justification, details, leaf_hash) VALUES (10, 0, 'mallory', 'candidate.confirm', 'candidate:1', '', '', ?)")
+        .bind(forged.leaf_hash().as_slice())
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let store = open(dir.path()).await;
+    let e = store.audit_verify(&public).await.unwrap_err();
+    assert!(
+        e.message().contains("not covered by any signed tree head"),
+        "{}",
+        e.message()
+    );
+    // A forged head without the key fails its signature.
+    let e = store
+        .audit_verify(&AuditKey::from_seed([2; 32]).public())
+        .await
+        .unwrap_err();
+    assert!(
+        e.message().contains("signature does not verify"),
+        "{}",
+        e.message()
+    );
+}
+
+#[tokio::test]
+async fn inclusion_proofs_verify_against_the_signed_head() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    for i in 0..13 {
+        store
+            .audit(
+                t0(),
+                civitas_store::AuditRecord::new("sam", "x", format!("{i}")),
+            )
+            .await
+            .unwrap();
+    }
+    for seq in [0u64, 6, 12] {
+        let (entry, proof, head) = store.audit_prove(seq).await.unwrap();
+        assert!(civitas_audit::verify_sth(
+            &AuditKey::from_seed(SEED).public(),
+            &head
+        ));
+        assert!(civitas_audit::verify_inclusion(
+            seq,
+            head.tree_size,
+            &entry.leaf_hash(),
+            &proof,
+            &head.root
+        ));
+    }
+    assert_eq!(
+        store.audit_prove(13).await.unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
 }

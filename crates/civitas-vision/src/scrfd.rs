@@ -200,35 +200,56 @@ pub(crate) fn letterbox_into(
     let plane = dw * dh;
     let dst = &mut dst[..3 * plane];
     dst.fill((0.0 - mean) * scale);
-    // When shrinking by more than 2×, average a small grid of samples to avoid aliasing small faces away.
-    let sub = (ratio.ceil() as usize).clamp(1, 3);
-    let inv_n = 1.0 / (sub * sub) as f32;
+    // Area filter in two cheap steps, so small faces are not aliased away:
+    // average k × k blocks (k = the whole part of the shrink factor), then
+    // bilinear-sample the remaining factor (< 2) from that smaller image.
+    let k = (ratio.floor() as usize).max(1);
+    let (sw, sh) = ((w / k).max(1), (h / k).max(1));
+    let small = box_downsample(img, k, sw, sh);
+    let r = ratio / k as f32;
     for y in 0..nh {
+        let fy = ((y as f32 + 0.5) * r - 0.5).clamp(0.0, (sh - 1) as f32);
+        let (y0, ty) = (fy as usize, fy.fract());
+        let y1 = (y0 + 1).min(sh - 1);
         for x in 0..nw {
-            let mut acc = [0.0f32; 3];
-            for sy in 0..sub {
-                for sx in 0..sub {
-                    let fx = (x as f32 + (sx as f32 + 0.5) / sub as f32) * ratio - 0.5;
-                    let fy = (y as f32 + (sy as f32 + 0.5) / sub as f32) * ratio - 0.5;
-                    let s = crate::align::bilinear(
-                        &img.data,
-                        w,
-                        h,
-                        fx.clamp(0.0, (w - 1) as f32),
-                        fy.clamp(0.0, (h - 1) as f32),
-                    );
-                    acc[0] += s[0];
-                    acc[1] += s[1];
-                    acc[2] += s[2];
-                }
-            }
+            let fx = ((x as f32 + 0.5) * r - 0.5).clamp(0.0, (sw - 1) as f32);
+            let (x0, tx) = (fx as usize, fx.fract());
+            let x1 = (x0 + 1).min(sw - 1);
             let i = y * dw + x;
             for c in 0..3 {
-                dst[c * plane + i] = (acc[c] * inv_n - mean) * scale;
+                let p = |xx: usize, yy: usize| small[(yy * sw + xx) * 3 + c];
+                let top = p(x0, y0) + (p(x1, y0) - p(x0, y0)) * tx;
+                let bot = p(x0, y1) + (p(x1, y1) - p(x0, y1)) * tx;
+                dst[c * plane + i] = (top + (bot - top) * ty - mean) * scale;
             }
         }
     }
     ratio
+}
+
+/// Averages `k` × `k` pixel blocks into an `sw` × `sh` RGB f32 image.
+fn box_downsample(img: &RgbImage, k: usize, sw: usize, sh: usize) -> Vec<f32> {
+    let w = img.width_px as usize;
+    let mut out = vec![0.0f32; sw * sh * 3];
+    let inv = 1.0 / (k * k) as f32;
+    let mut row = vec![0u32; sw * 3];
+    for oy in 0..sh {
+        row.iter_mut().for_each(|v| *v = 0);
+        for y in oy * k..oy * k + k {
+            let src = &img.data[y * w * 3..y * w * 3 + sw * k * 3];
+            for (ox, block) in src.chunks_exact(k * 3).enumerate() {
+                for px in block.chunks_exact(3) {
+                    row[ox * 3] += px[0] as u32;
+                    row[ox * 3 + 1] += px[1] as u32;
+                    row[ox * 3 + 2] += px[2] as u32;
+                }
+            }
+        }
+        for (o, v) in out[oy * sw * 3..(oy + 1) * sw * 3].iter_mut().zip(&row) {
+            *o = *v as f32 * inv;
+        }
+    }
+    out
 }
 
 impl FaceDetector for Scrfd {

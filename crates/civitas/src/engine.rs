@@ -69,20 +69,72 @@ pub fn stage_config(v: &VisionConfig) -> FaceStageConfig {
     }
 }
 
+/// Opens the store with the audit key (created on first use).
 pub async fn open_store(cfg: &Config) -> Result<Store> {
-    Store::open(&cfg.store.path)
+    let store = Store::open(&cfg.store.path)
         .await
-        .with_context(|| format!("opening the store at {}", cfg.store.path.display()))
+        .with_context(|| format!("opening the store at {}", cfg.store.path.display()))?;
+    let key = civitas_audit::AuditKey::load_or_create(&cfg.store.audit_key)?;
+    Ok(store.with_audit_key(Arc::new(key)))
 }
 
-/// Loads the watchlist into memory. Expired entries are loaded too but never
-/// match (the index checks expiry against the clock at every search).
-pub async fn load_watchlist(store: &Store) -> Result<Watchlist> {
+/// The user acting on this command: `--user`/`CIVITAS_USER` with the password
+/// in `CIVITAS_PASSWORD` (or a file named by `CIVITAS_PASSWORD_FILE`). Every
+/// attempt is audited.
+pub async fn login(store: &Store, user: Option<&str>) -> Result<civitas_auth::Actor> {
+    let Some(user) = user else {
+        anyhow::bail!(
+            "this command acts as a person: pass --user NAME (or set CIVITAS_USER) and set CIVITAS_PASSWORD"
+        );
+    };
+    let password = match (
+        std::env::var("CIVITAS_PASSWORD"),
+        std::env::var("CIVITAS_PASSWORD_FILE"),
+    ) {
+        (Ok(p), _) => p,
+        (_, Ok(f)) => std::fs::read_to_string(&f)
+            .with_context(|| format!("reading password file {f}"))?
+            .trim_end()
+            .to_owned(),
+        _ => {
+            anyhow::bail!("no password for {user:?}: set CIVITAS_PASSWORD or CIVITAS_PASSWORD_FILE")
+        }
+    };
+    Ok(store
+        .authenticate(user, &password, SystemClock.now())
+        .await?)
+}
+
+pub fn review_policy(cfg: &Config) -> civitas_store::ReviewPolicy {
+    civitas_store::ReviewPolicy {
+        face_confirmations: cfg.review.face_confirmations,
+        plate_confirmations: cfg.review.plate_confirmations,
+        candidate_expiry_ms: (cfg.review.candidate_expiry_hours * 3_600_000.0) as i64,
+        suppress_after_reject_ms: (cfg.review.suppress_after_reject_minutes * 60_000.0) as i64,
+    }
+}
+
+pub fn retention_policy(cfg: &Config) -> civitas_store::RetentionPolicy {
+    let ms = |d: f64| (d >= 0.0).then_some((d * 86_400_000.0) as i64);
+    let r = &cfg.retention;
+    civitas_store::RetentionPolicy {
+        unreviewed_candidates_ms: ms(r.unreviewed_candidates_days),
+        rejected_candidates_ms: ms(r.rejected_candidates_days),
+        expired_candidates_ms: ms(r.expired_candidates_days),
+        confirmed_candidates_ms: ms(r.confirmed_candidates_days),
+        expired_entries_ms: ms(r.expired_entries_days),
+    }
+}
+
+/// Loads the watchlist for one camera into memory: only entries whose legal
+/// basis covers the camera. Expired entries are loaded too but never match
+/// (the index checks expiry against the clock at every search).
+pub async fn load_watchlist(store: &Store, camera: &str) -> Result<Watchlist> {
     let entries = store.watchlist().await?;
     let mut w = Watchlist::new(128);
     let now = SystemClock.now();
     let mut expired = 0;
-    for e in &entries {
+    for e in entries.iter().filter(|e| e.covers_camera(camera)) {
         if !e.basis.is_active(now) {
             expired += 1;
         }

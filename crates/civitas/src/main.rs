@@ -25,12 +25,34 @@ struct Cli {
     /// Log as JSON lines on stderr.
     #[arg(long, global = true)]
     log_json: bool,
+    /// The person acting (password in CIVITAS_PASSWORD or the file CIVITAS_PASSWORD_FILE).
+    #[arg(long, global = true, env = "CIVITAS_USER")]
+    user: Option<String>,
     #[command(subcommand)]
     cmd: Cmd,
 }
 
 #[derive(Subcommand, Debug)]
 enum Cmd {
+    /// Create the database, the audit signing key and the first administrator.
+    Init(cmds::admin::InitArgs),
+    /// Manage users (administrators).
+    #[command(subcommand)]
+    User(cmds::admin::UserCmd),
+    /// Confirm or reject candidates.
+    #[command(subcommand)]
+    Review(cmds::review::Cmd),
+    /// Legal bases: refuse one after urgent use (deletes everything derived from it).
+    #[command(subcommand)]
+    Basis(cmds::review::BasisCmd),
+    /// The tamper-evident audit log.
+    #[command(subcommand)]
+    Audit(cmds::audit::Cmd),
+    /// Retention sweeps and legal holds.
+    #[command(subcommand)]
+    Retention(cmds::retention::Cmd),
+    /// Write the transparency report (JSON and a self-contained HTML page).
+    Report(cmds::report::Args),
     /// Run the main job: analyse every configured camera, store and print candidates.
     Run(cmds::run::Args),
     /// Enrol a person on the face watchlist under a legal basis.
@@ -54,10 +76,17 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     civitas_base::logging::init("info,sqlx=warn,ort=warn", cli.log_json);
     let result = match cli.cmd {
+        Cmd::Init(a) => cmds::admin::init(&cli.config, a),
+        Cmd::User(c) => cmds::admin::user(&cli.config, cli.user.as_deref(), c),
+        Cmd::Review(c) => cmds::review::main(&cli.config, cli.user.as_deref(), c),
+        Cmd::Basis(c) => cmds::review::basis(&cli.config, cli.user.as_deref(), c),
+        Cmd::Audit(c) => cmds::audit::main(&cli.config, cli.user.as_deref(), c),
+        Cmd::Retention(c) => cmds::retention::main(&cli.config, cli.user.as_deref(), c),
+        Cmd::Report(a) => cmds::report::main(&cli.config, cli.user.as_deref(), a),
         Cmd::Run(a) => cmds::run::main(&cli.config, a),
-        Cmd::Enroll(a) => cmds::enroll::main(&cli.config, a),
+        Cmd::Enroll(a) => cmds::enroll::main(&cli.config, cli.user.as_deref(), a),
         Cmd::Analyze(a) => cmds::analyze::main(&cli.config, a),
-        Cmd::Candidates(a) => cmds::candidates::main(&cli.config, a),
+        Cmd::Candidates(a) => cmds::candidates::main(&cli.config, cli.user.as_deref(), a),
         Cmd::Eval(c) => cmds::eval::main(&cli.config, c),
         Cmd::Models(c) => cmds::models::main(c),
         Cmd::Bench(c) => cmds::bench::main(&cli.config, c),

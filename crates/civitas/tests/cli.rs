@@ -150,7 +150,7 @@ fn enrolment_without_a_complete_legal_basis_is_refused() {
     // An empty field and an expiry in the past: our validation names the field.
     let mut args: Vec<&str> = vec!["enroll", "--name", "A", "--photo", p.to_str().unwrap()];
     let mut b = BASIS;
-    b[3] = " ";
+    b[5] = " ";
     args.extend(b);
     let o = civitas(&cfg, &args);
     assert!(
@@ -160,7 +160,7 @@ fn enrolment_without_a_complete_legal_basis_is_refused() {
     );
     let mut args: Vec<&str> = vec!["enroll", "--name", "A", "--photo", p.to_str().unwrap()];
     let mut b = BASIS;
-    b[9] = "2001-01-01";
+    b[11] = "2001-01-01";
     args.extend(b);
     let o = civitas(&cfg, &args);
     assert!(
@@ -175,7 +175,7 @@ fn bad_config_and_bad_inputs_get_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("bad.toml");
     std::fs::write(&cfg, "[vision]\nmatch_threshold = 7\n").unwrap();
-    let o = civitas(&cfg, &["candidates"]);
+    let o = run(&cfg, None, &["candidates"]);
     assert!(!o.status.success());
     assert!(
         text(&o).contains("vision.match_threshold") && text(&o).contains("bad.toml"),
@@ -245,4 +245,88 @@ fn the_main_job_runs_the_configured_cameras() {
         !o.status.success(),
         "a failed camera makes the run exit non-zero"
     );
+}
+
+#[test]
+fn eval_commands_report_real_figures() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let o = civitas(
+        &cfg,
+        &[
+            "eval",
+            "detect",
+            "--boxes",
+            repo()
+                .join("testdata/detect/scrfd_truth.tsv")
+                .to_str()
+                .unwrap(),
+            "--root",
+            var_dir().join("testdata/scrfd").to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("true faces 2, detections 2, recall 1.0000, precision 1.0000"),
+        "{}",
+        text(&o)
+    );
+
+    // Verification on a tiny LFW-style set: two photos of one man, one of another.
+    let root = dir.path().join("lfw");
+    for (name, files) in [
+        ("Obama", vec!["obama.jpg", "obama2.jpg"]),
+        ("Biden", vec!["biden.jpg"]),
+    ] {
+        std::fs::create_dir_all(root.join(name)).unwrap();
+        for (i, f) in files.iter().enumerate() {
+            std::fs::copy(
+                photo(&format!("face_recognition/{f}")),
+                root.join(name).join(format!("{name}_{:04}.jpg", i + 1)),
+            )
+            .unwrap();
+        }
+    }
+    let pairs = dir.path().join("pairs.txt");
+    std::fs::write(&pairs, "1 1\nObama 1 2\nObama 1 Biden 1\n").unwrap();
+    let roc = dir.path().join("roc.csv");
+    let o = civitas(
+        &cfg,
+        &[
+            "eval",
+            "faces",
+            "--pairs",
+            pairs.to_str().unwrap(),
+            "--root",
+            root.to_str().unwrap(),
+            "--roc",
+            roc.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["accuracy_mean"], 1.0, "{v}");
+    assert_eq!(v["failures"], 0);
+    assert!(
+        std::fs::read_to_string(&roc)
+            .unwrap()
+            .starts_with("threshold,far,tar\n")
+    );
+
+    // A malformed pairs file names the line.
+    std::fs::write(&pairs, "1 1\nObama one 2\n").unwrap();
+    let o = civitas(
+        &cfg,
+        &[
+            "eval",
+            "faces",
+            "--pairs",
+            pairs.to_str().unwrap(),
+            "--root",
+            root.to_str().unwrap(),
+        ],
+    );
+    assert!(!o.status.success());
+    assert!(text(&o).contains("pairs line 2"), "{}", text(&o));
 }

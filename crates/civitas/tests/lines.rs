@@ -363,6 +363,8 @@ fn enrolment_and_analysis_run_with_no_network_at_all() {
                 cfg.to_str().unwrap(),
             ])
             .args(args)
+            .env("CIVITAS_USER", "sam")
+            .env("CIVITAS_PASSWORD", PW)
             .output()
             .unwrap()
     };

@@ -50,7 +50,7 @@ pub fn main(config: &Path, a: Args) -> Result<()> {
         Some(rt.block_on(engine::open_store(&cfg))?)
     };
     let watchlist = match &store {
-        Some(s) => rt.block_on(engine::load_watchlist(s))?,
+        Some(s) => rt.block_on(engine::load_watchlist(s, &a.camera))?,
         None => civitas_pipeline::Watchlist::new(128),
     };
     if watchlist.index.is_empty() {
@@ -97,11 +97,18 @@ pub fn main(config: &Path, a: Args) -> Result<()> {
         p.finish_and_clear();
     }
     drop(bus);
+    let policy = engine::review_policy(&cfg);
     rt.block_on(async {
         while let Some(ev) = rx.recv().await {
             if let Event::Candidate(mut c) = ev {
                 if let Some(s) = &store {
-                    c.id = Some(s.insert_candidate(&c, SystemClock.now()).await?);
+                    match s.insert_candidate(&c, SystemClock.now(), &policy).await? {
+                        Some(id) => c.id = Some(id),
+                        None => {
+                            tracing::info!(entry = %c.entry, camera = %c.camera, "suppressed: rejected on this camera recently");
+                            continue;
+                        }
+                    }
                 }
                 if a.json {
                     println!(

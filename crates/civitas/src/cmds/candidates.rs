@@ -14,12 +14,23 @@ pub struct Args {
     json: bool,
 }
 
-pub fn main(config: &Path, a: Args) -> Result<()> {
+pub fn main(config: &Path, user: Option<&str>, a: Args) -> Result<()> {
     let cfg = engine::load_config(config)?;
     let rt = engine::tokio()?;
     rt.block_on(async {
         let store = engine::open_store(&cfg).await?;
-        for c in store.candidates(a.limit).await? {
+        let actor = engine::login(&store, user).await?;
+        actor.require(civitas_auth::Permission::ViewCandidates)?;
+        let list = store.candidates(a.limit).await?;
+        let list: Vec<_> = list.into_iter().filter(|c| actor.covers_camera(&c.candidate.camera.0)).collect();
+        store
+            .audit(
+                civitas_base::Clock::now(&civitas_base::SystemClock),
+                civitas_store::AuditRecord::new(&actor.username, "candidate.list", "candidates")
+                    .details(serde_json::json!({"shown": list.len(), "limit": a.limit})),
+            )
+            .await?;
+        for c in list {
             if a.json {
                 let mut v = serde_json::to_value(&c.candidate)?;
                 v["status"] = c.status.clone().into();

@@ -30,13 +30,17 @@ pub struct Args {
     /// Expiry, YYYY-MM-DD or RFC 3339 UTC. After it the entry stops matching.
     #[arg(long)]
     expires: String,
-    /// Who is entering it.
-    #[arg(long, env = "USER", default_value = "unknown")]
-    entered_by: String,
+    /// Cameras the legal basis covers (camera ids); `*` for every camera.
+    #[arg(long = "scope", required = true, num_args = 1..)]
+    scope: Vec<String>,
 }
 
-pub fn main(config: &Path, a: Args) -> Result<()> {
+pub fn main(config: &Path, user: Option<&str>, a: Args) -> Result<()> {
     let cfg = engine::load_config(config)?;
+    let rt = engine::tokio()?;
+    let store = rt.block_on(engine::open_store(&cfg))?;
+    let actor = rt.block_on(engine::login(&store, user))?;
+    actor.require(civitas_auth::Permission::Enroll)?;
     let now = SystemClock.now();
     let basis = LegalBasisInput {
         kind: a.basis_kind.clone(),
@@ -95,22 +99,29 @@ pub fn main(config: &Path, a: Args) -> Result<()> {
         }
         templates.push((p.display().to_string(), t.into_enrolled_bytes(&basis)));
     }
-    let rt = engine::tokio()?;
     let id = rt.block_on(async {
-        let store = engine::open_store(&cfg).await?;
         let id = store
-            .enroll(a.name.trim(), &basis, &a.entered_by, templates, photo, now)
+            .enroll(
+                &actor,
+                a.name.trim(),
+                &basis,
+                &a.scope,
+                templates,
+                photo,
+                now,
+            )
             .await?;
         store.close().await;
         anyhow::Ok(id)
     })?;
     println!(
-        "enrolled {:?} as entry {id} ({} photo(s)) under {} {} from {}, expires {}",
+        "enrolled {:?} as entry {id} ({} photo(s)) under {} {} from {}, cameras {}, expires {}",
         a.name.trim(),
         a.photos.len(),
         basis.kind,
         basis.reference,
         basis.authority,
+        a.scope.join(","),
         basis.expires_at.to_rfc3339()
     );
     Ok(())

@@ -1,9 +1,14 @@
 //! One module per subcommand.
 
+pub mod admin;
 pub mod analyze;
+pub mod audit;
 pub mod bench;
 pub mod candidates;
 pub mod enroll;
 pub mod eval;
 pub mod models;
+pub mod report;
+pub mod retention;
+pub mod review;
 pub mod run;

@@ -29,19 +29,24 @@ pub fn main(config: &Path, a: Args) -> Result<()> {
     }
     let rt = engine::tokio()?;
     let store = rt.block_on(engine::open_store(&cfg))?;
-    let watchlist = Arc::new(rt.block_on(engine::load_watchlist(&store))?);
     eprintln!(
-        "civitas: {} camera(s), {} enrolled template(s), store {}",
+        "civitas: {} camera(s), store {}",
         cfg.cameras.len(),
-        watchlist.index.len(),
         cfg.store.path.display()
     );
+    let policy = engine::review_policy(&cfg);
     let bus = Arc::new(InProcessBus::default());
     let mut rx = bus.subscribe();
     let mut handles = Vec::new();
     for cam in &cfg.cameras {
         let cam = cam.clone();
-        let (cfg, bus, wl) = (cfg.clone(), bus.clone(), watchlist.clone());
+        let wl = Arc::new(rt.block_on(engine::load_watchlist(&store, &cam.id))?);
+        eprintln!(
+            "camera {}: {} enrolled template(s) whose legal basis covers it",
+            cam.id,
+            wl.index.len()
+        );
+        let (cfg, bus) = (cfg.clone(), bus.clone());
         let realtime = cam.realtime && !a.fast;
         eprintln!(
             "camera {} ({}): {} — purpose: {}; owner: {}",
@@ -74,11 +79,20 @@ pub fn main(config: &Path, a: Args) -> Result<()> {
         while stopped < cameras {
             let Some(ev) = rx.recv().await else { break };
             match ev {
-                Event::Candidate(mut c) => {
-                    c.id = Some(store.insert_candidate(&c, SystemClock.now()).await?);
-                    stored += 1;
-                    println!("{}", describe(&c));
-                }
+                Event::Candidate(mut c) => match store
+                    .insert_candidate(&c, SystemClock.now(), &policy)
+                    .await?
+                {
+                    Some(id) => {
+                        c.id = Some(id);
+                        stored += 1;
+                        println!("{}", describe(&c));
+                    }
+                    None => eprintln!(
+                        "camera {}: candidate for entry {} suppressed (rejected here recently)",
+                        c.camera, c.entry
+                    ),
+                },
                 Event::CameraStopped { camera, error } => {
                     stopped += 1;
                     match error {

@@ -18,27 +18,55 @@ pub fn photo(rel: &str) -> PathBuf {
     var_dir().join("testdata").join(rel)
 }
 
-/// A config in `dir` with its own database, using the installed models.
+/// Every test user's password.
+pub const PW: &str = "correct horse battery staple";
+
+/// A config in `dir` with its own database and audit key, using the installed
+/// models, initialised with users: `admin`, supervisor `sam`, operators `olga`
+/// and `omar`, auditor `aude`.
 pub fn config(dir: &Path) -> PathBuf {
     let v = var_dir();
     let cfg = format!(
-        "[store]\npath = \"{}\"\n[vision]\nmodels_dir = \"{}\"\nort_library = \"{}\"\n",
+        "[store]\npath = \"{}\"\naudit_key = \"{}\"\n[vision]\nmodels_dir = \"{}\"\nort_library = \"{}\"\n",
         dir.join("civitas.db").display(),
+        dir.join("keys/audit.key").display(),
         v.join("models").display(),
         v.join("lib/libonnxruntime.so.1.31.1").display()
     );
     let p = dir.join("civitas.toml");
     std::fs::write(&p, cfg).unwrap();
+    let o = run(&p, None, &["init"]);
+    assert!(o.status.success(), "{}", text(&o));
+    for (u, r) in [
+        ("sam", "supervisor"),
+        ("olga", "operator"),
+        ("omar", "operator"),
+        ("aude", "auditor"),
+    ] {
+        let o = run(&p, Some("admin"), &["user", "add", u, "--role", r]);
+        assert!(o.status.success(), "{}", text(&o));
+    }
     p
 }
 
-pub fn civitas(cfg: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_civitas"))
-        .arg("--config")
+/// Runs civitas as `user` (with the test password), or as nobody.
+pub fn run(cfg: &Path, user: Option<&str>, args: &[&str]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_civitas"));
+    c.arg("--config")
         .arg(cfg)
         .args(args)
-        .output()
-        .expect("run civitas")
+        .env("CIVITAS_NEW_PASSWORD", PW)
+        .env_remove("CIVITAS_USER");
+    match user {
+        Some(u) => c.env("CIVITAS_USER", u).env("CIVITAS_PASSWORD", PW),
+        None => c.env_remove("CIVITAS_PASSWORD"),
+    };
+    c.output().expect("run civitas")
+}
+
+/// Runs civitas as the supervisor `sam`.
+pub fn civitas(cfg: &Path, args: &[&str]) -> Output {
+    run(cfg, Some("sam"), args)
 }
 
 pub fn text(o: &Output) -> String {
@@ -49,7 +77,9 @@ pub fn text(o: &Output) -> String {
     )
 }
 
-pub const BASIS: [&str; 10] = [
+pub const BASIS: [&str; 12] = [
+    "--scope",
+    "*",
     "--basis-kind",
     "court-order",
     "--authority",

@@ -1,0 +1,1019 @@
+//! Accountability in the store: the audit log's single appender and verifier,
+//! users, two-person review of candidates, legal-basis refusal, legal holds,
+//! retention sweeps, and the counts behind the transparency report.
+//!
+//! Every state change here writes its audit entry **in the same transaction**
+//! (`BEGIN IMMEDIATE`, which takes SQLite's write lock): the action and its
+//! record commit together or not at all, and appends from several processes
+//! are serialised by the database, so the log stays one Merkle tree.
+
+use crate::{Store, db_err};
+use civitas_audit::{AuditEntry, AuditKey, Frontier, Hash, SignedTreeHead, verify_sth};
+use civitas_auth::{Actor, Permission, Role};
+use civitas_base::{Error, ErrorKind, Result, Timestamp};
+use serde::Serialize;
+use sqlx::{Row, SqliteConnection};
+
+/// What to record.
+#[derive(Debug, Clone)]
+pub struct AuditRecord {
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub justification: String,
+    pub details: serde_json::Value,
+}
+
+impl AuditRecord {
+    pub fn new(actor: &str, action: &str, target: impl Into<String>) -> Self {
+        AuditRecord {
+            actor: actor.to_owned(),
+            action: action.to_owned(),
+            target: target.into(),
+            justification: String::new(),
+            details: serde_json::Value::Null,
+        }
+    }
+
+    pub fn why(mut self, j: &str) -> Self {
+        self.justification = j.to_owned();
+        self
+    }
+
+    pub fn details(mut self, d: serde_json::Value) -> Self {
+        self.details = d;
+        self
+    }
+}
+
+/// Appends one entry and a new signed head, inside the caller's transaction.
+pub(crate) async fn append(
+    conn: &mut SqliteConnection,
+    key: &AuditKey,
+    now: Timestamp,
+    r: &AuditRecord,
+) -> Result<u64> {
+    let last = sqlx::query(
+        "SELECT tree_size, frontier FROM audit_tree_head ORDER BY tree_size DESC LIMIT 1",
+    )
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db_err("reading the audit tree head"))?;
+    let mut frontier = match last {
+        Some(row) => {
+            let size: i64 = row.get(0);
+            let bytes: Vec<u8> = row.get(1);
+            Frontier::from_bytes(&bytes)
+                .filter(|f| f.size() == size as u64)
+                .ok_or_else(|| {
+                    Error::new(
+                        ErrorKind::DataLoss,
+                        format!("audit tree head at size {size}: corrupt frontier"),
+                    )
+                })?
+        }
+        None => Frontier::default(),
+    };
+    let max_seq: Option<i64> = sqlx::query("SELECT MAX(seq) FROM audit_log")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db_err("reading the audit log"))?
+        .get(0);
+    let seq = frontier.size();
+    if max_seq.map(|m| m + 1).unwrap_or(0) as u64 != seq {
+        return Err(Error::new(
+            ErrorKind::DataLoss,
+            format!(
+                "audit log holds entries up to seq {:?} but its last signed head covers {seq}; run `civitas audit verify`",
+                max_seq
+            ),
+        ));
+    }
+    let entry = AuditEntry {
+        seq,
+        at_ms: now.0,
+        actor: r.actor.clone(),
+        action: r.action.clone(),
+        target: r.target.clone(),
+        justification: r.justification.clone(),
+        details: if r.details.is_null() {
+            String::new()
+        } else {
+            r.details.to_string()
+        },
+    };
+    let leaf = entry.leaf_hash();
+    sqlx::query(
+        "INSERT INTO audit_log (seq, at_ms, actor, action, target, justification, details, leaf_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(seq as i64)
+    .bind(entry.at_ms)
+    .bind(&entry.actor)
+    .bind(&entry.action)
+    .bind(&entry.target)
+    .bind(&entry.justification)
+    .bind(&entry.details)
+    .bind(leaf.as_slice())
+    .execute(&mut *conn)
+    .await
+    .map_err(db_err("appending to the audit log"))?;
+    frontier.push(leaf);
+    let sth = key.sign(frontier.size(), now.0, frontier.root());
+    sqlx::query("INSERT INTO audit_tree_head (tree_size, at_ms, root, signature, public_key, frontier) VALUES (?, ?, ?, ?, ?, ?)")
+        .bind(sth.tree_size as i64)
+        .bind(sth.at_ms)
+        .bind(sth.root.as_slice())
+        .bind(sth.signature.as_slice())
+        .bind(key.public().as_slice())
+        .bind(frontier.to_bytes())
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err("storing the signed tree head"))?;
+    Ok(seq)
+}
+
+/// The outcome of `civitas audit verify`.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditVerifyReport {
+    pub entries: u64,
+    pub signed_heads: u64,
+    pub latest_head: Option<SignedTreeHead>,
+}
+
+/// Review thresholds and windows.
+#[derive(Debug, Clone, Copy)]
+pub struct ReviewPolicy {
+    /// Different people who must confirm a face candidate.
+    pub face_confirmations: usize,
+    /// ... and a plate candidate.
+    pub plate_confirmations: usize,
+    /// A candidate unreviewed this long expires (ms).
+    pub candidate_expiry_ms: i64,
+    /// After a rejection, the same entry is not re-alerted on the same camera for this long (ms).
+    pub suppress_after_reject_ms: i64,
+}
+
+impl Default for ReviewPolicy {
+    fn default() -> Self {
+        ReviewPolicy {
+            face_confirmations: 2,
+            plate_confirmations: 1,
+            candidate_expiry_ms: 24 * 3_600_000,
+            suppress_after_reject_ms: 3_600_000,
+        }
+    }
+}
+
+/// A reviewer's decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Confirm,
+    Reject,
+}
+
+/// Where a candidate stands after a review.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReviewOutcome {
+    pub candidate: i64,
+    pub status: String,
+    pub confirmations: usize,
+    pub required: usize,
+}
+
+/// Retention periods per data class, in milliseconds (`None` keeps forever).
+#[derive(Debug, Clone, Copy)]
+pub struct RetentionPolicy {
+    pub unreviewed_candidates_ms: Option<i64>,
+    pub rejected_candidates_ms: Option<i64>,
+    pub expired_candidates_ms: Option<i64>,
+    pub confirmed_candidates_ms: Option<i64>,
+    /// Entries whose legal basis expired this long ago are deleted.
+    pub expired_entries_ms: Option<i64>,
+}
+
+impl Default for RetentionPolicy {
+    fn default() -> Self {
+        const DAY: i64 = 86_400_000;
+        RetentionPolicy {
+            unreviewed_candidates_ms: Some(7 * DAY),
+            rejected_candidates_ms: Some(30 * DAY),
+            expired_candidates_ms: Some(7 * DAY),
+            confirmed_candidates_ms: Some(365 * DAY),
+            expired_entries_ms: Some(30 * DAY),
+        }
+    }
+}
+
+/// What a sweep deleted, by class.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct SweepReport {
+    pub candidates_expired: u64,
+    pub unreviewed_deleted: u64,
+    pub rejected_deleted: u64,
+    pub expired_deleted: u64,
+    pub confirmed_deleted: u64,
+    pub entries_deleted: u64,
+    pub held_and_kept: u64,
+}
+
+/// Counts for the transparency report: nothing that identifies a person.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ReportCounts {
+    pub active_entries_by_basis_kind: std::collections::BTreeMap<String, u64>,
+    pub actions: std::collections::BTreeMap<String, u64>,
+    pub candidates_raised: u64,
+    pub confirmed: u64,
+    pub rejected: u64,
+    pub expired_unreviewed: u64,
+    pub rejection_reasons: std::collections::BTreeMap<String, u64>,
+    pub retention_deleted: u64,
+    pub bases_refused: u64,
+    pub logins_failed: u64,
+}
+
+fn forbid(user: &str, what: &str) -> Error {
+    Error::new(
+        ErrorKind::PermissionDenied,
+        format!("user {user:?}: {what}"),
+    )
+}
+
+impl Store {
+    fn key(&self) -> Result<&AuditKey> {
+        self.audit_key.as_deref().ok_or_else(|| {
+            Error::internal("the store was opened without the audit key; nothing can be written")
+        })
+    }
+
+    pub(crate) async fn begin_immediate(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        self.pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db_err("starting a transaction"))
+    }
+
+    /// Appends one audit entry in its own transaction.
+    pub async fn audit(&self, now: Timestamp, r: AuditRecord) -> Result<u64> {
+        let key = self.key()?;
+        let mut tx = self.begin_immediate().await?;
+        let seq = append(&mut tx, key, now, &r).await?;
+        tx.commit()
+            .await
+            .map_err(db_err("committing the audit entry"))?;
+        Ok(seq)
+    }
+
+    /// The latest signed tree head, if any entry exists.
+    pub async fn audit_head(&self) -> Result<Option<SignedTreeHead>> {
+        let row = sqlx::query("SELECT tree_size, at_ms, root, signature FROM audit_tree_head ORDER BY tree_size DESC LIMIT 1")
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err("reading the audit tree head"))?;
+        row.map(|r| head_from_row(&r)).transpose()
+    }
+
+    /// Entries, oldest first, optionally from `from_seq` and filtered by action prefix.
+    pub async fn audit_entries(
+        &self,
+        from_seq: u64,
+        limit: i64,
+        action_prefix: &str,
+    ) -> Result<Vec<AuditEntry>> {
+        let rows = sqlx::query(
+            "SELECT seq, at_ms, actor, action, target, justification, details FROM audit_log
+             WHERE seq >= ? AND action LIKE ? ORDER BY seq LIMIT ?",
+        )
+        .bind(from_seq as i64)
+        .bind(format!("{}%", action_prefix.replace('%', "")))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err("reading the audit log"))?;
+        Ok(rows.iter().map(entry_from_row).collect())
+    }
+
+    /// All leaf hashes as recomputed from the rows (for proofs).
+    async fn recomputed_leaves(&self) -> Result<Vec<(AuditEntry, Hash, Vec<u8>)>> {
+        let rows = sqlx::query("SELECT seq, at_ms, actor, action, target, justification, details, leaf_hash FROM audit_log ORDER BY seq")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err("reading the audit log"))?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                let e = entry_from_row(r);
+                let h = e.leaf_hash();
+                (e, h, r.get::<Vec<u8>, _>(7))
+            })
+            .collect())
+    }
+
+    /// Inclusion proof for entry `seq` against the latest signed head.
+    pub async fn audit_prove(&self, seq: u64) -> Result<(AuditEntry, Vec<Hash>, SignedTreeHead)> {
+        let head = self
+            .audit_head()
+            .await?
+            .ok_or_else(|| Error::not_found("the audit log is empty"))?;
+        let leaves = self.recomputed_leaves().await?;
+        let (entry, _, _) = leaves.get(seq as usize).cloned().ok_or_else(|| {
+            Error::not_found(format!(
+                "audit entry {seq} does not exist (the log has {} entries)",
+                leaves.len()
+            ))
+        })?;
+        let hashes: Vec<Hash> = leaves
+            .iter()
+            .take(head.tree_size as usize)
+            .map(|l| l.1)
+            .collect();
+        Ok((
+            entry,
+            civitas_audit::inclusion_proof(seq as usize, &hashes),
+            head,
+        ))
+    }
+
+    /// Checks the whole log, directly in the database: every row's content
+    /// against its leaf hash, the sequence for gaps and reordering, every
+    /// signed head's signature, and every head's root against the tree rebuilt
+    /// from the rows. The error names the first row or head that fails.
+    pub async fn audit_verify(&self, public: &[u8; 32]) -> Result<AuditVerifyReport> {
+        let tamper = |m: String| Error::new(ErrorKind::DataLoss, m);
+        let leaves = self.recomputed_leaves().await?;
+        let heads = sqlx::query("SELECT tree_size, at_ms, root, signature, public_key FROM audit_tree_head ORDER BY tree_size")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err("reading the audit tree heads"))?;
+        for (i, (e, h, stored)) in leaves.iter().enumerate() {
+            if e.seq != i as u64 {
+                return Err(tamper(format!(
+                    "audit row seq {} found where seq {i} was expected: an entry was deleted, inserted or renumbered",
+                    e.seq
+                )));
+            }
+            if stored.as_slice() != h.as_slice() {
+                return Err(tamper(format!(
+                    "audit row seq {i} ({} by {}): its content does not match its leaf hash; the row was modified",
+                    e.action, e.actor
+                )));
+            }
+        }
+        let mut frontier = Frontier::default();
+        let mut next = 0usize;
+        let mut latest = None;
+        for row in &heads {
+            let sth = head_from_row(row)?;
+            let key: Vec<u8> = row.get(4);
+            if key.as_slice() != public.as_slice() || !verify_sth(public, &sth) {
+                return Err(tamper(format!(
+                    "signed tree head at size {}: the signature does not verify with the audit public key",
+                    sth.tree_size
+                )));
+            }
+            if sth.tree_size as usize > leaves.len() {
+                return Err(tamper(format!(
+                    "signed tree head at size {} covers more entries than the log holds ({}): entries were deleted",
+                    sth.tree_size,
+                    leaves.len()
+                )));
+            }
+            while next < sth.tree_size as usize {
+                frontier.push(leaves[next].1);
+                next += 1;
+            }
+            if frontier.root() != sth.root {
+                return Err(tamper(format!(
+                    "signed tree head at size {}: the entries up to it no longer hash to its signed root; \
+                     an entry before seq {} was modified, inserted, deleted or reordered",
+                    sth.tree_size, sth.tree_size
+                )));
+            }
+            latest = Some(sth);
+        }
+        if next < leaves.len() {
+            return Err(tamper(format!(
+                "audit rows from seq {next} on are not covered by any signed tree head: they were added outside Civitas"
+            )));
+        }
+        Ok(AuditVerifyReport {
+            entries: leaves.len() as u64,
+            signed_heads: heads.len() as u64,
+            latest_head: latest,
+        })
+    }
+
+    // ---- Users --------------------------------------------------------------
+
+    pub async fn user_count(&self) -> Result<i64> {
+        Ok(sqlx::query("SELECT COUNT(*) FROM app_user")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err("counting users"))?
+            .get(0))
+    }
+
+    /// Adds a user. `by` is the acting administrator (`None` only for the first user, at init).
+    pub async fn add_user(
+        &self,
+        by: Option<&Actor>,
+        username: &str,
+        role: Role,
+        scope: &[String],
+        password_hash: &str,
+        now: Timestamp,
+    ) -> Result<i64> {
+        let creator = match by {
+            Some(a) => {
+                a.require(Permission::ManageUsers)?;
+                a.username.clone()
+            }
+            None => {
+                if self.user_count().await? > 0 {
+                    return Err(forbid(
+                        username,
+                        "only an administrator can add users once the first exists",
+                    ));
+                }
+                "system:init".into()
+            }
+        };
+        if username.trim().is_empty() || username.contains(char::is_whitespace) {
+            return Err(Error::invalid(format!(
+                "field `username`: {username:?} must be one word"
+            )));
+        }
+        let scope = if scope.is_empty() {
+            vec!["*".to_string()]
+        } else {
+            scope.to_vec()
+        };
+        let mut tx = self.begin_immediate().await?;
+        let id: i64 = sqlx::query("INSERT INTO app_user (username, password_hash, role, scope_json, created_at_ms) VALUES (?, ?, ?, ?, ?) RETURNING id")
+            .bind(username)
+            .bind(password_hash)
+            .bind(role.name())
+            .bind(serde_json::to_string(&scope).unwrap_or_default())
+            .bind(now.0)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_err(format!("adding user {username:?}")))?
+            .get(0);
+        append(
+            &mut tx,
+            self.key()?,
+            now,
+            &AuditRecord::new(&creator, "user.add", format!("user:{username}"))
+                .details(serde_json::json!({"role": role.name(), "scope": scope})),
+        )
+        .await?;
+        tx.commit()
+            .await
+            .map_err(db_err("committing the new user"))?;
+        Ok(id)
+    }
+
+    pub async fn disable_user(
+        &self,
+        by: &Actor,
+        username: &str,
+        reason: &str,
+        now: Timestamp,
+    ) -> Result<()> {
+        by.require(Permission::ManageUsers)?;
+        let mut tx = self.begin_immediate().await?;
+        let n = sqlx::query("UPDATE app_user SET disabled = 1 WHERE username = ?")
+            .bind(username)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err("disabling user"))?
+            .rows_affected();
+        if n == 0 {
+            return Err(Error::not_found(format!(
+                "user {username:?} does not exist"
+            )));
+        }
+        append(
+            &mut tx,
+            self.key()?,
+            now,
+            &AuditRecord::new(&by.username, "user.disable", format!("user:{username}")).why(reason),
+        )
+        .await?;
+        tx.commit().await.map_err(db_err("committing"))?;
+        Ok(())
+    }
+
+    /// Checks a password; every attempt, failed or not, is audited.
+    pub async fn authenticate(
+        &self,
+        username: &str,
+        password: &str,
+        now: Timestamp,
+    ) -> Result<Actor> {
+        let row = sqlx::query(
+            "SELECT password_hash, role, scope_json, disabled FROM app_user WHERE username = ?",
+        )
+        .bind(username)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err("reading users"))?;
+        let ok = row
+            .as_ref()
+            .is_some_and(|r| civitas_auth::verify_password(password, &r.get::<String, _>(0)));
+        let disabled = row.as_ref().is_some_and(|r| r.get::<i64, _>(3) != 0);
+        let outcome = if !ok {
+            "bad credentials"
+        } else if disabled {
+            "user disabled"
+        } else {
+            "ok"
+        };
+        self.audit(
+            now,
+            AuditRecord::new(
+                username,
+                if outcome == "ok" {
+                    "login"
+                } else {
+                    "login.failed"
+                },
+                format!("user:{username}"),
+            )
+            .details(serde_json::json!({"outcome": outcome})),
+        )
+        .await?;
+        match (row, outcome) {
+            (Some(r), "ok") => Ok(Actor {
+                username: username.to_owned(),
+                role: Role::parse(&r.get::<String, _>(1))?,
+                scope: serde_json::from_str(&r.get::<String, _>(2)).unwrap_or_default(),
+            }),
+            (_, "user disabled") => Err(forbid(username, "this user is disabled")),
+            _ => Err(Error::new(
+                ErrorKind::PermissionDenied,
+                format!("login as {username:?} failed: wrong user name or password"),
+            )),
+        }
+    }
+
+    pub async fn users(&self) -> Result<Vec<(String, String, String, bool)>> {
+        let rows = sqlx::query(
+            "SELECT username, role, scope_json, disabled FROM app_user ORDER BY username",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err("listing users"))?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2), r.get::<i64, _>(3) != 0))
+            .collect())
+    }
+
+    // ---- Review ---------------------------------------------------------------
+
+    /// Records a reviewer's decision. A face candidate is confirmed once
+    /// `face_confirmations` *different* users confirm it; any rejection rejects it.
+    pub async fn review(
+        &self,
+        actor: &Actor,
+        candidate: i64,
+        decision: Decision,
+        reason: &str,
+        now: Timestamp,
+        policy: &ReviewPolicy,
+    ) -> Result<ReviewOutcome> {
+        actor.require(Permission::Confirm)?;
+        if decision == Decision::Reject && reason.trim().is_empty() {
+            return Err(Error::invalid(
+                "field `reason`: a rejection needs a reason (e.g. \"not this person\")",
+            ));
+        }
+        let mut tx = self.begin_immediate().await?;
+        let row = sqlx::query(
+            "SELECT status, kind, created_at_ms, camera_id FROM candidate WHERE id = ?",
+        )
+        .bind(candidate)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err("reading candidate"))?
+        .ok_or_else(|| Error::not_found(format!("candidate {candidate} does not exist")))?;
+        let (status, kind, created, camera): (String, String, i64, String) =
+            (row.get(0), row.get(1), row.get(2), row.get(3));
+        if !actor.covers_camera(&camera) {
+            return Err(forbid(
+                &actor.username,
+                &format!("camera {camera} is outside this user's scope"),
+            ));
+        }
+        if status != "candidate" {
+            return Err(Error::new(
+                ErrorKind::FailedPrecondition,
+                format!("candidate {candidate} is already {status}"),
+            ));
+        }
+        if now.0 - created > policy.candidate_expiry_ms {
+            sqlx::query("UPDATE candidate SET status = 'expired', decided_at_ms = ? WHERE id = ?")
+                .bind(now.0)
+                .bind(candidate)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err("expiring candidate"))?;
+            append(
+                &mut tx,
+                self.key()?,
+                now,
+                &AuditRecord::new(
+                    "system:review",
+                    "candidate.expire",
+                    format!("candidate:{candidate}"),
+                ),
+            )
+            .await?;
+            tx.commit().await.map_err(db_err("committing"))?;
+            return Err(Error::new(
+                ErrorKind::FailedPrecondition,
+                format!("candidate {candidate} expired unreviewed; it can no longer be confirmed"),
+            ));
+        }
+        let already: Option<String> = sqlx::query(
+            "SELECT decision FROM candidate_review WHERE candidate_id = ? AND username = ?",
+        )
+        .bind(candidate)
+        .bind(&actor.username)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err("reading reviews"))?
+        .map(|r| r.get(0));
+        if let Some(d) = already {
+            return Err(Error::new(
+                ErrorKind::FailedPrecondition,
+                format!(
+                    "user {:?} already {}ed candidate {candidate}; a second confirmation must come from a different person",
+                    actor.username, d
+                ),
+            ));
+        }
+        let d = if decision == Decision::Confirm {
+            "confirm"
+        } else {
+            "reject"
+        };
+        sqlx::query("INSERT INTO candidate_review (candidate_id, username, decision, reason, at_ms) VALUES (?, ?, ?, ?, ?)")
+            .bind(candidate)
+            .bind(&actor.username)
+            .bind(d)
+            .bind(reason.trim())
+            .bind(now.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err("storing review"))?;
+        let confirmations: i64 = sqlx::query(
+            "SELECT COUNT(*) FROM candidate_review WHERE candidate_id = ? AND decision = 'confirm'",
+        )
+        .bind(candidate)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_err("counting reviews"))?
+        .get(0);
+        let required = if kind == "plate" {
+            policy.plate_confirmations
+        } else {
+            policy.face_confirmations
+        };
+        let new_status = match decision {
+            Decision::Reject => "rejected",
+            Decision::Confirm if confirmations as usize >= required => "confirmed",
+            Decision::Confirm => "candidate",
+        };
+        if new_status != "candidate" {
+            sqlx::query("UPDATE candidate SET status = ?, decided_at_ms = ? WHERE id = ?")
+                .bind(new_status)
+                .bind(now.0)
+                .bind(candidate)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err("updating candidate"))?;
+        }
+        append(
+            &mut tx,
+            self.key()?,
+            now,
+            &AuditRecord::new(&actor.username, &format!("candidate.{d}"), format!("candidate:{candidate}"))
+                .why(reason)
+                .details(serde_json::json!({"status": new_status, "confirmations": confirmations, "required": required})),
+        )
+        .await?;
+        tx.commit().await.map_err(db_err("committing review"))?;
+        Ok(ReviewOutcome {
+            candidate,
+            status: new_status.into(),
+            confirmations: confirmations as usize,
+            required,
+        })
+    }
+
+    // ---- Legal basis refusal ---------------------------------------------------
+
+    /// The authorisation was refused after urgent use: delete every entry under
+    /// the basis, their templates, and every candidate (with its face crop)
+    /// derived from them; record the deletion.
+    pub async fn refuse_basis(
+        &self,
+        actor: &Actor,
+        basis: i64,
+        reason: &str,
+        now: Timestamp,
+    ) -> Result<serde_json::Value> {
+        actor.require(Permission::RefuseBasis)?;
+        if reason.trim().is_empty() {
+            return Err(Error::invalid(
+                "field `reason`: say why the basis is refused",
+            ));
+        }
+        let mut tx = self.begin_immediate().await?;
+        let status: String = sqlx::query("SELECT status FROM legal_basis WHERE id = ?")
+            .bind(basis)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err("reading legal basis"))?
+            .ok_or_else(|| Error::not_found(format!("legal basis {basis} does not exist")))?
+            .get(0);
+        if status == "refused" {
+            return Err(Error::new(
+                ErrorKind::FailedPrecondition,
+                format!("legal basis {basis} is already refused"),
+            ));
+        }
+        let count = |sql: &'static str| sqlx::query(sql).bind(basis);
+        let candidates: i64 = count("SELECT COUNT(*) FROM candidate WHERE entry_id IN (SELECT id FROM watchlist_entry WHERE legal_basis_id = ?)")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_err("counting"))?
+            .get(0);
+        let templates: i64 = count("SELECT COUNT(*) FROM entry_template WHERE entry_id IN (SELECT id FROM watchlist_entry WHERE legal_basis_id = ?)")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_err("counting"))?
+            .get(0);
+        let entries = count("DELETE FROM watchlist_entry WHERE legal_basis_id = ?")
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err("deleting entries"))?
+            .rows_affected();
+        sqlx::query("UPDATE legal_basis SET status = 'refused', refused_at_ms = ? WHERE id = ?")
+            .bind(now.0)
+            .bind(basis)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err("refusing basis"))?;
+        let details = serde_json::json!({"entries_deleted": entries, "templates_deleted": templates, "candidates_deleted": candidates});
+        append(
+            &mut tx,
+            self.key()?,
+            now,
+            &AuditRecord::new(&actor.username, "basis.refuse", format!("basis:{basis}"))
+                .why(reason)
+                .details(details.clone()),
+        )
+        .await?;
+        tx.commit().await.map_err(db_err("committing refusal"))?;
+        Ok(details)
+    }
+
+    // ---- Legal holds and retention -----------------------------------------------
+
+    pub async fn place_hold(
+        &self,
+        actor: &Actor,
+        target: &str,
+        reason: &str,
+        now: Timestamp,
+    ) -> Result<i64> {
+        actor.require(Permission::ManageRetention)?;
+        let mut tx = self.begin_immediate().await?;
+        let id: i64 = sqlx::query("INSERT INTO legal_hold (target, reason, placed_by, placed_at_ms) VALUES (?, ?, ?, ?) RETURNING id")
+            .bind(target)
+            .bind(reason.trim())
+            .bind(&actor.username)
+            .bind(now.0)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(|e| match &e {
+                sqlx::Error::Database(d) if d.is_check_violation() => Error::invalid(format!(
+                    "legal hold: target {target:?} must be candidate:N or entry:N, and `reason` is required"
+                )),
+                _ => db_err("placing legal hold")(e),
+            })?
+            .get(0);
+        append(
+            &mut tx,
+            self.key()?,
+            now,
+            &AuditRecord::new(&actor.username, "hold.place", target)
+                .why(reason)
+                .details(serde_json::json!({"hold": id})),
+        )
+        .await?;
+        tx.commit().await.map_err(db_err("committing hold"))?;
+        Ok(id)
+    }
+
+    pub async fn lift_hold(
+        &self,
+        actor: &Actor,
+        hold: i64,
+        reason: &str,
+        now: Timestamp,
+    ) -> Result<()> {
+        actor.require(Permission::ManageRetention)?;
+        let mut tx = self.begin_immediate().await?;
+        let target: String = sqlx::query("UPDATE legal_hold SET lifted_by = ?, lifted_at_ms = ? WHERE id = ? AND lifted_at_ms IS NULL RETURNING target")
+            .bind(&actor.username)
+            .bind(now.0)
+            .bind(hold)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err("lifting hold"))?
+            .ok_or_else(|| Error::not_found(format!("legal hold {hold} does not exist or was already lifted")))?
+            .get(0);
+        append(
+            &mut tx,
+            self.key()?,
+            now,
+            &AuditRecord::new(&actor.username, "hold.lift", target)
+                .why(reason)
+                .details(serde_json::json!({"hold": hold})),
+        )
+        .await?;
+        tx.commit().await.map_err(db_err("committing"))?;
+        Ok(())
+    }
+
+    /// Deletes what retention says is due at `now`, except what a legal hold covers.
+    pub async fn sweep(
+        &self,
+        policy: &RetentionPolicy,
+        review: &ReviewPolicy,
+        now: Timestamp,
+    ) -> Result<SweepReport> {
+        let mut tx = self.begin_immediate().await?;
+        let mut r = SweepReport::default();
+        let expired_now = sqlx::query("UPDATE candidate SET status = 'expired', decided_at_ms = ? WHERE status = 'candidate' AND created_at_ms < ?")
+            .bind(now.0)
+            .bind(now.0 - review.candidate_expiry_ms)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err("expiring candidates"))?
+            .rows_affected();
+        r.candidates_expired = expired_now;
+        r.held_and_kept = sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM legal_hold WHERE lifted_at_ms IS NULL",
+        )
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_err("counting holds"))? as u64;
+        for (status, period, slot) in [
+            ("candidate", policy.unreviewed_candidates_ms, 0),
+            ("rejected", policy.rejected_candidates_ms, 1),
+            ("expired", policy.expired_candidates_ms, 2),
+            ("confirmed", policy.confirmed_candidates_ms, 3),
+        ] {
+            let Some(p) = period else { continue };
+            let n = sqlx::query(
+                "DELETE FROM candidate WHERE status = ? AND created_at_ms < ?
+                 AND NOT EXISTS (SELECT 1 FROM legal_hold h WHERE h.lifted_at_ms IS NULL AND h.target = 'candidate:' || candidate.id)",
+            )
+                .bind(status)
+                .bind(now.0 - p)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err("deleting candidates"))?
+                .rows_affected();
+            match slot {
+                0 => r.unreviewed_deleted = n,
+                1 => r.rejected_deleted = n,
+                2 => r.expired_deleted = n,
+                _ => r.confirmed_deleted = n,
+            }
+        }
+        if let Some(p) = policy.expired_entries_ms {
+            r.entries_deleted = sqlx::query(
+                "DELETE FROM watchlist_entry WHERE legal_basis_id IN (SELECT id FROM legal_basis WHERE expires_at_ms < ?)
+                 AND NOT EXISTS (SELECT 1 FROM legal_hold h WHERE h.lifted_at_ms IS NULL AND h.target = 'entry:' || watchlist_entry.id)",
+            )
+            .bind(now.0 - p)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err("deleting expired entries"))?
+            .rows_affected();
+        }
+        append(
+            &mut tx,
+            self.key()?,
+            now,
+            &AuditRecord::new("system:retention", "retention.sweep", "store")
+                .details(serde_json::to_value(&r).unwrap_or_default()),
+        )
+        .await?;
+        tx.commit().await.map_err(db_err("committing sweep"))?;
+        Ok(r)
+    }
+
+    // ---- Report -----------------------------------------------------------------------
+
+    /// Counts for `[from, to)`, from the audit log and the live tables.
+    pub async fn report_counts(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+        now: Timestamp,
+    ) -> Result<ReportCounts> {
+        let mut c = ReportCounts::default();
+        for r in sqlx::query("SELECT b.kind, COUNT(*) FROM watchlist_entry e JOIN legal_basis b ON b.id = e.legal_basis_id WHERE b.expires_at_ms > ? AND b.status = 'active' GROUP BY b.kind")
+            .bind(now.0)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err("counting entries"))?
+        {
+            c.active_entries_by_basis_kind.insert(r.get(0), r.get::<i64, _>(1) as u64);
+        }
+        let mut deleted = 0u64;
+        for r in sqlx::query("SELECT action, details FROM audit_log WHERE at_ms >= ? AND at_ms < ?")
+            .bind(from.0)
+            .bind(to.0)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err("reading the audit log"))?
+        {
+            let action: String = r.get(0);
+            *c.actions.entry(action.clone()).or_default() += 1;
+            let d: serde_json::Value =
+                serde_json::from_str(&r.get::<String, _>(1)).unwrap_or_default();
+            match action.as_str() {
+                "candidate.raise" => c.candidates_raised += 1,
+                "candidate.confirm" if d["status"] == "confirmed" => c.confirmed += 1,
+                "candidate.reject" => c.rejected += 1,
+                "basis.refuse" => c.bases_refused += 1,
+                "login.failed" => c.logins_failed += 1,
+                "retention.sweep" => {
+                    c.expired_unreviewed += d["candidates_expired"].as_u64().unwrap_or(0);
+                    for k in [
+                        "unreviewed_deleted",
+                        "rejected_deleted",
+                        "expired_deleted",
+                        "confirmed_deleted",
+                        "entries_deleted",
+                    ] {
+                        deleted += d[k].as_u64().unwrap_or(0);
+                    }
+                }
+                _ => {}
+            }
+        }
+        c.retention_deleted = deleted;
+        for r in sqlx::query("SELECT reason, COUNT(*) FROM candidate_review WHERE decision = 'reject' AND at_ms >= ? AND at_ms < ? GROUP BY reason")
+            .bind(from.0)
+            .bind(to.0)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err("counting rejections"))?
+        {
+            c.rejection_reasons.insert(r.get(0), r.get::<i64, _>(1) as u64);
+        }
+        Ok(c)
+    }
+}
+
+fn entry_from_row(r: &sqlx::sqlite::SqliteRow) -> AuditEntry {
+    AuditEntry {
+        seq: r.get::<i64, _>(0) as u64,
+        at_ms: r.get(1),
+        actor: r.get(2),
+        action: r.get(3),
+        target: r.get(4),
+        justification: r.get(5),
+        details: r.get(6),
+    }
+}
+
+fn head_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<SignedTreeHead> {
+    let size: i64 = r.get(0);
+    let root: Vec<u8> = r.get(2);
+    let sig: Vec<u8> = r.get(3);
+    Ok(SignedTreeHead {
+        tree_size: size as u64,
+        at_ms: r.get(1),
+        root: root.try_into().map_err(|_| {
+            Error::new(
+                ErrorKind::DataLoss,
+                format!("signed tree head at size {size}: root is not 32 bytes"),
+            )
+        })?,
+        signature: sig.try_into().map_err(|_| {
+            Error::new(
+                ErrorKind::DataLoss,
+                format!("signed tree head at size {size}: signature is not 64 bytes"),
+            )
+        })?,
+    })
+}

@@ -1,0 +1,108 @@
+//! `civitas report`: the transparency report, as JSON and a self-contained
+//! HTML page. Counts only: nothing in it identifies a person.
+
+use crate::engine;
+use anyhow::{Context, Result};
+use civitas_base::{Clock, SystemClock, Timestamp};
+use std::path::{Path, PathBuf};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Start of the period, YYYY-MM-DD or RFC 3339 (UTC).
+    #[arg(long)]
+    from: String,
+    /// End of the period (exclusive).
+    #[arg(long)]
+    to: String,
+    /// Folder to write report.json and report.html into.
+    #[arg(long, default_value = "var/report")]
+    out: PathBuf,
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+pub fn main(config: &Path, user: Option<&str>, a: Args) -> Result<()> {
+    let cfg = engine::load_config(config)?;
+    let parse = |f: &str, v: &str| {
+        Timestamp::parse_rfc3339(v)
+            .with_context(|| format!("--{f} {v:?}: expected YYYY-MM-DD or RFC 3339"))
+    };
+    let (from, to) = (parse("from", &a.from)?, parse("to", &a.to)?);
+    anyhow::ensure!(from < to, "--from must be before --to");
+    let rt = engine::tokio()?;
+    rt.block_on(async {
+        let store = engine::open_store(&cfg).await?;
+        let actor = engine::login(&store, user).await?;
+        actor.require(civitas_auth::Permission::Report)?;
+        let now = SystemClock.now();
+        store
+            .audit(now, civitas_store::AuditRecord::new(&actor.username, "report.generate", "transparency")
+                .details(serde_json::json!({"from": from.0, "to": to.0})))
+            .await?;
+        let counts = store.report_counts(from, to, now).await?;
+        let head = store.audit_head().await?;
+        let cameras: Vec<serde_json::Value> = cfg
+            .cameras
+            .iter()
+            .map(|c| serde_json::json!({"id": c.id, "name": c.name, "purpose": c.purpose, "owner": c.owner, "latitude": c.latitude, "longitude": c.longitude}))
+            .collect();
+        let report = serde_json::json!({
+            "period": {"from": from.to_rfc3339(), "to": to.to_rfc3339()},
+            "generated_at": now.to_rfc3339(),
+            "counts": counts,
+            "cameras": cameras,
+            "audit_tree_head": head,
+        });
+        std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
+        std::fs::write(a.out.join("report.json"), serde_json::to_string_pretty(&report)?)?;
+        let rows = |m: &std::collections::BTreeMap<String, u64>| -> String {
+            if m.is_empty() {
+                return "<tr><td colspan=2><em>none</em></td></tr>".into();
+            }
+            m.iter().map(|(k, v)| format!("<tr><td>{}</td><td>{v}</td></tr>", esc(k))).collect()
+        };
+        let cams: String = cfg
+            .cameras
+            .iter()
+            .map(|c| format!("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", esc(&c.id), esc(&c.name), esc(&c.purpose), esc(&c.owner)))
+            .collect();
+        let html = format!(
+            "<!doctype html><html lang=en><meta charset=utf-8><title>Civitas transparency report</title>\
+<style>body{{font:15px/1.5 system-ui,sans-serif;max-width:60em;margin:2em auto;padding:0 1em;color:#222}}\
+table{{border-collapse:collapse;margin:.5em 0 1.5em}}td,th{{border:1px solid #ccc;padding:.3em .7em;text-align:left}}\
+code{{word-break:break-all}}</style>\
+<h1>Transparency report</h1><p>Period {} to {} (UTC). Generated {}. Counts only; nothing here identifies a person.</p>\
+<h2>Watchlist entries in force, by legal-basis kind</h2><table>{}</table>\
+<h2>Candidates</h2><table><tr><td>raised</td><td>{}</td></tr><tr><td>confirmed (two people)</td><td>{}</td></tr>\
+<tr><td>rejected (false positives)</td><td>{}</td></tr><tr><td>expired unreviewed</td><td>{}</td></tr></table>\
+<h2>Rejection reasons</h2><table>{}</table>\
+<h2>Deletions</h2><table><tr><td>by retention</td><td>{}</td></tr><tr><td>legal bases refused</td><td>{}</td></tr></table>\
+<h2>All audited actions</h2><table>{}</table>\
+<h2>Cameras</h2><table><tr><th>id</th><th>name</th><th>purpose</th><th>owner</th></tr>{}</table>\
+<h2>Audit log</h2><p>Signed tree head: <code>{}</code></p></html>",
+            from.to_rfc3339(),
+            to.to_rfc3339(),
+            now.to_rfc3339(),
+            rows(&counts.active_entries_by_basis_kind),
+            counts.candidates_raised,
+            counts.confirmed,
+            counts.rejected,
+            counts.expired_unreviewed,
+            rows(&counts.rejection_reasons),
+            counts.retention_deleted,
+            counts.bases_refused,
+            rows(&counts.actions),
+            cams,
+            esc(&serde_json::to_string(&head)?),
+        );
+        std::fs::write(a.out.join("report.html"), html)?;
+        println!("wrote {} and {}", a.out.join("report.json").display(), a.out.join("report.html").display());
+        store.close().await;
+        anyhow::Ok(())
+    })
+}

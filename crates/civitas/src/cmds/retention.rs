@@ -1,0 +1,67 @@
+//! `civitas retention`: delete what policy says is due; place and lift legal holds.
+
+use crate::engine;
+use anyhow::Result;
+use civitas_base::{Clock, SystemClock, Timestamp};
+use clap::Subcommand;
+use std::path::Path;
+
+#[derive(Subcommand, Debug)]
+pub enum Cmd {
+    /// Delete what the [retention] policy says is due (held items are kept).
+    Sweep {
+        /// Pretend it is this time (RFC 3339), to preview a future sweep.
+        #[arg(long)]
+        at: Option<String>,
+    },
+    /// Suspend deletion of `candidate:N` or `entry:N` until lifted.
+    Hold {
+        target: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Lift a legal hold.
+    Lift {
+        hold: i64,
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+pub fn main(config: &Path, user: Option<&str>, c: Cmd) -> Result<()> {
+    let cfg = engine::load_config(config)?;
+    let rt = engine::tokio()?;
+    rt.block_on(async {
+        let store = engine::open_store(&cfg).await?;
+        let actor = engine::login(&store, user).await?;
+        actor.require(civitas_auth::Permission::ManageRetention)?;
+        let now = SystemClock.now();
+        match c {
+            Cmd::Sweep { at } => {
+                let at = match at {
+                    Some(s) => Timestamp::parse_rfc3339(&s)
+                        .ok_or_else(|| anyhow::anyhow!("--at {s:?}: expected RFC 3339 UTC"))?,
+                    None => now,
+                };
+                let r = store
+                    .sweep(
+                        &engine::retention_policy(&cfg),
+                        &engine::review_policy(&cfg),
+                        at,
+                    )
+                    .await?;
+                println!("{}", serde_json::to_string(&r)?);
+            }
+            Cmd::Hold { target, reason } => {
+                let id = store.place_hold(&actor, &target, &reason, now).await?;
+                println!("legal hold {id} placed on {target}");
+            }
+            Cmd::Lift { hold, reason } => {
+                store.lift_hold(&actor, hold, &reason, now).await?;
+                println!("legal hold {hold} lifted");
+            }
+        }
+        store.close().await;
+        anyhow::Ok(())
+    })
+}

@@ -1,0 +1,194 @@
+//! The accountability core from the command line: two people confirm a face
+//! candidate, every step is in the verifiable audit log, and the transparency
+//! report counts it without naming anyone.
+
+mod common;
+
+use common::*;
+
+#[test]
+fn two_people_confirm_and_everything_is_audited_and_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    assert!(
+        enroll(&cfg, "Barack Obama", &photo("face_recognition/obama.jpg"))
+            .status
+            .success()
+    );
+    let clip = dir.path().join("c.mp4");
+    make_clip(
+        &clip,
+        &[
+            photo("face_recognition/obama2.jpg"),
+            photo("face_recognition/biden.jpg"),
+            photo("face_recognition/obama3.jpg"),
+        ],
+        2,
+    );
+    assert!(
+        run(&cfg, None, &["analyze", clip.to_str().unwrap()])
+            .status
+            .success()
+    );
+
+    // Operators see the candidates; an auditor does not (no images for auditors).
+    let o = run(&cfg, Some("olga"), &["candidates", "--json"]);
+    let ids: Vec<i64> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["id"]
+                .as_i64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(ids.len(), 2, "{}", text(&o));
+    let o = run(&cfg, Some("aude"), &["candidates"]);
+    assert!(
+        text(&o).contains("lacks the ViewCandidates permission"),
+        "{}",
+        text(&o)
+    );
+
+    // First confirmation: still a candidate. Same person again: refused. Second person: confirmed.
+    let c = ids[0].to_string();
+    let o = run(&cfg, Some("olga"), &["review", "confirm", &c]);
+    assert!(
+        text(&o).contains("1 of 2 confirmations; a different person must also confirm"),
+        "{}",
+        text(&o)
+    );
+    let o = run(&cfg, Some("olga"), &["review", "confirm", &c]);
+    assert!(
+        !o.status.success() && text(&o).contains("must come from a different person"),
+        "{}",
+        text(&o)
+    );
+    let o = run(&cfg, Some("omar"), &["review", "confirm", &c]);
+    assert!(
+        text(&o).contains(&format!("candidate {c} CONFIRMED (2 of 2")),
+        "{}",
+        text(&o)
+    );
+    let o = run(
+        &cfg,
+        Some("omar"),
+        &[
+            "review",
+            "reject",
+            &ids[1].to_string(),
+            "--reason",
+            "not this person",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+
+    // A wrong password is refused and audited.
+    let mut bad = std::process::Command::new(env!("CARGO_BIN_EXE_civitas"));
+    let o = bad
+        .args(["--config", cfg.to_str().unwrap(), "candidates"])
+        .env("CIVITAS_USER", "olga")
+        .env("CIVITAS_PASSWORD", "not the password")
+        .output()
+        .unwrap();
+    assert!(
+        !o.status.success() && text(&o).contains("wrong user name or password"),
+        "{}",
+        text(&o)
+    );
+
+    // The auditor verifies the log and gets a proof; an operator may not read it.
+    let o = run(&cfg, Some("aude"), &["audit", "verify"]);
+    assert!(
+        o.status.success() && text(&o).contains("audit log OK"),
+        "{}",
+        text(&o)
+    );
+    let o = run(&cfg, Some("olga"), &["audit", "verify"]);
+    assert!(
+        text(&o).contains("lacks the ReadAudit permission"),
+        "{}",
+        text(&o)
+    );
+    let o = run(&cfg, Some("aude"), &["audit", "prove", "3"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["verified"], true, "{v}");
+    let o = run(
+        &cfg,
+        Some("aude"),
+        &["audit", "log", "--action", "candidate."],
+    );
+    let actions: Vec<String> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["action"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    for a in [
+        "candidate.raise",
+        "candidate.list",
+        "candidate.confirm",
+        "candidate.reject",
+    ] {
+        assert!(
+            actions.iter().any(|x| x == a),
+            "{a} missing from {actions:?}"
+        );
+    }
+    let o = run(
+        &cfg,
+        Some("aude"),
+        &["audit", "log", "--action", "login.failed"],
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).lines().count(),
+        1,
+        "{}",
+        text(&o)
+    );
+
+    // The transparency report counts without identifying anyone.
+    let out = dir.path().join("report");
+    let o = run(
+        &cfg,
+        Some("aude"),
+        &[
+            "report",
+            "--from",
+            "2020-01-01",
+            "--to",
+            "2100-01-01",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(json["counts"]["candidates_raised"], 2);
+    assert_eq!(json["counts"]["confirmed"], 1);
+    assert_eq!(json["counts"]["rejected"], 1);
+    assert_eq!(
+        json["counts"]["active_entries_by_basis_kind"]["court-order"],
+        1
+    );
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("Transparency report") && html.contains("rejected (false positives)"));
+    for text in [html.as_str(), &json.to_string()] {
+        for name in ["Obama", "olga", "omar", "sam"] {
+            assert!(!text.contains(name), "the report names {name}");
+        }
+    }
+}
+
+#[test]
+fn a_face_confirmation_rule_below_two_people_is_refused_in_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("c.toml");
+    std::fs::write(&cfg, "[review]\nface_confirmations = 1\n").unwrap();
+    let o = run(&cfg, None, &["init"]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("two different people"), "{}", text(&o));
+}
