@@ -2,7 +2,7 @@
 
 use crate::bus::{Bus, Event};
 use crate::face::FacePipeline;
-use civitas_base::{Clock, SystemClock};
+use civitas_base::Clock;
 use civitas_ingest::FrameSource;
 use civitas_model::CameraId;
 
@@ -23,10 +23,10 @@ pub fn analyse_source(
     source: &mut dyn FrameSource,
     camera: &CameraId,
     bus: &dyn Bus,
+    clock: &dyn Clock,
     mut on_frame: impl FnMut(),
     stills: bool,
 ) -> civitas_base::Result<Summary> {
-    let clock = SystemClock;
     let start = clock.now();
     let mut s = Summary::default();
     let publish = |cands: Vec<civitas_model::Candidate>, s: &mut Summary| {

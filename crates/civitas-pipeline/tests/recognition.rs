@@ -84,7 +84,16 @@ fn enrolled_person_is_found_in_a_video_and_strangers_are_unknown() {
     let bus = InProcessBus::default();
     let mut rx = bus.subscribe();
     let mut src = civitas_ingest::open_path(&clip, 2.0, false).unwrap();
-    let s = analyse_source(&mut p, src.as_mut(), &"cam-test".into(), &bus, || {}, false).unwrap();
+    let s = analyse_source(
+        &mut p,
+        src.as_mut(),
+        &"cam-test".into(),
+        &bus,
+        &civitas_base::SystemClock,
+        || {},
+        false,
+    )
+    .unwrap();
     assert_eq!(s.frames, 20);
     let mut candidates = Vec::new();
     while let Ok(ev) = rx.try_recv() {
@@ -124,4 +133,51 @@ fn an_expired_entry_stops_matching() {
     assert!(matches!(before, civitas_model::MatchOutcome::Match { .. }));
     let after = wl.index.search(&probe, DEFAULT_MATCH_THRESHOLD, expires);
     assert_eq!(after, civitas_model::MatchOutcome::Unknown);
+}
+
+/// The same real clip replayed on a simulated clock, before and after the
+/// entry's legal basis expires: it matches before, and not at all after.
+#[test]
+fn replaying_a_clip_on_a_simulated_clock_shows_expiry_takes_effect_at_once() {
+    let mut p = common::pipeline("t", Watchlist::new(128));
+    let enrolled = single_face(&mut p, "face_recognition/obama.jpg");
+    let expires = Timestamp::parse_rfc3339("2027-01-01").unwrap();
+    let mut wl = Watchlist::new(128);
+    wl.add(EntryId(1), "Barack Obama", &enrolled, expires)
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let clip = dir.path().join("c.mp4");
+    common::make_clip(&clip, &[common::photo("face_recognition/obama2.jpg")], 2);
+    let mut p = common::pipeline("cam", wl);
+    let clock = civitas_base::SimClock::at(expires.plus_ms(-3_600_000));
+    for (label, want) in [("an hour before expiry", 1), ("at expiry", 0)] {
+        let bus = InProcessBus::default();
+        let mut rx = bus.subscribe();
+        let mut src = civitas_ingest::open_path(&clip, 2.0, false).unwrap();
+        let s = analyse_source(
+            &mut p,
+            src.as_mut(),
+            &"cam".into(),
+            &bus,
+            &clock,
+            || {},
+            false,
+        )
+        .unwrap();
+        let mut n = 0;
+        while let Ok(ev) = rx.try_recv() {
+            if let Event::Candidate(c) = ev {
+                assert!(
+                    c.frame_time < expires,
+                    "candidate stamped with simulated time"
+                );
+                n += 1;
+            }
+        }
+        assert_eq!(n, want, "{label}");
+        if want == 0 {
+            assert_eq!(s.unknown, s.faces, "{label}: every face is unknown");
+        }
+        clock.set(expires);
+    }
 }

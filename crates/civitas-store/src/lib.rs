@@ -322,6 +322,45 @@ impl Store {
         Ok(Some(CandidateId(id)))
     }
 
+    /// Benchmark only: the same candidate INSERT as [`Store::insert_candidate`]
+    /// without its audit entry, so `civitas bench audit` can measure what
+    /// auditing costs. Nothing in Civitas calls it.
+    #[doc(hidden)]
+    pub async fn bench_insert_candidate_without_audit(
+        &self,
+        c: &Candidate,
+        now: Timestamp,
+    ) -> Result<()> {
+        let bbox = serde_json::to_string(&c.bbox).map_err(|e| Error::internal(e.to_string()))?;
+        let mut tx = self.begin_immediate().await?;
+        let _: i64 = sqlx::query("SELECT COUNT(*) FROM candidate WHERE entry_id = ? AND camera_id = ? AND status = 'rejected' AND decided_at_ms >= ?")
+            .bind(c.entry.0)
+            .bind(&c.camera.0)
+            .bind(now.0)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_err("checking rejections"))?
+            .get(0);
+        sqlx::query(
+            "INSERT INTO candidate (camera_id, track_id, entry_id, distance, detector_score, bbox_json, frame_time_ms, offset_ms, crop_jpeg, created_at_ms)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&c.camera.0)
+        .bind(c.track.0)
+        .bind(c.entry.0)
+        .bind(c.distance)
+        .bind(c.detector_score)
+        .bind(bbox)
+        .bind(c.frame_time.0)
+        .bind(c.offset_ms)
+        .bind(&c.crop_jpeg)
+        .bind(now.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err("storing candidate"))?;
+        tx.commit().await.map_err(db_err("committing candidate"))
+    }
+
     pub async fn candidates(&self, limit: i64) -> Result<Vec<StoredCandidate>> {
         let rows = sqlx::query(
             "SELECT c.id, c.camera_id, c.track_id, c.entry_id, e.name, c.distance, c.detector_score, c.bbox_json,

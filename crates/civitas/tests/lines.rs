@@ -295,6 +295,7 @@ fn templates_of_strangers_are_written_nowhere() {
         src.as_mut(),
         &"lines".into(),
         &bus,
+        &civitas_base::SystemClock,
         || {},
         false,
     )

@@ -86,6 +86,7 @@ pub fn main(config: &Path, a: Args) -> Result<()> {
         source.as_mut(),
         &camera,
         &bus,
+        &civitas_base::SystemClock,
         || {
             if let Some(p) = &progress {
                 p.inc(1);

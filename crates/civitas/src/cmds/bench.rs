@@ -24,6 +24,17 @@ pub enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Audit log: append rate, verify time at ENTRIES, and what auditing adds to storing a match.
+    Audit {
+        /// Entries in the log when verifying.
+        #[arg(long, default_value_t = 1_000_000)]
+        entries: usize,
+        /// Single-transaction appends timed for the append rate.
+        #[arg(long, default_value_t = 5_000)]
+        appends: usize,
+        #[arg(long)]
+        json: bool,
+    },
     /// Exact watchlist search over random normalised 128-d templates.
     Search {
         /// Watchlist size.
@@ -102,6 +113,14 @@ pub fn main(config: &Path, cmd: Cmd) -> Result<()> {
             }
             Ok(())
         }
+        Cmd::Audit {
+            entries,
+            appends,
+            json,
+        } => {
+            let rt = engine::tokio()?;
+            rt.block_on(bench_audit(entries, appends, json))
+        }
         Cmd::Search {
             entries,
             queries,
@@ -132,4 +151,118 @@ pub fn main(config: &Path, cmd: Cmd) -> Result<()> {
             Ok(())
         }
     }
+}
+
+async fn bench_audit(entries: usize, appends: usize, json: bool) -> Result<()> {
+    use civitas_store::{AuditRecord, ReviewPolicy, Store};
+    let dir = std::env::temp_dir().join(format!("civitas-bench-audit-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let key = std::sync::Arc::new(civitas_audit::AuditKey::from_seed([3; 32]));
+    let public = key.public();
+    let store = Store::open(&dir.join("a.db")).await?.with_audit_key(key);
+    let now = Timestamp(1_800_000_000_000);
+    let rec = |i: usize| {
+        AuditRecord::new("olga", "candidate.list", format!("candidates:{i}"))
+            .details(serde_json::json!({"shown": 20, "limit": 50}))
+    };
+    // 1. Append rate: one transaction per entry, as the service writes them.
+    let t = Instant::now();
+    for i in 0..appends {
+        store.audit(now, rec(i)).await?;
+    }
+    let append_per_s = appends as f64 / t.elapsed().as_secs_f64();
+    // 2. Fill to `entries` in batches, then verify the whole log.
+    let bar = indicatif::ProgressBar::new(entries as u64);
+    let mut n = appends;
+    while n < entries {
+        let k = (entries - n).min(10_000);
+        let batch: Vec<AuditRecord> = (n..n + k).map(rec).collect();
+        store.audit_batch(now, &batch).await?;
+        n += k;
+        bar.set_position(n as u64);
+    }
+    bar.finish_and_clear();
+    let t = Instant::now();
+    let r = store.audit_verify(&public).await?;
+    let verify_s = t.elapsed().as_secs_f64();
+    // 3. Storing a match with and without its audit entry.
+    let store2 = Store::open(&dir.join("m.db"))
+        .await?
+        .with_audit_key(std::sync::Arc::new(civitas_audit::AuditKey::from_seed(
+            [4; 32],
+        )));
+    let actor = civitas_auth::Actor {
+        username: "sam".into(),
+        role: civitas_auth::Role::Supervisor,
+        scope: vec!["*".into()],
+    };
+    let basis = civitas_model::LegalBasisInput {
+        kind: "court-order".into(),
+        authority: "bench".into(),
+        reference: "B-1".into(),
+        purpose: "bench".into(),
+        expires: "2100-01-01".into(),
+    }
+    .validate(now)?;
+    let t = FaceTemplate::new(vec![0.6, 0.8]);
+    let entry = store2
+        .enroll(
+            &actor,
+            "bench",
+            &basis,
+            &["*".into()],
+            vec![("x".into(), t.into_enrolled_bytes(&basis))],
+            None,
+            now,
+        )
+        .await?;
+    let cand = civitas_model::Candidate {
+        id: None,
+        camera: "bench".into(),
+        track: civitas_model::TrackId(1),
+        entry,
+        entry_name: "bench".into(),
+        distance: 0.3,
+        detector_score: 0.9,
+        bbox: civitas_model::BBox {
+            x0: 0.0,
+            y0: 0.0,
+            x1: 10.0,
+            y1: 10.0,
+        },
+        frame_time: now,
+        offset_ms: 0,
+        crop_jpeg: vec![0u8; 6_000],
+    };
+    let m = 2_000;
+    let policy = ReviewPolicy::default();
+    let t = Instant::now();
+    for _ in 0..m {
+        store2
+            .bench_insert_candidate_without_audit(&cand, now)
+            .await?;
+    }
+    let plain_ms = t.elapsed().as_secs_f64() * 1000.0 / m as f64;
+    let t = Instant::now();
+    for _ in 0..m {
+        store2.insert_candidate(&cand, now, &policy).await?;
+    }
+    let audited_ms = t.elapsed().as_secs_f64() * 1000.0 / m as f64;
+    store.close().await;
+    store2.close().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    let report = serde_json::json!({
+        "append_entries_per_s": append_per_s,
+        "verify_entries": r.entries,
+        "verify_seconds": verify_s,
+        "store_match_ms_without_audit": plain_ms,
+        "store_match_ms_with_audit": audited_ms,
+        "audit_cost_ratio": audited_ms / plain_ms,
+    });
+    if json {
+        println!("{report}")
+    } else {
+        println!("{}", serde_json::to_string_pretty(&report)?)
+    }
+    Ok(())
 }

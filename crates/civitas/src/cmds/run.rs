@@ -62,7 +62,15 @@ pub fn main(config: &Path, a: Args) -> Result<()> {
                             .map_err(|e| civitas_base::Error::internal(format!("{e:#}")))?;
                         let mut src =
                             civitas_ingest::open_path(Path::new(&cam.url), cam.fps, realtime)?;
-                        analyse_source(&mut pipe, src.as_mut(), &id, bus.as_ref(), || {}, false)
+                        analyse_source(
+                            &mut pipe,
+                            src.as_mut(),
+                            &id,
+                            bus.as_ref(),
+                            &civitas_base::SystemClock,
+                            || {},
+                            false,
+                        )
                     })();
                     let error = result
                         .as_ref()
