@@ -262,7 +262,6 @@ impl Store {
         now: Timestamp,
         policy: &ReviewPolicy,
     ) -> Result<Option<CandidateId>> {
-        let bbox = serde_json::to_string(&c.bbox).map_err(|e| Error::internal(e.to_string()))?;
         let key = self
             .audit_key
             .clone()
@@ -291,24 +290,7 @@ impl Store {
             tx.commit().await.map_err(db_err("committing"))?;
             return Ok(None);
         }
-        let id: i64 = sqlx::query(
-            "INSERT INTO candidate (camera_id, track_id, entry_id, distance, detector_score, bbox_json, frame_time_ms, offset_ms, crop_jpeg, created_at_ms)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-        )
-        .bind(&c.camera.0)
-        .bind(c.track.0)
-        .bind(c.entry.0)
-        .bind(c.distance)
-        .bind(c.detector_score)
-        .bind(bbox)
-        .bind(c.frame_time.0)
-        .bind(c.offset_ms)
-        .bind(&c.crop_jpeg)
-        .bind(now.0)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db_err(format!("storing candidate from camera {}", c.camera)))?
-        .get(0);
+        let id = insert_candidate_row(&mut tx, c, now).await?;
         accountability::append(
             &mut tx,
             &key,
@@ -331,7 +313,6 @@ impl Store {
         c: &Candidate,
         now: Timestamp,
     ) -> Result<()> {
-        let bbox = serde_json::to_string(&c.bbox).map_err(|e| Error::internal(e.to_string()))?;
         let mut tx = self.begin_immediate().await?;
         let _: i64 = sqlx::query("SELECT COUNT(*) FROM candidate WHERE entry_id = ? AND camera_id = ? AND status = 'rejected' AND decided_at_ms >= ?")
             .bind(c.entry.0)
@@ -341,23 +322,7 @@ impl Store {
             .await
             .map_err(db_err("checking rejections"))?
             .get(0);
-        sqlx::query(
-            "INSERT INTO candidate (camera_id, track_id, entry_id, distance, detector_score, bbox_json, frame_time_ms, offset_ms, crop_jpeg, created_at_ms)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&c.camera.0)
-        .bind(c.track.0)
-        .bind(c.entry.0)
-        .bind(c.distance)
-        .bind(c.detector_score)
-        .bind(bbox)
-        .bind(c.frame_time.0)
-        .bind(c.offset_ms)
-        .bind(&c.crop_jpeg)
-        .bind(now.0)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err("storing candidate"))?;
+        insert_candidate_row(&mut tx, c, now).await?;
         tx.commit().await.map_err(db_err("committing candidate"))
     }
 
@@ -429,6 +394,33 @@ impl Store {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// The candidate INSERT, shared by the audited path and its benchmark twin.
+async fn insert_candidate_row(
+    conn: &mut sqlx::SqliteConnection,
+    c: &Candidate,
+    now: Timestamp,
+) -> Result<i64> {
+    let bbox = serde_json::to_string(&c.bbox).map_err(|e| Error::internal(e.to_string()))?;
+    Ok(sqlx::query(
+        "INSERT INTO candidate (camera_id, track_id, entry_id, distance, detector_score, bbox_json, frame_time_ms, offset_ms, crop_jpeg, created_at_ms)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(&c.camera.0)
+    .bind(c.track.0)
+    .bind(c.entry.0)
+    .bind(c.distance)
+    .bind(c.detector_score)
+    .bind(bbox)
+    .bind(c.frame_time.0)
+    .bind(c.offset_ms)
+    .bind(&c.crop_jpeg)
+    .bind(now.0)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(db_err(format!("storing candidate from camera {}", c.camera)))?
+    .get(0))
 }
 
 fn parse_bbox(s: &str) -> Option<BBox> {

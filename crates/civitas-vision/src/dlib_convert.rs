@@ -425,25 +425,7 @@ pub fn build_onnx(layers: &[Layer], metadata: Vec<(String, String)>) -> Result<V
                 cur = b.node(
                     "Conv",
                     vec![cur, wn, bn],
-                    vec![
-                        (
-                            "kernel_shape",
-                            Attr::Ints(vec![kernel[0] as i64, kernel[1] as i64]),
-                        ),
-                        (
-                            "strides",
-                            Attr::Ints(vec![stride[0] as i64, stride[1] as i64]),
-                        ),
-                        (
-                            "pads",
-                            Attr::Ints(vec![
-                                pad[0] as i64,
-                                pad[1] as i64,
-                                pad[0] as i64,
-                                pad[1] as i64,
-                            ]),
-                        ),
-                    ],
+                    window_attrs(*kernel, *stride, *pad),
                 );
                 shape = Shape {
                     c: f,
@@ -469,7 +451,7 @@ pub fn build_onnx(layers: &[Layer], metadata: Vec<(String, String)>) -> Result<V
                 stride,
                 pad,
             } => {
-                cur = b.node("MaxPool", vec![cur], pool_attrs(*window, *stride, *pad));
+                cur = b.node("MaxPool", vec![cur], window_attrs(*window, *stride, *pad));
                 shape = Shape {
                     c: shape.c,
                     h: pooled(shape.h, window[0], stride[0], pad[0]),
@@ -494,7 +476,7 @@ pub fn build_onnx(layers: &[Layer], metadata: Vec<(String, String)>) -> Result<V
                 } else {
                     // Shortcut of a down-sampling block: pool the block's input.
                     let (x, s) = block_in.clone();
-                    let p = b.node("AveragePool", vec![x], pool_attrs(*window, *stride, *pad));
+                    let p = b.node("AveragePool", vec![x], window_attrs(*window, *stride, *pad));
                     let ps = Shape {
                         c: s.c,
                         h: pooled(s.h, window[0], stride[0], pad[0]),
@@ -559,7 +541,8 @@ pub fn build_onnx(layers: &[Layer], metadata: Vec<(String, String)>) -> Result<V
     Ok(b.model.encode())
 }
 
-fn pool_attrs(
+/// `kernel_shape`, `strides` and symmetric `pads`, shared by Conv and the pools.
+fn window_attrs(
     window: [usize; 2],
     stride: [usize; 2],
     pad: [usize; 2],

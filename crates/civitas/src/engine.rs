@@ -105,6 +105,28 @@ pub async fn login(store: &Store, user: Option<&str>) -> Result<civitas_auth::Ac
         .await?)
 }
 
+/// What every command a person runs starts with: the config, a runtime, the
+/// store (with its audit key) and the logged-in user.
+pub struct Session {
+    pub cfg: Config,
+    pub rt: tokio::runtime::Runtime,
+    pub store: Store,
+    pub actor: civitas_auth::Actor,
+}
+
+pub fn session(config: &Path, user: Option<&str>) -> Result<Session> {
+    let cfg = load_config(config)?;
+    let rt = tokio()?;
+    let store = rt.block_on(open_store(&cfg))?;
+    let actor = rt.block_on(login(&store, user))?;
+    Ok(Session {
+        cfg,
+        rt,
+        store,
+        actor,
+    })
+}
+
 pub fn review_policy(cfg: &Config) -> civitas_store::ReviewPolicy {
     civitas_store::ReviewPolicy {
         face_confirmations: cfg.review.face_confirmations,

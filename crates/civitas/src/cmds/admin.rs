@@ -89,11 +89,10 @@ pub fn init(config: &Path, a: InitArgs) -> Result<()> {
 }
 
 pub fn user(config: &Path, user: Option<&str>, c: UserCmd) -> Result<()> {
-    let cfg = engine::load_config(config)?;
-    let rt = engine::tokio()?;
+    let engine::Session {
+        rt, store, actor, ..
+    } = engine::session(config, user)?;
     rt.block_on(async {
-        let store = engine::open_store(&cfg).await?;
-        let actor = engine::login(&store, user).await?;
         actor.require(civitas_auth::Permission::ManageUsers)?;
         match c {
             UserCmd::Add {

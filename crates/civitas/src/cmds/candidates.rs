@@ -15,11 +15,10 @@ pub struct Args {
 }
 
 pub fn main(config: &Path, user: Option<&str>, a: Args) -> Result<()> {
-    let cfg = engine::load_config(config)?;
-    let rt = engine::tokio()?;
+    let engine::Session {
+        rt, store, actor, ..
+    } = engine::session(config, user)?;
     rt.block_on(async {
-        let store = engine::open_store(&cfg).await?;
-        let actor = engine::login(&store, user).await?;
         actor.require(civitas_auth::Permission::ViewCandidates)?;
         let list = store.candidates(a.limit).await?;
         let list: Vec<_> = list.into_iter().filter(|c| actor.covers_camera(&c.candidate.camera.0)).collect();

@@ -36,10 +36,12 @@ pub struct Args {
 }
 
 pub fn main(config: &Path, user: Option<&str>, a: Args) -> Result<()> {
-    let cfg = engine::load_config(config)?;
-    let rt = engine::tokio()?;
-    let store = rt.block_on(engine::open_store(&cfg))?;
-    let actor = rt.block_on(engine::login(&store, user))?;
+    let engine::Session {
+        cfg,
+        rt,
+        store,
+        actor,
+    } = engine::session(config, user)?;
     actor.require(civitas_auth::Permission::Enroll)?;
     let now = SystemClock.now();
     let basis = LegalBasisInput {

@@ -27,17 +27,19 @@ fn esc(s: &str) -> String {
 }
 
 pub fn main(config: &Path, user: Option<&str>, a: Args) -> Result<()> {
-    let cfg = engine::load_config(config)?;
     let parse = |f: &str, v: &str| {
         Timestamp::parse_rfc3339(v)
             .with_context(|| format!("--{f} {v:?}: expected YYYY-MM-DD or RFC 3339"))
     };
     let (from, to) = (parse("from", &a.from)?, parse("to", &a.to)?);
     anyhow::ensure!(from < to, "--from must be before --to");
-    let rt = engine::tokio()?;
+    let engine::Session {
+        cfg,
+        rt,
+        store,
+        actor,
+    } = engine::session(config, user)?;
     rt.block_on(async {
-        let store = engine::open_store(&cfg).await?;
-        let actor = engine::login(&store, user).await?;
         actor.require(civitas_auth::Permission::Report)?;
         let now = SystemClock.now();
         store

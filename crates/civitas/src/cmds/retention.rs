@@ -29,11 +29,13 @@ pub enum Cmd {
 }
 
 pub fn main(config: &Path, user: Option<&str>, c: Cmd) -> Result<()> {
-    let cfg = engine::load_config(config)?;
-    let rt = engine::tokio()?;
+    let engine::Session {
+        cfg,
+        rt,
+        store,
+        actor,
+    } = engine::session(config, user)?;
     rt.block_on(async {
-        let store = engine::open_store(&cfg).await?;
-        let actor = engine::login(&store, user).await?;
         actor.require(civitas_auth::Permission::ManageRetention)?;
         let now = SystemClock.now();
         match c {

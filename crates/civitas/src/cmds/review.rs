@@ -37,11 +37,13 @@ pub enum BasisCmd {
 }
 
 pub fn main(config: &Path, user: Option<&str>, c: Cmd) -> Result<()> {
-    let cfg = engine::load_config(config)?;
-    let rt = engine::tokio()?;
+    let engine::Session {
+        cfg,
+        rt,
+        store,
+        actor,
+    } = engine::session(config, user)?;
     rt.block_on(async {
-        let store = engine::open_store(&cfg).await?;
-        let actor = engine::login(&store, user).await?;
         let policy = engine::review_policy(&cfg);
         let (id, d, why) = match &c {
             Cmd::Confirm { candidate, note } => (*candidate, Decision::Confirm, note.as_str()),
@@ -67,11 +69,10 @@ pub fn main(config: &Path, user: Option<&str>, c: Cmd) -> Result<()> {
 }
 
 pub fn basis(config: &Path, user: Option<&str>, c: BasisCmd) -> Result<()> {
-    let cfg = engine::load_config(config)?;
-    let rt = engine::tokio()?;
+    let engine::Session {
+        rt, store, actor, ..
+    } = engine::session(config, user)?;
     rt.block_on(async {
-        let store = engine::open_store(&cfg).await?;
-        let actor = engine::login(&store, user).await?;
         match c {
             BasisCmd::Refuse { basis, reason } => {
                 let d = store
