@@ -35,3 +35,6 @@ print("|---|---|---|---|")
 for n in [10000, 100000, 1000000]:
     a, b = j(f"search-{n}.json")["ms_per_query"], j(f"search-numpy-{n}.json")["ms_per_query"]
     print(f"| {n:,} | {a:.3f} | {b:.3f} | Civitas is {b / a:.2f}× |")
+a = j("audit.json")
+print(f"\nAudit: {a['append_entries_per_s']:.0f} appends/s; verify {a['verify_entries']:,} entries in {a['verify_seconds']:.1f} s; "
+      f"storing a match {a['store_match_ms_without_audit']:.2f} ms without audit, {a['store_match_ms_with_audit']:.2f} ms with (ratio {a['audit_cost_ratio']:.2f}).")
