@@ -324,6 +324,46 @@ impl Store {
         Ok(rows.iter().map(entry_from_row).collect())
     }
 
+    /// The newest entry whose action starts with `action_prefix`.
+    pub async fn last_audit(&self, action_prefix: &str) -> Result<Option<AuditEntry>> {
+        let row = sqlx::query(
+            "SELECT seq, at_ms, actor, action, target, justification, details FROM audit_log
+             WHERE action LIKE ? ORDER BY seq DESC LIMIT 1",
+        )
+        .bind(format!("{}%", action_prefix.replace('%', "")))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err("reading the audit log"))?;
+        Ok(row.as_ref().map(entry_from_row))
+    }
+
+    /// Consistency proof from the tree at `size` to the latest signed head,
+    /// with the root the log had at `size` (rebuilt from the rows).
+    pub async fn audit_consistency(&self, size: u64) -> Result<(Hash, Vec<Hash>, SignedTreeHead)> {
+        let head = self
+            .audit_head()
+            .await?
+            .ok_or_else(|| Error::not_found("the audit log is empty"))?;
+        if size == 0 || size > head.tree_size {
+            return Err(Error::invalid(format!(
+                "tree size {size} is outside 1..={}",
+                head.tree_size
+            )));
+        }
+        let leaves: Vec<Hash> = self
+            .recomputed_leaves()
+            .await?
+            .into_iter()
+            .take(head.tree_size as usize)
+            .map(|l| l.1)
+            .collect();
+        Ok((
+            civitas_audit::root(&leaves[..size as usize]),
+            civitas_audit::consistency_proof(size as usize, &leaves),
+            head,
+        ))
+    }
+
     /// All leaf hashes as recomputed from the rows (for proofs).
     async fn recomputed_leaves(&self) -> Result<Vec<(AuditEntry, Hash, Vec<u8>)>> {
         let rows = sqlx::query("SELECT seq, at_ms, actor, action, target, justification, details, leaf_hash FROM audit_log ORDER BY seq")

@@ -127,6 +127,37 @@ pub fn session(config: &Path, user: Option<&str>) -> Result<Session> {
     })
 }
 
+/// Config changes are audited: the service records the configuration file's
+/// SHA-256 when it starts, and a `config.change` entry when it differs from
+/// the one recorded last (the file is edited outside Civitas, so the change
+/// is recorded when it takes effect).
+pub async fn audit_config(store: &Store, path: &Path) -> Result<()> {
+    use sha2::Digest;
+    let bytes = std::fs::read(path).unwrap_or_default();
+    let hash: String = sha2::Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let last = store.last_audit("config.").await?;
+    let previous = last
+        .as_ref()
+        .and_then(|e| serde_json::from_str::<serde_json::Value>(&e.details).ok())
+        .and_then(|v| v["sha256"].as_str().map(str::to_owned));
+    let action = match previous.as_deref() {
+        Some(p) if p == hash => return Ok(()),
+        Some(_) => "config.change",
+        None => "config.load",
+    };
+    store
+        .audit(
+            SystemClock.now(),
+            civitas_store::AuditRecord::new("system:run", action, path.display().to_string())
+                .details(serde_json::json!({"sha256": hash, "previous_sha256": previous})),
+        )
+        .await?;
+    Ok(())
+}
+
 pub fn review_policy(cfg: &Config) -> civitas_store::ReviewPolicy {
     civitas_store::ReviewPolicy {
         face_confirmations: cfg.review.face_confirmations,

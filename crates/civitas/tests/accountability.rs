@@ -192,3 +192,87 @@ fn a_face_confirmation_rule_below_two_people_is_refused_in_config() {
     assert!(!o.status.success());
     assert!(text(&o).contains("two different people"), "{}", text(&o));
 }
+
+#[test]
+fn a_witnessed_head_stays_consistent_and_config_changes_are_audited() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    // A witness records the head.
+    let o = run(&cfg, Some("aude"), &["audit", "head"]);
+    let head: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let (size, root) = (
+        head["tree_size"].as_u64().unwrap(),
+        head["root"].as_str().unwrap().to_string(),
+    );
+    assert!(head["public_key"].as_str().unwrap().len() == 64);
+
+    // The service runs a camera; later someone edits the config and it runs again.
+    let clip = dir.path().join("cam.mp4");
+    make_clip(&clip, &[photo("scrfd/newton.png")], 1);
+    let mut text_cfg = std::fs::read_to_string(&cfg).unwrap();
+    text_cfg.push_str(&format!(
+        "[[camera]]\nid = \"c1\"\nname = \"c1\"\nurl = \"{}\"\nlatitude = 1\nlongitude = 2\npurpose = \"test\"\nowner = \"tests\"\n",
+        clip.display()
+    ));
+    std::fs::write(&cfg, &text_cfg).unwrap();
+    assert!(run(&cfg, None, &["run", "--fast"]).status.success());
+    assert!(run(&cfg, None, &["run", "--fast"]).status.success());
+    std::fs::write(
+        &cfg,
+        text_cfg.replace("purpose = \"test\"", "purpose = \"changed\""),
+    )
+    .unwrap();
+    assert!(run(&cfg, None, &["run", "--fast"]).status.success());
+    let o = run(&cfg, Some("aude"), &["audit", "log", "--action", "config."]);
+    let actions: Vec<String> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["action"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        actions,
+        vec!["config.load", "config.change"],
+        "{}",
+        text(&o)
+    );
+
+    // The grown log is consistent with the witnessed head; a different root is not.
+    let o = run(
+        &cfg,
+        Some("aude"),
+        &[
+            "audit",
+            "consistency",
+            "--from",
+            &size.to_string(),
+            "--root",
+            &root,
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["verified"], true);
+    assert!(v["tree_head"]["tree_size"].as_u64().unwrap() > size);
+    let forged = "00".repeat(32);
+    let o = run(
+        &cfg,
+        Some("aude"),
+        &[
+            "audit",
+            "consistency",
+            "--from",
+            &size.to_string(),
+            "--root",
+            &forged,
+        ],
+    );
+    assert!(
+        !o.status.success() && text(&o).contains("history was rewritten"),
+        "{}",
+        text(&o)
+    );
+}

@@ -20,6 +20,15 @@ pub enum Cmd {
     Head,
     /// Print an inclusion proof (JSON) for entry SEQ against the latest head.
     Prove { seq: u64 },
+    /// Prove (JSON) that the latest head extends the tree a witness saw at SIZE.
+    Consistency {
+        /// The witnessed tree size.
+        #[arg(long)]
+        from: u64,
+        /// The witnessed root (hex); checked against the proof.
+        #[arg(long)]
+        root: Option<String>,
+    },
     /// Print entries (JSON lines).
     Log {
         #[arg(long, default_value_t = 0)]
@@ -115,6 +124,26 @@ pub fn main(config: &Path, user: Option<&str>, c: Cmd) -> Result<()> {
                         "tree_head": head, "verified": ok,
                     })
                 );
+            }
+            Cmd::Consistency { from, root } => {
+                store.audit(now, civitas_store::AuditRecord::new(&actor.username, "audit.consistency", format!("size:{from}"))).await?;
+                let (old_root, proof, head) = store.audit_consistency(from).await?;
+                let witnessed = match root {
+                    Some(h) => civitas_audit::key::unhex::<32>(&h).ok_or_else(|| anyhow::anyhow!("--root: expected 64 hex digits"))?,
+                    None => old_root,
+                };
+                let ok = civitas_audit::verify_consistency(from, head.tree_size, &witnessed, &head.root, &proof);
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "from_size": from, "from_root": hex(&witnessed),
+                        "proof": proof.iter().map(|h| hex(h)).collect::<Vec<_>>(),
+                        "tree_head": head, "verified": ok,
+                    })
+                );
+                if !ok {
+                    anyhow::bail!("the current log does not extend the tree witnessed at size {from}: history was rewritten");
+                }
             }
             Cmd::Log {
                 from,

@@ -29,6 +29,7 @@ pub fn main(config: &Path, a: Args) -> Result<()> {
     }
     let rt = engine::tokio()?;
     let store = rt.block_on(engine::open_store(&cfg))?;
+    rt.block_on(engine::audit_config(&store, config))?;
     eprintln!(
         "civitas: {} camera(s), store {}",
         cfg.cameras.len(),
