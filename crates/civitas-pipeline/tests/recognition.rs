@@ -17,6 +17,29 @@ fn single_face(p: &mut civitas_pipeline::FacePipeline, rel: &str) -> FaceTemplat
     f.remove(0).1
 }
 
+/// Runs a clip through the pipeline on `clock`; returns the summary and the candidates published.
+fn replay(
+    p: &mut civitas_pipeline::FacePipeline,
+    clip: &std::path::Path,
+    camera: &str,
+    clock: &dyn civitas_base::Clock,
+) -> (
+    civitas_pipeline::runner::Summary,
+    Vec<civitas_model::Candidate>,
+) {
+    let bus = InProcessBus::default();
+    let mut rx = bus.subscribe();
+    let mut src = civitas_ingest::open_path(clip, 2.0, false).unwrap();
+    let s = analyse_source(p, src.as_mut(), &camera.into(), &bus, clock, || {}, false).unwrap();
+    let mut out = Vec::new();
+    while let Ok(ev) = rx.try_recv() {
+        if let Event::Candidate(c) = ev {
+            out.push(c);
+        }
+    }
+    (s, out)
+}
+
 #[test]
 fn same_person_is_under_the_threshold_and_different_people_over_it() {
     let mut p = common::pipeline("t", Watchlist::new(128));
@@ -81,26 +104,8 @@ fn enrolled_person_is_found_in_a_video_and_strangers_are_unknown() {
         ],
         2,
     );
-    let bus = InProcessBus::default();
-    let mut rx = bus.subscribe();
-    let mut src = civitas_ingest::open_path(&clip, 2.0, false).unwrap();
-    let s = analyse_source(
-        &mut p,
-        src.as_mut(),
-        &"cam-test".into(),
-        &bus,
-        &civitas_base::SystemClock,
-        || {},
-        false,
-    )
-    .unwrap();
+    let (s, candidates) = replay(&mut p, &clip, "cam-test", &civitas_base::SystemClock);
     assert_eq!(s.frames, 20);
-    let mut candidates = Vec::new();
-    while let Ok(ev) = rx.try_recv() {
-        if let Event::Candidate(c) = ev {
-            candidates.push(c);
-        }
-    }
     // One candidate per pass of the enrolled person (two passes), none for strangers.
     assert_eq!(candidates.len(), 2, "{candidates:?}");
     for c in &candidates {
@@ -151,29 +156,14 @@ fn replaying_a_clip_on_a_simulated_clock_shows_expiry_takes_effect_at_once() {
     let mut p = common::pipeline("cam", wl);
     let clock = civitas_base::SimClock::at(expires.plus_ms(-3_600_000));
     for (label, want) in [("an hour before expiry", 1), ("at expiry", 0)] {
-        let bus = InProcessBus::default();
-        let mut rx = bus.subscribe();
-        let mut src = civitas_ingest::open_path(&clip, 2.0, false).unwrap();
-        let s = analyse_source(
-            &mut p,
-            src.as_mut(),
-            &"cam".into(),
-            &bus,
-            &clock,
-            || {},
-            false,
-        )
-        .unwrap();
-        let mut n = 0;
-        while let Ok(ev) = rx.try_recv() {
-            if let Event::Candidate(c) = ev {
-                assert!(
-                    c.frame_time < expires,
-                    "candidate stamped with simulated time"
-                );
-                n += 1;
-            }
+        let (s, candidates) = replay(&mut p, &clip, "cam", &clock);
+        for c in &candidates {
+            assert!(
+                c.frame_time < expires,
+                "candidate stamped with simulated time"
+            );
         }
+        let n = candidates.len();
         assert_eq!(n, want, "{label}");
         if want == 0 {
             assert_eq!(s.unknown, s.faces, "{label}: every face is unknown");

@@ -472,6 +472,18 @@ async fn retention_deletes_what_is_due_except_what_is_held() {
     assert_eq!(acts.iter().filter(|a| *a == "retention.sweep").count(), 4);
 }
 
+/// Runs one statement on the database file directly, behind Civitas's back.
+async fn tamper(dir: &std::path::Path, sql: &str, blob: Option<Vec<u8>>) {
+    let url = format!("sqlite://{}", dir.join("c.db").display());
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()));
+    if let Some(b) = blob {
+        q = q.bind(b);
+    }
+    q.execute(&pool).await.unwrap();
+    pool.close().await;
+}
+
 /// Tampers with the database directly, the four ways, and each is detected.
 #[tokio::test]
 async fn audit_verify_detects_modified_deleted_inserted_and_reordered_rows() {
@@ -495,18 +507,6 @@ async fn audit_verify_detects_modified_deleted_inserted_and_reordered_rows() {
         store
     }
     let public = AuditKey::from_seed(SEED).public();
-    let raw = |dir: &std::path::Path, sql: &'static str| {
-        let p = dir.join("c.db");
-        async move {
-            let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", p.display()))
-                .await
-                .unwrap();
-            for stmt in sql.split(';').filter(|s| !s.trim().is_empty()) {
-                sqlx::query(stmt).execute(&pool).await.unwrap();
-            }
-            pool.close().await;
-        }
-    };
     let cases: [(&str, &str, &str); 4] = [
         (
             "modified",
@@ -533,7 +533,9 @@ async fn audit_verify_detects_modified_deleted_inserted_and_reordered_rows() {
         let dir = tempfile::tempdir().unwrap();
         let store = fresh(dir.path()).await;
         store.close().await;
-        raw(dir.path(), sql).await;
+        for stmt in sql.split(';').filter(|s| !s.trim().is_empty()) {
+            tamper(dir.path(), stmt, None).await;
+        }
         let store = open(dir.path()).await;
         let e = store.audit_verify(&public).await.unwrap_err();
         assert_eq!(e.kind(), ErrorKind::DataLoss, "{what}");
@@ -545,16 +547,12 @@ async fn audit_verify_detects_modified_deleted_inserted_and_reordered_rows() {
     let mut e4 = store.audit_entries(4, 1, "").await.unwrap().remove(0);
     store.close().await;
     e4.actor = "mallory".into();
-    let pool =
-        sqlx::SqlitePool::connect(&format!("sqlite://{}", dir.path().join("c.db").display()))
-            .await
-            .unwrap();
-    sqlx::query("UPDATE audit_log SET actor = 'mallory', leaf_hash = ? WHERE seq = 4")
-        .bind(e4.leaf_hash().as_slice())
-        .execute(&pool)
-        .await
-        .unwrap();
-    pool.close().await;
+    tamper(
+        dir.path(),
+        "UPDATE audit_log SET actor = 'mallory', leaf_hash = ? WHERE seq = 4",
+        Some(e4.leaf_hash().to_vec()),
+    )
+    .await;
     let store = open(dir.path()).await;
     let e = store.audit_verify(&public).await.unwrap_err();
     assert!(
@@ -576,16 +574,13 @@ async fn audit_verify_detects_modified_deleted_inserted_and_reordered_rows() {
         details: String::new(),
     };
     store.close().await;
-    let p = dir.path().join("c.db");
-    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", p.display()))
-        .await
-        .unwrap();
-    sqlx::query("INSERT INTO audit_log (seq, at_ms, actor, action, target, justification, details, leaf_hash) VALUES (10, 0, 'mallory', 'candidate.confirm', 'candidate:1', '', '', ?)")
-        .bind(forged.leaf_hash().as_slice())
-        .execute(&pool)
-        .await
-        .unwrap();
-    pool.close().await;
+    tamper(
+        dir.path(),
+        "INSERT INTO audit_log (seq, at_ms, actor, action, target, justification, details, leaf_hash) \
+         VALUES (10, 0, 'mallory', 'candidate.confirm', 'candidate:1', '', '', ?)",
+        Some(forged.leaf_hash().to_vec()),
+    )
+    .await;
     let store = open(dir.path()).await;
     let e = store.audit_verify(&public).await.unwrap_err();
     assert!(
