@@ -13,6 +13,7 @@
 //!   is ~1 ms per 720p frame at the 2–5 analysed frames per second we sample.
 //! - [`still::StillSource`]: one image or a folder of images, one frame each.
 
+pub mod rtsp;
 pub mod still;
 pub mod video;
 
@@ -40,6 +41,25 @@ pub trait FrameSource: Send {
     fn len_hint(&self) -> Option<u64> {
         None
     }
+}
+
+/// Opens a configured camera: `rtsp://` URLs as live RTSP cameras (TCP), anything
+/// else as a file path replayed at its own speed (`realtime`) or as fast as possible.
+pub fn open_camera(
+    camera: &str,
+    url: &str,
+    fps: f64,
+    realtime: bool,
+) -> Result<Box<dyn FrameSource>> {
+    if url.starts_with("rtsp://") {
+        return Ok(Box::new(rtsp::RtspSource::start(
+            camera,
+            url,
+            fps,
+            rtsp::Transport::Tcp,
+        )?));
+    }
+    open_path(Path::new(url), fps, realtime)
 }
 
 /// Image file extensions handled as stills.

@@ -195,7 +195,7 @@ pub struct CameraConfig {
     pub id: String,
     /// Human name.
     pub name: String,
-    /// A video file path (RTSP comes with the camera-ingest work).
+    /// `rtsp://[user:password@]host[:port]/path` (H.264 over TCP), or a video file path.
     pub url: String,
     /// Frames analysed per second. Default 2.
     #[serde(default = "default_fps")]

@@ -330,3 +330,59 @@ fn eval_commands_report_real_figures() {
     assert!(!o.status.success());
     assert!(text(&o).contains("pairs line 2"), "{}", text(&o));
 }
+
+#[test]
+fn an_rtsp_camera_in_the_config_has_its_faces_analysed() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    assert!(
+        enroll(&cfg, "Barack Obama", &photo("face_recognition/obama.jpg"))
+            .status
+            .success()
+    );
+    let clip = dir.path().join("cam.mp4");
+    make_clip(&clip, &[photo("face_recognition/obama2.jpg")], 30);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = std::process::Command::new("/usr/bin/python3")
+        .arg(repo().join("scripts/rtsp-server"))
+        .arg(&clip)
+        .args([
+            "--port",
+            &port.to_string(),
+            "--user",
+            "viewer",
+            "--password",
+            "s3cret-pass",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("python3 with gi (scripts/setup)");
+    let t = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(t.elapsed() < std::time::Duration::from_secs(10));
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let mut text_cfg = std::fs::read_to_string(&cfg).unwrap();
+    text_cfg.push_str(&format!(
+        "[[camera]]\nid = \"door\"\nname = \"Front door\"\nurl = \"rtsp://viewer:s3cret-pass@127.0.0.1:{port}/cam\"\nlatitude = 0.1\nlongitude = 0.2\npurpose = \"entrance\"\nowner = \"tests\"\n"
+    ));
+    std::fs::write(&cfg, text_cfg).unwrap();
+    let o = run(&cfg, None, &["run", "--for-seconds", "6"]);
+    let _ = server.kill();
+    let _ = server.wait();
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(
+        t.contains("CANDIDATE camera door") && t.contains("Barack Obama"),
+        "{t}"
+    );
+    assert!(
+        t.contains("rtsp://***@127.0.0.1") && !t.contains("s3cret-pass"),
+        "credentials must be masked: {t}"
+    );
+}

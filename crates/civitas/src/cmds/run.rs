@@ -17,6 +17,28 @@ pub struct Args {
     /// Analyse files as fast as possible instead of at their own speed.
     #[arg(long)]
     fast: bool,
+    /// Stop after this many seconds (live cameras otherwise run until interrupted).
+    #[arg(long)]
+    for_seconds: Option<f64>,
+}
+
+/// Stops a source after a deadline (for bounded runs of live cameras).
+struct Deadline {
+    inner: Box<dyn civitas_ingest::FrameSource>,
+    until: Option<std::time::Instant>,
+}
+
+impl civitas_ingest::FrameSource for Deadline {
+    fn next_frame(&mut self) -> civitas_base::Result<Option<civitas_ingest::SourcedFrame>> {
+        if self.until.is_some_and(|u| std::time::Instant::now() >= u) {
+            return Ok(None);
+        }
+        self.inner.next_frame()
+    }
+
+    fn len_hint(&self) -> Option<u64> {
+        self.inner.len_hint()
+    }
 }
 
 pub fn main(config: &Path, a: Args) -> Result<()> {
@@ -36,6 +58,9 @@ pub fn main(config: &Path, a: Args) -> Result<()> {
         cfg.store.path.display()
     );
     let policy = engine::review_policy(&cfg);
+    let until = a
+        .for_seconds
+        .map(|s| std::time::Instant::now() + std::time::Duration::from_secs_f64(s));
     let bus = Arc::new(InProcessBus::default());
     let mut rx = bus.subscribe();
     let mut handles = Vec::new();
@@ -51,7 +76,11 @@ pub fn main(config: &Path, a: Args) -> Result<()> {
         let realtime = cam.realtime && !a.fast;
         eprintln!(
             "camera {} ({}): {} — purpose: {}; owner: {}",
-            cam.id, cam.name, cam.url, cam.purpose, cam.owner
+            cam.id,
+            cam.name,
+            civitas_ingest::rtsp::mask_url(&cam.url),
+            cam.purpose,
+            cam.owner
         );
         handles.push(
             std::thread::Builder::new()
@@ -61,11 +90,15 @@ pub fn main(config: &Path, a: Args) -> Result<()> {
                     let result = (|| -> civitas_base::Result<_> {
                         let mut pipe = engine::pipeline(&cfg, &cam.id, wl)
                             .map_err(|e| civitas_base::Error::internal(format!("{e:#}")))?;
-                        let mut src =
-                            civitas_ingest::open_path(Path::new(&cam.url), cam.fps, realtime)?;
+                        let mut src = Deadline {
+                            inner: civitas_ingest::open_camera(
+                                &cam.id, &cam.url, cam.fps, realtime,
+                            )?,
+                            until,
+                        };
                         analyse_source(
                             &mut pipe,
-                            src.as_mut(),
+                            &mut src,
                             &id,
                             bus.as_ref(),
                             &civitas_base::SystemClock,
