@@ -203,6 +203,9 @@ pub struct CameraConfig {
     /// Replay a file at its own speed, like a live camera. Default true.
     #[serde(default = "default_true")]
     pub realtime: bool,
+    /// Skip analysing frames with no motion (counted; one frame is still analysed every 10 s). Default true.
+    #[serde(default = "default_true")]
+    pub motion_gate: bool,
     /// Latitude in degrees, -90..90.
     pub latitude: f64,
     /// Longitude in degrees, -180..180.

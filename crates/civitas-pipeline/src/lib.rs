@@ -2,6 +2,7 @@
 //!
 //! - [`config`]: the typed, validated configuration every component is built from.
 //! - [`face`]: the face analyser + matcher stage (detect → align → embed → 1:N search).
+//! - [`motion`]: the cheap motion gate before the detectors.
 //! - [`track`]: follows faces across frames so one passer-by yields one candidate.
 //! - [`bus`]: the event bus joining stages (in-process here; NATS JetStream at scale).
 //! - [`runner`]: drives a frame source through a pipeline onto the bus.
@@ -10,6 +11,7 @@
 pub mod bus;
 pub mod config;
 pub mod face;
+pub mod motion;
 pub mod runner;
 pub mod stats;
 pub mod track;

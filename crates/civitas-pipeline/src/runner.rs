@@ -2,6 +2,7 @@
 
 use crate::bus::{Bus, Event};
 use crate::face::FacePipeline;
+use crate::motion::{MotionConfig, MotionGate};
 use civitas_base::Clock;
 use civitas_ingest::FrameSource;
 use civitas_model::CameraId;
@@ -14,10 +15,20 @@ pub struct Summary {
     pub too_small: u64,
     pub unknown: u64,
     pub candidates: u64,
+    /// Frames the motion gate skipped (not analysed).
+    pub skipped_no_motion: u64,
 }
 
-/// Runs `source` through `pipe`, publishing every event on `bus`. Stills are
-/// independent scenes: tracks are closed after each one.
+/// How to run a source.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RunOptions {
+    /// The frames are independent stills: close tracks after each one.
+    pub stills: bool,
+    /// Skip frames without motion (`None`: analyse every sampled frame).
+    pub motion: Option<MotionConfig>,
+}
+
+/// Runs `source` through `pipe`, publishing every event on `bus`.
 pub fn analyse_source(
     pipe: &mut FacePipeline,
     source: &mut dyn FrameSource,
@@ -25,8 +36,10 @@ pub fn analyse_source(
     bus: &dyn Bus,
     clock: &dyn Clock,
     mut on_frame: impl FnMut(),
-    stills: bool,
+    opts: RunOptions,
 ) -> civitas_base::Result<Summary> {
+    let stills = opts.stills;
+    let mut gate = opts.motion.map(MotionGate::new);
     let start = clock.now();
     let mut s = Summary::default();
     let publish = |cands: Vec<civitas_model::Candidate>, s: &mut Summary| {
@@ -36,6 +49,14 @@ pub fn analyse_source(
         }
     };
     while let Some(f) = source.next_frame()? {
+        if let Some(g) = gate.as_mut()
+            && !g.admit(&f.image, f.offset_ms)
+        {
+            s.frames += 1;
+            s.skipped_no_motion += 1;
+            on_frame();
+            continue;
+        }
         let frame_time = if stills {
             clock.now()
         } else {

@@ -30,7 +30,16 @@ fn replay(
     let bus = InProcessBus::default();
     let mut rx = bus.subscribe();
     let mut src = civitas_ingest::open_path(clip, 2.0, false).unwrap();
-    let s = analyse_source(p, src.as_mut(), &camera.into(), &bus, clock, || {}, false).unwrap();
+    let s = analyse_source(
+        p,
+        src.as_mut(),
+        &camera.into(),
+        &bus,
+        clock,
+        || {},
+        Default::default(),
+    )
+    .unwrap();
     let mut out = Vec::new();
     while let Ok(ev) = rx.try_recv() {
         if let Event::Candidate(c) = ev {

@@ -386,3 +386,39 @@ fn an_rtsp_camera_in_the_config_has_its_faces_analysed() {
         "credentials must be masked: {t}"
     );
 }
+
+#[test]
+fn the_motion_gate_skips_still_frames_and_still_finds_the_person() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    assert!(
+        enroll(&cfg, "Barack Obama", &photo("face_recognition/obama.jpg"))
+            .status
+            .success()
+    );
+    let clip = dir.path().join("c.mp4");
+    make_clip(
+        &clip,
+        &[
+            photo("face_recognition/obama2.jpg"),
+            photo("face_recognition/biden.jpg"),
+        ],
+        2,
+    );
+    let o = run(
+        &cfg,
+        None,
+        &["analyze", clip.to_str().unwrap(), "--json", "--motion-gate"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let s = &lines.iter().find(|v| v["type"] == "summary").unwrap()["summary"];
+    // 8 sampled frames of two stills: the first of each is analysed, the other 6 skipped.
+    assert_eq!(s["frames"], 8, "{s}");
+    assert_eq!(s["skipped_no_motion"], 6, "{s}");
+    assert_eq!(s["unknown"], 1, "Biden's one analysed frame: {s}");
+    assert_eq!(lines.iter().filter(|v| v["type"] == "candidate").count(), 1);
+}

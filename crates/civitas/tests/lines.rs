@@ -297,7 +297,7 @@ fn templates_of_strangers_are_written_nowhere() {
         &bus,
         &civitas_base::SystemClock,
         || {},
-        false,
+        civitas_pipeline::runner::RunOptions::default(),
     )
     .unwrap();
     drop(bus);

@@ -24,9 +24,12 @@ pub struct Args {
     /// Camera id to record candidates under.
     #[arg(long, default_value = "analyze")]
     camera: String,
-    /// Do not write candidates to the store.
+    /// Do not write candidates to the store (the watchlist is still read from it).
     #[arg(long)]
     no_store: bool,
+    /// Skip frames without motion (as live cameras do) instead of analysing every sampled frame.
+    #[arg(long)]
+    motion_gate: bool,
 }
 
 pub fn describe(c: &civitas_model::Candidate) -> String {
@@ -44,15 +47,10 @@ pub fn describe(c: &civitas_model::Candidate) -> String {
 pub fn main(config: &Path, a: Args) -> Result<()> {
     let cfg = engine::load_config(config)?;
     let rt = engine::tokio()?;
-    let store = if a.no_store {
-        None
-    } else {
-        Some(rt.block_on(engine::open_store(&cfg))?)
-    };
-    let watchlist = match &store {
-        Some(s) => rt.block_on(engine::load_watchlist(s, &a.camera))?,
-        None => civitas_pipeline::Watchlist::new(128),
-    };
+    // The watchlist is always read; --no-store only skips writing candidates.
+    let opened = rt.block_on(engine::open_store(&cfg))?;
+    let watchlist = rt.block_on(engine::load_watchlist(&opened, &a.camera))?;
+    let store = (!a.no_store).then_some(opened);
     if watchlist.index.is_empty() {
         tracing::warn!("the watchlist is empty: every face will be reported as unknown");
     }
@@ -92,7 +90,10 @@ pub fn main(config: &Path, a: Args) -> Result<()> {
                 p.inc(1);
             }
         },
-        stills,
+        civitas_pipeline::runner::RunOptions {
+            stills,
+            motion: a.motion_gate.then(Default::default),
+        },
     )?;
     if let Some(p) = &progress {
         p.finish_and_clear();
@@ -133,9 +134,10 @@ pub fn main(config: &Path, a: Args) -> Result<()> {
         );
     } else {
         println!(
-            "{}: {} frame(s), {} face(s) ({} too small or unsure to match), {} unknown, {} candidate(s)",
+            "{}: {} frame(s) ({} skipped without motion), {} face(s) ({} too small or unsure to match), {} unknown, {} candidate(s)",
             a.path.display(),
             summary.frames,
+            summary.skipped_no_motion,
             summary.faces,
             summary.too_small,
             summary.unknown,

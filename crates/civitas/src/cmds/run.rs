@@ -103,7 +103,10 @@ pub fn main(config: &Path, a: Args) -> Result<()> {
                             bus.as_ref(),
                             &civitas_base::SystemClock,
                             || {},
-                            false,
+                            civitas_pipeline::runner::RunOptions {
+                                stills: false,
+                                motion: cam.motion_gate.then(Default::default),
+                            },
                         )
                     })();
                     let error = result
@@ -153,14 +156,16 @@ pub fn main(config: &Path, a: Args) -> Result<()> {
     })?;
     let mut frames = 0;
     let mut faces = 0;
+    let mut skipped = 0;
     for h in handles {
         if let Ok(Some(s)) = h.join() {
             frames += s.frames;
             faces += s.faces;
+            skipped += s.skipped_no_motion;
         }
     }
     println!(
-        "civitas: done — {frames} frame(s) analysed, {faces} face(s) seen, {stored} candidate(s) stored for human review in {}",
+        "civitas: done — {frames} frame(s) sampled ({skipped} skipped without motion), {faces} face(s) seen, {stored} candidate(s) stored for human review in {}",
         cfg.store.path.display()
     );
     if failed > 0 {
