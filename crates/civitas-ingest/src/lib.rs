@@ -41,6 +41,11 @@ pub trait FrameSource: Send {
     fn len_hint(&self) -> Option<u64> {
         None
     }
+
+    /// Live health, for sources that have one (cameras); files and stills have none.
+    fn health(&self) -> Option<rtsp::HealthHandle> {
+        None
+    }
 }
 
 /// Opens a configured camera: `rtsp://` URLs as live RTSP cameras (TCP), anything

@@ -39,6 +39,16 @@ pub struct CameraHealth {
     pub decode_errors: u64,
 }
 
+/// A shared handle to a camera's health, readable from any thread.
+#[derive(Debug, Clone)]
+pub struct HealthHandle(Arc<Mutex<CameraHealth>>);
+
+impl HealthHandle {
+    pub fn get(&self) -> CameraHealth {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
 /// Replaces `user:password@` in a URL with `***@`.
 pub fn mask_url(url: &str) -> String {
     match (url.find("://"), url.find('@')) {
@@ -118,6 +128,10 @@ impl RtspSource {
 impl FrameSource for RtspSource {
     fn next_frame(&mut self) -> Result<Option<SourcedFrame>> {
         Ok(self.rx.recv().ok())
+    }
+
+    fn health(&self) -> Option<HealthHandle> {
+        Some(HealthHandle(self.health.clone()))
     }
 }
 
@@ -266,7 +280,8 @@ async fn session(
             ErrorKind::Unavailable,
             format!(
                 "camera {camera} ({masked}): {what}: {}",
-                mask_url(&e.to_string())
+                // retina's errors add connection details on further lines; the first says what failed.
+                mask_url(e.to_string().lines().next().unwrap_or(""))
             ),
         )
     };

@@ -115,6 +115,9 @@ fn frames_flow_and_the_camera_comes_back_after_the_server_restarts() {
     assert_eq!(got, 5, "{:?}", src.health());
     assert_eq!(src.health().state, HealthState::Online);
 
+    let threads = || std::fs::read_dir("/proc/self/task").unwrap().count();
+    let threads_before = threads();
+
     // Pull the plug.
     drop(server);
     wait_for(&src, HealthState::Offline, Duration::from_secs(6));
@@ -136,6 +139,110 @@ fn frames_flow_and_the_camera_comes_back_after_the_server_restarts() {
     assert!(
         src.next_timeout(Duration::from_secs(3)).is_some(),
         "frames flow again"
+    );
+    assert_eq!(
+        threads(),
+        threads_before,
+        "a reconnect must not leave threads behind"
+    );
+}
+
+#[test]
+fn udp_transport_works_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = clip(dir.path());
+    let port = free_port();
+    let _server = serve(&file, port, None);
+    let mut src = RtspSource::start(
+        "udp",
+        &format!("rtsp://127.0.0.1:{port}/cam"),
+        5.0,
+        Transport::Udp,
+    )
+    .unwrap();
+    let t = Instant::now();
+    let mut got = 0;
+    while got < 3 && t.elapsed() < Duration::from_secs(15) {
+        got += src.next_timeout(Duration::from_secs(1)).is_some() as usize;
+    }
+    assert_eq!(got, 3, "{:?}", src.health());
+}
+
+/// Bytes flipped in the middle of an H.264 stream: the camera keeps delivering
+/// frames (decoding resumes at the next key frame) and a good camera beside it
+/// is not disturbed.
+#[test]
+fn corrupted_h264_mid_stream_does_not_stop_the_camera_or_its_neighbour() {
+    let dir = tempfile::tempdir().unwrap();
+    let raw = dir.path().join("cam.h264");
+    let ok = Command::new("ffmpeg")
+        .args([
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=640x360:rate=25:duration=40",
+        ])
+        .args([
+            "-c:v",
+            "libx264",
+            "-profile:v",
+            "high",
+            "-bf",
+            "2",
+            "-g",
+            "25",
+            "-pix_fmt",
+            "yuv420p",
+            "-f",
+            "h264",
+        ])
+        .arg(&raw)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let mut bytes = std::fs::read(&raw).unwrap();
+    // Flip bytes through a stretch in the first tenth of the stream, sparing start codes.
+    let n = bytes.len();
+    for i in (n / 40..n / 10).step_by(97) {
+        if bytes[i] > 1 {
+            bytes[i] ^= 0x5a;
+        }
+    }
+    std::fs::write(&raw, &bytes).unwrap();
+    let good = clip(dir.path());
+    let (p1, p2) = (free_port(), free_port());
+    let _s1 = serve(&raw, p1, None);
+    let _s2 = serve(&good, p2, None);
+    let mut bad = RtspSource::start(
+        "damaged",
+        &format!("rtsp://127.0.0.1:{p1}/cam"),
+        5.0,
+        Transport::Tcp,
+    )
+    .unwrap();
+    let mut ok_cam = RtspSource::start(
+        "fine",
+        &format!("rtsp://127.0.0.1:{p2}/cam"),
+        5.0,
+        Transport::Tcp,
+    )
+    .unwrap();
+    let t = Instant::now();
+    let (mut a, mut b) = (0, 0);
+    while (a < 10 || b < 10) && t.elapsed() < Duration::from_secs(20) {
+        a += bad.next_timeout(Duration::from_millis(100)).is_some() as usize;
+        b += ok_cam.next_timeout(Duration::from_millis(100)).is_some() as usize;
+    }
+    eprintln!("damaged camera: {a} frames, {:?}", bad.health());
+    assert!(b >= 10, "the good camera kept flowing: {b}");
+    assert!(
+        a >= 10,
+        "the damaged camera kept delivering frames after the damage: {a}, {:?}",
+        bad.health()
     );
 }
 

@@ -26,6 +26,13 @@ pub enum Event {
         too_small: usize,
         unknown: usize,
     },
+    /// A camera's health changed (online, degraded, offline), with the last error in words.
+    CameraHealth {
+        camera: CameraId,
+        state: String,
+        last_error: Option<String>,
+        reconnects: u64,
+    },
     /// A camera's source finished or failed.
     CameraStopped {
         camera: CameraId,

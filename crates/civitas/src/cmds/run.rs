@@ -22,6 +22,15 @@ pub struct Args {
     for_seconds: Option<f64>,
 }
 
+/// Sets a flag when dropped (stops a camera's health watcher with its thread).
+struct StopOnDrop(Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
 /// Stops a source after a deadline (for bounded runs of live cameras).
 struct Deadline {
     inner: Box<dyn civitas_ingest::FrameSource>,
@@ -39,6 +48,38 @@ impl civitas_ingest::FrameSource for Deadline {
     fn len_hint(&self) -> Option<u64> {
         self.inner.len_hint()
     }
+
+    fn health(&self) -> Option<civitas_ingest::rtsp::HealthHandle> {
+        self.inner.health()
+    }
+}
+
+/// Publishes a camera's health on the bus whenever its state changes, until `done`.
+fn watch_health(
+    camera: CameraId,
+    h: civitas_ingest::rtsp::HealthHandle,
+    bus: Arc<InProcessBus>,
+    done: Arc<std::sync::atomic::AtomicBool>,
+) {
+    std::thread::spawn(move || {
+        let mut last = None;
+        while !done.load(std::sync::atomic::Ordering::SeqCst) {
+            let now = h.get();
+            if last != Some(now.state) {
+                last = Some(now.state);
+                bus.publish(Event::CameraHealth {
+                    camera: camera.clone(),
+                    state: serde_json::to_value(now.state)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_default(),
+                    last_error: now.last_error.clone(),
+                    reconnects: now.reconnects,
+                });
+            }
+            std::thread::sleep(std::time::Duration::from_millis(250));
+        }
+    });
 }
 
 pub fn main(config: &Path, a: Args) -> Result<()> {
@@ -96,6 +137,11 @@ pub fn main(config: &Path, a: Args) -> Result<()> {
                             )?,
                             until,
                         };
+                        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+                        if let Some(h) = civitas_ingest::FrameSource::health(&src) {
+                            watch_health(id.clone(), h, bus.clone(), done.clone());
+                        }
+                        let _stop_watch = StopOnDrop(done);
                         analyse_source(
                             &mut pipe,
                             &mut src,
@@ -148,6 +194,17 @@ pub fn main(config: &Path, a: Args) -> Result<()> {
                         None => eprintln!("camera {camera}: end of stream"),
                     }
                 }
+                Event::CameraHealth {
+                    camera,
+                    state,
+                    last_error,
+                    reconnects,
+                } => match last_error {
+                    Some(e) if state != "online" => {
+                        eprintln!("camera {camera}: {state} ({e}; {reconnects} reconnect(s))")
+                    }
+                    _ => eprintln!("camera {camera}: {state}"),
+                },
                 Event::FrameAnalysed { .. } => {}
             }
         }
