@@ -38,3 +38,6 @@ for n in [10000, 100000, 1000000]:
 a = j("audit.json")
 print(f"\nAudit: {a['append_entries_per_s']:.0f} appends/s; verify {a['verify_entries']:,} entries in {a['verify_seconds']:.1f} s; "
       f"storing a match {a['store_match_ms_without_audit']:.2f} ms without audit, {a['store_match_ms_with_audit']:.2f} ms with (ratio {a['audit_cost_ratio']:.2f}).")
+for size in ["1280x720", "1920x1080"]:
+    d = j(f"decode-{size}.json")
+    print(f"Decode {size}: openh264 {d['openh264_fps']:.0f} fps ({d['openh264_with_rgb_fps']:.0f} with RGB), ffmpeg -threads 1 {d['ffmpeg_threads1_fps']:.0f} fps, ratio {d['ratio_openh264_to_ffmpeg']:.2f}")

@@ -13,6 +13,7 @@
 //!   is ~1 ms per 720p frame at the 2–5 analysed frames per second we sample.
 //! - [`still::StillSource`]: one image or a folder of images, one frame each.
 
+pub mod h264;
 pub mod rtsp;
 pub mod still;
 pub mod video;

@@ -321,11 +321,8 @@ async fn session(
         .map_err(|e| fail("PLAY failed", &e))?
         .demuxed()
         .map_err(|e| fail("demuxing", &e))?;
-    let api = openh264::OpenH264API::from_source();
-    let cfg = openh264::decoder::DecoderConfig::new()
-        .flush_after_decode(openh264::decoder::Flush::NoFlush);
-    let mut dec = openh264::decoder::Decoder::with_api_config(api, cfg)
-        .map_err(|e| fail("starting the H.264 decoder", &e))?;
+    let mut dec =
+        crate::h264::H264Decoder::new().map_err(|e| fail("starting the H.264 decoder", &e))?;
     let period = Duration::from_secs_f64(1.0 / fps.max(0.01));
     let mut next_due = Instant::now();
     let mut annexb = Vec::with_capacity(256 * 1024);
@@ -358,25 +355,23 @@ async fn session(
             set(health, |h| h.decode_errors += 1);
             continue;
         }
-        match dec.decode(&annexb) {
-            Ok(Some(yuv)) => {
+        // Convert to RGB only the frames that will be analysed.
+        let due = Instant::now() >= next_due;
+        match dec.decode(&annexb, due.then_some(&mut rgb)) {
+            Ok(Some((w, h))) => {
                 consecutive_errors = 0;
-                use openh264::formats::YUVSource;
-                let (w, h) = yuv.dimensions();
                 set(health, |hh| {
                     hh.frames_decoded += 1;
                     hh.state = HealthState::Online;
                 });
-                let now = Instant::now();
-                if now < next_due {
+                if !due {
                     continue;
                 }
+                let now = Instant::now();
                 next_due += period;
                 if next_due < now {
                     next_due = now + period;
                 }
-                rgb.resize(w * h * 3, 0);
-                yuv.write_rgb8(&mut rgb);
                 let Ok(image) = RgbImage::new(w as u32, h as u32, rgb.clone()) else {
                     continue;
                 };

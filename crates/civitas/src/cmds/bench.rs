@@ -24,6 +24,14 @@ pub enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// H.264 decode throughput on one core (openh264, with and without RGB
+    /// conversion) beside `ffmpeg -threads 1 -i FILE -f null -` on the same file.
+    Decode {
+        /// An Annex B `.h264` file.
+        input: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
     /// Audit log: append rate, verify time at ENTRIES, and what auditing adds to storing a match.
     Audit {
         /// Entries in the log when verifying.
@@ -110,6 +118,54 @@ pub fn main(config: &Path, cmd: Cmd) -> Result<()> {
                 println!("{report}");
             } else {
                 println!("{}", serde_json::to_string_pretty(&report)?);
+            }
+            Ok(())
+        }
+        Cmd::Decode { input, json } => {
+            let data = std::fs::read(&input)
+                .map_err(|e| anyhow::anyhow!("reading {}: {e}", input.display()))?;
+            let nals = civitas_ingest::h264::split_annexb(&data);
+            anyhow::ensure!(
+                !nals.is_empty(),
+                "{}: no H.264 NAL units (is it Annex B?)",
+                input.display()
+            );
+            let run = |rgb: bool| -> Result<(usize, f64, (usize, usize))> {
+                let mut dec =
+                    civitas_ingest::h264::H264Decoder::new().map_err(anyhow::Error::msg)?;
+                let mut buf = Vec::new();
+                let (mut frames, mut size) = (0, (0, 0));
+                let t = Instant::now();
+                for n in &nals {
+                    if let Ok(Some(s)) = dec.decode(n, rgb.then_some(&mut buf)) {
+                        frames += 1;
+                        size = s;
+                    }
+                }
+                frames += dec.flush();
+                Ok((frames, t.elapsed().as_secs_f64(), size))
+            };
+            let (frames, yuv_s, size) = run(false)?;
+            let (_, rgb_s, _) = run(true)?;
+            let t = Instant::now();
+            let st = std::process::Command::new("ffmpeg")
+                .args(["-hide_banner", "-loglevel", "error", "-threads", "1", "-i"])
+                .arg(&input)
+                .args(["-f", "null", "-"])
+                .status()?;
+            anyhow::ensure!(st.success(), "ffmpeg failed on {}", input.display());
+            let ff_s = t.elapsed().as_secs_f64();
+            let report = serde_json::json!({
+                "input": input.display().to_string(), "size": format!("{}x{}", size.0, size.1), "frames": frames,
+                "openh264_fps": frames as f64 / yuv_s, "openh264_with_rgb_fps": frames as f64 / rgb_s,
+                "ffmpeg_threads1_fps": frames as f64 / ff_s,
+                "ratio_openh264_to_ffmpeg": ff_s / yuv_s,
+                "ratio_openh264_rgb_to_ffmpeg": ff_s / rgb_s,
+            });
+            if json {
+                println!("{report}")
+            } else {
+                println!("{}", serde_json::to_string_pretty(&report)?)
             }
             Ok(())
         }
