@@ -255,8 +255,17 @@ struct Shape {
     w: usize,
 }
 
-fn pooled(len: usize, window: usize, stride: usize, pad: usize) -> usize {
-    (len + 2 * pad - window) / stride + 1
+/// Output length of a window sliding over `len` (conv or pool), or an error
+/// naming the layer when the file's numbers cannot describe a real layer.
+fn pooled(layer: usize, len: usize, window: usize, stride: usize, pad: usize) -> Result<usize> {
+    let padded = len + 2 * pad;
+    if stride == 0 || window == 0 || window > padded {
+        return Err(Error::invalid(format!(
+            "dlib model: layer {layer} has window {window}, stride {stride} and padding {pad} over an input of {len}; \
+             the file is corrupt or not the face-recognition ResNet"
+        )));
+    }
+    Ok((padded - window) / stride + 1)
 }
 
 struct Builder {
@@ -384,7 +393,14 @@ pub fn build_onnx(layers: &[Layer], metadata: Vec<(String, String)>) -> Result<V
                 params,
             } => {
                 let (f, cin) = (*filters, shape.c);
-                let wlen = f * cin * kernel[0] * kernel[1];
+                let wlen = f
+                    .checked_mul(cin)
+                    .and_then(|v| v.checked_mul(kernel[0]))
+                    .and_then(|v| v.checked_mul(kernel[1]))
+                    .filter(|v| *v <= 1 << 28)
+                    .ok_or_else(|| {
+                        Error::invalid(format!("dlib model: conv layer {i} is impossibly large"))
+                    })?;
                 if params.len() != wlen + f {
                     return Err(Error::invalid(format!(
                         "dlib model: conv layer {i} has {} parameters, expected {} for {f} filters of {cin}×{}×{}",
@@ -429,8 +445,8 @@ pub fn build_onnx(layers: &[Layer], metadata: Vec<(String, String)>) -> Result<V
                 );
                 shape = Shape {
                     c: f,
-                    h: pooled(shape.h, kernel[0], stride[0], pad[0]),
-                    w: pooled(shape.w, kernel[1], stride[1], pad[1]),
+                    h: pooled(i, shape.h, kernel[0], stride[0], pad[0])?,
+                    w: pooled(i, shape.w, kernel[1], stride[1], pad[1])?,
                 };
                 after_add = false;
             }
@@ -454,8 +470,8 @@ pub fn build_onnx(layers: &[Layer], metadata: Vec<(String, String)>) -> Result<V
                 cur = b.node("MaxPool", vec![cur], window_attrs(*window, *stride, *pad));
                 shape = Shape {
                     c: shape.c,
-                    h: pooled(shape.h, window[0], stride[0], pad[0]),
-                    w: pooled(shape.w, window[1], stride[1], pad[1]),
+                    h: pooled(i, shape.h, window[0], stride[0], pad[0])?,
+                    w: pooled(i, shape.w, window[1], stride[1], pad[1])?,
                 };
                 // The stem ends here: the first residual block starts from this output.
                 block_in = (cur.clone(), shape);
@@ -479,8 +495,8 @@ pub fn build_onnx(layers: &[Layer], metadata: Vec<(String, String)>) -> Result<V
                     let p = b.node("AveragePool", vec![x], window_attrs(*window, *stride, *pad));
                     let ps = Shape {
                         c: s.c,
-                        h: pooled(s.h, window[0], stride[0], pad[0]),
-                        w: pooled(s.w, window[1], stride[1], pad[1]),
+                        h: pooled(i, s.h, window[0], stride[0], pad[0])?,
+                        w: pooled(i, s.w, window[1], stride[1], pad[1])?,
                     };
                     shortcut = Some((p, ps));
                 }
@@ -609,6 +625,23 @@ mod tests {
             let mut r = Reader { b: &b, pos: 0 };
             assert_eq!(r.int().unwrap(), v);
         }
+    }
+
+    /// Found by `cargo fuzz run dlib_model` (fuzz/): a pool wider than its input used to panic.
+    #[test]
+    fn a_pool_wider_than_its_input_is_an_error_not_a_panic() {
+        let crash: &[u8] = &[
+            0x2d, 0x01, 0x0a, 0x61, 0x76, 0x67, 0x5f, 0x70, 0x6f, 0x6f, 0x6c, 0x5f, 0x32, 0x01,
+            0x0a, 0x61, 0x76, 0x00, 0x01, 0x09, 0x32, 0x0b, 0x2d, 0xb0, 0x65, 0x76, 0x5f, 0x70,
+            0x5f, 0x14, 0x33,
+        ];
+        let e = convert(crash).unwrap_err();
+        assert!(e.message().contains("window"), "{}", e.message());
+        assert_eq!(
+            pooled(3, 10, 3, 0, 0).unwrap_err().kind(),
+            civitas_base::ErrorKind::InvalidArgument
+        );
+        assert_eq!(pooled(3, 150, 7, 2, 0).unwrap(), 72);
     }
 
     #[test]
