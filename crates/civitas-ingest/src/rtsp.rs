@@ -221,44 +221,30 @@ fn avcc_extra_to_annexb(extra: &[u8], out: &mut Vec<u8>) -> bool {
     if extra.len() < 7 {
         return false;
     }
-    let mut i = 5;
-    let nsps = (extra[i] & 0x1f) as usize;
-    i += 1;
-    for _ in 0..nsps {
-        let Some(len) = extra
-            .get(i..i + 2)
-            .map(|b| u16::from_be_bytes([b[0], b[1]]) as usize)
-        else {
-            return false;
-        };
-        i += 2;
-        let Some(nal) = extra.get(i..i + len) else {
-            return false;
-        };
-        out.extend_from_slice(&[0, 0, 0, 1]);
-        out.extend_from_slice(nal);
-        i += len;
-    }
+    let nsps = (extra[5] & 0x1f) as usize;
+    let Some(i) = copy_param_sets(extra, 6, nsps, out) else {
+        return false;
+    };
     let Some(&npps) = extra.get(i) else {
         return false;
     };
-    i += 1;
-    for _ in 0..npps {
-        let Some(len) = extra
+    copy_param_sets(extra, i + 1, npps as usize, out).is_some()
+}
+
+/// Copies `count` length-prefixed (u16) parameter sets from `extra[i..]` as
+/// Annex B; returns the offset after them, `None` if truncated.
+fn copy_param_sets(extra: &[u8], mut i: usize, count: usize, out: &mut Vec<u8>) -> Option<usize> {
+    for _ in 0..count {
+        let len = extra
             .get(i..i + 2)
-            .map(|b| u16::from_be_bytes([b[0], b[1]]) as usize)
-        else {
-            return false;
-        };
+            .map(|b| u16::from_be_bytes([b[0], b[1]]) as usize)?;
         i += 2;
-        let Some(nal) = extra.get(i..i + len) else {
-            return false;
-        };
+        let nal = extra.get(i..i + len)?;
         out.extend_from_slice(&[0, 0, 0, 1]);
         out.extend_from_slice(nal);
         i += len;
     }
-    true
+    Some(i)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -417,6 +403,18 @@ mod tests {
             "rtsp://***@10.0.0.5:554/s"
         );
         assert_eq!(mask_url("rtsp://10.0.0.5/s"), "rtsp://10.0.0.5/s");
+    }
+
+    #[test]
+    fn avcc_extra_data_gives_sps_and_pps() {
+        // version, profile, compat, level, length size, 1 SPS (len 2), 1 PPS (len 1)
+        let extra = [
+            1, 0x64, 0, 0x1f, 0xff, 0xe1, 0, 2, 0x67, 0xaa, 1, 0, 1, 0x68,
+        ];
+        let mut out = Vec::new();
+        assert!(avcc_extra_to_annexb(&extra, &mut out));
+        assert_eq!(out, vec![0, 0, 0, 1, 0x67, 0xaa, 0, 0, 0, 1, 0x68]);
+        assert!(!avcc_extra_to_annexb(&extra[..12], &mut Vec::new()));
     }
 
     #[test]

@@ -179,11 +179,11 @@ pub fn retention_policy(cfg: &Config) -> civitas_store::RetentionPolicy {
     }
 }
 
-/// Loads the watchlist for one camera into memory: only entries whose legal
-/// basis covers the camera. Expired entries are loaded too but never match
-/// (the index checks expiry against the clock at every search).
-pub async fn load_watchlist(store: &Store, camera: &str) -> Result<Watchlist> {
-    let entries = store.watchlist().await?;
+/// The in-memory watchlist for one camera, from entries read once with
+/// `Store::watchlist`: only entries whose legal basis covers the camera.
+/// Expired entries are included but never match (the index checks expiry
+/// against the clock at every search).
+pub fn watchlist_for(entries: &[civitas_store::StoredEntry], camera: &str) -> Result<Watchlist> {
     let mut w = Watchlist::new(128);
     let now = SystemClock.now();
     let mut expired = 0;
@@ -195,7 +195,7 @@ pub async fn load_watchlist(store: &Store, camera: &str) -> Result<Watchlist> {
             w.add(e.id, &e.name, t, e.basis.expires_at)?;
         }
     }
-    tracing::info!(entries = entries.len(), expired, "watchlist loaded");
+    tracing::info!(camera, entries = w.names.len(), expired, "watchlist loaded");
     Ok(w)
 }
 

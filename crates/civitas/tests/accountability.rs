@@ -9,12 +9,7 @@ use common::*;
 #[test]
 fn two_people_confirm_and_everything_is_audited_and_reported() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path());
-    assert!(
-        enroll(&cfg, "Barack Obama", &photo("face_recognition/obama.jpg"))
-            .status
-            .success()
-    );
+    let cfg = config_with_obama(dir.path());
     let clip = dir.path().join("c.mp4");
     make_clip(
         &clip,

@@ -204,12 +204,7 @@ fn bad_config_and_bad_inputs_get_clear_errors() {
 #[test]
 fn the_main_job_runs_the_configured_cameras() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path());
-    assert!(
-        enroll(&cfg, "Barack Obama", &photo("face_recognition/obama.jpg"))
-            .status
-            .success()
-    );
+    let cfg = config_with_obama(dir.path());
     let clip = dir.path().join("cam.mp4");
     make_clip(
         &clip,
@@ -334,12 +329,7 @@ fn eval_commands_report_real_figures() {
 #[test]
 fn an_rtsp_camera_in_the_config_has_its_faces_analysed() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path());
-    assert!(
-        enroll(&cfg, "Barack Obama", &photo("face_recognition/obama.jpg"))
-            .status
-            .success()
-    );
+    let cfg = config_with_obama(dir.path());
     let clip = dir.path().join("cam.mp4");
     make_clip(&clip, &[photo("face_recognition/obama2.jpg")], 30);
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -390,12 +380,7 @@ fn an_rtsp_camera_in_the_config_has_its_faces_analysed() {
 #[test]
 fn the_motion_gate_skips_still_frames_and_still_finds_the_person() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path());
-    assert!(
-        enroll(&cfg, "Barack Obama", &photo("face_recognition/obama.jpg"))
-            .status
-            .success()
-    );
+    let cfg = config_with_obama(dir.path());
     let clip = dir.path().join("c.mp4");
     make_clip(
         &clip,

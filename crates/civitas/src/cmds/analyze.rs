@@ -49,7 +49,7 @@ pub fn main(config: &Path, a: Args) -> Result<()> {
     let rt = engine::tokio()?;
     // The watchlist is always read; --no-store only skips writing candidates.
     let opened = rt.block_on(engine::open_store(&cfg))?;
-    let watchlist = rt.block_on(engine::load_watchlist(&opened, &a.camera))?;
+    let watchlist = engine::watchlist_for(&rt.block_on(opened.watchlist())?, &a.camera)?;
     let store = (!a.no_store).then_some(opened);
     if watchlist.index.is_empty() {
         tracing::warn!("the watchlist is empty: every face will be reported as unknown");

@@ -99,6 +99,8 @@ pub fn main(config: &Path, a: Args) -> Result<()> {
         cfg.store.path.display()
     );
     let policy = engine::review_policy(&cfg);
+    // Read once; each camera gets the entries whose legal basis covers it.
+    let entries = rt.block_on(store.watchlist())?;
     let until = a
         .for_seconds
         .map(|s| std::time::Instant::now() + std::time::Duration::from_secs_f64(s));
@@ -107,7 +109,7 @@ pub fn main(config: &Path, a: Args) -> Result<()> {
     let mut handles = Vec::new();
     for cam in &cfg.cameras {
         let cam = cam.clone();
-        let wl = Arc::new(rt.block_on(engine::load_watchlist(&store, &cam.id))?);
+        let wl = Arc::new(engine::watchlist_for(&entries, &cam.id)?);
         eprintln!(
             "camera {}: {} enrolled template(s) whose legal basis covers it",
             cam.id,

@@ -107,3 +107,11 @@ pub fn make_clip(out: &Path, photos: &[PathBuf], seconds: u32) {
         .expect("scripts/make-clip");
     assert!(ok.success());
 }
+
+/// A config (see [`config`]) with Barack Obama enrolled from `obama.jpg`.
+pub fn config_with_obama(dir: &Path) -> PathBuf {
+    let cfg = config(dir);
+    let o = enroll(&cfg, "Barack Obama", &photo("face_recognition/obama.jpg"));
+    assert!(o.status.success(), "{}", text(&o));
+    cfg
+}
