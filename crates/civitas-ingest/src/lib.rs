@@ -8,12 +8,15 @@
 //!   .h264/.h265, ...), decoded by an `ffmpeg` subprocess and sampled to the
 //!   configured analysis rate. Why a subprocess rather than linked libav*: a
 //!   corrupt or hostile file can crash a decoder, and a crash in a child process
-//!   is an error message, not a dead service; it also keeps the build free of
-//!   bindgen/clang on a 2-core CI. The cost, one copy of raw RGB through a pipe,
+//!   is an error message, not a dead service. The cost, one copy of raw RGB through a pipe,
 //!   is ~1 ms per 720p frame at the 2–5 analysed frames per second we sample.
 //! - [`still::StillSource`]: one image or a folder of images, one frame each.
+//! - [`rtsp::RtspSource`]: a live RTSP camera (retina), H.264 decoded by
+//!   openh264 ([`h264`]) and H.265 by libavcodec ([`hevc`]), with reconnects
+//!   and health.
 
 pub mod h264;
+pub mod hevc;
 pub mod rtsp;
 pub mod still;
 pub mod video;
@@ -49,20 +52,18 @@ pub trait FrameSource: Send {
     }
 }
 
-/// Opens a configured camera: `rtsp://` URLs as live RTSP cameras (TCP), anything
+/// Opens a configured camera: `rtsp://` URLs as live RTSP cameras (H.264 or H.265, over `transport`), anything
 /// else as a file path replayed at its own speed (`realtime`) or as fast as possible.
 pub fn open_camera(
     camera: &str,
     url: &str,
     fps: f64,
     realtime: bool,
+    transport: rtsp::Transport,
 ) -> Result<Box<dyn FrameSource>> {
     if url.starts_with("rtsp://") {
         return Ok(Box::new(rtsp::RtspSource::start(
-            camera,
-            url,
-            fps,
-            rtsp::Transport::Tcp,
+            camera, url, fps, transport,
         )?));
     }
     open_path(Path::new(url), fps, realtime)

@@ -57,9 +57,12 @@ pub fn mask_url(url: &str) -> String {
     }
 }
 
-/// RTP transport.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// RTP transport: interleaved in the RTSP TCP connection (default, passes
+/// NAT and firewalls) or UDP (lower latency on a clean LAN).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Transport {
+    #[default]
     Tcp,
     Udp,
 }
@@ -200,53 +203,6 @@ fn camera_thread(
     }
 }
 
-/// Converts AVC length-prefixed NAL units to Annex B start codes.
-fn avcc_to_annexb(data: &[u8], out: &mut Vec<u8>) -> bool {
-    let mut i = 0;
-    while i + 4 <= data.len() {
-        let n = u32::from_be_bytes([data[i], data[i + 1], data[i + 2], data[i + 3]]) as usize;
-        i += 4;
-        if i + n > data.len() {
-            return false;
-        }
-        out.extend_from_slice(&[0, 0, 0, 1]);
-        out.extend_from_slice(&data[i..i + n]);
-        i += n;
-    }
-    i == data.len()
-}
-
-/// SPS and PPS from an AVCDecoderConfigurationRecord, as Annex B.
-fn avcc_extra_to_annexb(extra: &[u8], out: &mut Vec<u8>) -> bool {
-    if extra.len() < 7 {
-        return false;
-    }
-    let nsps = (extra[5] & 0x1f) as usize;
-    let Some(i) = copy_param_sets(extra, 6, nsps, out) else {
-        return false;
-    };
-    let Some(&npps) = extra.get(i) else {
-        return false;
-    };
-    copy_param_sets(extra, i + 1, npps as usize, out).is_some()
-}
-
-/// Copies `count` length-prefixed (u16) parameter sets from `extra[i..]` as
-/// Annex B; returns the offset after them, `None` if truncated.
-fn copy_param_sets(extra: &[u8], mut i: usize, count: usize, out: &mut Vec<u8>) -> Option<usize> {
-    for _ in 0..count {
-        let len = extra
-            .get(i..i + 2)
-            .map(|b| u16::from_be_bytes([b[0], b[1]]) as usize)?;
-        i += 2;
-        let nal = extra.get(i..i + len)?;
-        out.extend_from_slice(&[0, 0, 0, 1]);
-        out.extend_from_slice(nal);
-        i += len;
-    }
-    Some(i)
-}
-
 #[allow(clippy::too_many_arguments)]
 async fn session(
     camera: &str,
@@ -288,30 +244,40 @@ async fn session(
     let video = s
         .streams()
         .iter()
-        .position(|st| st.media() == "video" && st.encoding_name() == "h264")
-        .ok_or_else(|| fail("no H.264 video stream in the SDP", &"unsupported"))?;
+        .position(|st| st.media() == "video" && matches!(st.encoding_name(), "h264" | "h265"))
+        .ok_or_else(|| {
+            let found: Vec<String> = s
+                .streams()
+                .iter()
+                .map(|st| format!("{}/{}", st.media(), st.encoding_name()))
+                .collect();
+            fail(
+                "no H.264 or H.265 video stream in the SDP",
+                &format!("found {}", found.join(", ")),
+            )
+        })?;
+    let codec = s.streams()[video].encoding_name().to_owned();
     let t = match transport {
         Transport::Tcp => retina::client::Transport::Tcp(Default::default()),
         Transport::Udp => retina::client::Transport::Udp(Default::default()),
     };
-    s.setup(video, SetupOptions::default().transport(t))
+    // Annex B with the parameter sets before every key frame: what both decoders take.
+    let setup = SetupOptions::default()
+        .transport(t)
+        .frame_format(retina::codec::FrameFormat::SIMPLE);
+    s.setup(video, setup)
         .await
         .map_err(|e| fail("SETUP failed", &e))?;
-    let mut extra = Vec::new();
-    if let Some(retina::codec::ParametersRef::Video(v)) = s.streams()[video].parameters() {
-        avcc_extra_to_annexb(v.extra_data(), &mut extra);
-    }
     let mut s = s
         .play(PlayOptions::default())
         .await
         .map_err(|e| fail("PLAY failed", &e))?
         .demuxed()
         .map_err(|e| fail("demuxing", &e))?;
-    let mut dec =
-        crate::h264::H264Decoder::new().map_err(|e| fail("starting the H.264 decoder", &e))?;
+    let mut dec = crate::hevc::VideoDecoder::for_codec(&codec)
+        .map_err(|e| fail("starting the decoder", &e))?;
     let period = Duration::from_secs_f64(1.0 / fps.max(0.01));
     let mut next_due = Instant::now();
-    let mut annexb = Vec::with_capacity(256 * 1024);
     let mut rgb = Vec::new();
     let mut consecutive_errors = 0u32;
     loop {
@@ -327,23 +293,9 @@ async fn session(
         let retina::codec::CodecItem::VideoFrame(f) = item else {
             continue;
         };
-        annexb.clear();
-        if f.has_new_parameters()
-            && let Some(retina::codec::ParametersRef::Video(v)) = s.streams()[video].parameters()
-        {
-            extra.clear();
-            avcc_extra_to_annexb(v.extra_data(), &mut extra);
-        }
-        if f.is_random_access_point() {
-            annexb.extend_from_slice(&extra);
-        }
-        if !avcc_to_annexb(f.data(), &mut annexb) {
-            set(health, |h| h.decode_errors += 1);
-            continue;
-        }
         // Convert to RGB only the frames that will be analysed.
         let due = Instant::now() >= next_due;
-        match dec.decode(&annexb, due.then_some(&mut rgb)) {
+        match dec.decode(f.data(), due.then_some(&mut rgb)) {
             Ok(Some((w, h))) => {
                 consecutive_errors = 0;
                 set(health, |hh| {
@@ -381,11 +333,15 @@ async fn session(
                     h.decode_errors += 1;
                     h.state = HealthState::Degraded;
                     h.last_error = Some(format!(
-                        "camera {camera} ({masked}): H.264 decode error: {e}"
+                        "camera {camera} ({masked}): {} decode error: {e}",
+                        dec.name()
                     ));
                 });
                 if consecutive_errors > 50 {
-                    return Err(fail("the H.264 stream is undecodable", &e));
+                    return Err(fail(
+                        &format!("the {} stream is undecodable", dec.name()),
+                        &e,
+                    ));
                 }
             }
         }
@@ -403,26 +359,5 @@ mod tests {
             "rtsp://***@10.0.0.5:554/s"
         );
         assert_eq!(mask_url("rtsp://10.0.0.5/s"), "rtsp://10.0.0.5/s");
-    }
-
-    #[test]
-    fn avcc_extra_data_gives_sps_and_pps() {
-        // version, profile, compat, level, length size, 1 SPS (len 2), 1 PPS (len 1)
-        let extra = [
-            1, 0x64, 0, 0x1f, 0xff, 0xe1, 0, 2, 0x67, 0xaa, 1, 0, 1, 0x68,
-        ];
-        let mut out = Vec::new();
-        assert!(avcc_extra_to_annexb(&extra, &mut out));
-        assert_eq!(out, vec![0, 0, 0, 1, 0x67, 0xaa, 0, 0, 0, 1, 0x68]);
-        assert!(!avcc_extra_to_annexb(&extra[..12], &mut Vec::new()));
-    }
-
-    #[test]
-    fn avcc_conversion_rejects_truncated_units() {
-        let mut out = Vec::new();
-        assert!(avcc_to_annexb(&[0, 0, 0, 2, 0x65, 0x88], &mut out));
-        assert_eq!(out, vec![0, 0, 0, 1, 0x65, 0x88]);
-        out.clear();
-        assert!(!avcc_to_annexb(&[0, 0, 0, 9, 0x65], &mut out));
     }
 }

@@ -96,3 +96,35 @@ fn a_missing_path_is_not_found() {
         .unwrap();
     assert_eq!(e.kind(), civitas_base::ErrorKind::NotFound);
 }
+
+/// Files in every form cameras and recorders leave them: H.264 and H.265 in
+/// MP4 and Matroska, and raw Annex-B .h264 / .h265 streams.
+#[test]
+fn mp4_mkv_and_annex_b_files_in_h264_and_h265_all_replay() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, codec) in [
+        ("a.mp4", "libx264"),
+        ("b.mkv", "libx265"),
+        ("c.h264", "libx264"),
+        ("d.h265", "libx265"),
+        ("e.mp4", "libx265"),
+    ] {
+        let path = dir.path().join(name);
+        let ok = Command::new("ffmpeg")
+            .args(["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi"])
+            .args(["-i", "testsrc2=size=640x360:rate=25:duration=3"])
+            .args(["-c:v", codec, "-pix_fmt", "yuv420p"])
+            .args(["-x265-params", "log-level=error"])
+            .arg(&path)
+            .status()
+            .unwrap();
+        assert!(ok.success(), "{name}");
+        let mut src = open_path(&path, 2.0, false).unwrap();
+        let mut n = 0;
+        while let Some(f) = src.next_frame().unwrap() {
+            assert_eq!((f.image.width_px, f.image.height_px), (640, 360), "{name}");
+            n += 1;
+        }
+        assert_eq!(n, 6, "{name}: 3 s at 2 fps");
+    }
+}

@@ -195,8 +195,11 @@ pub struct CameraConfig {
     pub id: String,
     /// Human name.
     pub name: String,
-    /// `rtsp://[user:password@]host[:port]/path` (H.264 over TCP), or a video file path.
+    /// `rtsp://[user:password@]host[:port]/path` (H.264 or H.265), or a video file path.
     pub url: String,
+    /// RTP transport for RTSP cameras: `tcp` (default) or `udp`.
+    #[serde(default)]
+    pub transport: civitas_ingest::rtsp::Transport,
     /// Frames analysed per second. Default 2.
     #[serde(default = "default_fps")]
     pub fps: f64,

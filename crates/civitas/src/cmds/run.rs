@@ -135,7 +135,11 @@ pub fn main(config: &Path, a: Args) -> Result<()> {
                             .map_err(|e| civitas_base::Error::internal(format!("{e:#}")))?;
                         let mut src = Deadline {
                             inner: civitas_ingest::open_camera(
-                                &cam.id, &cam.url, cam.fps, realtime,
+                                &cam.id,
+                                &cam.url,
+                                cam.fps,
+                                realtime,
+                                cam.transport,
                             )?,
                             until,
                         };
