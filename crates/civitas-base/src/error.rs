@@ -16,8 +16,12 @@ pub enum ErrorKind {
     NotFound,
     /// The thing already exists.
     AlreadyExists,
+    /// The caller did not prove who it is (no or wrong credentials, token).
+    Unauthenticated,
     /// The caller is not allowed to do this.
     PermissionDenied,
+    /// The input is larger than the configured limit (an upload, a time window).
+    TooLarge,
     /// The system is not in a state where this is allowed (e.g. expired legal basis).
     FailedPrecondition,
     /// A dependency (model, database, camera) is not reachable right now; retrying may help.
@@ -36,7 +40,9 @@ impl ErrorKind {
             ErrorKind::InvalidArgument
                 | ErrorKind::NotFound
                 | ErrorKind::AlreadyExists
+                | ErrorKind::Unauthenticated
                 | ErrorKind::PermissionDenied
+                | ErrorKind::TooLarge
                 | ErrorKind::FailedPrecondition
         )
     }
@@ -48,7 +54,9 @@ impl fmt::Display for ErrorKind {
             ErrorKind::InvalidArgument => "invalid argument",
             ErrorKind::NotFound => "not found",
             ErrorKind::AlreadyExists => "already exists",
+            ErrorKind::Unauthenticated => "unauthenticated",
             ErrorKind::PermissionDenied => "permission denied",
+            ErrorKind::TooLarge => "too large",
             ErrorKind::FailedPrecondition => "failed precondition",
             ErrorKind::Unavailable => "unavailable",
             ErrorKind::DataLoss => "data loss",

@@ -17,6 +17,7 @@
 
 pub mod h264;
 pub mod hevc;
+pub mod push;
 pub mod rtsp;
 pub mod still;
 pub mod video;

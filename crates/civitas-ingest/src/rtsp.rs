@@ -41,7 +41,7 @@ pub struct CameraHealth {
 
 /// A shared handle to a camera's health, readable from any thread.
 #[derive(Debug, Clone)]
-pub struct HealthHandle(Arc<Mutex<CameraHealth>>);
+pub struct HealthHandle(pub(crate) Arc<Mutex<CameraHealth>>);
 
 impl HealthHandle {
     pub fn get(&self) -> CameraHealth {

@@ -19,10 +19,37 @@ pub struct Config {
     pub review: ReviewConfig,
     #[serde(default)]
     pub retention: RetentionConfig,
+    #[serde(default)]
+    pub api: ApiConfig,
     /// The cameras to analyse.
     #[serde(default, rename = "camera")]
     pub cameras: Vec<CameraConfig>,
 }
+
+/// The HTTP service (snapshot push now; the command centre's API later).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiConfig {
+    /// Address and port to listen on. Default `127.0.0.1:8080` (this machine only).
+    pub listen: String,
+    /// Largest snapshot a push camera may upload, in bytes. Default 8 MiB.
+    pub max_snapshot_bytes: usize,
+    /// Largest snapshot width or height, in pixels. Default 8192.
+    pub max_snapshot_side: u32,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig {
+            listen: "127.0.0.1:8080".into(),
+            max_snapshot_bytes: 8 << 20,
+            max_snapshot_side: 8192,
+        }
+    }
+}
+
+/// The `url` of a camera that pushes snapshots over HTTP instead of streaming.
+pub const PUSH_URL: &str = "push";
 
 /// Human review of candidates.
 #[derive(Debug, Clone, Deserialize)]
@@ -200,6 +227,10 @@ pub struct CameraConfig {
     /// RTP transport for RTSP cameras: `tcp` (default) or `udp`.
     #[serde(default)]
     pub transport: civitas_ingest::rtsp::Transport,
+    /// For `url = "push"` cameras: SHA-256 (hex) of the camera's bearer token
+    /// (`civitas camera token` makes one). The token itself is never stored.
+    #[serde(default)]
+    pub push_token_sha256: Option<String>,
     /// Frames analysed per second. Default 2.
     #[serde(default = "default_fps")]
     pub fps: f64,
@@ -262,7 +293,7 @@ impl Config {
         fix(&mut self.vision.models_dir);
         fix(&mut self.vision.ort_library);
         for c in &mut self.cameras {
-            if !c.url.contains("://") && Path::new(&c.url).is_relative() {
+            if c.url != PUSH_URL && !c.url.contains("://") && Path::new(&c.url).is_relative() {
                 c.url = base.join(&c.url).display().to_string();
             }
         }
@@ -351,6 +382,40 @@ impl Config {
                     return bad(&f(n), "is required".into());
                 }
             }
+            match (&c.push_token_sha256, c.url == PUSH_URL) {
+                (None, true) => {
+                    return bad(
+                        &f("push_token_sha256"),
+                        "is required for a push camera (make one with `civitas camera token`)"
+                            .into(),
+                    );
+                }
+                (Some(_), false) => {
+                    return bad(
+                        &f("push_token_sha256"),
+                        format!("is only for url = \"{PUSH_URL}\" cameras"),
+                    );
+                }
+                (Some(h), true) if h.len() != 64 || !h.chars().all(|ch| ch.is_ascii_hexdigit()) => {
+                    return bad(
+                        &f("push_token_sha256"),
+                        "must be 64 hex digits (a SHA-256)".into(),
+                    );
+                }
+                _ => {}
+            }
+        }
+        if self.api.listen.parse::<std::net::SocketAddr>().is_err() {
+            return bad(
+                "api.listen",
+                format!("{:?} is not an address:port", self.api.listen),
+            );
+        }
+        if self.api.max_snapshot_bytes < 1024 {
+            return bad("api.max_snapshot_bytes", "must be at least 1024".into());
+        }
+        if !(16..=32768).contains(&self.api.max_snapshot_side) {
+            return bad("api.max_snapshot_side", "must be within 16..32768".into());
         }
         Ok(())
     }

@@ -53,6 +53,9 @@ enum Cmd {
     Retention(cmds::retention::Cmd),
     /// Write the transparency report (JSON and a self-contained HTML page).
     Report(cmds::report::Args),
+    /// Cameras: make a snapshot-push token.
+    #[command(subcommand)]
+    Camera(cmds::camera::Cmd),
     /// Run the main job: analyse every configured camera, store and print candidates.
     Run(cmds::run::Args),
     /// Enrol a person on the face watchlist under a legal basis.
@@ -84,6 +87,7 @@ fn main() -> ExitCode {
         Cmd::Retention(c) => cmds::retention::main(&cli.config, cli.user.as_deref(), c),
         Cmd::Report(a) => cmds::report::main(&cli.config, cli.user.as_deref(), a),
         Cmd::Run(a) => cmds::run::main(&cli.config, a),
+        Cmd::Camera(c) => cmds::camera::main(c),
         Cmd::Enroll(a) => cmds::enroll::main(&cli.config, cli.user.as_deref(), a),
         Cmd::Analyze(a) => cmds::analyze::main(&cli.config, a),
         Cmd::Candidates(a) => cmds::candidates::main(&cli.config, cli.user.as_deref(), a),

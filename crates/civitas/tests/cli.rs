@@ -377,6 +377,82 @@ fn an_rtsp_camera_in_the_config_has_its_faces_analysed() {
     );
 }
 
+/// A camera that pushes snapshots over HTTP: `civitas camera token` makes
+/// its token, bad uploads are refused in words while the service keeps
+/// running, and a real photo of an enrolled person becomes a candidate.
+#[test]
+fn a_push_camera_snapshot_of_an_enrolled_person_becomes_a_candidate() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config_with_obama(dir.path());
+    let o = run(&cfg, None, &["camera", "token"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout).to_string();
+    let token = out
+        .lines()
+        .find_map(|l| l.strip_prefix("token: "))
+        .unwrap()
+        .to_owned();
+    let hash_line = out
+        .lines()
+        .find(|l| l.starts_with("push_token_sha256"))
+        .unwrap()
+        .to_owned();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut text_cfg = std::fs::read_to_string(&cfg).unwrap();
+    text_cfg.push_str(&format!(
+        "[api]\nlisten = \"127.0.0.1:{port}\"\n[[camera]]\nid = \"gate\"\nname = \"Gate\"\nurl = \"push\"\n{hash_line}\nlatitude = 0.1\nlongitude = 0.2\npurpose = \"entrance\"\nowner = \"tests\"\n"
+    ));
+    std::fs::write(&cfg, text_cfg).unwrap();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_civitas"))
+        .arg("--config")
+        .arg(&cfg)
+        .args(["run", "--for-seconds", "12"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(10),
+            "no listener"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let url = format!("http://127.0.0.1:{port}/api/v1/cameras/gate/snapshot");
+    let curl = |token: &str, file: &std::path::Path| {
+        let o = std::process::Command::new("curl")
+            .args(["-sS", "-w", "\n%{http_code}", "-H"])
+            .arg(format!("Authorization: Bearer {token}"))
+            .args(["-H", "Content-Type: image/jpeg", "--data-binary"])
+            .arg(format!("@{}", file.display()))
+            .arg(&url)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).to_string()
+    };
+    let garbage = dir.path().join("not-an-image.jpg");
+    std::fs::write(&garbage, b"GIF89a but not really").unwrap();
+    let r = curl("wrong-token", &photo("face_recognition/obama2.jpg"));
+    assert!(r.ends_with("401") && r.contains("wrong token"), "{r}");
+    let r = curl(&token, &garbage);
+    assert!(r.ends_with("400") && r.contains("not a JPEG or PNG"), "{r}");
+    let r = curl(&token, &photo("face_recognition/obama2.jpg"));
+    assert!(r.ends_with("202"), "{r}");
+    let o = child.wait_with_output().unwrap();
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(
+        t.contains("CANDIDATE camera gate") && t.contains("Barack Obama"),
+        "{t}"
+    );
+    assert!(!t.contains(&token), "the token must never be logged: {t}");
+}
+
 #[test]
 fn the_motion_gate_skips_still_frames_and_still_finds_the_person() {
     let dir = tempfile::tempdir().unwrap();

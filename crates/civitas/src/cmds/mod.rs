@@ -4,6 +4,7 @@ pub mod admin;
 pub mod analyze;
 pub mod audit;
 pub mod bench;
+pub mod camera;
 pub mod candidates;
 pub mod enroll;
 pub mod eval;

@@ -82,6 +82,72 @@ fn watch_health(
     });
 }
 
+type PushSources = std::collections::HashMap<String, civitas_ingest::push::PushSource>;
+
+/// Creates the `url = "push"` cameras and, if there are any, starts the HTTP
+/// endpoint they upload to on `[api] listen`. Returns their sources and the
+/// server's stop switch.
+fn start_push_cameras(
+    cfg: &civitas_pipeline::config::Config,
+    rt: &tokio::runtime::Runtime,
+    until: Option<std::time::Instant>,
+) -> Result<(PushSources, Option<tokio::sync::oneshot::Sender<()>>)> {
+    use civitas_ingest::push::{SnapshotLimits, push_camera};
+    let limits = SnapshotLimits {
+        max_bytes: cfg.api.max_snapshot_bytes,
+        max_side: cfg.api.max_snapshot_side,
+    };
+    let mut sources = PushSources::new();
+    let mut routes = std::collections::HashMap::new();
+    for cam in cfg
+        .cameras
+        .iter()
+        .filter(|c| c.url == civitas_pipeline::config::PUSH_URL)
+    {
+        let token_sha256 = cam
+            .push_token_sha256
+            .as_deref()
+            .and_then(civitas_api::parse_sha256_hex)
+            .ok_or_else(|| {
+                anyhow::anyhow!("camera {}: push_token_sha256 is not a SHA-256", cam.id)
+            })?;
+        let (src, handle) = push_camera(&cam.id, limits, 8);
+        sources.insert(cam.id.clone(), src.until(until));
+        routes.insert(
+            cam.id.clone(),
+            civitas_api::PushCamera {
+                handle,
+                token_sha256,
+            },
+        );
+    }
+    if routes.is_empty() {
+        return Ok((sources, None));
+    }
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind(&cfg.api.listen))
+        .map_err(|e| anyhow::anyhow!("api.listen {}: cannot listen: {e}", cfg.api.listen))?;
+    eprintln!(
+        "civitas: snapshot push for {} camera(s) at http://{}/api/v1/cameras/{{id}}/snapshot",
+        routes.len(),
+        listener.local_addr()?
+    );
+    let app = civitas_api::router(civitas_api::ApiState {
+        push: Arc::new(routes),
+    });
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    rt.spawn(async move {
+        if let Err(e) = civitas_api::serve(listener, app, async {
+            let _ = rx.await;
+        })
+        .await
+        {
+            tracing::error!(error = %e, "the HTTP service stopped");
+        }
+    });
+    Ok((sources, Some(tx)))
+}
+
 pub fn main(config: &Path, a: Args) -> Result<()> {
     let cfg = engine::load_config(config)?;
     if cfg.cameras.is_empty() {
@@ -106,9 +172,11 @@ pub fn main(config: &Path, a: Args) -> Result<()> {
         .map(|s| std::time::Instant::now() + std::time::Duration::from_secs_f64(s));
     let bus = Arc::new(InProcessBus::default());
     let mut rx = bus.subscribe();
+    let (mut push_sources, api_stop) = start_push_cameras(&cfg, &rt, until)?;
     let mut handles = Vec::new();
     for cam in &cfg.cameras {
         let cam = cam.clone();
+        let push_src = push_sources.remove(&cam.id);
         let wl = Arc::new(engine::watchlist_for(&entries, &cam.id)?);
         eprintln!(
             "camera {}: {} enrolled template(s) whose legal basis covers it",
@@ -133,16 +201,17 @@ pub fn main(config: &Path, a: Args) -> Result<()> {
                     let result = (|| -> civitas_base::Result<_> {
                         let mut pipe = engine::pipeline(&cfg, &cam.id, wl)
                             .map_err(|e| civitas_base::Error::internal(format!("{e:#}")))?;
-                        let mut src = Deadline {
-                            inner: civitas_ingest::open_camera(
+                        let inner: Box<dyn civitas_ingest::FrameSource> = match push_src {
+                            Some(p) => Box::new(p),
+                            None => civitas_ingest::open_camera(
                                 &cam.id,
                                 &cam.url,
                                 cam.fps,
                                 realtime,
                                 cam.transport,
                             )?,
-                            until,
                         };
+                        let mut src = Deadline { inner, until };
                         let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
                         if let Some(h) = civitas_ingest::FrameSource::health(&src) {
                             watch_health(id.clone(), h, bus.clone(), done.clone());
@@ -213,6 +282,9 @@ pub fn main(config: &Path, a: Args) -> Result<()> {
                 },
                 Event::FrameAnalysed { .. } => {}
             }
+        }
+        if let Some(stop) = api_stop {
+            let _ = stop.send(());
         }
         store.close().await;
         anyhow::Ok((stored, failed))
