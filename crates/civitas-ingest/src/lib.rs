@@ -36,6 +36,9 @@ pub struct SourcedFrame {
     pub index: u64,
     /// Where the frame came from (file name for folders), for messages.
     pub label: String,
+    /// When its bytes reached Civitas (a camera's access unit off the network,
+    /// an upload, a file's decoded picture): the start of frame-to-analysis latency.
+    pub arrived: std::time::Instant,
 }
 
 /// A source of sampled frames.

@@ -147,6 +147,7 @@ impl PushHandle {
     /// Decodes and queues one uploaded snapshot. A bad upload marks the camera
     /// degraded with the fault in words; the next good one brings it back online.
     pub fn submit(&self, bytes: &[u8]) -> Result<u64> {
+        let arrived = Instant::now();
         let set = |f: &dyn Fn(&mut CameraHealth)| {
             f(&mut self.health.0.lock().unwrap_or_else(|p| p.into_inner()))
         };
@@ -172,6 +173,7 @@ impl PushHandle {
             *i - 1
         };
         let frame = SourcedFrame {
+            arrived,
             image,
             offset_ms: self.started.elapsed().as_millis() as i64,
             index,

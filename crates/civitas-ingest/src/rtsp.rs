@@ -290,6 +290,7 @@ async fn session(
             Ok(Some(Err(e))) => return Err(fail("stream error", &e)),
             Ok(Some(Ok(i))) => i,
         };
+        let arrived = Instant::now();
         let retina::codec::CodecItem::VideoFrame(f) = item else {
             continue;
         };
@@ -314,6 +315,7 @@ async fn session(
                     continue;
                 };
                 let frame = SourcedFrame {
+                    arrived,
                     image,
                     offset_ms: started.elapsed().as_millis() as i64,
                     index: *index,

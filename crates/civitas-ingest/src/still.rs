@@ -50,6 +50,7 @@ impl FrameSource for StillSource {
         let i = self.next;
         self.next += 1;
         Ok(Some(SourcedFrame {
+            arrived: std::time::Instant::now(),
             image: load_image(p)?,
             offset_ms: 0,
             index: i as u64,

@@ -208,6 +208,7 @@ impl FrameSource for VideoFileSource {
             }
         }
         Ok(Some(SourcedFrame {
+            arrived: std::time::Instant::now(),
             image: RgbImage::new(self.info.width_px, self.info.height_px, buf)?,
             offset_ms,
             index,

@@ -475,4 +475,39 @@ owner = "City"
             e.message()
         );
     }
+
+    #[test]
+    fn push_cameras_need_a_token_hash_and_transport_is_tcp_or_udp() {
+        let push = CAM.replace("url = \"clip.mp4\"", "url = \"push\"");
+        let e = Config::parse(&push).unwrap_err();
+        assert!(
+            e.message().contains("camera[0].push_token_sha256"),
+            "{}",
+            e.message()
+        );
+        let e = Config::parse(&push.replace("owner", "push_token_sha256 = \"abc\"\nowner"))
+            .unwrap_err();
+        assert!(e.message().contains("64 hex digits"), "{}", e.message());
+        let h = "a".repeat(64);
+        let ok =
+            Config::parse(&push.replace("owner", &format!("push_token_sha256 = \"{h}\"\nowner")))
+                .unwrap();
+        assert_eq!(ok.cameras[0].url, PUSH_URL);
+        let e =
+            Config::parse(&CAM.replace("owner", &format!("push_token_sha256 = \"{h}\"\nowner")))
+                .unwrap_err();
+        assert!(
+            e.message().contains("only for url = \"push\""),
+            "{}",
+            e.message()
+        );
+        let udp = Config::parse(&CAM.replace("owner", "transport = \"udp\"\nowner")).unwrap();
+        assert_eq!(
+            udp.cameras[0].transport,
+            civitas_ingest::rtsp::Transport::Udp
+        );
+        assert!(Config::parse(&CAM.replace("owner", "transport = \"sctp\"\nowner")).is_err());
+        let e = Config::parse("[api]\nlisten = \"localhost\"\n").unwrap_err();
+        assert!(e.message().contains("api.listen"), "{}", e.message());
+    }
 }

@@ -32,6 +32,27 @@ pub enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// A fleet of RTSP cameras in this process: decode + motion gate at FPS
+    /// analysed frames per second each, detectors off. Reports the CPU this
+    /// process used (so cameras per core), the sampled rate each camera
+    /// sustained, and frame-to-analysis latency p50/p99 (from the access
+    /// unit's arrival off the network to the motion gate's decision).
+    /// Pin it to one core with `taskset -c N` to find what one core sustains.
+    Fleet {
+        /// RTSP URL every camera opens (a shared GStreamer mount: scripts/bench-fleet).
+        #[arg(long)]
+        url: String,
+        #[arg(long, default_value_t = 8)]
+        cameras: usize,
+        /// Analysed frames per second per camera.
+        #[arg(long, default_value_t = 2.0)]
+        fps: f64,
+        /// Measured seconds (after 3 s of warm-up).
+        #[arg(long, default_value_t = 20.0)]
+        seconds: f64,
+        #[arg(long)]
+        json: bool,
+    },
     /// Audit log: append rate, verify time at ENTRIES, and what auditing adds to storing a match.
     Audit {
         /// Entries in the log when verifying.
@@ -54,6 +75,104 @@ pub enum Cmd {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// CPU seconds (user + system) this process has used, from /proc/self/stat.
+fn cpu_seconds() -> Result<f64> {
+    let s = std::fs::read_to_string("/proc/self/stat")?;
+    // Fields after the command name (which may hold spaces) start after ')'.
+    let rest = s
+        .rsplit_once(')')
+        .map(|(_, r)| r)
+        .ok_or_else(|| anyhow::anyhow!("unexpected /proc/self/stat"))?;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| -> Result<f64> {
+        Ok(f.get(i)
+            .ok_or_else(|| anyhow::anyhow!("short /proc/self/stat"))?
+            .parse::<f64>()?)
+    };
+    // utime and stime are fields 14 and 15 (1-based); after ')' they are 11 and 12 (0-based from state = 0).
+    Ok((ticks(11)? + ticks(12)?) / 100.0)
+}
+
+fn bench_fleet(url: &str, cameras: usize, fps: f64, seconds: f64, json: bool) -> Result<()> {
+    use civitas_ingest::rtsp::{RtspSource, Transport};
+    use civitas_pipeline::motion::{MotionConfig, MotionGate};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+    anyhow::ensure!(cameras > 0, "--cameras must be at least 1");
+    let measuring = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
+    let latencies = Arc::new(Mutex::new(Vec::<f64>::new()));
+    let mut threads = Vec::new();
+    let mut healths = Vec::new();
+    for i in 0..cameras {
+        let mut src = RtspSource::start(&format!("fleet-{i}"), url, fps, Transport::Tcp)?;
+        healths.push(
+            civitas_ingest::FrameSource::health(&src)
+                .ok_or_else(|| anyhow::anyhow!("an RTSP source without health"))?,
+        );
+        let (measuring, stop, latencies) = (measuring.clone(), stop.clone(), latencies.clone());
+        threads.push(std::thread::spawn(move || {
+            let mut gate = MotionGate::new(MotionConfig::default());
+            let (mut analysed, mut lat) = (0u64, Vec::new());
+            while !stop.load(Ordering::SeqCst) {
+                let Some(f) = src.next_timeout(Duration::from_millis(200)) else {
+                    continue;
+                };
+                gate.admit(&f.image, f.offset_ms);
+                if measuring.load(Ordering::SeqCst) {
+                    lat.push(f.arrived.elapsed().as_secs_f64() * 1000.0);
+                    analysed += 1;
+                }
+            }
+            latencies
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .extend(lat);
+            analysed
+        }));
+    }
+    std::thread::sleep(Duration::from_secs(3));
+    let decoded0: u64 = healths.iter().map(|h| h.get().frames_decoded).sum();
+    let cpu0 = cpu_seconds()?;
+    let t0 = Instant::now();
+    measuring.store(true, Ordering::SeqCst);
+    std::thread::sleep(Duration::from_secs_f64(seconds));
+    measuring.store(false, Ordering::SeqCst);
+    let wall = t0.elapsed().as_secs_f64();
+    let cpu = cpu_seconds()? - cpu0;
+    let decoded: u64 = healths.iter().map(|h| h.get().frames_decoded).sum::<u64>() - decoded0;
+    let offline = healths
+        .iter()
+        .filter(|h| h.get().state != civitas_ingest::rtsp::HealthState::Online)
+        .count();
+    stop.store(true, Ordering::SeqCst);
+    let analysed: u64 = threads.into_iter().map(|t| t.join().unwrap_or(0)).sum();
+    let mut lat = latencies.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    lat.sort_by(f64::total_cmp);
+    let pct = |p: f64| {
+        lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(f64::NAN)
+    };
+    let cores = cpu / wall;
+    let per_cam_fps = analysed as f64 / wall / cameras as f64;
+    let report = serde_json::json!({
+        "cameras": cameras, "fps_target": fps, "seconds": wall,
+        "analysed_fps_per_camera": per_cam_fps,
+        "decoded_fps_per_camera": decoded as f64 / wall / cameras as f64,
+        "cpu_cores_used": cores,
+        "cameras_per_core": cameras as f64 / cores,
+        "latency_ms_p50": pct(0.50), "latency_ms_p99": pct(0.99),
+        "cameras_not_online": offline,
+    });
+    if json {
+        println!("{report}")
+    } else {
+        println!("{}", serde_json::to_string_pretty(&report)?)
+    }
+    Ok(())
 }
 
 /// xorshift64*: deterministic random numbers with no dependency.
@@ -169,6 +288,13 @@ pub fn main(config: &Path, cmd: Cmd) -> Result<()> {
             }
             Ok(())
         }
+        Cmd::Fleet {
+            url,
+            cameras,
+            fps,
+            seconds,
+            json,
+        } => bench_fleet(&url, cameras, fps, seconds, json),
         Cmd::Audit {
             entries,
             appends,
