@@ -12,11 +12,11 @@
 //!   is ~1 ms per 720p frame at the 2–5 analysed frames per second we sample.
 //! - [`still::StillSource`]: one image or a folder of images, one frame each.
 //! - [`rtsp::RtspSource`]: a live RTSP camera (retina), H.264 decoded by
-//!   openh264 ([`h264`]) and H.265 by libavcodec ([`hevc`]), with reconnects
+//!   openh264 ([`h264`]) and H.265 by libavcodec ([`avcodec`]), with reconnects
 //!   and health.
 
+pub mod avcodec;
 pub mod h264;
-pub mod hevc;
 pub mod push;
 pub mod rtsp;
 pub mod still;
@@ -64,10 +64,11 @@ pub fn open_camera(
     fps: f64,
     realtime: bool,
     transport: rtsp::Transport,
+    h264: avcodec::H264Backend,
 ) -> Result<Box<dyn FrameSource>> {
     if url.starts_with("rtsp://") {
-        return Ok(Box::new(rtsp::RtspSource::start(
-            camera, url, fps, transport,
+        return Ok(Box::new(rtsp::RtspSource::start_with(
+            camera, url, fps, transport, h264,
         )?));
     }
     open_path(Path::new(url), fps, realtime)

@@ -1,10 +1,11 @@
 //! RTSP cameras: `retina` (pure-Rust RTSP client) for the session, `openh264`
-//! for H.264 decoding, sampled to the analysis rate. The camera runs on its own
+//! (or libavcodec, per camera) for H.264 and libavcodec for H.265, sampled to the analysis rate. The camera runs on its own
 //! thread with its own single-threaded tokio runtime; it reconnects with
 //! exponential backoff and jitter and publishes its health (online, degraded,
 //! offline, with the last error in words). Credentials never appear in an
 //! error or a log line: URLs are masked.
 
+use crate::avcodec::H264Backend;
 use crate::{FrameSource, SourcedFrame};
 use civitas_base::{Error, ErrorKind, Result};
 use civitas_model::RgbImage;
@@ -77,8 +78,20 @@ pub struct RtspSource {
 }
 
 impl RtspSource {
-    /// Starts the camera thread. Returns at once; frames arrive as the camera delivers them.
+    /// Starts the camera thread, decoding H.264 with openh264. Returns at once;
+    /// frames arrive as the camera delivers them.
     pub fn start(camera: &str, url: &str, fps: f64, transport: Transport) -> Result<RtspSource> {
+        Self::start_with(camera, url, fps, transport, H264Backend::default())
+    }
+
+    /// [`RtspSource::start`] with the H.264 decoder chosen.
+    pub fn start_with(
+        camera: &str,
+        url: &str,
+        fps: f64,
+        transport: Transport,
+        h264: H264Backend,
+    ) -> Result<RtspSource> {
         let parsed = url::Url::parse(url).map_err(|e| {
             Error::invalid(format!(
                 "camera {camera}: URL {} is not valid ({e})",
@@ -105,7 +118,7 @@ impl RtspSource {
         let (h, s, cam) = (health.clone(), stop.clone(), camera.to_owned());
         let thread = std::thread::Builder::new()
             .name(format!("rtsp-{camera}"))
-            .spawn(move || camera_thread(cam, parsed, fps, transport, tx, h, s))
+            .spawn(move || camera_thread(cam, parsed, fps, transport, h264, tx, h, s))
             .map_err(|e| Error::internal(format!("camera {camera}: cannot start thread: {e}")))?;
         Ok(RtspSource {
             rx,
@@ -151,11 +164,13 @@ fn set(h: &Mutex<CameraHealth>, f: impl FnOnce(&mut CameraHealth)) {
     f(&mut h.lock().unwrap_or_else(|p| p.into_inner()));
 }
 
+#[allow(clippy::too_many_arguments)]
 fn camera_thread(
     camera: String,
     url: url::Url,
     fps: f64,
     transport: Transport,
+    h264: H264Backend,
     tx: SyncSender<SourcedFrame>,
     health: Arc<Mutex<CameraHealth>>,
     stop: Arc<std::sync::atomic::AtomicBool>,
@@ -177,7 +192,7 @@ fn camera_thread(
     let mut index = 0u64;
     while !stop.load(std::sync::atomic::Ordering::SeqCst) {
         let r = rt.block_on(session(
-            &camera, &url, fps, transport, &tx, &health, &stop, started, &mut index,
+            &camera, &url, fps, transport, h264, &tx, &health, &stop, started, &mut index,
         ));
         if stop.load(std::sync::atomic::Ordering::SeqCst) {
             break;
@@ -209,6 +224,7 @@ async fn session(
     url: &url::Url,
     fps: f64,
     transport: Transport,
+    h264: H264Backend,
     tx: &SyncSender<SourcedFrame>,
     health: &Mutex<CameraHealth>,
     stop: &std::sync::atomic::AtomicBool,
@@ -274,7 +290,7 @@ async fn session(
         .map_err(|e| fail("PLAY failed", &e))?
         .demuxed()
         .map_err(|e| fail("demuxing", &e))?;
-    let mut dec = crate::hevc::VideoDecoder::for_codec(&codec)
+    let mut dec = crate::avcodec::VideoDecoder::for_codec(&codec, h264)
         .map_err(|e| fail("starting the decoder", &e))?;
     let period = Duration::from_secs_f64(1.0 / fps.max(0.01));
     let mut next_due = Instant::now();

@@ -3,6 +3,7 @@
 
 mod common;
 
+use civitas_ingest::avcodec::H264Backend;
 use civitas_ingest::rtsp::{HealthState, RtspSource, Transport};
 use common::{Enc, clip, clip_with, free_port, serve, wait_for};
 use std::process::Command;
@@ -164,22 +165,34 @@ fn a_peer_that_speaks_garbage_gets_a_clear_error() {
 
 /// Every encoding cameras send, four cameras at once: H.264 Baseline, Main,
 /// High with B-frames (openh264 loses most frames of these unless it is set
-/// not to flush after each decode) and H.265 (libavcodec). Each decodes at
+/// not to flush after each decode; and with libavcodec) and H.265 (libavcodec). Each decodes at
 /// the clip's full 25 fps and gives real pictures.
 #[test]
 fn baseline_main_high_and_h265_cameras_decode_every_frame() {
     let dir = tempfile::tempdir().unwrap();
-    let encs = [Enc::Baseline, Enc::Main, Enc::HighBFrames, Enc::H265];
+    let encs = [
+        (Enc::Baseline, H264Backend::Openh264),
+        (Enc::Main, H264Backend::Openh264),
+        (Enc::HighBFrames, H264Backend::Openh264),
+        (Enc::HighBFrames, H264Backend::Libavcodec),
+        (Enc::H265, H264Backend::Openh264),
+    ];
     let mut servers = Vec::new();
     let mut cams = Vec::new();
-    for enc in encs {
-        let file = clip_with(dir.path(), enc, 30);
+    // Make every clip before any camera starts, so none reaches its end early.
+    let files: Vec<_> = encs
+        .iter()
+        .map(|(enc, _)| clip_with(dir.path(), *enc, 30))
+        .collect();
+    for ((enc, h264), file) in encs.into_iter().zip(files) {
         let port = free_port();
         servers.push(serve(&file, port, None));
         let url = format!("rtsp://127.0.0.1:{port}/cam");
-        cams.push(RtspSource::start(&format!("{enc:?}"), &url, 2.0, Transport::Tcp).unwrap());
+        cams.push(
+            RtspSource::start_with(&format!("{enc:?}"), &url, 2.0, Transport::Tcp, h264).unwrap(),
+        );
     }
-    for (enc, cam) in encs.iter().zip(&mut cams) {
+    for ((enc, _), cam) in encs.iter().zip(&mut cams) {
         let f = (0..20)
             .find_map(|_| cam.next_timeout(Duration::from_secs(1)))
             .unwrap_or_else(|| panic!("{enc:?}: no frame: {:?}", cam.health()));
@@ -198,14 +211,40 @@ fn baseline_main_high_and_h265_cameras_decode_every_frame() {
     // Count decoded pictures over 4 s of steady streaming.
     let before: Vec<u64> = cams.iter().map(|c| c.health().frames_decoded).collect();
     std::thread::sleep(Duration::from_secs(4));
-    for ((enc, cam), b) in encs.iter().zip(&cams).zip(before) {
+    for (((enc, h264), cam), b) in encs.iter().zip(&cams).zip(before) {
         let h = cam.health();
         let fps = (h.frames_decoded - b) as f64 / 4.0;
-        eprintln!("{enc:?}: {fps:.1} decoded fps, {h:?}");
+        eprintln!("{enc:?} ({h264:?}): {fps:.1} decoded fps, {h:?}");
         assert!(
             fps >= 20.0,
             "{enc:?} decoded only {fps:.1} of 25 fps: {h:?}"
         );
         assert_eq!(h.state, HealthState::Online, "{enc:?}");
     }
+}
+
+/// Nothing listening at the camera's address: offline, the error names the
+/// camera and says the connection failed, and it keeps retrying.
+#[test]
+fn an_unreachable_camera_is_offline_with_the_reason() {
+    let port = free_port(); // bound then released: nothing listens there
+    let src = RtspSource::start(
+        "yard",
+        &format!("rtsp://127.0.0.1:{port}/cam"),
+        2.0,
+        Transport::Tcp,
+    )
+    .unwrap();
+    wait_for(&src, HealthState::Offline, Duration::from_secs(6));
+    let t = Instant::now();
+    while src.health().reconnects < 2 {
+        assert!(t.elapsed() < Duration::from_secs(6), "{:?}", src.health());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let e = src.health().last_error.unwrap();
+    assert!(e.contains("camera yard") && e.contains("DESCRIBE"), "{e}");
+    assert!(
+        e.to_lowercase().contains("refused") || e.contains("connect"),
+        "{e}"
+    );
 }

@@ -227,6 +227,9 @@ pub struct CameraConfig {
     /// RTP transport for RTSP cameras: `tcp` (default) or `udp`.
     #[serde(default)]
     pub transport: civitas_ingest::rtsp::Transport,
+    /// H.264 decoder for RTSP cameras: `openh264` (default) or `libavcodec` (faster).
+    #[serde(default)]
+    pub h264_decoder: civitas_ingest::avcodec::H264Backend,
     /// For `url = "push"` cameras: SHA-256 (hex) of the camera's bearer token
     /// (`civitas camera token` makes one). The token itself is never stored.
     #[serde(default)]

@@ -29,7 +29,10 @@ pub fn clip(dir: &std::path::Path) -> std::path::PathBuf {
 
 /// A 640x360, 25 fps test-pattern clip in `enc`, `seconds` long.
 pub fn clip_with(dir: &std::path::Path, enc: Enc, seconds: u32) -> std::path::PathBuf {
-    let p = dir.join(format!("cam-{enc:?}.mp4"));
+    let p = dir.join(format!("cam-{enc:?}-{seconds}s.mp4"));
+    if p.exists() {
+        return p; // made already, and perhaps being served: never rewrite it
+    }
     let codec: &[&str] = match enc {
         Enc::Baseline => &["-c:v", "libx264", "-profile:v", "baseline"],
         Enc::Main => &["-c:v", "libx264", "-profile:v", "main", "-bf", "0"],

@@ -50,6 +50,9 @@ pub enum Cmd {
         /// Measured seconds (after 3 s of warm-up).
         #[arg(long, default_value_t = 20.0)]
         seconds: f64,
+        /// H.264 decoder: openh264 or libavcodec.
+        #[arg(long, default_value = "openh264")]
+        decoder: String,
         #[arg(long)]
         json: bool,
     },
@@ -95,7 +98,14 @@ fn cpu_seconds() -> Result<f64> {
     Ok((ticks(11)? + ticks(12)?) / 100.0)
 }
 
-fn bench_fleet(url: &str, cameras: usize, fps: f64, seconds: f64, json: bool) -> Result<()> {
+fn bench_fleet(
+    url: &str,
+    cameras: usize,
+    fps: f64,
+    seconds: f64,
+    h264: civitas_ingest::avcodec::H264Backend,
+    json: bool,
+) -> Result<()> {
     use civitas_ingest::rtsp::{RtspSource, Transport};
     use civitas_pipeline::motion::{MotionConfig, MotionGate};
     use std::sync::atomic::{AtomicBool, Ordering};
@@ -107,7 +117,8 @@ fn bench_fleet(url: &str, cameras: usize, fps: f64, seconds: f64, json: bool) ->
     let mut threads = Vec::new();
     let mut healths = Vec::new();
     for i in 0..cameras {
-        let mut src = RtspSource::start(&format!("fleet-{i}"), url, fps, Transport::Tcp)?;
+        let mut src =
+            RtspSource::start_with(&format!("fleet-{i}"), url, fps, Transport::Tcp, h264)?;
         healths.push(
             civitas_ingest::FrameSource::health(&src)
                 .ok_or_else(|| anyhow::anyhow!("an RTSP source without health"))?,
@@ -159,7 +170,7 @@ fn bench_fleet(url: &str, cameras: usize, fps: f64, seconds: f64, json: bool) ->
     let cores = cpu / wall;
     let per_cam_fps = analysed as f64 / wall / cameras as f64;
     let report = serde_json::json!({
-        "cameras": cameras, "fps_target": fps, "seconds": wall,
+        "cameras": cameras, "fps_target": fps, "seconds": wall, "decoder": format!("{h264:?}").to_lowercase(),
         "analysed_fps_per_camera": per_cam_fps,
         "decoded_fps_per_camera": decoded as f64 / wall / cameras as f64,
         "cpu_cores_used": cores,
@@ -293,8 +304,16 @@ pub fn main(config: &Path, cmd: Cmd) -> Result<()> {
             cameras,
             fps,
             seconds,
+            decoder,
             json,
-        } => bench_fleet(&url, cameras, fps, seconds, json),
+        } => {
+            let h264 = match decoder.as_str() {
+                "openh264" => civitas_ingest::avcodec::H264Backend::Openh264,
+                "libavcodec" => civitas_ingest::avcodec::H264Backend::Libavcodec,
+                other => anyhow::bail!("--decoder {other:?}: openh264 or libavcodec"),
+            };
+            bench_fleet(&url, cameras, fps, seconds, h264, json)
+        }
         Cmd::Audit {
             entries,
             appends,

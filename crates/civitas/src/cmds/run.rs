@@ -209,6 +209,7 @@ pub fn main(config: &Path, a: Args) -> Result<()> {
                                 cam.fps,
                                 realtime,
                                 cam.transport,
+                                cam.h264_decoder,
                             )?,
                         };
                         let mut src = Deadline { inner, until };

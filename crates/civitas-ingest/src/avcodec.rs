@@ -1,35 +1,43 @@
-//! H.265 decoding with FFmpeg's libavcodec (Debian's libav* through
-//! `ffmpeg-next`). openh264 decodes only H.264; libavcodec's HEVC decoder is
-//! the one in every player and is continuously fuzzed upstream (OSS-Fuzz).
-//! Single-threaded by default, so one camera costs at most one core.
+//! Decoding with FFmpeg's libavcodec (Debian's libav* through `ffmpeg-next`):
+//! H.265 always (openh264 decodes only H.264), and H.264 when a camera asks
+//! for it (`decoder = "libavcodec"`; about twice openh264's speed, see
+//! BENCHMARKS.md). libavcodec's decoders are the ones in every player and are
+//! continuously fuzzed upstream (OSS-Fuzz). Single-threaded, so one camera
+//! costs at most one core.
 
 use ffmpeg_next as ff;
 
-/// An H.265 decoder that yields RGB only for the frames that are wanted.
-pub struct HevcDecoder {
+/// A libavcodec decoder that yields RGB only for the frames that are wanted.
+pub struct AvDecoder {
     dec: ff::decoder::Video,
     frame: ff::frame::Video,
     rgb_frame: ff::frame::Video,
     scaler: Option<(ff::software::scaling::Context, ff::format::Pixel, u32, u32)>,
 }
 
-impl std::fmt::Debug for HevcDecoder {
+impl std::fmt::Debug for AvDecoder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("HevcDecoder")
+        f.write_str("AvDecoder")
     }
 }
 
-impl HevcDecoder {
-    pub fn new() -> Result<Self, String> {
+impl AvDecoder {
+    /// `h265` selects HEVC, otherwise H.264.
+    pub fn new(h265: bool) -> Result<Self, String> {
         ff::init().map_err(|e| format!("libavcodec: {e}"))?;
         ff::util::log::set_level(ff::util::log::Level::Fatal);
-        let codec = ff::decoder::find(ff::codec::Id::HEVC)
-            .ok_or("this FFmpeg build has no H.265 decoder")?;
+        let (id, name) = if h265 {
+            (ff::codec::Id::HEVC, "H.265")
+        } else {
+            (ff::codec::Id::H264, "H.264")
+        };
+        let codec = ff::decoder::find(id)
+            .ok_or_else(|| format!("this FFmpeg build has no {name} decoder"))?;
         let dec = ff::codec::context::Context::new_with_codec(codec)
             .decoder()
             .video()
-            .map_err(|e| format!("opening the H.265 decoder: {e}"))?;
-        Ok(HevcDecoder {
+            .map_err(|e| format!("opening the {name} decoder: {e}"))?;
+        Ok(AvDecoder {
             dec,
             frame: ff::frame::Video::empty(),
             rgb_frame: ff::frame::Video::empty(),
@@ -102,19 +110,35 @@ impl HevcDecoder {
     }
 }
 
+/// Which library decodes a camera's H.264 (H.265 always uses libavcodec).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum H264Backend {
+    /// Cisco's openh264 (BSD): the default.
+    #[default]
+    Openh264,
+    /// FFmpeg's libavcodec: about twice as fast on one core.
+    Libavcodec,
+}
+
 /// A decoder for a camera's codec.
 #[derive(Debug)]
 pub enum VideoDecoder {
     H264(crate::h264::H264Decoder),
-    H265(HevcDecoder),
+    Av(AvDecoder, &'static str),
 }
 
 impl VideoDecoder {
     /// `codec` as RTSP names it in the SDP: `h264` or `h265`.
-    pub fn for_codec(codec: &str) -> Result<Self, String> {
-        match codec {
-            "h264" => crate::h264::H264Decoder::new().map(VideoDecoder::H264),
-            "h265" => HevcDecoder::new().map(VideoDecoder::H265),
+    pub fn for_codec(codec: &str, h264: H264Backend) -> Result<Self, String> {
+        match (codec, h264) {
+            ("h264", H264Backend::Openh264) => {
+                crate::h264::H264Decoder::new().map(VideoDecoder::H264)
+            }
+            ("h264", H264Backend::Libavcodec) => {
+                AvDecoder::new(false).map(|d| VideoDecoder::Av(d, "H.264"))
+            }
+            ("h265", _) => AvDecoder::new(true).map(|d| VideoDecoder::Av(d, "H.265")),
             other => Err(format!(
                 "unsupported video codec {other:?} (H.264 and H.265 are)"
             )),
@@ -124,7 +148,7 @@ impl VideoDecoder {
     pub fn name(&self) -> &'static str {
         match self {
             VideoDecoder::H264(_) => "H.264",
-            VideoDecoder::H265(_) => "H.265",
+            VideoDecoder::Av(_, name) => name,
         }
     }
 
@@ -135,7 +159,7 @@ impl VideoDecoder {
     ) -> Result<Option<(usize, usize)>, String> {
         match self {
             VideoDecoder::H264(d) => d.decode(annexb, rgb),
-            VideoDecoder::H265(d) => d.decode(annexb, rgb),
+            VideoDecoder::Av(d, _) => d.decode(annexb, rgb),
         }
     }
 }
