@@ -1,19 +1,40 @@
-//! Civitas HTTP API. The only crate that knows HTTP: it maps requests to the
-//! ingest, pipeline and store crates' calls, and their errors to statuses in
-//! one place ([`status_for`]). Today it serves snapshot-push cameras; the
-//! command centre's routes join it.
+//! Civitas HTTP API and command centre. The only crate that knows HTTP: it
+//! maps requests to the ingest and store crates' calls, and their errors to
+//! statuses in one place ([`status_for`]).
+//!
+//! Every route is registered through [`utoipa_axum`], so the OpenAPI
+//! document ([`router`] returns it beside the router) lists exactly the
+//! routes served, each with the permission it needs in its `security`
+//! scopes; a test walks that list and checks each route refuses callers
+//! without it. `docs/openapi.json` is that document, committed and diffed.
+
+pub mod auth;
+pub mod live;
+pub mod metrics;
+pub mod push;
+pub mod routes;
+pub mod web;
 
 use axum::Router;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use civitas_base::{Error, ErrorKind};
-use civitas_ingest::push::PushHandle;
-use sha2::{Digest, Sha256};
+use civitas_base::{Clock, Error, ErrorKind};
+use civitas_store::{ReviewPolicy, Store};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use std::collections::HashMap;
 use std::sync::Arc;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub use auth::{Caller, Settings};
+pub use live::{CameraInfo, Live, LiveEvent};
+pub use metrics::Metrics;
+pub use push::{PushCamera, parse_sha256_hex};
 
 /// The one mapping from an error kind to an HTTP status.
 pub fn status_for(kind: ErrorKind) -> StatusCode {
@@ -25,6 +46,7 @@ pub fn status_for(kind: ErrorKind) -> StatusCode {
         ErrorKind::AlreadyExists => StatusCode::CONFLICT,
         ErrorKind::FailedPrecondition => StatusCode::PRECONDITION_FAILED,
         ErrorKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorKind::ResourceExhausted => StatusCode::TOO_MANY_REQUESTS,
         ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         ErrorKind::DataLoss | ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
@@ -63,108 +85,233 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// A push camera as the API knows it: where snapshots go, and the SHA-256 of
-/// its bearer token.
-#[derive(Debug, Clone)]
-pub struct PushCamera {
-    pub handle: PushHandle,
-    pub token_sha256: [u8; 32],
+/// The body of every error response.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// The error kind: `invalid argument`, `unauthenticated`, `permission denied`, ...
+    pub error: String,
+    /// What was wrong, in words.
+    pub message: String,
 }
 
-/// What the routes share.
+/// A JSON body, read (size and content type checked) by the extractor but
+/// parsed only by [`JsonBody::parse`], which handlers call after checking the
+/// caller's permission: a caller without it learns nothing from the body's
+/// faults. Malformed JSON, a wrong type or a missing field is a 400 naming
+/// the fault.
+#[derive(Debug)]
+pub struct JsonBody<T> {
+    bytes: axum::body::Bytes,
+    _t: std::marker::PhantomData<T>,
+}
+
+impl<T: DeserializeOwned> JsonBody<T> {
+    pub fn parse(&self) -> Result<T, Error> {
+        let de = &mut serde_json::Deserializer::from_slice(&self.bytes);
+        serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            if inner.is_syntax() || inner.is_eof() || path == "." {
+                Error::invalid(format!("request body: {inner}"))
+            } else {
+                Error::invalid(format!("request body: field `{path}`: {inner}"))
+            }
+        })
+    }
+}
+
+impl<S: Send + Sync, T> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"));
+        if !json {
+            return Err(
+                Error::invalid("request body: expected `Content-Type: application/json`").into(),
+            );
+        }
+        match axum::body::Bytes::from_request(req, state).await {
+            Ok(bytes) => Ok(JsonBody {
+                bytes,
+                _t: std::marker::PhantomData,
+            }),
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(Error::new(
+                ErrorKind::TooLarge,
+                "request body: larger than the limit for this route",
+            )
+            .into()),
+            Err(e) => Err(Error::invalid(format!("request body: {}", e.body_text())).into()),
+        }
+    }
+}
+
+/// Query parameters whose rejection is a 400 naming the fault.
+#[derive(Debug)]
+pub struct QueryArgs<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryArgs<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| QueryArgs(q.0))
+            .map_err(|e| Error::invalid(format!("query: {}", e.body_text())).into())
+    }
+}
+
+/// A path parameter whose rejection is a 400 naming the fault.
+#[derive(Debug)]
+pub struct PathArg<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for PathArg<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| PathArg(p.0))
+            .map_err(|e| Error::invalid(format!("path: {}", e.body_text())).into())
+    }
+}
+
+/// The command centre's shared state.
+#[derive(Debug)]
+pub struct Console {
+    pub store: Store,
+    pub clock: Arc<dyn Clock>,
+    pub policy: ReviewPolicy,
+    /// The audit key's public half (to verify the log and show with the head).
+    pub audit_public: [u8; 32],
+    pub settings: Settings,
+    pub sessions: auth::Sessions,
+    pub limiter: auth::LoginLimiter,
+    pub live: Live,
+    pub metrics: Metrics,
+    /// Face models for enrolment through the console (absent: enrolment answers 503).
+    pub enroller: Option<Arc<dyn routes::Enroller>>,
+}
+
+impl Console {
+    pub fn new(
+        store: Store,
+        clock: Arc<dyn Clock>,
+        policy: ReviewPolicy,
+        audit_public: [u8; 32],
+        settings: Settings,
+    ) -> Console {
+        Console {
+            store,
+            clock,
+            policy,
+            audit_public,
+            settings,
+            sessions: Default::default(),
+            limiter: Default::default(),
+            live: Default::default(),
+            metrics: Default::default(),
+            enroller: None,
+        }
+    }
+}
+
+/// What the routes share: the push cameras, and the command centre (absent
+/// in a process that only takes snapshot uploads).
 #[derive(Debug, Clone, Default)]
 pub struct ApiState {
     pub push: Arc<HashMap<String, PushCamera>>,
+    pub console: Option<Arc<Console>>,
 }
 
-/// Parses a hex SHA-256 (64 digits).
-pub fn parse_sha256_hex(hex: &str) -> Option<[u8; 32]> {
-    if hex.len() != 64 {
-        return None;
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        let c = api.components.get_or_insert_with(Default::default);
+        c.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                auth::SESSION_COOKIE,
+                "Session cookie from POST /api/v1/session. Requests that change something also need the X-CSRF-Token header. Scopes name the permission the route needs.",
+            ))),
+        );
+        c.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "A machine's token from `civitas token create` (or, for the snapshot route, a camera's token). Scopes name the permission the route needs.",
+                    ))
+                    .build(),
+            ),
+        );
     }
-    let mut out = [0u8; 32];
-    for (i, b) in out.iter_mut().enumerate() {
-        *b = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
-    Some(out)
 }
 
-/// Compares in time independent of where the inputs differ.
-fn same(a: &[u8; 32], b: &[u8; 32]) -> bool {
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Civitas",
+        description = "Civitas command centre and camera API. Every route but login and snapshot upload needs a session or a bearer token, and the permission named in its security scopes; reads of candidates, images, lists and searches, and every change, are recorded in the audit log.",
+        license(name = "AGPL-3.0-or-later")
+    ),
+    modifiers(&SecuritySchemes),
+    components(schemas(ErrorBody))
+)]
+struct ApiDoc;
 
-/// The API's routes.
-pub fn router(state: ApiState) -> Router {
+/// The API's routes and the OpenAPI document describing exactly them.
+pub fn router(state: ApiState) -> (Router, utoipa::openapi::OpenApi) {
     // Each push camera's own limit is checked on the bytes; this outer cap
-    // (the largest of them) stops a body from being read past it at all.
+    // (the largest of them, at least 8 MiB for an enrolment photo in JSON) stops a body from
+    // being read past it at all.
     let cap = state
         .push
         .values()
         .map(|c| c.handle.limits().max_bytes)
         .max()
-        .unwrap_or(1 << 20);
-    Router::new()
-        .route("/api/v1/cameras/{id}/snapshot", post(snapshot))
-        .layer(DefaultBodyLimit::max(cap))
-        .with_state(state)
+        .unwrap_or(0)
+        .max(8 << 20);
+    let (api, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(auth::login, auth::me, auth::logout))
+        .routes(routes!(routes::candidates))
+        .routes(routes!(routes::candidate))
+        .routes(routes!(routes::candidate_crop))
+        .routes(routes!(routes::candidate_entry_photo))
+        .routes(routes!(routes::review))
+        .routes(routes!(routes::watchlist, routes::enrol))
+        .routes(routes!(live::cameras))
+        .routes(routes!(live::events))
+        .routes(routes!(routes::audit_search))
+        .routes(routes!(routes::audit_head))
+        .routes(routes!(routes::audit_verify))
+        .routes(routes!(routes::report))
+        .routes(routes!(metrics::metrics))
+        .routes(routes!(push::snapshot))
+        .split_for_parts();
+    let app = api
+        .route("/", axum::routing::get(web::index))
+        .route("/assets/{*path}", axum::routing::get(web::assets))
+        .fallback(|| async {
+            ApiError(Error::not_found("no such route; see docs/API.md")).into_response()
+        })
+        .layer(axum::extract::DefaultBodyLimit::max(cap))
+        .layer(axum::middleware::map_response(web::security_headers))
+        .with_state(state);
+    (app, doc)
 }
 
-/// `POST /api/v1/cameras/{id}/snapshot` with `Authorization: Bearer TOKEN`
-/// and a JPEG or PNG body. 202 with `{"camera", "index"}` when queued for
-/// analysis.
-async fn snapshot(
-    State(st): State<ApiState>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Result<axum::body::Bytes, BytesRejection>,
-) -> Result<Response, ApiError> {
-    let cam = st
-        .push
-        .get(&id)
-        .ok_or_else(|| Error::not_found(format!("no push camera {id:?} is configured")))?;
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or_else(|| {
-            Error::new(
-                ErrorKind::Unauthenticated,
-                format!("camera {id}: no bearer token (send Authorization: Bearer TOKEN)"),
-            )
-        })?;
-    let digest: [u8; 32] = Sha256::digest(token.trim().as_bytes()).into();
-    if !same(&digest, &cam.token_sha256) {
-        tracing::warn!(camera = %id, "snapshot upload with a wrong token");
-        return Err(Error::new(
-            ErrorKind::Unauthenticated,
-            format!("camera {id}: wrong token"),
-        )
-        .into());
-    }
-    let body = body.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            Error::new(
-                ErrorKind::TooLarge,
-                format!(
-                    "camera {id}: the snapshot is larger than the {}-byte limit",
-                    cam.handle.limits().max_bytes
-                ),
-            )
-        } else {
-            Error::invalid(format!("camera {id}: the upload could not be read: {e}"))
-        }
-    })?;
-    // Decoding a large JPEG takes milliseconds of CPU: keep it off the I/O threads.
-    let handle = cam.handle.clone();
-    let index = tokio::task::spawn_blocking(move || handle.submit(&body))
-        .await
-        .map_err(|e| Error::internal(format!("snapshot task: {e}")))??;
-    Ok((
-        StatusCode::ACCEPTED,
-        axum::Json(serde_json::json!({ "camera": id, "index": index })),
-    )
-        .into_response())
+/// The OpenAPI document as committed in `docs/openapi.json`.
+pub fn openapi_json() -> String {
+    let (_, doc) = router(ApiState::default());
+    let mut s = doc.to_pretty_json().unwrap_or_default();
+    s.push('\n');
+    s
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves.
@@ -173,7 +320,10 @@ pub async fn serve(
     app: Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }

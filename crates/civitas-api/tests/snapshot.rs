@@ -67,8 +67,9 @@ async fn uploads_are_checked_and_good_ones_reach_the_pipeline() {
             token_sha256: Sha256::digest(TOKEN.as_bytes()).into(),
         },
     );
-    let app = router(ApiState {
+    let (app, _) = router(ApiState {
         push: Arc::new(push),
+        console: None,
     });
 
     let (s, b) = post(&app, "gate", Some(TOKEN), jpeg(320, 240)).await;
@@ -137,6 +138,7 @@ fn every_error_kind_has_a_status() {
         (AlreadyExists, 409),
         (FailedPrecondition, 412),
         (TooLarge, 413),
+        (ResourceExhausted, 429),
         (Unavailable, 503),
         (DataLoss, 500),
         (Internal, 500),

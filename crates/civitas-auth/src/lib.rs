@@ -33,6 +33,61 @@ pub enum Permission {
     ManageUsers,
     /// Produce the transparency report.
     Report,
+    /// See the cameras: list, health, last error, purpose, owner.
+    ViewCameras,
+    /// Read the service's metrics (`/metrics`).
+    ReadMetrics,
+}
+
+impl Permission {
+    pub const ALL: [Permission; 13] = [
+        Permission::ViewCandidates,
+        Permission::Confirm,
+        Permission::Enroll,
+        Permission::RefuseBasis,
+        Permission::Search,
+        Permission::Export,
+        Permission::ReadAudit,
+        Permission::ManageRetention,
+        Permission::ChangeConfig,
+        Permission::ManageUsers,
+        Permission::Report,
+        Permission::ViewCameras,
+        Permission::ReadMetrics,
+    ];
+
+    /// The snake_case name (`view_candidates`, `read_metrics`, ...).
+    pub fn name(self) -> &'static str {
+        use Permission::*;
+        match self {
+            ViewCandidates => "view_candidates",
+            Confirm => "confirm",
+            Enroll => "enroll",
+            RefuseBasis => "refuse_basis",
+            Search => "search",
+            Export => "export",
+            ReadAudit => "read_audit",
+            ManageRetention => "manage_retention",
+            ChangeConfig => "change_config",
+            ManageUsers => "manage_users",
+            Report => "report",
+            ViewCameras => "view_cameras",
+            ReadMetrics => "read_metrics",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Permission> {
+        Permission::ALL
+            .into_iter()
+            .find(|p| p.name() == s.trim())
+            .ok_or_else(|| {
+                let names: Vec<&str> = Permission::ALL.iter().map(|p| p.name()).collect();
+                Error::invalid(format!(
+                    "unknown permission {s:?}; expected one of {}",
+                    names.join(", ")
+                ))
+            })
+    }
 }
 
 /// A role: a fixed set of permissions.
@@ -78,7 +133,7 @@ impl Role {
     pub fn permissions(self) -> &'static [Permission] {
         use Permission::*;
         match self {
-            Role::Operator => &[ViewCandidates, Confirm],
+            Role::Operator => &[ViewCandidates, Confirm, ViewCameras],
             Role::Supervisor => &[
                 ViewCandidates,
                 Confirm,
@@ -87,9 +142,17 @@ impl Role {
                 Search,
                 Export,
                 ManageRetention,
+                ViewCameras,
             ],
             Role::Auditor => &[ReadAudit, Report],
-            Role::Administrator => &[ManageUsers, ChangeConfig, ReadAudit, Report],
+            Role::Administrator => &[
+                ManageUsers,
+                ChangeConfig,
+                ReadAudit,
+                Report,
+                ViewCameras,
+                ReadMetrics,
+            ],
         }
     }
 
@@ -154,6 +217,29 @@ pub fn verify_password(password: &str, phc: &str) -> bool {
             .verify_password(password.as_bytes(), &h)
             .is_ok()
     })
+}
+
+/// A random bearer token for a machine (40 characters from a 57-letter alphabet, ~233 bits).
+pub fn generate_token() -> String {
+    const ALPHABET: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut buf = [0u8; 40];
+    getrandom::fill(&mut buf).expect("the operating system provides randomness");
+    let body: String = buf
+        .iter()
+        .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
+        .collect();
+    format!("civ_{body}")
+}
+
+/// The SHA-256 of a token: what is stored and compared, never the token.
+pub fn token_sha256(token: &str) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(token.trim().as_bytes()).into()
+}
+
+/// Compares two digests in time independent of where they differ.
+pub fn same_digest(a: &[u8; 32], b: &[u8; 32]) -> bool {
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// A random password (for the first administrator and new users), 20 characters.

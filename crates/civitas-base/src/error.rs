@@ -22,6 +22,8 @@ pub enum ErrorKind {
     PermissionDenied,
     /// The input is larger than the configured limit (an upload, a time window).
     TooLarge,
+    /// The caller tried too often (login attempts); waiting helps.
+    ResourceExhausted,
     /// The system is not in a state where this is allowed (e.g. expired legal basis).
     FailedPrecondition,
     /// A dependency (model, database, camera) is not reachable right now; retrying may help.
@@ -43,6 +45,7 @@ impl ErrorKind {
                 | ErrorKind::Unauthenticated
                 | ErrorKind::PermissionDenied
                 | ErrorKind::TooLarge
+                | ErrorKind::ResourceExhausted
                 | ErrorKind::FailedPrecondition
         )
     }
@@ -57,6 +60,7 @@ impl fmt::Display for ErrorKind {
             ErrorKind::Unauthenticated => "unauthenticated",
             ErrorKind::PermissionDenied => "permission denied",
             ErrorKind::TooLarge => "too large",
+            ErrorKind::ResourceExhausted => "too many requests",
             ErrorKind::FailedPrecondition => "failed precondition",
             ErrorKind::Unavailable => "unavailable",
             ErrorKind::DataLoss => "data loss",

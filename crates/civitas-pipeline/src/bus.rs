@@ -25,6 +25,10 @@ pub enum Event {
         faces: usize,
         too_small: usize,
         unknown: usize,
+        /// Time to detect, embed and match this frame (ms).
+        analyse_ms: f64,
+        /// Time from the frame's arrival (decoded from the camera) to the end of its analysis (ms).
+        since_arrival_ms: f64,
     },
     /// A camera's health changed (online, degraded, offline), with the last error in words.
     CameraHealth {

@@ -21,12 +21,14 @@ pub struct Config {
     pub retention: RetentionConfig,
     #[serde(default)]
     pub api: ApiConfig,
+    #[serde(default)]
+    pub mqtt: MqttConfig,
     /// The cameras to analyse.
     #[serde(default, rename = "camera")]
     pub cameras: Vec<CameraConfig>,
 }
 
-/// The HTTP service (snapshot push now; the command centre's API later).
+/// The HTTP service: the command centre (API and web console) and snapshot push.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ApiConfig {
@@ -36,6 +38,10 @@ pub struct ApiConfig {
     pub max_snapshot_bytes: usize,
     /// Largest snapshot width or height, in pixels. Default 8192.
     pub max_snapshot_side: u32,
+    /// A console session unused this long ends, in minutes. Default 30.
+    pub session_idle_minutes: u32,
+    /// Mark the session cookie `Secure` (serve over HTTPS, e.g. behind a reverse proxy). Default false.
+    pub secure_cookie: bool,
 }
 
 impl Default for ApiConfig {
@@ -44,6 +50,38 @@ impl Default for ApiConfig {
             listen: "127.0.0.1:8080".into(),
             max_snapshot_bytes: 8 << 20,
             max_snapshot_side: 8192,
+            session_idle_minutes: 30,
+            secure_cookie: false,
+        }
+    }
+}
+
+/// Events published to an MQTT broker (off by default) for home-automation
+/// and VMS integrations. Payloads carry no names, entry ids or images: only
+/// that a candidate occurred on a camera, its review status, and camera health.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MqttConfig {
+    /// Publish at all. Default false.
+    pub enabled: bool,
+    /// Broker host. Default `127.0.0.1` (keep it on the operator's network).
+    pub host: String,
+    /// Broker port. Default 1883.
+    pub port: u16,
+    /// Topic prefix, e.g. `civitas/quito-centro`. Default `civitas`.
+    pub topic_prefix: String,
+    /// MQTT client id. Default `civitas`.
+    pub client_id: String,
+}
+
+impl Default for MqttConfig {
+    fn default() -> Self {
+        MqttConfig {
+            enabled: false,
+            host: "127.0.0.1".into(),
+            port: 1883,
+            topic_prefix: "civitas".into(),
+            client_id: "civitas".into(),
         }
     }
 }
@@ -416,6 +454,22 @@ impl Config {
         }
         if self.api.max_snapshot_bytes < 1024 {
             return bad("api.max_snapshot_bytes", "must be at least 1024".into());
+        }
+        if self.mqtt.enabled
+            && (self.mqtt.topic_prefix.trim().is_empty()
+                || self.mqtt.topic_prefix.contains(['#', '+'])
+                || self.mqtt.topic_prefix.ends_with('/'))
+        {
+            return bad(
+                "mqtt.topic_prefix",
+                format!(
+                    "{:?} must be non-empty, without # or + and without a trailing /",
+                    self.mqtt.topic_prefix
+                ),
+            );
+        }
+        if !(1..=24 * 60).contains(&self.api.session_idle_minutes) {
+            return bad("api.session_idle_minutes", "must be within 1..1440".into());
         }
         if !(16..=32768).contains(&self.api.max_snapshot_side) {
             return bad("api.max_snapshot_side", "must be within 16..32768".into());

@@ -62,7 +62,9 @@ pub fn analyse_source(
         } else {
             start.plus_ms(f.offset_ms)
         };
+        let t0 = std::time::Instant::now();
         let out = pipe.process(&f.image, f.offset_ms, frame_time, clock.now())?;
+        let analyse_ms = t0.elapsed().as_secs_f64() * 1e3;
         s.frames += 1;
         s.faces += out.faces as u64;
         s.too_small += out.too_small as u64;
@@ -74,6 +76,8 @@ pub fn analyse_source(
             faces: out.faces,
             too_small: out.too_small,
             unknown: out.unknown,
+            analyse_ms,
+            since_arrival_ms: f.arrived.elapsed().as_secs_f64() * 1e3,
         });
         publish(out.candidates, &mut s);
         if stills {

@@ -190,7 +190,7 @@ pub enum Decision {
 }
 
 /// Where a candidate stands after a review.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ReviewOutcome {
     pub candidate: i64,
     pub status: String,
@@ -257,7 +257,7 @@ fn forbid(user: &str, what: &str) -> Error {
 }
 
 impl Store {
-    fn key(&self) -> Result<&AuditKey> {
+    pub(crate) fn key(&self) -> Result<&AuditKey> {
         self.audit_key.as_deref().ok_or_else(|| {
             Error::internal("the store was opened without the audit key; nothing can be written")
         })

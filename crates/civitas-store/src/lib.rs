@@ -7,11 +7,13 @@
 //! [`civitas_model::FaceTemplate::into_enrolled_bytes`].
 
 pub mod accountability;
+pub mod console;
 
 pub use accountability::{
     AuditRecord, AuditVerifyReport, Decision, ReportCounts, RetentionPolicy, ReviewOutcome,
     ReviewPolicy, SweepReport,
 };
+pub use console::{BasisView, CandidateView, EntryView, ReviewRecord, TokenActor, TokenView};
 
 use civitas_audit::AuditKey;
 use civitas_auth::{Actor, Permission};

@@ -216,3 +216,95 @@ pub fn tokio() -> Result<tokio::runtime::Runtime> {
         .enable_all()
         .build()?)
 }
+
+/// Face models for enrolment, loaded on first use: `civitas enroll` and the
+/// console's enrolment form share it, so both apply the same rules (exactly
+/// one face, large enough, detector score above the threshold).
+#[derive(Debug)]
+pub struct ModelEnroller {
+    vision: VisionConfig,
+    pipe: std::sync::Mutex<Option<FacePipeline>>,
+}
+
+impl ModelEnroller {
+    pub fn new(vision: &VisionConfig) -> Self {
+        ModelEnroller {
+            vision: vision.clone(),
+            pipe: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// The template (bytes made under `basis`) and a JPEG face crop from one
+    /// photo; errors name `label` (the file, or "photo").
+    pub fn template(
+        &self,
+        label: &str,
+        img: &civitas_model::RgbImage,
+        basis: &civitas_model::LegalBasis,
+    ) -> civitas_base::Result<(Vec<u8>, Vec<u8>)> {
+        use civitas_base::Error;
+        let mut guard = self.pipe.lock().unwrap_or_else(|p| p.into_inner());
+        if guard.is_none() {
+            let (det, emb) = models(&self.vision).map_err(|e| {
+                Error::new(
+                    civitas_base::ErrorKind::Unavailable,
+                    format!("loading the face models: {e:#}"),
+                )
+            })?;
+            *guard = Some(FacePipeline::new(
+                "enrol".into(),
+                det,
+                emb,
+                Default::default(),
+                stage_config(&self.vision),
+            ));
+        }
+        let pipe = guard.as_mut().expect("loaded above");
+        let faces: Vec<_> = pipe
+            .faces_with_templates(img)?
+            .into_iter()
+            .filter(|(d, _)| d.score >= self.vision.min_detector_score)
+            .collect();
+        match faces.len() {
+            0 => {
+                return Err(Error::invalid(format!(
+                    "{label}: no face found; use a photo where the person's face is clearly visible"
+                )));
+            }
+            1 => {}
+            n => {
+                return Err(Error::invalid(format!(
+                    "{label}: {n} faces found; enrolment needs exactly one (crop the photo to the person)"
+                )));
+            }
+        }
+        let (d, t) = faces.into_iter().next().expect("one face");
+        if d.eye_distance_px() < self.vision.min_eye_distance_px {
+            return Err(Error::invalid(format!(
+                "{label}: the face is too small ({:.0} px between the eyes, minimum {:.0})",
+                d.eye_distance_px(),
+                self.vision.min_eye_distance_px
+            )));
+        }
+        let crop = civitas_ingest::encode_jpeg(&civitas_pipeline::face::face_crop(img, &d.bbox))?;
+        Ok((t.into_enrolled_bytes(basis), crop))
+    }
+}
+
+impl civitas_api::routes::Enroller for ModelEnroller {
+    fn enrol_photo(
+        &self,
+        photo: &[u8],
+        basis: &civitas_model::LegalBasis,
+    ) -> civitas_base::Result<(Vec<u8>, Vec<u8>)> {
+        let img = civitas_ingest::push::decode_snapshot(
+            photo,
+            civitas_ingest::push::SnapshotLimits {
+                max_bytes: 8 << 20,
+                max_side: 8192,
+            },
+        )
+        .map_err(|e| civitas_base::Error::new(e.kind(), format!("photo: {}", e.message())))?;
+        self.template("photo", &img, basis)
+    }
+}

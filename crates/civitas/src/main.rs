@@ -2,6 +2,7 @@
 
 mod cmds;
 mod engine;
+mod mqtt;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -53,6 +54,9 @@ enum Cmd {
     Retention(cmds::retention::Cmd),
     /// Write the transparency report (JSON and a self-contained HTML page).
     Report(cmds::report::Args),
+    /// Bearer tokens for machines (Prometheus, integrations).
+    #[command(subcommand)]
+    Token(cmds::token::Cmd),
     /// Cameras: make a snapshot-push token.
     #[command(subcommand)]
     Camera(cmds::camera::Cmd),
@@ -88,6 +92,7 @@ fn main() -> ExitCode {
         Cmd::Report(a) => cmds::report::main(&cli.config, cli.user.as_deref(), a),
         Cmd::Run(a) => cmds::run::main(&cli.config, a),
         Cmd::Camera(c) => cmds::camera::main(c),
+        Cmd::Token(c) => cmds::token::main(&cli.config, cli.user.as_deref(), c),
         Cmd::Enroll(a) => cmds::enroll::main(&cli.config, cli.user.as_deref(), a),
         Cmd::Analyze(a) => cmds::analyze::main(&cli.config, a),
         Cmd::Candidates(a) => cmds::candidates::main(&cli.config, cli.user.as_deref(), a),

@@ -402,9 +402,11 @@ fn a_push_camera_snapshot_of_an_enrolled_person_becomes_a_candidate() {
         .local_addr()
         .unwrap()
         .port();
-    let mut text_cfg = std::fs::read_to_string(&cfg).unwrap();
+    let mut text_cfg = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("127.0.0.1:0", &format!("127.0.0.1:{port}"));
     text_cfg.push_str(&format!(
-        "[api]\nlisten = \"127.0.0.1:{port}\"\n[[camera]]\nid = \"gate\"\nname = \"Gate\"\nurl = \"push\"\n{hash_line}\nlatitude = 0.1\nlongitude = 0.2\npurpose = \"entrance\"\nowner = \"tests\"\n"
+        "[[camera]]\nid = \"gate\"\nname = \"Gate\"\nurl = \"push\"\n{hash_line}\nlatitude = 0.1\nlongitude = 0.2\npurpose = \"entrance\"\nowner = \"tests\"\n"
     ));
     std::fs::write(&cfg, text_cfg).unwrap();
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_civitas"))
@@ -482,4 +484,89 @@ fn the_motion_gate_skips_still_frames_and_still_finds_the_person() {
     assert_eq!(s["skipped_no_motion"], 6, "{s}");
     assert_eq!(s["unknown"], 1, "Biden's one analysed frame: {s}");
     assert_eq!(lines.iter().filter(|v| v["type"] == "candidate").count(), 1);
+}
+
+#[test]
+fn events_are_published_over_mqtt_without_names() {
+    use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config_with_obama(dir.path());
+    let clip = dir.path().join("cam.mp4");
+    make_clip(&clip, &[photo("face_recognition/obama2.jpg")], 1);
+    let prefix = format!(
+        "civitas-test/{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    );
+    let mut text_cfg = std::fs::read_to_string(&cfg).unwrap();
+    text_cfg.push_str(&format!(
+        "[mqtt]\nenabled = true\nhost = \"127.0.0.1\"\nport = 1883\ntopic_prefix = \"{prefix}\"\nclient_id = \"civitas-{}\"\n[[camera]]\nid = \"gate\"\nname = \"Gate\"\nurl = \"{}\"\nlatitude = 0.1\nlongitude = 0.2\npurpose = \"test\"\nowner = \"tests\"\n",
+        std::process::id(),
+        clip.display()
+    ));
+    std::fs::write(&cfg, text_cfg).unwrap();
+    // Subscribe first (the local Mosquitto broker), then run the job.
+    let mut opts = MqttOptions::new(format!("sub-{}", std::process::id()), "127.0.0.1", 1883);
+    opts.set_keep_alive(std::time::Duration::from_secs(10));
+    let (client, mut conn) = Client::new(opts, 64);
+    client
+        .subscribe(format!("{prefix}/#"), QoS::AtLeastOnce)
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for ev in conn.iter() {
+            match ev {
+                Ok(Event::Incoming(Packet::Publish(p))) => {
+                    let _ = tx.send((
+                        p.topic.clone(),
+                        String::from_utf8_lossy(&p.payload).to_string(),
+                    ));
+                }
+                Ok(Event::Incoming(Packet::SubAck(_))) => {
+                    let _ = tx.send(("suback".into(), String::new()));
+                }
+                Ok(_) => {}
+                Err(e) => panic!(
+                    "the test's MQTT subscriber failed (is Mosquitto running on 127.0.0.1:1883?): {e}"
+                ),
+            }
+        }
+    });
+    assert_eq!(
+        rx.recv_timeout(std::time::Duration::from_secs(10))
+            .unwrap()
+            .0,
+        "suback"
+    );
+    let o = civitas(&cfg, &["run", "--fast"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let mut got = Vec::new();
+    while let Ok(m) = rx.recv_timeout(std::time::Duration::from_secs(3)) {
+        got.push(m);
+    }
+    let topics: Vec<&str> = got.iter().map(|(t, _)| t.as_str()).collect();
+    assert!(
+        topics.contains(&format!("{prefix}/cameras/gate/candidates").as_str()),
+        "{got:?}"
+    );
+    assert!(
+        topics.contains(&format!("{prefix}/cameras/gate/health").as_str()),
+        "{got:?}"
+    );
+    for (t, p) in &got {
+        assert!(!p.contains("Obama") && !p.contains("distance"), "{t}: {p}");
+    }
+    // Retained health messages would outlive the test: clear them.
+    client
+        .publish(
+            format!("{prefix}/cameras/gate/health"),
+            QoS::AtLeastOnce,
+            true,
+            Vec::<u8>::new(),
+        )
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(200));
 }

@@ -56,50 +56,14 @@ pub fn main(config: &Path, user: Option<&str>, a: Args) -> Result<()> {
         bail!("field `name` is required and was empty");
     }
     // Every photo first; store nothing unless all are good.
-    let (mut det, emb) = engine::models(&cfg.vision)?;
-    let _ = &mut det;
-    let mut pipe = civitas_pipeline::FacePipeline::new(
-        "enrol".into(),
-        det,
-        emb,
-        Default::default(),
-        engine::stage_config(&cfg.vision),
-    );
+    let enroller = engine::ModelEnroller::new(&cfg.vision);
     let mut templates = Vec::new();
     let mut photo = None;
     for p in &a.photos {
         let img = civitas_ingest::load_image(p)?;
-        let faces = pipe.faces_with_templates(&img)?;
-        let faces: Vec<_> = faces
-            .into_iter()
-            .filter(|(d, _)| d.score >= cfg.vision.min_detector_score)
-            .collect();
-        match faces.len() {
-            0 => bail!(
-                "{}: no face found; use a photo where the person's face is clearly visible",
-                p.display()
-            ),
-            1 => {}
-            n => bail!(
-                "{}: {n} faces found; enrolment needs exactly one (crop the photo to the person)",
-                p.display()
-            ),
-        }
-        let (d, t) = faces.into_iter().next().expect("one face");
-        if d.eye_distance_px() < cfg.vision.min_eye_distance_px {
-            bail!(
-                "{}: the face is too small ({:.0} px between the eyes, minimum {:.0})",
-                p.display(),
-                d.eye_distance_px(),
-                cfg.vision.min_eye_distance_px
-            );
-        }
-        if photo.is_none() {
-            photo = Some(civitas_ingest::encode_jpeg(
-                &civitas_pipeline::face::face_crop(&img, &d.bbox),
-            )?);
-        }
-        templates.push((p.display().to_string(), t.into_enrolled_bytes(&basis)));
+        let (t, crop) = enroller.template(&p.display().to_string(), &img, &basis)?;
+        photo.get_or_insert(crop);
+        templates.push((p.display().to_string(), t));
     }
     let id = rt.block_on(async {
         let id = store

@@ -13,3 +13,4 @@ pub mod report;
 pub mod retention;
 pub mod review;
 pub mod run;
+pub mod token;

@@ -20,6 +20,9 @@ pub struct Args {
     /// Stop after this many seconds (live cameras otherwise run until interrupted).
     #[arg(long)]
     for_seconds: Option<f64>,
+    /// Keep the command centre up after every camera has stopped (until Ctrl-C).
+    #[arg(long)]
+    keep_serving: bool,
 }
 
 /// Sets a flag when dropped (stops a camera's health watcher with its thread).
@@ -84,20 +87,27 @@ fn watch_health(
 
 type PushSources = std::collections::HashMap<String, civitas_ingest::push::PushSource>;
 
-/// Creates the `url = "push"` cameras and, if there are any, starts the HTTP
-/// endpoint they upload to on `[api] listen`. Returns their sources and the
-/// server's stop switch.
-fn start_push_cameras(
+/// What `start_api` started.
+struct Api {
+    push_sources: PushSources,
+    console: Arc<civitas_api::Console>,
+    stop: tokio::sync::oneshot::Sender<()>,
+}
+
+/// Starts the HTTP service on `[api] listen`: the command centre (API and
+/// web console) and the upload endpoint of the `url = "push"` cameras.
+fn start_api(
     cfg: &civitas_pipeline::config::Config,
     rt: &tokio::runtime::Runtime,
+    store: &civitas_store::Store,
     until: Option<std::time::Instant>,
-) -> Result<(PushSources, Option<tokio::sync::oneshot::Sender<()>>)> {
+) -> Result<Api> {
     use civitas_ingest::push::{SnapshotLimits, push_camera};
     let limits = SnapshotLimits {
         max_bytes: cfg.api.max_snapshot_bytes,
         max_side: cfg.api.max_snapshot_side,
     };
-    let mut sources = PushSources::new();
+    let mut push_sources = PushSources::new();
     let mut routes = std::collections::HashMap::new();
     for cam in cfg
         .cameras
@@ -112,7 +122,7 @@ fn start_push_cameras(
                 anyhow::anyhow!("camera {}: push_token_sha256 is not a SHA-256", cam.id)
             })?;
         let (src, handle) = push_camera(&cam.id, limits, 8);
-        sources.insert(cam.id.clone(), src.until(until));
+        push_sources.insert(cam.id.clone(), src.until(until));
         routes.insert(
             cam.id.clone(),
             civitas_api::PushCamera {
@@ -121,19 +131,61 @@ fn start_push_cameras(
             },
         );
     }
-    if routes.is_empty() {
-        return Ok((sources, None));
+    let key = civitas_audit::AuditKey::load_or_create(&cfg.store.audit_key)?;
+    let mut console = civitas_api::Console::new(
+        store.clone(),
+        Arc::new(SystemClock),
+        engine::review_policy(cfg),
+        key.public(),
+        civitas_api::Settings {
+            session_idle_ms: cfg.api.session_idle_minutes as i64 * 60_000,
+            secure_cookie: cfg.api.secure_cookie,
+            ..Default::default()
+        },
+    );
+    console.enroller = Some(Arc::new(engine::ModelEnroller::new(&cfg.vision)));
+    for cam in &cfg.cameras {
+        console.live.set_camera(civitas_api::CameraInfo {
+            id: cam.id.clone(),
+            name: cam.name.clone(),
+            source: civitas_ingest::rtsp::mask_url(&cam.url),
+            purpose: cam.purpose.clone(),
+            owner: cam.owner.clone(),
+            latitude: Some(cam.latitude),
+            longitude: Some(cam.longitude),
+            state: "connecting".into(),
+            last_error: None,
+            reconnects: 0,
+            frames: 0,
+            candidates: 0,
+            last_frame_ms: None,
+        });
     }
+    let console = Arc::new(console);
     let listener = rt
         .block_on(tokio::net::TcpListener::bind(&cfg.api.listen))
-        .map_err(|e| anyhow::anyhow!("api.listen {}: cannot listen: {e}", cfg.api.listen))?;
-    eprintln!(
-        "civitas: snapshot push for {} camera(s) at http://{}/api/v1/cameras/{{id}}/snapshot",
-        routes.len(),
-        listener.local_addr()?
-    );
-    let app = civitas_api::router(civitas_api::ApiState {
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "api.listen {}: cannot listen: {e} (set [api] listen in the config to a free address:port)",
+                cfg.api.listen
+            )
+        })?;
+    let addr = listener.local_addr()?;
+    if civitas_api::web::asset_count() == 0 {
+        eprintln!(
+            "civitas: warning: this binary was built without the web console (run scripts/setup)"
+        );
+    }
+    eprintln!("civitas: command centre at http://{addr}/");
+    if !routes.is_empty() {
+        eprintln!(
+            "civitas: snapshot push for {} camera(s) at http://{addr}/api/v1/cameras/{{id}}/snapshot",
+            routes.len()
+        );
+    }
+    let (app, _) = civitas_api::router(civitas_api::ApiState {
         push: Arc::new(routes),
+        console: Some(console.clone()),
     });
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     rt.spawn(async move {
@@ -145,7 +197,128 @@ fn start_push_cameras(
             tracing::error!(error = %e, "the HTTP service stopped");
         }
     });
-    Ok((sources, Some(tx)))
+    Ok(Api {
+        push_sources,
+        console,
+        stop: tx,
+    })
+}
+
+/// Feeds a bus event to the command centre: camera table, metrics, live push.
+fn to_console(c: &civitas_api::Console, ev: &Event) {
+    use civitas_api::LiveEvent;
+    let camera_event = |id: &str| {
+        if let Some(cam) = c.live.cameras().into_iter().find(|x| x.id == id) {
+            c.live.publish(LiveEvent {
+                kind: "camera".into(),
+                camera: Some(id.to_owned()),
+                data: serde_json::to_value(&cam).unwrap_or_default(),
+            });
+        }
+    };
+    match ev {
+        Event::FrameAnalysed {
+            camera,
+            faces,
+            analyse_ms,
+            since_arrival_ms,
+            ..
+        } => {
+            let l = [("camera", camera.0.as_str())];
+            c.metrics.inc("civitas_camera_frames_total", &l, 1.0);
+            c.metrics
+                .inc("civitas_camera_faces_total", &l, *faces as f64);
+            c.metrics.observe(
+                "civitas_stage_latency_seconds",
+                &[("stage", "analyse")],
+                analyse_ms / 1e3,
+            );
+            c.metrics.observe(
+                "civitas_stage_latency_seconds",
+                &[("stage", "capture_to_analysed")],
+                since_arrival_ms / 1e3,
+            );
+            let now = SystemClock.now().0;
+            let mut first = false;
+            c.live.update_camera(&camera.0, |x| {
+                x.frames += 1;
+                x.last_frame_ms = Some(now);
+                if x.state == "connecting" {
+                    x.state = "online".into();
+                    first = true;
+                }
+            });
+            if first {
+                c.metrics.set("civitas_camera_online", &l, 1.0);
+                camera_event(&camera.0);
+            }
+        }
+        Event::CameraHealth {
+            camera,
+            state,
+            last_error,
+            reconnects,
+        } => {
+            c.live.update_camera(&camera.0, |x| {
+                x.state = state.clone();
+                x.last_error = last_error.clone();
+                x.reconnects = *reconnects;
+            });
+            let l = [("camera", camera.0.as_str())];
+            c.metrics.set(
+                "civitas_camera_online",
+                &l,
+                if state == "online" { 1.0 } else { 0.0 },
+            );
+            c.metrics
+                .set("civitas_camera_reconnects_total", &l, *reconnects as f64);
+            camera_event(&camera.0);
+        }
+        Event::CameraStopped { camera, error } => {
+            c.live.update_camera(&camera.0, |x| {
+                x.state = if error.is_some() {
+                    "offline"
+                } else {
+                    "stopped"
+                }
+                .into();
+                if error.is_some() {
+                    x.last_error = error.clone();
+                }
+            });
+            c.metrics.set(
+                "civitas_camera_online",
+                &[("camera", camera.0.as_str())],
+                0.0,
+            );
+            camera_event(&camera.0);
+        }
+        Event::Candidate(_) => {}
+    }
+}
+
+/// Announces a stored candidate to the console.
+fn candidate_to_console(c: &civitas_api::Console, cand: &civitas_model::Candidate, store_s: f64) {
+    let l = [("camera", cand.camera.0.as_str())];
+    c.metrics.inc("civitas_camera_candidates_total", &l, 1.0);
+    c.metrics.observe(
+        "civitas_stage_latency_seconds",
+        &[("stage", "store")],
+        store_s,
+    );
+    c.live.update_camera(&cand.camera.0, |x| x.candidates += 1);
+    c.live.publish(civitas_api::LiveEvent {
+        kind: "candidate".into(),
+        camera: Some(cand.camera.0.clone()),
+        data: serde_json::json!({
+            "id": cand.id.map(|i| i.0),
+            "camera": cand.camera.0,
+            "entry_name": cand.entry_name,
+            "distance": cand.distance,
+            "frame_time_ms": cand.frame_time.0,
+            "stored_at_ms": SystemClock.now().0,
+        }),
+    });
 }
 
 pub fn main(config: &Path, a: Args) -> Result<()> {
@@ -172,7 +345,24 @@ pub fn main(config: &Path, a: Args) -> Result<()> {
         .map(|s| std::time::Instant::now() + std::time::Duration::from_secs_f64(s));
     let bus = Arc::new(InProcessBus::default());
     let mut rx = bus.subscribe();
-    let (mut push_sources, api_stop) = start_push_cameras(&cfg, &rt, until)?;
+    let Api {
+        mut push_sources,
+        console,
+        stop: api_stop,
+    } = start_api(&cfg, &rt, &store, until)?;
+    let mqtt = cfg.mqtt.enabled.then(|| {
+        eprintln!(
+            "civitas: publishing events to MQTT at {}:{} under {}/",
+            cfg.mqtt.host, cfg.mqtt.port, cfg.mqtt.topic_prefix
+        );
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let task = rt.spawn(crate::mqtt::forward(
+            cfg.mqtt.clone(),
+            console.live.subscribe(),
+            rx,
+        ));
+        (tx, task)
+    });
     let mut handles = Vec::new();
     for cam in &cfg.cameras {
         let cam = cam.clone();
@@ -245,21 +435,32 @@ pub fn main(config: &Path, a: Args) -> Result<()> {
         let (mut stopped, mut stored, mut failed) = (0, 0u64, 0);
         while stopped < cameras {
             let Some(ev) = rx.recv().await else { break };
+            console.metrics.set(
+                "civitas_bus_queue_depth",
+                &[("sink", "store")],
+                rx.len() as f64,
+            );
+            to_console(&console, &ev);
             match ev {
-                Event::Candidate(mut c) => match store
-                    .insert_candidate(&c, SystemClock.now(), &policy)
-                    .await?
-                {
+                Event::Candidate(mut c) => {
+                    let t0 = std::time::Instant::now();
+                    let stored_id = store
+                        .insert_candidate(&c, SystemClock.now(), &policy)
+                        .await?;
+                    let store_s = t0.elapsed().as_secs_f64();
+                    match stored_id {
                     Some(id) => {
                         c.id = Some(id);
                         stored += 1;
                         println!("{}", describe(&c));
+                        candidate_to_console(&console, &c, store_s);
                     }
                     None => eprintln!(
                         "camera {}: candidate for entry {} suppressed (rejected here recently)",
                         c.camera, c.entry
                     ),
-                },
+                    }
+                }
                 Event::CameraStopped { camera, error } => {
                     stopped += 1;
                     match error {
@@ -284,8 +485,16 @@ pub fn main(config: &Path, a: Args) -> Result<()> {
                 Event::FrameAnalysed { .. } => {}
             }
         }
-        if let Some(stop) = api_stop {
+        if a.keep_serving {
+            eprintln!(
+                "civitas: every camera has stopped; the command centre stays up until interrupted (Ctrl-C)"
+            );
+            let _ = tokio::signal::ctrl_c().await;
+        }
+        let _ = api_stop.send(());
+        if let Some((stop, task)) = mqtt {
             let _ = stop.send(());
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), task).await;
         }
         store.close().await;
         anyhow::Ok((stored, failed))

@@ -27,7 +27,7 @@ pub const PW: &str = "correct horse battery staple";
 pub fn config(dir: &Path) -> PathBuf {
     let v = var_dir();
     let cfg = format!(
-        "[store]\npath = \"{}\"\naudit_key = \"{}\"\n[vision]\nmodels_dir = \"{}\"\nort_library = \"{}\"\n",
+        "[store]\npath = \"{}\"\naudit_key = \"{}\"\n[vision]\nmodels_dir = \"{}\"\nort_library = \"{}\"\n[api]\nlisten = \"127.0.0.1:0\"\n",
         dir.join("civitas.db").display(),
         dir.join("keys/audit.key").display(),
         v.join("models").display(),

@@ -1,0 +1,181 @@
+//! What is happening now: the cameras with their health, and live events
+//! (new candidates, review decisions, camera health) pushed to browsers over
+//! Server-Sent Events. The main job feeds both from its bus; the API only
+//! relays, filtered by each subscriber's permissions and camera scope.
+
+use crate::auth::{Caller, console};
+use crate::{ApiError, ApiState};
+use axum::extract::State;
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use civitas_auth::Permission;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::sync::RwLock;
+use tokio::sync::broadcast;
+use tokio_stream::StreamExt;
+use tokio_stream::wrappers::BroadcastStream;
+use utoipa::ToSchema;
+
+/// A camera as the console shows it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CameraInfo {
+    pub id: String,
+    pub name: String,
+    /// Source with any password masked.
+    pub source: String,
+    pub purpose: String,
+    pub owner: String,
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+    /// `connecting`, `online`, `degraded`, `offline` or `stopped`.
+    pub state: String,
+    pub last_error: Option<String>,
+    pub reconnects: u64,
+    pub frames: u64,
+    pub candidates: u64,
+    /// When the last frame was analysed (Unix ms).
+    pub last_frame_ms: Option<i64>,
+}
+
+/// A live event. `camera` is set when the event concerns one camera (used
+/// to filter by the subscriber's scope).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct LiveEvent {
+    /// `candidate`, `review` or `camera`.
+    pub kind: String,
+    pub camera: Option<String>,
+    pub data: serde_json::Value,
+}
+
+/// The live state the main job keeps up to date.
+#[derive(Debug)]
+pub struct Live {
+    tx: broadcast::Sender<LiveEvent>,
+    cameras: RwLock<BTreeMap<String, CameraInfo>>,
+}
+
+impl Default for Live {
+    fn default() -> Self {
+        Live {
+            tx: broadcast::channel(1024).0,
+            cameras: RwLock::default(),
+        }
+    }
+}
+
+impl Live {
+    /// Sends an event to every connected browser (dropped when none is).
+    pub fn publish(&self, ev: LiveEvent) {
+        let _ = self.tx.send(ev);
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<LiveEvent> {
+        self.tx.subscribe()
+    }
+
+    /// Registers or replaces a camera.
+    pub fn set_camera(&self, cam: CameraInfo) {
+        self.cameras
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(cam.id.clone(), cam);
+    }
+
+    /// Changes a camera in place (no-op for an unknown id).
+    pub fn update_camera(&self, id: &str, f: impl FnOnce(&mut CameraInfo)) {
+        if let Some(c) = self
+            .cameras
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_mut(id)
+        {
+            f(c);
+        }
+    }
+
+    pub fn cameras(&self) -> Vec<CameraInfo> {
+        self.cameras
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect()
+    }
+}
+
+/// The cameras: health, last error, purpose, owner and position.
+#[utoipa::path(get, path = "/api/v1/cameras", tag = "cameras",
+    security(("session" = ["view_cameras"]), ("bearer" = ["view_cameras"])),
+    responses(
+        (status = 200, body = Vec<CameraInfo>),
+        (status = 401, body = crate::ErrorBody),
+        (status = 403, body = crate::ErrorBody),
+    ))]
+pub async fn cameras(
+    State(st): State<ApiState>,
+    caller: Caller,
+) -> Result<axum::Json<Vec<CameraInfo>>, ApiError> {
+    let c = console(&st)?;
+    caller.require(Permission::ViewCameras)?;
+    Ok(axum::Json(
+        c.live
+            .cameras()
+            .into_iter()
+            .filter(|cam| caller.actor.covers_camera(&cam.id))
+            .collect(),
+    ))
+}
+
+/// Server-Sent Events: `candidate`, `review` and `camera` events as JSON,
+/// for cameras in the caller's scope. Candidate events go only to callers
+/// who may view candidates. Subscribing is audited.
+#[utoipa::path(get, path = "/api/v1/events", tag = "live",
+    security(("session" = ["view_cameras"]), ("bearer" = ["view_cameras"])),
+    responses(
+        (status = 200, description = "text/event-stream of LiveEvent", content_type = "text/event-stream", body = LiveEvent),
+        (status = 401, body = crate::ErrorBody),
+        (status = 403, body = crate::ErrorBody),
+    ))]
+pub async fn events(
+    State(st): State<ApiState>,
+    caller: Caller,
+) -> Result<
+    Sse<impl tokio_stream::Stream<Item = Result<SseEvent, std::convert::Infallible>>>,
+    ApiError,
+> {
+    let c = console(&st)?;
+    caller.require(Permission::ViewCameras)?;
+    c.store
+        .audit(
+            c.clock.now(),
+            civitas_store::AuditRecord::new(&caller.actor.username, "events.subscribe", "events"),
+        )
+        .await?;
+    let sees_candidates = caller.require(Permission::ViewCandidates).is_ok();
+    let actor = caller.actor;
+    let stream = BroadcastStream::new(c.live.subscribe()).filter_map(move |ev| {
+        let ev = match ev {
+            Ok(ev) => ev,
+            // A browser too slow to keep up is told to reload rather than silently miss events.
+            Err(tokio_stream::wrappers::errors::BroadcastStreamRecvError::Lagged(n)) => {
+                return Some(Ok(SseEvent::default()
+                    .event("lagged")
+                    .data(format!("{{\"missed\":{n}}}"))));
+            }
+        };
+        if ev
+            .camera
+            .as_deref()
+            .is_some_and(|c| !actor.covers_camera(c))
+        {
+            return None;
+        }
+        if ev.kind != "camera" && !sees_candidates {
+            return None;
+        }
+        Some(Ok(SseEvent::default()
+            .event(ev.kind.clone())
+            .data(ev.data.to_string())))
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}

@@ -1,0 +1,860 @@
+//! The command centre's API through the real router over a real SQLite
+//! store: every route refuses anonymous callers and callers without its
+//! permission (routes enumerated from the router's own OpenAPI document),
+//! sessions, CSRF, bearer tokens, login limits, two-person review, audited
+//! reads, bad input, live events, metrics, and the committed OpenAPI file.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use civitas_api::{ApiState, Console, Settings, router};
+use civitas_audit::AuditKey;
+use civitas_auth::{Actor, Permission, Role};
+use civitas_base::{SimClock, Timestamp};
+use civitas_model::{BBox, CameraId, Candidate, EntryId, LegalBasis, TrackId};
+use civitas_store::{ReviewPolicy, Store};
+use std::sync::Arc;
+use tower::ServiceExt;
+
+const PW: &str = "correct horse battery staple";
+const T0: i64 = 1_780_000_000_000;
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    app: axum::Router,
+    doc: utoipa::openapi::OpenApi,
+    console: Arc<Console>,
+    clock: SimClock,
+    store: Store,
+}
+
+fn jpeg() -> Vec<u8> {
+    let img = image::RgbImage::from_fn(64, 64, |x, y| image::Rgb([x as u8 * 4, y as u8 * 4, 90]));
+    let mut out = Vec::new();
+    img.write_to(
+        &mut std::io::Cursor::new(&mut out),
+        image::ImageFormat::Jpeg,
+    )
+    .unwrap();
+    out
+}
+
+fn admin() -> Actor {
+    Actor {
+        username: "admin".into(),
+        role: Role::Administrator,
+        scope: vec!["*".into()],
+    }
+}
+
+/// A store with users of every role and `n` candidates on camera `gate`.
+async fn fixture(n: usize) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let key = Arc::new(AuditKey::from_seed([9; 32]));
+    let store = Store::open(&dir.path().join("c.db"))
+        .await
+        .unwrap()
+        .with_audit_key(key.clone());
+    let now = Timestamp(T0);
+    let h = civitas_auth::hash_password(PW).unwrap();
+    store
+        .add_user(None, "admin", Role::Administrator, &[], &h, now)
+        .await
+        .unwrap();
+    for (u, r) in [
+        ("sam", Role::Supervisor),
+        ("olga", Role::Operator),
+        ("omar", Role::Operator),
+        ("aude", Role::Auditor),
+        ("dora", Role::Operator),
+    ] {
+        store
+            .add_user(Some(&admin()), u, r, &[], &h, now)
+            .await
+            .unwrap();
+    }
+    let sam = Actor {
+        username: "sam".into(),
+        role: Role::Supervisor,
+        scope: vec!["*".into()],
+    };
+    let basis = LegalBasis {
+        id: None,
+        kind: "court-order".into(),
+        authority: "Juzgado 3".into(),
+        reference: "CASE-42".into(),
+        purpose: "find a missing person".into(),
+        granted_at: now,
+        expires_at: Timestamp(T0 + 30 * 86_400_000),
+    };
+    let template: Vec<u8> = (0..128)
+        .flat_map(|i| (i as f32 / 128.0).to_le_bytes())
+        .collect();
+    let entry = store
+        .enroll(
+            &sam,
+            "Ana Example",
+            &basis,
+            &["*".to_string()],
+            vec![("a.jpg".into(), template)],
+            Some(jpeg()),
+            now,
+        )
+        .await
+        .unwrap();
+    for i in 0..n {
+        let c = Candidate {
+            id: None,
+            camera: CameraId("gate".into()),
+            track: TrackId(i as i64),
+            entry,
+            entry_name: "Ana Example".into(),
+            distance: 0.3,
+            detector_score: 0.9,
+            bbox: BBox {
+                x0: 0.0,
+                y0: 0.0,
+                x1: 10.0,
+                y1: 10.0,
+            },
+            frame_time: now,
+            offset_ms: 0,
+            crop_jpeg: jpeg(),
+        };
+        store
+            .insert_candidate(&c, now, &ReviewPolicy::default())
+            .await
+            .unwrap();
+    }
+    let clock = SimClock::at(Timestamp(T0 + 1000));
+    let console = Arc::new(Console::new(
+        store.clone(),
+        Arc::new(clock.clone()),
+        ReviewPolicy::default(),
+        key.public(),
+        Settings::default(),
+    ));
+    let (app, doc) = router(ApiState {
+        push: Default::default(),
+        console: Some(console.clone()),
+    });
+    let _ = EntryId(0);
+    Fixture {
+        _dir: dir,
+        app,
+        doc,
+        console,
+        clock,
+        store,
+    }
+}
+
+#[derive(Debug, Default, Clone)]
+struct Who {
+    cookie: Option<String>,
+    csrf: Option<String>,
+    bearer: Option<String>,
+}
+
+struct Resp {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Resp {
+    fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or(serde_json::Value::Null)
+    }
+    fn message(&self) -> String {
+        self.json()["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+}
+
+async fn call(
+    app: &axum::Router,
+    method: &str,
+    path: &str,
+    who: &Who,
+    body: Option<Vec<u8>>,
+) -> Resp {
+    let mut req = Request::builder().method(method).uri(path);
+    if let Some(c) = &who.cookie {
+        req = req.header(header::COOKIE, c);
+    }
+    if let Some(c) = &who.csrf {
+        req = req.header("x-csrf-token", c);
+    }
+    if let Some(b) = &who.bearer {
+        req = req.header(header::AUTHORIZATION, format!("Bearer {b}"));
+    }
+    if body.is_some() {
+        req = req.header(header::CONTENT_TYPE, "application/json");
+    }
+    let resp = app
+        .clone()
+        .oneshot(req.body(body.map(Body::from).unwrap_or_default()).unwrap())
+        .await
+        .unwrap();
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    // An event stream never ends: only its status and headers are read here.
+    let body = if headers
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|t| t == "text/event-stream")
+    {
+        Vec::new()
+    } else {
+        axum::body::to_bytes(resp.into_body(), 16 << 20)
+            .await
+            .unwrap()
+            .to_vec()
+    };
+    Resp {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn json(v: serde_json::Value) -> Option<Vec<u8>> {
+    Some(v.to_string().into_bytes())
+}
+
+async fn login(app: &axum::Router, user: &str) -> Who {
+    let r = call(
+        app,
+        "POST",
+        "/api/v1/session",
+        &Who::default(),
+        json(serde_json::json!({"username": user, "password": PW})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.message());
+    let set = r.headers[header::SET_COOKIE].to_str().unwrap().to_owned();
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Strict"),
+        "{set}"
+    );
+    Who {
+        cookie: Some(set.split(';').next().unwrap().to_owned()),
+        csrf: r.json()["csrf_token"].as_str().map(str::to_owned),
+        bearer: None,
+    }
+}
+
+/// A user of each role for "lacks permission" checks.
+fn user_of(role: Role) -> &'static str {
+    match role {
+        Role::Operator => "olga",
+        Role::Supervisor => "sam",
+        Role::Auditor => "aude",
+        Role::Administrator => "admin",
+    }
+}
+
+fn concrete(path: &str) -> String {
+    path.replace("{id}", "1")
+}
+
+fn body_for(path: &str) -> Option<Vec<u8>> {
+    if path.ends_with("/review") {
+        json(serde_json::json!({"decision": "reject", "reason": "probe"}))
+    } else if path == "/api/v1/session" {
+        None
+    } else {
+        json(serde_json::json!({}))
+    }
+}
+
+#[tokio::test]
+async fn every_route_refuses_anonymous_callers_and_roles_without_its_permission() {
+    let f = fixture(1).await;
+    let mut checked = 0;
+    let mut public = Vec::new();
+    for (path, item) in &f.doc.paths.paths {
+        for (method, op) in [
+            ("GET", &item.get),
+            ("POST", &item.post),
+            ("DELETE", &item.delete),
+            ("PUT", &item.put),
+            ("PATCH", &item.patch),
+        ] {
+            let Some(op) = op else { continue };
+            let uri = concrete(path);
+            let send_body = if method == "GET" {
+                None
+            } else {
+                body_for(path)
+            };
+            // Anonymous: refused before anything happens.
+            let r = call(&f.app, method, &uri, &Who::default(), send_body.clone()).await;
+            let Some(security) = &op.security else {
+                public.push(format!("{method} {path}"));
+                continue;
+            };
+            assert_eq!(
+                r.status,
+                StatusCode::UNAUTHORIZED,
+                "{method} {path} answered an anonymous caller with {}: {}",
+                r.status,
+                r.message()
+            );
+            assert!(!r.message().is_empty(), "{method} {path}: no message");
+            // The permission the document declares for the route.
+            let scopes: Vec<String> = security
+                .iter()
+                .flat_map(|s| {
+                    serde_json::to_value(s)
+                        .unwrap()
+                        .as_object()
+                        .unwrap()
+                        .values()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                })
+                .flat_map(|v| v.as_array().cloned().unwrap_or_default())
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect();
+            if scopes.iter().any(|s| s == "camera") {
+                checked += 1;
+                continue; // the snapshot route takes a camera's token, not a user
+            }
+            let Some(need) = scopes.first() else {
+                checked += 1;
+                continue; // any logged-in user (the session itself)
+            };
+            let need = Permission::parse(need).unwrap();
+            let lacking = Role::ALL
+                .into_iter()
+                .find(|r| !r.can(need))
+                .unwrap_or_else(|| {
+                    panic!("every role has {need:?}; {method} {path} cannot be tested")
+                });
+            let who = login(&f.app, user_of(lacking)).await;
+            let r = call(&f.app, method, &uri, &who, send_body.clone()).await;
+            assert_eq!(
+                r.status,
+                StatusCode::FORBIDDEN,
+                "{method} {path} as {} ({}) lacking {}: {} {}",
+                user_of(lacking),
+                lacking.name(),
+                need.name(),
+                r.status,
+                r.message()
+            );
+            assert!(
+                r.message().contains(need.name()) || r.message().contains(&format!("{need:?}")),
+                "{method} {path}: the refusal should name the permission: {}",
+                r.message()
+            );
+            // And a role that has it gets past authorisation.
+            let allowed = Role::ALL.into_iter().find(|r| r.can(need)).unwrap();
+            let who = login(&f.app, user_of(allowed)).await;
+            let r = call(&f.app, method, &uri, &who, send_body).await;
+            assert!(
+                r.status != StatusCode::FORBIDDEN && r.status != StatusCode::UNAUTHORIZED,
+                "{method} {path} refused {} who has {}: {}",
+                allowed.name(),
+                need.name(),
+                r.message()
+            );
+            checked += 1;
+        }
+    }
+    assert_eq!(
+        public,
+        vec!["POST /api/v1/session".to_string()],
+        "only login is public"
+    );
+    assert!(checked >= 16, "only {checked} routes were checked");
+    // Nothing was confirmed or rejected by a refused caller.
+    let c = f.store.candidate_view(&admin_viewer(), 1).await.unwrap();
+    assert!(
+        c.reviews
+            .iter()
+            .all(|r| r.username == "olga" || r.username == "sam"),
+        "{:?}",
+        c.reviews
+    );
+}
+
+fn admin_viewer() -> Actor {
+    Actor {
+        username: "sam".into(),
+        role: Role::Supervisor,
+        scope: vec!["*".into()],
+    }
+}
+
+#[tokio::test]
+async fn two_people_confirm_a_face_match_and_every_read_is_audited() {
+    let f = fixture(2).await;
+    let olga = login(&f.app, "olga").await;
+    let omar = login(&f.app, "omar").await;
+    let r = call(
+        &f.app,
+        "GET",
+        "/api/v1/candidates?status=candidate",
+        &olga,
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let list = r.json();
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    assert_eq!(list[0]["basis"]["reference"], "CASE-42");
+    let r = call(&f.app, "GET", "/api/v1/candidates/1/crop", &olga, None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.headers[header::CONTENT_TYPE], "image/jpeg");
+    assert_eq!(r.headers[header::CACHE_CONTROL], "no-store");
+    assert!(r.body.starts_with(&[0xFF, 0xD8]));
+    let r = call(
+        &f.app,
+        "GET",
+        "/api/v1/candidates/1/entry-photo",
+        &olga,
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+
+    let confirm = || json(serde_json::json!({"decision": "confirm"}));
+    let r = call(
+        &f.app,
+        "POST",
+        "/api/v1/candidates/1/review",
+        &olga,
+        confirm(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.message());
+    assert_eq!(r.json()["status"], "candidate");
+    assert_eq!(r.json()["confirmations"], 1);
+    assert_eq!(r.json()["required"], 2);
+    let r = call(
+        &f.app,
+        "POST",
+        "/api/v1/candidates/1/review",
+        &olga,
+        confirm(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::PRECONDITION_FAILED);
+    assert!(r.message().contains("different person"), "{}", r.message());
+    let r = call(
+        &f.app,
+        "POST",
+        "/api/v1/candidates/1/review",
+        &omar,
+        confirm(),
+    )
+    .await;
+    assert_eq!(r.json()["status"], "confirmed", "{}", r.message());
+    let r = call(
+        &f.app,
+        "POST",
+        "/api/v1/candidates/2/review",
+        &omar,
+        json(serde_json::json!({"decision": "reject"})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.message().contains("reason"), "{}", r.message());
+    let r = call(
+        &f.app,
+        "POST",
+        "/api/v1/candidates/2/review",
+        &omar,
+        json(serde_json::json!({"decision": "reject", "reason": "not this person"})),
+    )
+    .await;
+    assert_eq!(r.json()["status"], "rejected");
+
+    let aude = login(&f.app, "aude").await;
+    let r = call(&f.app, "GET", "/api/v1/audit?q=olga&limit=500", &aude, None).await;
+    let actions: Vec<String> = r
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap().to_owned())
+        .collect();
+    for a in [
+        "login",
+        "candidate.list",
+        "candidate.image.view",
+        "entry.photo.view",
+        "candidate.confirm",
+    ] {
+        assert!(
+            actions.contains(&a.to_string()),
+            "{a} missing from {actions:?}"
+        );
+    }
+    let r = call(&f.app, "GET", "/api/v1/audit?q=audit.search", &aude, None).await;
+    assert!(
+        !r.json().as_array().unwrap().is_empty(),
+        "the search itself is audited"
+    );
+    let r = call(&f.app, "POST", "/api/v1/audit/verify", &aude, None).await;
+    assert_eq!(r.json()["ok"], true, "{:?}", r.json());
+    let r = call(&f.app, "GET", "/api/v1/report", &aude, None).await;
+    assert_eq!(r.json()["counts"]["confirmed"], 1, "{:?}", r.json());
+    assert_eq!(r.json()["counts"]["rejected"], 1);
+}
+
+#[tokio::test]
+async fn bad_input_gets_the_right_status_and_a_clear_message_and_changes_nothing() {
+    let f = fixture(1).await;
+    let olga = login(&f.app, "olga").await;
+    let review = "/api/v1/candidates/1/review";
+    // Malformed JSON and wrong types.
+    let r = call(
+        &f.app,
+        "POST",
+        review,
+        &olga,
+        Some(b"{\"decision\": ".to_vec()),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.message().starts_with("request body:"), "{}", r.message());
+    let r = call(
+        &f.app,
+        "POST",
+        review,
+        &olga,
+        json(serde_json::json!({"decision": 7})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.message().contains("decision"), "{}", r.message());
+    let r = call(
+        &f.app,
+        "POST",
+        review,
+        &olga,
+        json(serde_json::json!({"decision": "maybe"})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.message().contains("\"maybe\""), "{}", r.message());
+    let r = call(&f.app, "GET", "/api/v1/candidates/abc", &olga, None).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.message().starts_with("path:"), "{}", r.message());
+    let r = call(&f.app, "GET", "/api/v1/candidates?limit=lots", &olga, None).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.message().contains("limit"), "{}", r.message());
+    // Oversize upload.
+    let sam = login(&f.app, "sam").await;
+    let big = format!(
+        "{{\"name\":\"x\",\"photo_base64\":\"{}\"}}",
+        "A".repeat(9 << 20)
+    );
+    let r = call(
+        &f.app,
+        "POST",
+        "/api/v1/watchlist",
+        &sam,
+        Some(big.into_bytes()),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", r.message());
+    // Enrolment without a legal basis field.
+    let r = call(
+        &f.app,
+        "POST",
+        "/api/v1/watchlist",
+        &sam,
+        json(serde_json::json!({"name": "B", "basis_kind": "court-order", "authority": "", "reference": "R",
+            "purpose": "p", "expires": "2099-01-01", "scope": ["*"], "photo_base64": ""})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.message().contains("`authority`"), "{}", r.message());
+    // Path traversal in asset paths reaches nothing.
+    for p in [
+        "/assets/../../Cargo.toml",
+        "/assets/..%2f..%2fCargo.toml",
+        "/assets/%2e%2e/%2e%2e/Cargo.toml",
+        "/assets//etc/passwd",
+    ] {
+        let r = call(&f.app, "GET", p, &Who::default(), None).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{p}");
+        assert!(
+            !String::from_utf8_lossy(&r.body).contains("[package]"),
+            "{p}"
+        );
+    }
+    // A forged CSRF token, and none: refused, nothing changed.
+    let forged = Who {
+        csrf: Some("civ_forged".into()),
+        ..olga.clone()
+    };
+    let confirm = json(serde_json::json!({"decision": "confirm"}));
+    let r = call(&f.app, "POST", review, &forged, confirm.clone()).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(r.message().contains("CSRF"), "{}", r.message());
+    let none = Who {
+        csrf: None,
+        ..olga.clone()
+    };
+    let r = call(&f.app, "POST", review, &none, confirm.clone()).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(
+        r.message().contains("CSRF token missing"),
+        "{}",
+        r.message()
+    );
+    let c = f.store.candidate_view(&admin_viewer(), 1).await.unwrap();
+    assert!(c.reviews.is_empty(), "a refused request changed nothing");
+    // An expired session.
+    f.clock.advance_ms(31 * 60_000);
+    let r = call(&f.app, "GET", "/api/v1/candidates", &olga, None).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert!(r.message().contains("expired"), "{}", r.message());
+    let r = call(&f.app, "GET", "/api/v1/candidates", &olga, None).await;
+    assert!(
+        r.message().contains("unknown"),
+        "the expired session is gone: {}",
+        r.message()
+    );
+    // A bearer token of a user later disabled.
+    let token = f
+        .store
+        .create_token(&admin(), "dora", "integration", None, Timestamp(T0 + 2000))
+        .await
+        .unwrap();
+    let dora = Who {
+        bearer: Some(token),
+        ..Default::default()
+    };
+    let r = call(&f.app, "GET", "/api/v1/candidates", &dora, None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.message());
+    f.store
+        .disable_user(&admin(), "dora", "left the service", Timestamp(T0 + 3000))
+        .await
+        .unwrap();
+    let r = call(&f.app, "POST", review, &dora, confirm).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert!(r.message().contains("disabled"), "{}", r.message());
+    let c = f.store.candidate_view(&admin_viewer(), 1).await.unwrap();
+    assert!(c.reviews.is_empty(), "nothing was changed");
+    let r = call(
+        &f.app,
+        "GET",
+        "/api/v1/candidates",
+        &Who {
+            bearer: Some("civ_nonsense".into()),
+            ..Default::default()
+        },
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert!(
+        r.message().contains("unknown bearer token"),
+        "{}",
+        r.message()
+    );
+}
+
+#[tokio::test]
+async fn failed_logins_are_limited_and_audited() {
+    let f = fixture(0).await;
+    let bad = json(serde_json::json!({"username": "olga", "password": "wrong password!"}));
+    for _ in 0..5 {
+        let r = call(
+            &f.app,
+            "POST",
+            "/api/v1/session",
+            &Who::default(),
+            bad.clone(),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN);
+        assert!(
+            r.message().contains("wrong user name or password"),
+            "{}",
+            r.message()
+        );
+    }
+    let good = json(serde_json::json!({"username": "olga", "password": PW}));
+    let r = call(
+        &f.app,
+        "POST",
+        "/api/v1/session",
+        &Who::default(),
+        good.clone(),
+    )
+    .await;
+    assert_eq!(
+        r.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "even the right password waits"
+    );
+    assert!(
+        r.message().contains("too many failed logins"),
+        "{}",
+        r.message()
+    );
+    f.clock.advance_ms(16 * 60_000);
+    let r = call(&f.app, "POST", "/api/v1/session", &Who::default(), good).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.message());
+    let failed = f
+        .store
+        .audit_entries(0, 1000, "login.failed")
+        .await
+        .unwrap();
+    assert_eq!(failed.len(), 5);
+    // Missing fields in the login body.
+    let r = call(
+        &f.app,
+        "POST",
+        "/api/v1/session",
+        &Who::default(),
+        json(serde_json::json!({"username": "olga"})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.message().contains("password"), "{}", r.message());
+}
+
+#[tokio::test]
+async fn tokens_can_be_narrowed_and_metrics_need_their_permission() {
+    let f = fixture(0).await;
+    f.console
+        .metrics
+        .inc("civitas_camera_frames_total", &[("camera", "gate")], 4.0);
+    let token = f
+        .store
+        .create_token(
+            &admin(),
+            "admin",
+            "prometheus",
+            Some(&[Permission::ReadMetrics]),
+            Timestamp(T0),
+        )
+        .await
+        .unwrap();
+    let prom = Who {
+        bearer: Some(token),
+        ..Default::default()
+    };
+    let r = call(&f.app, "GET", "/metrics", &prom, None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let text = String::from_utf8(r.body).unwrap();
+    assert!(
+        text.contains("civitas_camera_frames_total{camera=\"gate\"} 4"),
+        "{text}"
+    );
+    let r = call(&f.app, "GET", "/api/v1/audit", &prom, None).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(
+        r.message().contains("limited to read_metrics"),
+        "{}",
+        r.message()
+    );
+    let e = f
+        .store
+        .create_token(
+            &admin(),
+            "olga",
+            "x",
+            Some(&[Permission::Enroll]),
+            Timestamp(T0),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        e.message().contains("cannot have more than its user"),
+        "{}",
+        e.message()
+    );
+}
+
+#[tokio::test]
+async fn live_events_reach_subscribers_in_scope() {
+    use http_body_util::BodyExt;
+    let f = fixture(0).await;
+    let olga = login(&f.app, "olga").await;
+    let mut req = Request::get("/api/v1/events");
+    req = req.header(header::COOKIE, olga.cookie.clone().unwrap());
+    let resp = f
+        .app
+        .clone()
+        .oneshot(req.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()[header::CONTENT_TYPE], "text/event-stream");
+    let mut body = resp.into_body();
+    f.console.live.publish(civitas_api::LiveEvent {
+        kind: "candidate".into(),
+        camera: Some("gate".into()),
+        data: serde_json::json!({"id": 7, "camera": "gate"}),
+    });
+    let frame = tokio::time::timeout(std::time::Duration::from_secs(5), body.frame())
+        .await
+        .expect("an event within 5 s")
+        .unwrap()
+        .unwrap();
+    let text = String::from_utf8(frame.into_data().unwrap().to_vec()).unwrap();
+    assert!(
+        text.contains("event: candidate") && text.contains("\"id\":7"),
+        "{text}"
+    );
+    let subs = f
+        .store
+        .audit_entries(0, 100, "events.subscribe")
+        .await
+        .unwrap();
+    assert_eq!(subs.len(), 1);
+}
+
+#[tokio::test]
+async fn the_console_is_embedded_and_served_with_a_strict_policy() {
+    assert!(
+        civitas_api::web::asset_count() >= 3,
+        "the web console was not built into this binary: run scripts/setup"
+    );
+    let f = fixture(0).await;
+    let r = call(&f.app, "GET", "/", &Who::default(), None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(String::from_utf8_lossy(&r.body).contains("/assets/app.js"));
+    let csp = r.headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+    assert!(
+        csp.contains("default-src 'self'") && csp.contains("frame-ancestors 'none'"),
+        "{csp}"
+    );
+    let r = call(&f.app, "GET", "/assets/app.js", &Who::default(), None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(
+        r.headers[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/javascript")
+    );
+    let js = String::from_utf8_lossy(&r.body);
+    assert!(
+        !js.contains("https://") || !js.contains("fetch(\"https"),
+        "no remote calls"
+    );
+}
+
+#[test]
+fn the_committed_openapi_document_matches_the_code() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/openapi.json");
+    let now = civitas_api::openapi_json();
+    if std::env::var_os("CIVITAS_BLESS").is_some() {
+        std::fs::write(&path, &now).unwrap();
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == now,
+        "docs/openapi.json differs from the routes in the code; run `CIVITAS_BLESS=1 cargo test -p civitas-api --test console` and commit it"
+    );
+}

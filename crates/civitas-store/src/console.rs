@@ -1,0 +1,486 @@
+//! What the command centre reads: candidates with their evidence and legal
+//! basis, watchlist summaries, audit search, and machines' bearer tokens.
+//! Reads here do not audit themselves: the API records each read (who saw
+//! which candidate or image, who searched what) with the caller's identity,
+//! which only it knows.
+
+use crate::accountability::{AuditRecord, append};
+use crate::{Store, db_err};
+use civitas_audit::AuditEntry;
+use civitas_auth::{Actor, Permission, Role};
+use civitas_base::{Error, ErrorKind, Result, Timestamp};
+use serde::Serialize;
+use sqlx::Row;
+
+/// One reviewer's decision on a candidate.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ReviewRecord {
+    pub username: String,
+    pub decision: String,
+    pub reason: String,
+    pub at_ms: i64,
+}
+
+/// The legal basis an entry is held under, as shown to reviewers.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct BasisView {
+    pub id: i64,
+    pub kind: String,
+    pub authority: String,
+    pub reference: String,
+    pub purpose: String,
+    pub expires_at_ms: i64,
+    pub status: String,
+}
+
+/// A candidate as the review queue shows it (images are fetched separately).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct CandidateView {
+    pub id: i64,
+    pub kind: String,
+    pub status: String,
+    pub camera: String,
+    pub entry_id: i64,
+    pub entry_name: String,
+    pub distance: f64,
+    pub detector_score: f64,
+    pub frame_time_ms: i64,
+    pub created_at_ms: i64,
+    pub basis: BasisView,
+    pub reviews: Vec<ReviewRecord>,
+    pub has_crop: bool,
+    pub has_entry_photo: bool,
+}
+
+/// A watchlist entry without its templates.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct EntryView {
+    pub id: i64,
+    pub name: String,
+    pub created_at_ms: i64,
+    pub templates: i64,
+    pub scope: Vec<String>,
+    pub basis: BasisView,
+}
+
+/// A machine's token, without the token.
+#[derive(Debug, Clone, Serialize)]
+pub struct TokenView {
+    pub id: i64,
+    pub username: String,
+    pub label: String,
+    pub only: Option<Vec<String>>,
+    pub created_at_ms: i64,
+    pub revoked: bool,
+}
+
+/// Who a bearer token acts as.
+#[derive(Debug, Clone)]
+pub struct TokenActor {
+    pub actor: Actor,
+    pub token_id: i64,
+    /// The permissions the token is narrowed to, if any.
+    pub only: Option<Vec<Permission>>,
+}
+
+/// The candidate columns the views read (a macro so queries stay literals).
+macro_rules! candidate_select {
+    () => {
+        "SELECT c.id, c.kind, c.status, c.camera_id, c.entry_id, e.name, c.distance, c.detector_score,
+        c.frame_time_ms, c.created_at_ms, b.id, b.kind, b.authority, b.reference, b.purpose, b.expires_at_ms, b.status,
+        c.crop_jpeg IS NOT NULL AND length(c.crop_jpeg) > 0, e.photo_jpeg IS NOT NULL
+ FROM candidate c JOIN watchlist_entry e ON e.id = c.entry_id JOIN legal_basis b ON b.id = e.legal_basis_id"
+    };
+}
+
+fn basis_from(r: &sqlx::sqlite::SqliteRow, at: usize) -> BasisView {
+    BasisView {
+        id: r.get(at),
+        kind: r.get(at + 1),
+        authority: r.get(at + 2),
+        reference: r.get(at + 3),
+        purpose: r.get(at + 4),
+        expires_at_ms: r.get(at + 5),
+        status: r.get(at + 6),
+    }
+}
+
+impl Store {
+    /// Candidates, newest first, optionally only those with `status`, only
+    /// from cameras in `actor`'s scope.
+    pub async fn candidate_views(
+        &self,
+        actor: &Actor,
+        status: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<CandidateView>> {
+        actor.require(Permission::ViewCandidates)?;
+        if let Some(s) = status
+            && !["candidate", "confirmed", "rejected", "expired"].contains(&s)
+        {
+            return Err(Error::invalid(format!(
+                "status {s:?}: expected candidate, confirmed, rejected or expired"
+            )));
+        }
+        let rows = sqlx::query(concat!(
+            candidate_select!(),
+            " WHERE (? IS NULL OR c.status = ?) ORDER BY c.id DESC LIMIT ?"
+        ))
+        .bind(status)
+        .bind(status)
+        .bind(limit.clamp(1, 1000))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err("listing candidates"))?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let camera: String = r.get(3);
+            if !actor.covers_camera(&camera) {
+                continue;
+            }
+            out.push(self.candidate_from_row(&r).await?);
+        }
+        Ok(out)
+    }
+
+    async fn candidate_from_row(&self, r: &sqlx::sqlite::SqliteRow) -> Result<CandidateView> {
+        let id: i64 = r.get(0);
+        let reviews = sqlx::query(
+            "SELECT username, decision, reason, at_ms FROM candidate_review WHERE candidate_id = ? ORDER BY at_ms, id",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err("reading reviews"))?
+        .iter()
+        .map(|x| ReviewRecord {
+            username: x.get(0),
+            decision: x.get(1),
+            reason: x.get(2),
+            at_ms: x.get(3),
+        })
+        .collect();
+        Ok(CandidateView {
+            id,
+            kind: r.get(1),
+            status: r.get(2),
+            camera: r.get(3),
+            entry_id: r.get(4),
+            entry_name: r.get(5),
+            distance: r.get(6),
+            detector_score: r.get(7),
+            frame_time_ms: r.get(8),
+            created_at_ms: r.get(9),
+            basis: basis_from(r, 10),
+            reviews,
+            has_crop: r.get::<i64, _>(17) != 0,
+            has_entry_photo: r.get::<i64, _>(18) != 0,
+        })
+    }
+
+    /// One candidate, if it exists and its camera is in `actor`'s scope.
+    pub async fn candidate_view(&self, actor: &Actor, id: i64) -> Result<CandidateView> {
+        actor.require(Permission::ViewCandidates)?;
+        let r = sqlx::query(concat!(candidate_select!(), " WHERE c.id = ?"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err("reading candidate"))?
+            .ok_or_else(|| Error::not_found(format!("candidate {id} does not exist")))?;
+        let camera: String = r.get(3);
+        if !actor.covers_camera(&camera) {
+            // Out of scope reads the same as absent: scope is not an oracle.
+            return Err(Error::not_found(format!("candidate {id} does not exist")));
+        }
+        self.candidate_from_row(&r).await
+    }
+
+    /// The probe crop of a candidate (JPEG), scope-checked.
+    pub async fn candidate_crop(&self, actor: &Actor, id: i64) -> Result<Vec<u8>> {
+        self.candidate_view(actor, id).await?;
+        let r = sqlx::query("SELECT crop_jpeg FROM candidate WHERE id = ?")
+            .bind(id)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err("reading candidate crop"))?;
+        r.get::<Option<Vec<u8>>, _>(0)
+            .filter(|b| !b.is_empty())
+            .ok_or_else(|| Error::not_found(format!("candidate {id} has no face crop")))
+    }
+
+    /// The enrolled photo of the entry a candidate resembles (JPEG).
+    pub async fn candidate_entry_photo(&self, actor: &Actor, id: i64) -> Result<Vec<u8>> {
+        let c = self.candidate_view(actor, id).await?;
+        let r = sqlx::query("SELECT photo_jpeg FROM watchlist_entry WHERE id = ?")
+            .bind(c.entry_id)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err("reading entry photo"))?;
+        r.get::<Option<Vec<u8>>, _>(0)
+            .ok_or_else(|| Error::not_found(format!("entry {} has no enrolment photo", c.entry_id)))
+    }
+
+    /// Every entry under an active legal basis, with expiry, without templates.
+    pub async fn entry_views(&self, actor: &Actor) -> Result<Vec<EntryView>> {
+        actor.require(Permission::Enroll)?;
+        let rows = sqlx::query(
+            "SELECT e.id, e.name, e.created_at_ms, (SELECT COUNT(*) FROM entry_template t WHERE t.entry_id = e.id),
+                    b.scope_json, b.id, b.kind, b.authority, b.reference, b.purpose, b.expires_at_ms, b.status
+             FROM watchlist_entry e JOIN legal_basis b ON b.id = e.legal_basis_id ORDER BY b.expires_at_ms, e.id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err("listing watchlist entries"))?;
+        Ok(rows
+            .iter()
+            .map(|r| EntryView {
+                id: r.get(0),
+                name: r.get(1),
+                created_at_ms: r.get(2),
+                templates: r.get(3),
+                scope: serde_json::from_str(&r.get::<String, _>(4)).unwrap_or_default(),
+                basis: basis_from(r, 5),
+            })
+            .collect())
+    }
+
+    /// Audit entries, newest first, whose actor, action or target contains
+    /// `text` (case-insensitive; empty matches all), before `before_seq`.
+    pub async fn audit_search(
+        &self,
+        actor: &Actor,
+        text: &str,
+        before_seq: Option<u64>,
+        limit: i64,
+    ) -> Result<Vec<AuditEntry>> {
+        actor.require(Permission::ReadAudit)?;
+        if text.len() > 200 {
+            return Err(Error::new(
+                ErrorKind::TooLarge,
+                "audit search: the text is longer than 200 characters",
+            ));
+        }
+        let like = format!(
+            "%{}%",
+            text.replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        let rows = sqlx::query(
+            "SELECT seq, at_ms, actor, action, target, justification, details FROM audit_log
+             WHERE seq < ?1 AND (actor LIKE ?2 ESCAPE '\\' OR action LIKE ?2 ESCAPE '\\' OR target LIKE ?2 ESCAPE '\\' OR justification LIKE ?2 ESCAPE '\\')
+             ORDER BY seq DESC LIMIT ?3",
+        )
+        .bind(before_seq.map_or(i64::MAX, |s| s as i64))
+        .bind(&like)
+        .bind(limit.clamp(1, 1000))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err("searching the audit log"))?;
+        Ok(rows
+            .iter()
+            .map(|r| AuditEntry {
+                seq: r.get::<i64, _>(0) as u64,
+                at_ms: r.get(1),
+                actor: r.get(2),
+                action: r.get(3),
+                target: r.get(4),
+                justification: r.get(5),
+                details: r.get(6),
+            })
+            .collect())
+    }
+
+    // ---- Machines' tokens ---------------------------------------------------------
+
+    /// Creates a bearer token acting as `username`, optionally narrowed to
+    /// `only`; returns the token (shown once; only its SHA-256 is stored).
+    pub async fn create_token(
+        &self,
+        by: &Actor,
+        username: &str,
+        label: &str,
+        only: Option<&[Permission]>,
+        now: Timestamp,
+    ) -> Result<String> {
+        by.require(Permission::ManageUsers)?;
+        if label.trim().is_empty() {
+            return Err(Error::invalid(
+                "field `label`: say what the token is for (e.g. \"prometheus\")",
+            ));
+        }
+        let mut tx = self.begin_immediate().await?;
+        let row = sqlx::query("SELECT id, role FROM app_user WHERE username = ?")
+            .bind(username)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err("reading users"))?
+            .ok_or_else(|| Error::not_found(format!("user {username:?} does not exist")))?;
+        let (user_id, role): (i64, String) = (row.get(0), row.get(1));
+        let role = Role::parse(&role)?;
+        if let Some(only) = only
+            && let Some(p) = only.iter().find(|p| !role.can(**p))
+        {
+            return Err(Error::invalid(format!(
+                "a token cannot have more than its user: {username:?} ({}) lacks {}",
+                role.name(),
+                p.name()
+            )));
+        }
+        let token = civitas_auth::generate_token();
+        let only_json =
+            only.map(|o| serde_json::to_string(&o.iter().map(|p| p.name()).collect::<Vec<_>>()));
+        let only_json = only_json
+            .transpose()
+            .map_err(|e| Error::internal(e.to_string()))?;
+        let id: i64 = sqlx::query(
+            "INSERT INTO api_token (user_id, label, token_sha256, only_json, created_at_ms) VALUES (?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(user_id)
+        .bind(label.trim())
+        .bind(civitas_auth::token_sha256(&token).to_vec())
+        .bind(&only_json)
+        .bind(now.0)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_err("storing the token"))?
+        .get(0);
+        append(
+            &mut tx,
+            self.key()?,
+            now,
+            &AuditRecord::new(&by.username, "token.create", format!("token:{id}")).details(
+                serde_json::json!({"user": username, "label": label.trim(), "only": only.map(|o| o.iter().map(|p| p.name()).collect::<Vec<_>>())}),
+            ),
+        )
+        .await?;
+        tx.commit().await.map_err(db_err("committing the token"))?;
+        Ok(token)
+    }
+
+    pub async fn revoke_token(&self, by: &Actor, id: i64, now: Timestamp) -> Result<()> {
+        by.require(Permission::ManageUsers)?;
+        let mut tx = self.begin_immediate().await?;
+        let n = sqlx::query(
+            "UPDATE api_token SET revoked_at_ms = ? WHERE id = ? AND revoked_at_ms IS NULL",
+        )
+        .bind(now.0)
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err("revoking the token"))?
+        .rows_affected();
+        if n == 0 {
+            return Err(Error::not_found(format!(
+                "token {id} does not exist or is already revoked"
+            )));
+        }
+        append(
+            &mut tx,
+            self.key()?,
+            now,
+            &AuditRecord::new(&by.username, "token.revoke", format!("token:{id}")),
+        )
+        .await?;
+        tx.commit().await.map_err(db_err("committing"))?;
+        Ok(())
+    }
+
+    pub async fn tokens(&self, by: &Actor) -> Result<Vec<TokenView>> {
+        by.require(Permission::ManageUsers)?;
+        let rows = sqlx::query(
+            "SELECT t.id, u.username, t.label, t.only_json, t.created_at_ms, t.revoked_at_ms IS NOT NULL
+             FROM api_token t JOIN app_user u ON u.id = t.user_id ORDER BY t.id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err("listing tokens"))?;
+        Ok(rows
+            .iter()
+            .map(|r| TokenView {
+                id: r.get(0),
+                username: r.get(1),
+                label: r.get(2),
+                only: r
+                    .get::<Option<String>, _>(3)
+                    .and_then(|s| serde_json::from_str(&s).ok()),
+                created_at_ms: r.get(4),
+                revoked: r.get::<i64, _>(5) != 0,
+            })
+            .collect())
+    }
+
+    /// Who the token with this SHA-256 acts as. Unknown or revoked tokens and
+    /// tokens of disabled users are refused in words; refusals of a known
+    /// token are audited.
+    pub async fn authenticate_token(
+        &self,
+        sha256: &[u8; 32],
+        now: Timestamp,
+    ) -> Result<TokenActor> {
+        let row = sqlx::query(
+            "SELECT t.id, t.only_json, t.revoked_at_ms IS NOT NULL, u.username, u.role, u.scope_json, u.disabled
+             FROM api_token t JOIN app_user u ON u.id = t.user_id WHERE t.token_sha256 = ?",
+        )
+        .bind(sha256.to_vec())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err("reading tokens"))?
+        .ok_or_else(|| Error::new(ErrorKind::Unauthenticated, "unknown bearer token"))?;
+        let (id, username): (i64, String) = (row.get(0), row.get(3));
+        let refusal = if row.get::<i64, _>(2) != 0 {
+            Some("this token was revoked")
+        } else if row.get::<i64, _>(6) != 0 {
+            Some("the token's user is disabled")
+        } else {
+            None
+        };
+        if let Some(why) = refusal {
+            self.audit(
+                now,
+                AuditRecord::new(&username, "token.refused", format!("token:{id}"))
+                    .details(serde_json::json!({"outcome": why})),
+            )
+            .await?;
+            return Err(Error::new(
+                ErrorKind::Unauthenticated,
+                format!("bearer token {id} of user {username:?}: {why}"),
+            ));
+        }
+        let only = match row.get::<Option<String>, _>(1) {
+            None => None,
+            Some(s) => {
+                let names: Vec<String> = serde_json::from_str(&s).map_err(|e| {
+                    Error::new(ErrorKind::DataLoss, format!("token {id}: only_json: {e}"))
+                })?;
+                Some(
+                    names
+                        .iter()
+                        .map(|n| Permission::parse(n))
+                        .collect::<Result<Vec<_>>>()?,
+                )
+            }
+        };
+        Ok(TokenActor {
+            actor: Actor {
+                role: Role::parse(&row.get::<String, _>(4))?,
+                scope: serde_json::from_str(&row.get::<String, _>(5)).unwrap_or_default(),
+                username,
+            },
+            token_id: id,
+            only,
+        })
+    }
+
+    /// Whether `username` exists and is enabled (sessions are re-checked with it).
+    pub async fn user_enabled(&self, username: &str) -> Result<bool> {
+        Ok(
+            sqlx::query("SELECT disabled FROM app_user WHERE username = ?")
+                .bind(username)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_err("reading users"))?
+                .is_some_and(|r| r.get::<i64, _>(0) == 0),
+        )
+    }
+}

@@ -1,0 +1,129 @@
+//! Publishes the command centre's live events to an MQTT broker, so existing
+//! home-automation and VMS integrations can follow cameras and alerts.
+//!
+//! Topic layout under `[mqtt] topic_prefix` (P):
+//! - `P/cameras/{camera}/health` (retained): `{"camera","state","last_error","reconnects","at_ms"}`
+//! - `P/cameras/{camera}/candidates`: `{"candidate","camera","frame_time_ms","status":"candidate","at_ms"}`
+//! - `P/candidates/{id}/status`: `{"candidate","camera","status","confirmations","required","at_ms"}`
+//!
+//! Payloads never carry a name, an entry id, a score or an image: a broker
+//! is a wide audience, so it learns *that* something needs review, and the
+//! console (with its permissions and audit) says *what*.
+
+use civitas_api::LiveEvent;
+use civitas_base::{Clock, SystemClock};
+use civitas_pipeline::config::MqttConfig;
+use rumqttc::{AsyncClient, MqttOptions, QoS};
+use tokio::sync::broadcast;
+
+/// One event as (topic, payload, retained), or `None` for events not published.
+pub fn message(prefix: &str, ev: &LiveEvent) -> Option<(String, serde_json::Value, bool)> {
+    let at_ms = SystemClock.now().0;
+    let d = &ev.data;
+    let camera = ev.camera.clone()?;
+    let safe = |s: &str| s.replace(['/', '#', '+'], "_");
+    match ev.kind.as_str() {
+        "camera" => Some((
+            format!("{prefix}/cameras/{}/health", safe(&camera)),
+            serde_json::json!({"camera": camera, "state": d["state"], "last_error": d["last_error"],
+                "reconnects": d["reconnects"], "at_ms": at_ms}),
+            true,
+        )),
+        "candidate" => Some((
+            format!("{prefix}/cameras/{}/candidates", safe(&camera)),
+            serde_json::json!({"candidate": d["id"], "camera": camera, "frame_time_ms": d["frame_time_ms"],
+                "status": "candidate", "at_ms": at_ms}),
+            false,
+        )),
+        "review" => Some((
+            format!("{prefix}/candidates/{}/status", d["id"]),
+            serde_json::json!({"candidate": d["id"], "camera": camera, "status": d["status"],
+                "confirmations": d["confirmations"], "required": d["required"], "at_ms": at_ms}),
+            false,
+        )),
+        _ => None,
+    }
+}
+
+/// Forwards `rx` to the broker until `stop` fires, then publishes what is
+/// still queued and disconnects. A broker that is down is retried (the
+/// client reconnects) and logged; it never stalls the cameras.
+pub async fn forward(
+    cfg: MqttConfig,
+    mut rx: broadcast::Receiver<LiveEvent>,
+    mut stop: tokio::sync::oneshot::Receiver<()>,
+) {
+    let mut opts = MqttOptions::new(&cfg.client_id, &cfg.host, cfg.port);
+    opts.set_keep_alive(std::time::Duration::from_secs(30));
+    let (client, mut eventloop) = AsyncClient::new(opts, 256);
+    let pump = tokio::spawn(async move {
+        let mut warned = false;
+        loop {
+            match eventloop.poll().await {
+                Ok(rumqttc::Event::Outgoing(rumqttc::Outgoing::Disconnect)) => break,
+                Ok(_) => warned = false,
+                Err(e) => {
+                    if !warned {
+                        tracing::warn!(error = %e, "MQTT broker unreachable; retrying");
+                        eprintln!("civitas: MQTT broker unreachable ({e}); retrying");
+                        warned = true;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                }
+            }
+        }
+    });
+    let send = |ev: LiveEvent| {
+        let client = client.clone();
+        let prefix = cfg.topic_prefix.clone();
+        async move {
+            if let Some((topic, payload, retain)) = message(&prefix, &ev)
+                && let Err(e) = client
+                    .publish(topic, QoS::AtLeastOnce, retain, payload.to_string())
+                    .await
+            {
+                tracing::warn!(error = %e, "MQTT publish failed");
+            }
+        }
+    };
+    loop {
+        tokio::select! {
+            ev = rx.recv() => match ev {
+                Ok(ev) => send(ev).await,
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    tracing::warn!(missed = n, "MQTT forwarder fell behind; events dropped");
+                }
+                Err(broadcast::error::RecvError::Closed) => break,
+            },
+            _ = &mut stop => break,
+        }
+    }
+    while let Ok(ev) = rx.try_recv() {
+        send(ev).await;
+    }
+    let _ = client.disconnect().await;
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(3), pump).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads_carry_no_names_and_topics_no_wildcards() {
+        let ev = LiveEvent {
+            kind: "candidate".into(),
+            camera: Some("gate/1".into()),
+            data: serde_json::json!({"id": 4, "entry_name": "Ana Example", "distance": 0.3, "frame_time_ms": 9}),
+        };
+        let (topic, payload, retain) = message("civitas/site", &ev).unwrap();
+        assert_eq!(topic, "civitas/site/cameras/gate_1/candidates");
+        assert!(!retain);
+        let text = payload.to_string();
+        assert!(
+            !text.contains("Ana") && !text.contains("distance"),
+            "{text}"
+        );
+        assert_eq!(payload["candidate"], 4);
+    }
+}

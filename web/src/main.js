@@ -1,0 +1,366 @@
+// Civitas command centre: one page, hash routes, no framework. Every piece
+// of data comes from the API of the binary that serves this file; nothing is
+// loaded from anywhere else. Text from the server is always inserted as text
+// (never as HTML).
+import { drawMap } from './map.js';
+
+const state = { me: null, csrf: null, cameras: [], live: [], queue: [], selected: 0, es: null, notes: {}, decided: [] };
+
+// ---- helpers -----------------------------------------------------------------
+function h(tag, attrs = {}, ...kids) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === false || v === null || v === undefined) continue;
+    if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
+    else if (k === 'class') el.className = v;
+    else el.setAttribute(k, v === true ? '' : v);
+  }
+  for (const k of kids.flat()) {
+    if (k === null || k === undefined || k === false) continue;
+    el.append(k instanceof Node ? k : document.createTextNode(String(k)));
+  }
+  return el;
+}
+const fmtTime = (ms) => (ms ? new Date(ms).toISOString().replace('T', ' ').slice(0, 19) + ' UTC' : '—');
+const can = (p) => !!state.me && state.me.permissions.includes(p);
+
+class ApiError extends Error {
+  constructor(status, body) {
+    super(body && body.message ? body.message : `HTTP ${status}`);
+    this.status = status;
+  }
+}
+
+async function api(method, path, body) {
+  const headers = { Accept: 'application/json' };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (method !== 'GET' && state.csrf) headers['X-CSRF-Token'] = state.csrf;
+  const r = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: 'same-origin' });
+  const text = await r.text();
+  let data = null;
+  try { data = text ? JSON.parse(text) : null; } catch { data = { message: text }; }
+  if (!r.ok) {
+    if (r.status === 401 && path !== '/api/v1/session') { state.me = null; render(); }
+    throw new ApiError(r.status, data);
+  }
+  return data;
+}
+
+function errorBox(e) {
+  return h('div', { class: 'error', role: 'alert' }, e.status ? `Refused (${e.status}): ${e.message}` : String(e.message || e));
+}
+
+// ---- live events -------------------------------------------------------------
+function connectLive() {
+  if (state.es) state.es.close();
+  const es = new EventSource('/api/v1/events');
+  state.es = es;
+  es.addEventListener('candidate', (m) => {
+    const d = JSON.parse(m.data);
+    state.live.unshift({ kind: 'candidate', at: Date.now(), ...d });
+    state.live = state.live.slice(0, 50);
+    onLive('candidate', d);
+  });
+  es.addEventListener('review', (m) => onLive('review', JSON.parse(m.data)));
+  es.addEventListener('camera', (m) => {
+    const d = JSON.parse(m.data);
+    const c = state.cameras.find((x) => x.id === d.id);
+    if (c) Object.assign(c, d);
+    onLive('camera', d);
+  });
+  es.addEventListener('lagged', () => render());
+}
+
+function onLive(kind, d) {
+  const page = currentPage();
+  if (page === 'review' && (kind === 'candidate' || kind === 'review')) loadQueue().then(drawReview);
+  else if (page === 'map' || page === 'cameras') render();
+  updateBadge();
+}
+
+function updateBadge() {
+  const b = document.querySelector('#queue-count');
+  if (b) b.textContent = state.queue.length ? String(state.queue.length) : '';
+  if (b) b.style.display = state.queue.length ? '' : 'none';
+}
+
+// ---- pages -------------------------------------------------------------------
+const PAGES = [
+  ['map', 'Map', 'view_cameras'],
+  ['review', 'Review', 'view_candidates'],
+  ['watchlist', 'Watchlists', 'enroll'],
+  ['cameras', 'Cameras', 'view_cameras'],
+  ['audit', 'Audit', 'read_audit'],
+  ['report', 'Transparency', 'report'],
+];
+const currentPage = () => (location.hash.replace(/^#\/?/, '') || defaultPage());
+const defaultPage = () => (PAGES.find(([, , p]) => can(p)) || ['audit'])[0];
+
+function loginPage(err) {
+  const user = h('input', { id: 'username', name: 'username', autocomplete: 'username', required: true });
+  const pass = h('input', { id: 'password', name: 'password', type: 'password', autocomplete: 'current-password', required: true });
+  const form = h('form', { class: 'login', onsubmit: async (e) => {
+    e.preventDefault();
+    try {
+      const me = await api('POST', '/api/v1/session', { username: user.value, password: pass.value });
+      state.me = me; state.csrf = me.csrf_token;
+      await start();
+    } catch (ex) { render(loginPage(ex)); }
+  } },
+    h('h1', {}, 'Civitas command centre'),
+    h('p', { class: 'muted' }, 'Every action here is recorded in a tamper-evident audit log.'),
+    err ? errorBox(err) : null,
+    h('label', { for: 'username' }, 'User name'), user,
+    h('label', { for: 'password' }, 'Password'), pass,
+    h('button', { class: 'primary', type: 'submit' }, 'Log in'));
+  return form;
+}
+
+function shell(content) {
+  const page = currentPage();
+  return h('div', {},
+    h('header', {},
+      h('span', { class: 'brand' }, 'Civitas'),
+      h('nav', {}, PAGES.filter(([, , p]) => can(p)).map(([id, label]) =>
+        h('a', { href: `#/${id}`, class: id === page ? 'active' : '', id: `nav-${id}` }, label,
+          id === 'review' ? h('span', { class: 'badge', id: 'queue-count', style: 'display:none' }) : null))),
+      h('span', { class: 'who', id: 'who' }, `${state.me.username} (${state.me.role})`),
+      h('button', { id: 'logout', onclick: async () => {
+        try { await api('DELETE', '/api/v1/session'); } catch { /* the session may already be gone */ }
+        state.me = null; state.csrf = null; if (state.es) state.es.close(); render();
+      } }, 'Log out')),
+    h('main', { id: 'page' }, content));
+}
+
+async function mapPage() {
+  state.cameras = await api('GET', '/api/v1/cameras');
+  const recent = state.live.filter((e) => e.kind === 'candidate').slice(0, 20);
+  const hot = new Set(recent.filter((e) => Date.now() - e.at < 5 * 60_000).map((e) => e.camera));
+  return h('div', { class: 'grid' },
+    h('div', { class: 'panel map' }, h('h1', {}, 'Camera map'), drawMap(state.cameras, hot),
+      h('p', { class: 'muted' }, 'Boundaries: Natural Earth via the world-atlas package (offline). Colours: green online, amber degraded or connecting, red offline, grey stopped. A red ring marks a camera with a candidate in the last five minutes.')),
+    h('div', { class: 'panel events' }, h('h2', {}, 'Live candidates'),
+      recent.length ? h('ul', { id: 'live-list' }, recent.map((e) => h('li', {},
+        h('a', { href: '#/review' }, `#${e.id}`), ` ${e.entry_name} on ${e.camera} `, h('span', { class: 'muted' }, fmtTime(e.frame_time_ms)))))
+        : h('p', { class: 'muted', id: 'live-list' }, 'None since this page opened. New candidates appear here as cameras raise them.')));
+}
+
+async function loadQueue() {
+  state.queue = await api('GET', '/api/v1/candidates?status=candidate&limit=100');
+  if (state.selected >= state.queue.length) state.selected = Math.max(0, state.queue.length - 1);
+  updateBadge();
+  return state.queue;
+}
+
+function candidateCard(c, i) {
+  const reason = h('input', { placeholder: 'Reason (required to reject)', 'aria-label': 'reason', class: 'reason' });
+  const note = state.notes[c.id];
+  const msg = h('div', {}, note ? h('div', { class: note.cls, role: note.cls === 'error' ? 'alert' : 'status' }, note.text) : null);
+  const mine = c.reviews.find((r) => r.username === state.me.username);
+  const confirms = c.reviews.filter((r) => r.decision === 'confirm').length;
+  const required = c.kind === 'plate' ? 1 : 2;
+  const expired = c.basis.expires_at_ms < Date.now();
+  const act = async (decision) => {
+    try {
+      const out = await api('POST', `/api/v1/candidates/${c.id}/review`, { decision, reason: reason.value });
+      if (out.status === 'candidate') {
+        state.notes[c.id] = { cls: 'notice', text: `Confirmation recorded (${out.confirmations} of ${out.required}). A second, different person must also confirm.` };
+      } else {
+        delete state.notes[c.id];
+        state.decided.unshift(`Candidate ${c.id} (${c.entry_name}) is now ${out.status} (${out.confirmations} of ${out.required} confirmations).`);
+        state.decided = state.decided.slice(0, 5);
+      }
+    } catch (e) {
+      state.notes[c.id] = { cls: 'error', text: e.status ? `Refused (${e.status}): ${e.message}` : String(e.message || e) };
+    }
+    await loadQueue();
+    drawReview();
+  };
+  return h('article', { class: `card${i === state.selected ? ' selected' : ''}`, 'data-id': c.id, id: `cand-${c.id}` },
+    h('figure', {}, h('img', { src: `/api/v1/candidates/${c.id}/crop`, alt: 'face seen by the camera' }), h('figcaption', {}, 'Seen by camera')),
+    h('figure', {}, h('img', { src: `/api/v1/candidates/${c.id}/entry-photo`, alt: 'enrolled photo' }), h('figcaption', {}, 'Enrolled photo')),
+    h('div', {},
+      h('h2', {}, `#${c.id} · ${c.entry_name} `, h('span', { class: `pill ${c.status}` }, c.status)),
+      h('dl', {},
+        h('dt', {}, 'Distance'), h('dd', {}, `${c.distance.toFixed(3)} (lower is closer; threshold set per deployment)`),
+        h('dt', {}, 'Camera'), h('dd', {}, c.camera),
+        h('dt', {}, 'Seen at'), h('dd', {}, fmtTime(c.frame_time_ms)),
+        h('dt', {}, 'Legal basis'), h('dd', {}, `${c.basis.kind} — ${c.basis.authority}, ref. ${c.basis.reference}`),
+        h('dt', {}, 'Purpose'), h('dd', {}, c.basis.purpose),
+        h('dt', {}, 'Basis expires'), h('dd', { class: expired ? 'flag-expired' : '' }, fmtTime(c.basis.expires_at_ms), expired ? ' (expired)' : ''),
+        h('dt', {}, 'Reviews'), h('dd', { class: 'reviews' }, c.reviews.length ? c.reviews.map((r) => `${r.decision} by ${r.username}`).join('; ') : 'none yet')),
+      h('p', { class: 'rule' }, `Two-person rule: ${confirms} of ${required} confirmations. A match stays a candidate until ${required} different people confirm it; one rejection rejects it.`),
+      h('div', { class: 'actions' },
+        h('button', { class: 'primary confirm', disabled: !can('confirm') || !!mine, onclick: () => act('confirm'), title: 'c' }, mine ? `You ${mine.decision}ed` : 'Confirm'),
+        reason,
+        h('button', { class: 'danger reject', disabled: !can('confirm') || !!mine, onclick: () => act('reject'), title: 'r' }, 'Reject')),
+      msg));
+}
+
+function drawReview() {
+  const page = document.querySelector('#page');
+  if (!page || currentPage() !== 'review') return;
+  page.replaceChildren(reviewBody());
+}
+
+function reviewBody() {
+  return h('div', {},
+    h('h1', {}, 'Review queue'),
+    h('div', { id: 'decided' }, state.decided.map((t) => h('div', { class: 'notice' }, t))),
+    h('p', { class: 'keys' }, 'Keys: ', h('kbd', {}, 'j'), '/', h('kbd', {}, 'k'), ' next/previous, ', h('kbd', {}, 'c'), ' confirm, ', h('kbd', {}, 'r'), ' reject (type the reason first). New candidates arrive live.'),
+    state.queue.length
+      ? h('div', { class: 'cards', id: 'queue' }, state.queue.map(candidateCard))
+      : h('p', { class: 'muted', id: 'queue' }, 'Nothing awaits review.'));
+}
+
+async function reviewPage() {
+  await loadQueue();
+  return reviewBody();
+}
+
+document.addEventListener('keydown', (e) => {
+  if (currentPage() !== 'review' || e.target.tagName === 'INPUT' && e.key !== 'Enter') return;
+  const cards = [...document.querySelectorAll('.card')];
+  if (!cards.length) return;
+  if (e.key === 'j' || e.key === 'k') {
+    state.selected = Math.min(cards.length - 1, Math.max(0, state.selected + (e.key === 'j' ? 1 : -1)));
+    cards.forEach((c, i) => c.classList.toggle('selected', i === state.selected));
+    cards[state.selected].scrollIntoView({ block: 'nearest' });
+  } else if (e.key === 'c') cards[state.selected].querySelector('.confirm').click();
+  else if (e.key === 'r') cards[state.selected].querySelector('.reject').click();
+});
+
+async function watchlistPage() {
+  const list = await api('GET', '/api/v1/watchlist');
+  const now = Date.now();
+  const flag = (ms) => (ms < now ? h('span', { class: 'flag-expired' }, 'expired — no longer matches')
+    : ms - now < 7 * 86_400_000 ? h('span', { class: 'flag-soon' }, 'expires within 7 days') : 'active');
+  const f = (name, label, attrs = {}) => [h('label', { for: `f-${name}` }, label), h('input', { id: `f-${name}`, name, required: true, ...attrs })];
+  const msg = h('div', {});
+  const form = h('form', { class: 'enrol', id: 'enrol', onsubmit: async (e) => {
+    e.preventDefault();
+    const fd = new FormData(form);
+    const file = fd.get('photo');
+    try {
+      if (!file || !file.size) throw new Error('choose a photo of the person');
+      const photo = await new Promise((ok, fail) => {
+        const r = new FileReader();
+        r.onload = () => ok(String(r.result).split(',')[1] || '');
+        r.onerror = () => fail(new Error('the photo could not be read'));
+        r.readAsDataURL(file);
+      });
+      const body = Object.fromEntries([...fd.entries()].filter(([k]) => k !== 'photo'));
+      body.scope = String(body.scope || '').split(',').map((s) => s.trim()).filter(Boolean);
+      body.photo_base64 = photo;
+      const out = await api('POST', '/api/v1/watchlist', body);
+      msg.replaceChildren(h('div', { class: 'notice' }, `Enrolled as entry ${out.id}.`));
+      setTimeout(render, 800);
+    } catch (ex) { msg.replaceChildren(errorBox(ex)); }
+  } },
+    ...f('name', 'Name'),
+    h('label', { for: 'f-photo' }, 'Photo'), h('input', { id: 'f-photo', name: 'photo', type: 'file', accept: 'image/jpeg,image/png', required: true }),
+    h('label', { for: 'f-kind' }, 'Legal basis kind'),
+    h('select', { id: 'f-kind', name: 'basis_kind', required: true }, ['court-order', 'judicial-warrant', 'missing-person-report', 'stolen-vehicle-report'].map((k) => h('option', { value: k }, k))),
+    ...f('authority', 'Authorising body'),
+    ...f('reference', 'Reference (case, warrant)'),
+    ...f('purpose', 'Purpose'),
+    ...f('expires', 'Expires (YYYY-MM-DD)', { pattern: '\\d{4}-\\d{2}-\\d{2}', placeholder: 'YYYY-MM-DD' }),
+    ...f('scope', 'Cameras (comma-separated, * for all)', { value: '*' }),
+    h('div', { class: 'full' }, h('button', { class: 'primary', type: 'submit' }, 'Enrol under this legal basis'),
+      h('span', { class: 'muted' }, ' All legal-basis fields are required; the entry stops matching when the basis expires.')),
+    h('div', { class: 'full' }, msg));
+  return h('div', {},
+    h('h1', {}, 'Watchlists'),
+    h('table', { id: 'entries' }, h('thead', {}, h('tr', {}, ['Entry', 'Name', 'Legal basis', 'Authority / reference', 'Purpose', 'Cameras', 'Expires', 'State'].map((t) => h('th', {}, t)))),
+      h('tbody', {}, list.map((e) => h('tr', {},
+        h('td', {}, e.id), h('td', {}, e.name), h('td', {}, e.basis.kind), h('td', {}, `${e.basis.authority} / ${e.basis.reference}`),
+        h('td', {}, e.basis.purpose), h('td', {}, e.scope.join(', ')), h('td', {}, fmtTime(e.basis.expires_at_ms)),
+        h('td', {}, e.basis.status === 'refused' ? h('span', { class: 'flag-expired' }, 'basis refused') : flag(e.basis.expires_at_ms)))))),
+    h('h2', {}, 'Enrol a person'), form);
+}
+
+async function camerasPage() {
+  state.cameras = await api('GET', '/api/v1/cameras');
+  return h('div', {}, h('h1', {}, 'Cameras'),
+    h('table', { id: 'cameras' }, h('thead', {}, h('tr', {}, ['Camera', 'Name', 'Health', 'Last error', 'Reconnects', 'Frames', 'Candidates', 'Purpose', 'Owner', 'Source'].map((t) => h('th', {}, t)))),
+      h('tbody', {}, state.cameras.map((c) => h('tr', {},
+        h('td', {}, c.id), h('td', {}, c.name), h('td', {}, h('span', { class: `pill ${c.state}` }, c.state)),
+        h('td', {}, c.last_error || '—'), h('td', {}, c.reconnects), h('td', {}, c.frames), h('td', {}, c.candidates),
+        h('td', {}, c.purpose), h('td', {}, c.owner), h('td', { class: 'muted' }, c.source))))));
+}
+
+async function auditPage() {
+  const q = new URLSearchParams(location.hash.split('?')[1] || '').get('q') || '';
+  const [list, head] = await Promise.all([api('GET', `/api/v1/audit?limit=200&q=${encodeURIComponent(q)}`), api('GET', '/api/v1/audit/head')]);
+  const input = h('input', { id: 'audit-q', value: q, placeholder: 'user, action or target (e.g. candidate.confirm)' });
+  const result = h('div', { id: 'verify-result' });
+  return h('div', {}, h('h1', {}, 'Audit log'),
+    h('div', { class: 'panel' },
+      h('h2', {}, 'Signed tree head'),
+      head.head ? h('p', { class: 'head', id: 'tree-head' }, `size ${head.head.tree_size} · ${fmtTime(head.head.at_ms)} · root ${head.head.root} · Ed25519 key ${head.public_key}`) : h('p', {}, 'empty'),
+      h('button', { id: 'verify', onclick: async () => {
+        try {
+          const v = await api('POST', '/api/v1/audit/verify');
+          result.replaceChildren(v.ok ? h('div', { class: 'notice' }, `Verified: ${v.entries} entries, ${v.signed_heads} signed heads; the log is intact.`)
+            : h('div', { class: 'error' }, `Verification FAILED: ${v.error}`));
+        } catch (e) { result.replaceChildren(errorBox(e)); }
+      } }, 'Verify the whole log now'), result),
+    h('form', { class: 'toolbar', onsubmit: (e) => { e.preventDefault(); location.hash = `#/audit?q=${encodeURIComponent(input.value)}`; } },
+      input, h('button', { type: 'submit' }, 'Search')),
+    h('table', { id: 'audit' }, h('thead', {}, h('tr', {}, ['#', 'Time', 'Who', 'Action', 'Target', 'Why', 'Details'].map((t) => h('th', {}, t)))),
+      h('tbody', {}, list.map((e) => h('tr', {}, h('td', {}, e.seq), h('td', {}, fmtTime(e.at_ms)), h('td', {}, e.actor), h('td', {}, e.action),
+        h('td', {}, e.target), h('td', {}, e.justification), h('td', { class: 'muted' }, e.details))))));
+}
+
+async function reportPage() {
+  const r = await api('GET', '/api/v1/report');
+  const table = (obj) => h('table', {}, h('tbody', {}, Object.keys(obj).length
+    ? Object.entries(obj).map(([k, v]) => h('tr', {}, h('td', {}, k), h('td', {}, v))) : h('tr', {}, h('td', {}, 'none'))));
+  const c = r.counts;
+  return h('div', { id: 'report' }, h('h1', {}, 'Transparency report'),
+    h('p', { class: 'muted' }, `Period ${r.period.from} to ${r.period.to}. Counts only; nothing here identifies a person.`),
+    h('div', { class: 'grid' },
+      h('div', { class: 'panel' }, h('h2', {}, 'Outcomes'), table({
+        'Candidates raised': c.candidates_raised, 'Confirmed by two people': c.confirmed, Rejected: c.rejected,
+        'Expired unreviewed': c.expired_unreviewed, 'Deleted by retention': c.retention_deleted,
+        'Legal bases refused': c.bases_refused, 'Failed logins': c.logins_failed }),
+        h('h2', {}, 'Active entries by legal basis'), table(c.active_entries_by_basis_kind),
+        h('h2', {}, 'Rejection reasons'), table(c.rejection_reasons)),
+      h('div', { class: 'panel' }, h('h2', {}, 'Actions in the audit log'), table(c.actions))));
+}
+
+const RENDER = { map: mapPage, review: reviewPage, watchlist: watchlistPage, cameras: camerasPage, audit: auditPage, report: reportPage };
+
+async function render(override) {
+  const app = document.querySelector('#app');
+  if (override) { app.replaceChildren(override); return; }
+  if (!state.me) { app.replaceChildren(loginPage()); return; }
+  const page = currentPage().split('?')[0];
+  let body;
+  try {
+    if (!RENDER[page]) throw new Error(`no page ${page}`);
+    // Pages the role cannot use are not in the menu, but the server decides:
+    // a typed-in address is asked of the API and its refusal is shown.
+    body = await RENDER[page]();
+  } catch (e) {
+    if (!state.me) return;
+    body = errorBox(e);
+  }
+  app.replaceChildren(shell(body));
+  updateBadge();
+}
+
+async function start() {
+  connectLive();
+  if (can('view_candidates')) loadQueue().catch(() => {});
+  await render();
+}
+
+window.addEventListener('hashchange', () => render());
+(async () => {
+  try {
+    state.me = await api('GET', '/api/v1/session');
+    state.csrf = state.me.csrf_token;
+    await start();
+  } catch { render(); }
+})();

@@ -1,0 +1,235 @@
+// End-to-end test of the command centre in a real browser: Debian's Chromium
+// driven by playwright-core, against the real civitas binary analysing a real
+// clip with the real face models. Screenshots of every page are saved in
+// web/test-artifacts/ (look at them).
+//
+//   CIVITAS_BIN=target/debug/civitas CIVITAS_VAR=var node web/tests/console.test.mjs
+import { chromium } from 'playwright-core';
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import assert from 'node:assert/strict';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const BIN = resolve(ROOT, process.env.CIVITAS_BIN || 'target/debug/civitas');
+const VAR = resolve(ROOT, process.env.CIVITAS_VAR || 'var');
+const ART = join(ROOT, 'web/test-artifacts');
+const PW = 'correct horse battery staple';
+mkdirSync(ART, { recursive: true });
+
+const freePort = () => new Promise((ok) => { const s = createServer(); s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => ok(p)); }); });
+const step = (m) => console.log(`browser test: ${m}`);
+
+function civitas(cfg, args, user, extraEnv = {}) {
+  const env = { ...process.env, CIVITAS_NEW_PASSWORD: PW, ...extraEnv };
+  delete env.CIVITAS_USER;
+  if (user) { env.CIVITAS_USER = user; env.CIVITAS_PASSWORD = PW; }
+  return execFileSync(BIN, ['--config', cfg, ...args], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'civitas-browser-'));
+const port = await freePort();
+const clip = join(dir, 'plaza.mp4');
+// A quiet lead-in (a face on no list) so the browser is watching before the
+// enrolled person walks past twice, with someone else in between.
+execFileSync(join(ROOT, 'scripts/make-clip'), [clip,
+  join(VAR, 'testdata/scrfd/newton.png'), join(VAR, 'testdata/scrfd/newton.png'), join(VAR, 'testdata/scrfd/newton.png'),
+  join(VAR, 'testdata/face_recognition/obama2.jpg'), join(VAR, 'testdata/face_recognition/biden.jpg'),
+  join(VAR, 'testdata/face_recognition/obama3.jpg'), join(VAR, 'testdata/scrfd/newton.png'), '--seconds', '3']);
+const cfg = join(dir, 'civitas.toml');
+writeFileSync(cfg, `[store]
+path = "${join(dir, 'civitas.db')}"
+audit_key = "${join(dir, 'keys/audit.key')}"
+[vision]
+models_dir = "${join(VAR, 'models')}"
+ort_library = "${join(VAR, 'lib/libonnxruntime.so.1.31.1')}"
+[api]
+listen = "127.0.0.1:${port}"
+[[camera]]
+id = "plaza"
+name = "Plaza Grande, north side"
+url = "${clip}"
+fps = 2.0
+realtime = true
+latitude = -0.2202
+longitude = -78.5123
+purpose = "Public square; watchlist matching under court orders"
+owner = "Municipal security office"
+`);
+civitas(cfg, ['init', '--admin', 'admin']);
+for (const [u, r] of [['olga', 'operator'], ['omar', 'operator'], ['sam', 'supervisor'], ['aude', 'auditor']]) {
+  civitas(cfg, ['user', 'add', u, '--role', r], 'admin');
+}
+civitas(cfg, ['enroll', '--name', 'Barack Obama', '--photo', join(VAR, 'testdata/face_recognition/obama.jpg'),
+  '--basis-kind', 'court-order', '--authority', 'Juzgado 3 de Garantias Penales', '--reference', 'CASE-2026-042',
+  '--purpose', 'Locate a person named in a court order', '--expires', '2099-01-01', '--scope', '*'], 'sam');
+step('configured, users made, one person enrolled');
+
+const run = spawn(BIN, ['--config', cfg, 'run', '--keep-serving'], { stdio: ['ignore', 'pipe', 'pipe'] });
+let runLog = '';
+run.stdout.on('data', (d) => { runLog += d; });
+run.stderr.on('data', (d) => { runLog += d; });
+const base = `http://127.0.0.1:${port}`;
+for (let i = 0; ; i++) {
+  try { const r = await fetch(`${base}/`); if (r.ok) break; } catch { /* not up yet */ }
+  if (i > 200) throw new Error(`the command centre did not come up:\n${runLog}`);
+  await new Promise((r) => setTimeout(r, 100));
+}
+step(`civitas run serves the command centre at ${base}`);
+
+const browser = await chromium.launch({
+  executablePath: '/usr/bin/chromium',
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+});
+let failed = null;
+try {
+  const session = async (user) => {
+    const ctx = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+    const page = await ctx.newPage();
+    page.on('pageerror', (e) => { throw new Error(`page error for ${user}: ${e.message}`); });
+    await page.goto(`${base}/`);
+    await page.fill('#username', user);
+    await page.fill('#password', PW);
+    await page.click('button[type=submit]');
+    await page.waitForSelector('#who');
+    return page;
+  };
+  const shot = (page, name) => page.screenshot({ path: join(ART, `${name}.png`), fullPage: true });
+
+  // A wrong password is refused in words.
+  const ctx0 = await browser.newContext();
+  const p0 = await ctx0.newPage();
+  await p0.goto(`${base}/`);
+  await p0.fill('#username', 'olga');
+  await p0.fill('#password', 'not the password');
+  await p0.click('button[type=submit]');
+  await p0.waitForSelector('.error');
+  assert.match(await p0.textContent('.error'), /wrong user name or password/);
+  await shot(p0, '01-login-refused');
+  await ctx0.close();
+
+  const olga = await session('olga');
+  await olga.goto(`${base}/#/review`);
+  await olga.waitForSelector('#queue');
+  step('olga is logged in and watching the review queue');
+  const t0 = Date.now();
+  // Live: the candidate appears without a reload, pushed over Server-Sent Events.
+  const arrival = olga.evaluate(() => new Promise((ok) => {
+    const es = new EventSource('/api/v1/events');
+    es.addEventListener('candidate', (m) => { ok({ at: Date.now(), d: JSON.parse(m.data) }); es.close(); });
+  }));
+  await olga.waitForSelector('article.card', { timeout: 60_000 });
+  const live = await arrival;
+  step(`a candidate appeared live after ${((Date.now() - t0) / 1000).toFixed(1)} s; frame to browser ${(live.at - live.d.frame_time_ms)} ms, store to browser ${(live.at - live.d.stored_at_ms)} ms`);
+  writeFileSync(join(ART, 'latency.json'), JSON.stringify({ frame_to_browser_ms: live.at - live.d.frame_time_ms, stored_to_browser_ms: live.at - live.d.stored_at_ms }));
+  assert.match(await olga.textContent('article.card'), /Barack Obama/);
+  assert.match(await olga.textContent('article.card'), /CASE-2026-042/);
+  assert.match(await olga.textContent('article.card'), /Two-person rule: 0 of 2/);
+  // Both images load (probe crop and enrolled photo).
+  await olga.waitForFunction(() => [...document.querySelectorAll('article.card img')].slice(0, 2).every((i) => i.complete && i.naturalWidth > 0));
+  await shot(olga, '02-review-candidate-live');
+  const firstId = await olga.getAttribute('article.card', 'data-id');
+
+  // Olga confirms with the keyboard shortcut.
+  await olga.keyboard.press('c');
+  await olga.locator(`#cand-${firstId} .notice`, { hasText: 'second, different person must also confirm' }).waitFor();
+  assert.match(await olga.textContent(`#cand-${firstId} .rule`), /1 of 2/);
+  await shot(olga, '03-first-confirmation');
+  step(`olga confirmed candidate ${firstId}: it waits for a second person`);
+
+  // Omar confirms the same candidate: it becomes a confirmed match.
+  const omar = await session('omar');
+  await omar.goto(`${base}/#/review`);
+  await omar.waitForSelector(`#cand-${firstId}`);
+  assert.match(await omar.textContent(`#cand-${firstId}`), /confirm by olga/);
+  await omar.click(`#cand-${firstId} button.confirm`);
+  await omar.locator('#decided .notice', { hasText: `Candidate ${firstId} (Barack Obama) is now confirmed (2 of 2` }).waitFor();
+  assert.equal(await omar.locator(`#cand-${firstId}`).count(), 0, 'a confirmed match leaves the queue');
+  await shot(omar, '04-confirmed-by-second-person');
+  step(`omar confirmed candidate ${firstId}: confirmed match`);
+
+  // The second pass of the same person arrives; Omar rejects it with a reason.
+  await omar.waitForSelector(`article.card:not(#cand-${firstId})`, { timeout: 60_000 });
+  const secondId = await omar.getAttribute(`article.card:not(#cand-${firstId})`, 'data-id');
+  await omar.click(`#cand-${secondId} button.reject`);
+  await omar.locator(`#cand-${secondId} .error`, { hasText: 'reason' }).waitFor();
+  await omar.fill(`#cand-${secondId} input.reason`, 'not the same person on closer look');
+  await omar.click(`#cand-${secondId} button.reject`);
+  await omar.locator('#decided .notice', { hasText: `Candidate ${secondId} (Barack Obama) is now rejected` }).waitFor();
+  await shot(omar, '05-rejected-with-reason');
+  step(`omar rejected candidate ${secondId} with a reason`);
+
+  // An action without permission is refused by the server, in words.
+  await olga.goto(`${base}/#/audit`);
+  await olga.waitForSelector('.error');
+  assert.match(await olga.textContent('.error'), /Refused \(403\).*lacks the ReadAudit permission/);
+  await shot(olga, '05b-refused-without-permission');
+  const enrol = await olga.evaluate(async () => {
+    const me = await (await fetch('/api/v1/session')).json();
+    const r = await fetch('/api/v1/watchlist', { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': me.csrf_token }, body: '{}' });
+    return { status: r.status, body: await r.json() };
+  });
+  assert.equal(enrol.status, 403);
+  assert.match(enrol.body.message, /lacks the Enroll permission/);
+  step('an operator is refused the audit log and enrolment');
+
+  // The auditor sees both decisions in the audit log and verifies it.
+  const aude = await session('aude');
+  await aude.goto(`${base}/#/audit?q=candidate.`);
+  await aude.waitForSelector('#audit tbody tr');
+  const rows = await aude.textContent('#audit tbody');
+  assert.match(rows, new RegExp(`candidate\\.confirm\\s*candidate:${firstId}`));
+  assert.match(rows, new RegExp(`candidate\\.reject\\s*candidate:${secondId}`));
+  assert.match(rows, /not the same person on closer look/);
+  await aude.click('#verify');
+  await aude.waitForSelector('#verify-result .notice');
+  assert.match(await aude.textContent('#verify-result'), /the log is intact/);
+  await shot(aude, '06-audit-verified');
+  await aude.goto(`${base}/#/report`);
+  await aude.waitForSelector('#report table');
+  assert.match(await aude.textContent('#report'), /Confirmed by two people\s*1/);
+  await shot(aude, '07-transparency-report');
+  step('the auditor sees both decisions, verifies the log and reads the report');
+
+  // Map, cameras and watchlists.
+  const sam = await session('sam');
+  await sam.goto(`${base}/#/map`);
+  await sam.waitForSelector('#map circle.cam');
+  assert.ok((await sam.locator('#map path.land').count()) > 100, 'country boundaries drawn');
+  await shot(sam, '08-map');
+  await sam.goto(`${base}/#/cameras`);
+  await sam.waitForSelector('#cameras tbody tr');
+  assert.match(await sam.textContent('#cameras'), /Municipal security office/);
+  await shot(sam, '09-cameras');
+  await sam.goto(`${base}/#/watchlist`);
+  await sam.waitForSelector('#entries tbody tr');
+  assert.match(await sam.textContent('#entries'), /CASE-2026-042/);
+  // Enrolment through the form needs every legal-basis field; a photo with a real face enrols.
+  await sam.fill('#f-name', 'Joe Biden (test)');
+  await sam.setInputFiles('#f-photo', join(VAR, 'testdata/face_recognition/biden.jpg'));
+  await sam.fill('#f-authority', 'Juzgado 5');
+  await sam.fill('#f-reference', 'CASE-2026-077');
+  await sam.fill('#f-purpose', 'Locate a witness');
+  await sam.fill('#f-expires', '2099-06-30');
+  await sam.click('#enrol button[type=submit]');
+  await sam.waitForSelector('#enrol .notice, #enrol .error', { timeout: 60_000 });
+  await shot(sam, '10-watchlist-enrolled');
+  assert.match(await sam.textContent('#enrol'), /Enrolled as entry \d+/);
+  await sam.waitForFunction(() => document.querySelector('#entries')?.textContent.includes('CASE-2026-077'));
+  await shot(sam, '11-watchlist-after-enrolment');
+  step('map, cameras and watchlist pages work; enrolment through the form stored an entry');
+} catch (e) {
+  failed = e;
+} finally {
+  await browser.close();
+  run.kill('SIGINT');
+  await new Promise((r) => run.on('exit', r));
+}
+if (failed) {
+  console.error(`browser test FAILED: ${failed.stack || failed}\n--- civitas run output ---\n${runLog}`);
+  process.exit(1);
+}
+console.log(`browser test: passed; screenshots in ${ART}`);
