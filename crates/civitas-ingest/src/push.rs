@@ -105,14 +105,7 @@ pub struct PushHandle {
 /// an upload is refused as busy rather than queued without bound.
 pub fn push_camera(camera: &str, limits: SnapshotLimits, queue: usize) -> (PushSource, PushHandle) {
     let (tx, rx) = sync_channel(queue.max(1));
-    let health = HealthHandle(Arc::new(Mutex::new(CameraHealth {
-        state: HealthState::Connecting,
-        last_error: None,
-        reconnects: 0,
-        frames_decoded: 0,
-        frames_sampled: 0,
-        decode_errors: 0,
-    })));
+    let health = HealthHandle(Arc::new(Mutex::new(CameraHealth::connecting())));
     (
         PushSource {
             rx,

@@ -40,6 +40,20 @@ pub struct CameraHealth {
     pub decode_errors: u64,
 }
 
+impl CameraHealth {
+    /// A camera not yet delivering frames.
+    pub fn connecting() -> CameraHealth {
+        CameraHealth {
+            state: HealthState::Connecting,
+            last_error: None,
+            reconnects: 0,
+            frames_decoded: 0,
+            frames_sampled: 0,
+            decode_errors: 0,
+        }
+    }
+}
+
 /// A shared handle to a camera's health, readable from any thread.
 #[derive(Debug, Clone)]
 pub struct HealthHandle(pub(crate) Arc<Mutex<CameraHealth>>);
@@ -104,14 +118,7 @@ impl RtspSource {
                 mask_url(url)
             )));
         }
-        let health = Arc::new(Mutex::new(CameraHealth {
-            state: HealthState::Connecting,
-            last_error: None,
-            reconnects: 0,
-            frames_decoded: 0,
-            frames_sampled: 0,
-            decode_errors: 0,
-        }));
+        let health = Arc::new(Mutex::new(CameraHealth::connecting()));
         // Two frames of slack: a slow analyser sees the newest frames, not a growing backlog.
         let (tx, rx) = sync_channel(2);
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));

@@ -3,39 +3,12 @@
 use civitas_ingest::open_path;
 use std::process::Command;
 
-fn make_clip(path: &std::path::Path, secs: u32) {
-    let ok = Command::new("ffmpeg")
-        .args([
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-        ])
-        .arg(format!("testsrc2=size=640x360:rate=25:duration={secs}"))
-        .args([
-            "-c:v",
-            "libx264",
-            "-profile:v",
-            "high",
-            "-bf",
-            "2",
-            "-pix_fmt",
-            "yuv420p",
-        ])
-        .arg(path)
-        .status()
-        .expect("ffmpeg (run scripts/setup)");
-    assert!(ok.success());
-}
+mod common;
 
 #[test]
 fn samples_a_clip_at_the_requested_rate() {
     let dir = tempfile::tempdir().unwrap();
-    let clip = dir.path().join("a.mp4");
-    make_clip(&clip, 3);
+    let clip = common::clip_with(dir.path(), common::Enc::HighBFrames, 3);
     let mut src = open_path(&clip, 2.0, false).unwrap();
     assert_eq!(src.len_hint(), Some(6));
     let mut frames = Vec::new();

@@ -178,11 +178,7 @@ fn bench_fleet(
         "latency_ms_p50": pct(0.50), "latency_ms_p99": pct(0.99),
         "cameras_not_online": offline,
     });
-    if json {
-        println!("{report}")
-    } else {
-        println!("{}", serde_json::to_string_pretty(&report)?)
-    }
+    print_report(json, &report)?;
     Ok(())
 }
 
@@ -244,11 +240,7 @@ pub fn main(config: &Path, cmd: Cmd) -> Result<()> {
                 },
                 "fps": n as f64 / wall.as_secs_f64(),
             });
-            if json {
-                println!("{report}");
-            } else {
-                println!("{}", serde_json::to_string_pretty(&report)?);
-            }
+            print_report(json, &report)?;
             Ok(())
         }
         Cmd::Decode { input, json } => {
@@ -292,11 +284,7 @@ pub fn main(config: &Path, cmd: Cmd) -> Result<()> {
                 "ratio_openh264_to_ffmpeg": ff_s / yuv_s,
                 "ratio_openh264_rgb_to_ffmpeg": ff_s / rgb_s,
             });
-            if json {
-                println!("{report}")
-            } else {
-                println!("{}", serde_json::to_string_pretty(&report)?)
-            }
+            print_report(json, &report)?;
             Ok(())
         }
         Cmd::Fleet {
@@ -344,11 +332,7 @@ pub fn main(config: &Path, cmd: Cmd) -> Result<()> {
             }
             let per = t.elapsed().as_secs_f64() * 1000.0 / queries as f64;
             let report = serde_json::json!({"entries": entries, "queries": queries, "ms_per_query": per, "random_hits": hits});
-            if json {
-                println!("{report}")
-            } else {
-                println!("{}", serde_json::to_string_pretty(&report)?)
-            }
+            print_report(json, &report)?;
             Ok(())
         }
     }
@@ -460,10 +444,16 @@ async fn bench_audit(entries: usize, appends: usize, json: bool) -> Result<()> {
         "store_match_ms_with_audit": audited_ms,
         "audit_cost_ratio": audited_ms / plain_ms,
     });
+    print_report(json, &report)?;
+    Ok(())
+}
+
+/// Prints a report as one JSON line (`--json`) or pretty-printed.
+fn print_report(json: bool, report: &serde_json::Value) -> Result<()> {
     if json {
-        println!("{report}")
+        println!("{report}");
     } else {
-        println!("{}", serde_json::to_string_pretty(&report)?)
+        println!("{}", serde_json::to_string_pretty(report)?);
     }
     Ok(())
 }
