@@ -45,11 +45,17 @@ impl Sessions {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Starts a session; returns (cookie value, CSRF token).
-    fn start(&self, actor: Actor, now: Timestamp) -> (String, String) {
+    /// Starts a session; returns (cookie value, CSRF token). Sessions that
+    /// expired without being used again are dropped here, so abandoned ones
+    /// do not accumulate.
+    fn start(&self, actor: Actor, now: Timestamp, s: &Settings) -> (String, String) {
         let id = civitas_auth::generate_token();
         let csrf = civitas_auth::generate_token();
-        self.lock().insert(
+        let mut map = self.lock();
+        map.retain(|_, x| {
+            now.0 - x.last_seen.0 <= s.session_idle_ms && now.0 - x.created.0 <= s.session_max_ms
+        });
+        map.insert(
             civitas_auth::token_sha256(&id),
             Session {
                 actor,
@@ -59,6 +65,15 @@ impl Sessions {
             },
         );
         (id, csrf)
+    }
+
+    /// How many sessions are held.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     fn end(&self, id: &str) {
@@ -132,6 +147,8 @@ impl Default for Settings {
 }
 
 /// Counts failed logins per user name and per address in a sliding window.
+/// Per user name: 5 by default. Per address: four times that, so one office
+/// behind one address is not locked out by a single mistyping colleague.
 #[derive(Debug, Default)]
 pub struct LoginLimiter(Mutex<HashMap<String, Vec<Timestamp>>>);
 
@@ -144,13 +161,18 @@ impl LoginLimiter {
         k
     }
 
-    /// Refuses while any key has `max` failures inside the window.
+    /// Refuses while any key has reached its limit inside the window.
     fn check(&self, user: &str, ip: Option<IpAddr>, now: Timestamp, s: &Settings) -> Result<()> {
         let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
         for k in Self::keys(user, ip) {
+            let max = if k.starts_with("ip:") {
+                s.login_max_failures as usize * 4
+            } else {
+                s.login_max_failures as usize
+            };
             if let Some(v) = map.get_mut(&k) {
                 v.retain(|t| now.0 - t.0 < s.login_window_ms);
-                if v.len() >= s.login_max_failures as usize {
+                if v.len() >= max {
                     let wait_s = (v[0].0 + s.login_window_ms - now.0).max(0) / 1000 + 1;
                     return Err(Error::new(
                         ErrorKind::ResourceExhausted,
@@ -169,8 +191,12 @@ impl LoginLimiter {
         Ok(())
     }
 
-    fn failed(&self, user: &str, ip: Option<IpAddr>, now: Timestamp) {
+    fn failed(&self, user: &str, ip: Option<IpAddr>, now: Timestamp, s: &Settings) {
         let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        // Made-up user names must not grow the table without bound.
+        if map.len() > 10_000 {
+            map.retain(|_, v| v.iter().any(|t| now.0 - t.0 < s.login_window_ms));
+        }
         for k in Self::keys(user, ip) {
             map.entry(k).or_default().push(now);
         }
@@ -410,7 +436,7 @@ pub async fn login(
     {
         Ok(actor) => {
             c.limiter.succeeded(&req.username);
-            let (id, csrf) = c.sessions.start(actor.clone(), now);
+            let (id, csrf) = c.sessions.start(actor.clone(), now, &c.settings);
             let mut r = (StatusCode::OK, axum::Json(info(&actor, Some(csrf)))).into_response();
             r.headers_mut().insert(
                 header::SET_COOKIE,
@@ -424,7 +450,7 @@ pub async fn login(
         }
         Err(e) => {
             if e.kind() == ErrorKind::PermissionDenied {
-                c.limiter.failed(&req.username, ip, now);
+                c.limiter.failed(&req.username, ip, now, &c.settings);
             }
             Err(e.into())
         }
@@ -487,4 +513,48 @@ pub async fn logout(
         set_cookie("", 0, c.settings.secure_cookie),
     );
     Ok(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn actor(u: &str) -> Actor {
+        Actor {
+            username: u.into(),
+            role: civitas_auth::Role::Operator,
+            scope: vec!["*".into()],
+        }
+    }
+
+    #[test]
+    fn abandoned_sessions_are_dropped_and_limits_are_per_name_and_address() {
+        let s = Settings::default();
+        let sessions = Sessions::default();
+        sessions.start(actor("a"), Timestamp(0), &s);
+        sessions.start(actor("b"), Timestamp(1000), &s);
+        assert_eq!(sessions.len(), 2);
+        sessions.start(actor("c"), Timestamp(s.session_idle_ms + 2000), &s);
+        assert_eq!(sessions.len(), 1, "the two idle sessions were dropped");
+
+        let l = LoginLimiter::default();
+        let ip = Some(IpAddr::from([10, 0, 0, 1]));
+        for i in 0..5 {
+            l.failed("ana", ip, Timestamp(i), &s);
+        }
+        assert!(l.check("ana", ip, Timestamp(10), &s).is_err());
+        assert!(
+            l.check("bob", ip, Timestamp(10), &s).is_ok(),
+            "a colleague at the same address may still log in"
+        );
+        for i in 0..15 {
+            l.failed(&format!("u{i}"), ip, Timestamp(i), &s);
+        }
+        let e = l.check("bob", ip, Timestamp(20), &s).unwrap_err();
+        assert!(e.message().contains("this address"), "{}", e.message());
+        assert!(
+            l.check("bob", ip, Timestamp(s.login_window_ms + 100), &s)
+                .is_ok()
+        );
+    }
 }
