@@ -497,16 +497,12 @@ pub async fn logout(
     if let Some(id) = cookie(&headers, SESSION_COOKIE) {
         c.sessions.end(&id);
     }
-    c.store
-        .audit(
-            c.clock.now(),
-            civitas_store::AuditRecord::new(
-                &caller.actor.username,
-                "logout",
-                format!("user:{}", caller.actor.username),
-            ),
-        )
-        .await?;
+    c.audit(civitas_store::AuditRecord::new(
+        &caller.actor.username,
+        "logout",
+        format!("user:{}", caller.actor.username),
+    ))
+    .await?;
     let mut r = StatusCode::NO_CONTENT.into_response();
     r.headers_mut().insert(
         header::SET_COOKIE,

@@ -217,6 +217,11 @@ impl Console {
             enroller: None,
         }
     }
+
+    /// Appends an audit entry stamped with the console's clock.
+    pub async fn audit(&self, r: civitas_store::AuditRecord) -> civitas_base::Result<u64> {
+        self.store.audit(self.clock.now(), r).await
+    }
 }
 
 /// What the routes share: the push cameras, and the command centre (absent

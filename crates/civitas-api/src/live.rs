@@ -145,12 +145,12 @@ pub async fn events(
 > {
     let c = console(&st)?;
     caller.require(Permission::ViewCameras)?;
-    c.store
-        .audit(
-            c.clock.now(),
-            civitas_store::AuditRecord::new(&caller.actor.username, "events.subscribe", "events"),
-        )
-        .await?;
+    c.audit(civitas_store::AuditRecord::new(
+        &caller.actor.username,
+        "events.subscribe",
+        "events",
+    ))
+    .await?;
     let sees_candidates = caller.require(Permission::ViewCandidates).is_ok();
     let actor = caller.actor;
     let stream = BroadcastStream::new(c.live.subscribe()).filter_map(move |ev| {

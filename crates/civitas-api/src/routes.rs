@@ -45,9 +45,7 @@ pub async fn candidates(
         .store
         .candidate_views(&caller.actor, q.status.as_deref(), q.limit.unwrap_or(100))
         .await?;
-    c.store
-        .audit(
-            c.clock.now(),
+    c.audit(
             AuditRecord::new(&caller.actor.username, "candidate.list", "candidates").details(
                 serde_json::json!({"status": q.status, "returned": list.iter().map(|v| v.id).collect::<Vec<_>>()}),
             ),
@@ -74,16 +72,12 @@ pub async fn candidate(
     let c = console(&st)?;
     caller.require(Permission::ViewCandidates)?;
     let v = c.store.candidate_view(&caller.actor, id).await?;
-    c.store
-        .audit(
-            c.clock.now(),
-            AuditRecord::new(
-                &caller.actor.username,
-                "candidate.view",
-                format!("candidate:{id}"),
-            ),
-        )
-        .await?;
+    c.audit(AuditRecord::new(
+        &caller.actor.username,
+        "candidate.view",
+        format!("candidate:{id}"),
+    ))
+    .await?;
     Ok(axum::Json(v))
 }
 
@@ -117,16 +111,23 @@ pub async fn candidate_crop(
     let c = console(&st)?;
     caller.require(Permission::ViewCandidates)?;
     let bytes = c.store.candidate_crop(&caller.actor, id).await?;
-    c.store
-        .audit(
-            c.clock.now(),
-            AuditRecord::new(
-                &caller.actor.username,
-                "candidate.image.view",
-                format!("candidate:{id}"),
-            ),
-        )
-        .await?;
+    audited_jpeg(c, &caller, "candidate.image.view", id, bytes).await
+}
+
+/// Audits that `caller` saw an image of candidate `id`, then serves it.
+async fn audited_jpeg(
+    c: &crate::Console,
+    caller: &Caller,
+    action: &str,
+    id: i64,
+    bytes: Vec<u8>,
+) -> Result<Response, ApiError> {
+    c.audit(AuditRecord::new(
+        &caller.actor.username,
+        action,
+        format!("candidate:{id}"),
+    ))
+    .await?;
     Ok(jpeg(bytes))
 }
 
@@ -148,17 +149,7 @@ pub async fn candidate_entry_photo(
     let c = console(&st)?;
     caller.require(Permission::ViewCandidates)?;
     let bytes = c.store.candidate_entry_photo(&caller.actor, id).await?;
-    c.store
-        .audit(
-            c.clock.now(),
-            AuditRecord::new(
-                &caller.actor.username,
-                "entry.photo.view",
-                format!("candidate:{id}"),
-            ),
-        )
-        .await?;
-    Ok(jpeg(bytes))
+    audited_jpeg(c, &caller, "entry.photo.view", id, bytes).await
 }
 
 /// A reviewer's decision.
@@ -246,13 +237,11 @@ pub async fn watchlist(
     let c = console(&st)?;
     caller.require(Permission::Enroll)?;
     let list = c.store.entry_views(&caller.actor).await?;
-    c.store
-        .audit(
-            c.clock.now(),
-            AuditRecord::new(&caller.actor.username, "watchlist.list", "watchlist")
-                .details(serde_json::json!({"returned": list.len()})),
-        )
-        .await?;
+    c.audit(
+        AuditRecord::new(&caller.actor.username, "watchlist.list", "watchlist")
+            .details(serde_json::json!({"returned": list.len()})),
+    )
+    .await?;
     Ok(axum::Json(list))
 }
 
@@ -388,14 +377,11 @@ pub async fn audit_search(
         .store
         .audit_search(&caller.actor, &text, q.before, q.limit.unwrap_or(100))
         .await?;
-    c.store
-        .audit(
-            c.clock.now(),
-            AuditRecord::new(&caller.actor.username, "audit.search", "audit").details(
-                serde_json::json!({"q": text, "before": q.before, "returned": list.len()}),
-            ),
-        )
-        .await?;
+    c.audit(
+        AuditRecord::new(&caller.actor.username, "audit.search", "audit")
+            .details(serde_json::json!({"q": text, "before": q.before, "returned": list.len()})),
+    )
+    .await?;
     Ok(axum::Json(list))
 }
 
@@ -445,13 +431,11 @@ pub async fn audit_verify(
         }
         Err(e) => serde_json::json!({"ok": false, "error": e.to_string()}),
     };
-    c.store
-        .audit(
-            c.clock.now(),
-            AuditRecord::new(&caller.actor.username, "audit.verify", "audit")
-                .details(serde_json::json!({"ok": r.is_ok()})),
-        )
-        .await?;
+    c.audit(
+        AuditRecord::new(&caller.actor.username, "audit.verify", "audit")
+            .details(serde_json::json!({"ok": r.is_ok()})),
+    )
+    .await?;
     Ok(axum::Json(v))
 }
 
