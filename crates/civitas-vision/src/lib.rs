@@ -15,6 +15,7 @@ pub mod detect;
 pub mod dlib_convert;
 pub mod embed;
 pub mod onnx_proto;
+pub mod plate_reader;
 pub mod plate_text;
 pub mod runtime;
 pub mod scrfd;
