@@ -165,7 +165,7 @@ try {
   // An action without permission is refused by the server, in words.
   await olga.goto(`${base}/#/audit`);
   await olga.waitForSelector('.error');
-  assert.match(await olga.textContent('.error'), /Refused \(403\).*lacks the ReadAudit permission/);
+  assert.match(await olga.textContent('.error'), /Refused \(403\).*lacks the read_audit permission/);
   await shot(olga, '05b-refused-without-permission');
   const enrol = await olga.evaluate(async () => {
     const me = await (await fetch('/api/v1/session')).json();
@@ -173,7 +173,7 @@ try {
     return { status: r.status, body: await r.json() };
   });
   assert.equal(enrol.status, 403);
-  assert.match(enrol.body.message, /lacks the Enroll permission/);
+  assert.match(enrol.body.message, /lacks the enroll permission/);
   step('an operator is refused the audit log and enrolment');
 
   // The auditor sees both decisions in the audit log and verifies it.

@@ -179,10 +179,10 @@ impl Actor {
             Err(Error::new(
                 ErrorKind::PermissionDenied,
                 format!(
-                    "user {:?} ({}) lacks the {:?} permission",
+                    "user {:?} ({}) lacks the {} permission",
                     self.username,
                     self.role.name(),
-                    p
+                    p.name()
                 ),
             ))
         }
@@ -281,7 +281,7 @@ mod tests {
         assert_eq!(e.kind(), ErrorKind::PermissionDenied);
         assert!(
             e.message()
-                .contains("\"ana\" (operator) lacks the Enroll permission")
+                .contains("\"ana\" (operator) lacks the enroll permission")
         );
         assert!(
             Role::parse("root")

@@ -39,7 +39,7 @@ fn two_people_confirm_and_everything_is_audited_and_reported() {
     assert_eq!(ids.len(), 2, "{}", text(&o));
     let o = run(&cfg, Some("aude"), &["candidates"]);
     assert!(
-        text(&o).contains("lacks the ViewCandidates permission"),
+        text(&o).contains("lacks the view_candidates permission"),
         "{}",
         text(&o)
     );
@@ -100,7 +100,7 @@ fn two_people_confirm_and_everything_is_audited_and_reported() {
     );
     let o = run(&cfg, Some("olga"), &["audit", "verify"]);
     assert!(
-        text(&o).contains("lacks the ReadAudit permission"),
+        text(&o).contains("lacks the read_audit permission"),
         "{}",
         text(&o)
     );
