@@ -219,16 +219,19 @@ pub fn verify_password(password: &str, phc: &str) -> bool {
     })
 }
 
+/// `len` characters drawn from an alphabet without look-alikes (57 letters and digits).
+fn random_string(len: usize) -> String {
+    const ALPHABET: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut buf = vec![0u8; len];
+    getrandom::fill(&mut buf).expect("the operating system provides randomness");
+    buf.iter()
+        .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
+        .collect()
+}
+
 /// A random bearer token for a machine (40 characters from a 57-letter alphabet, ~233 bits).
 pub fn generate_token() -> String {
-    const ALPHABET: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-    let mut buf = [0u8; 40];
-    getrandom::fill(&mut buf).expect("the operating system provides randomness");
-    let body: String = buf
-        .iter()
-        .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
-        .collect();
-    format!("civ_{body}")
+    format!("civ_{}", random_string(40))
 }
 
 /// The SHA-256 of a token: what is stored and compared, never the token.
@@ -244,14 +247,7 @@ pub fn same_digest(a: &[u8; 32], b: &[u8; 32]) -> bool {
 
 /// A random password (for the first administrator and new users), 20 characters.
 pub fn generate_password() -> String {
-    const ALPHABET: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-    let mut out = String::with_capacity(20);
-    let mut buf = [0u8; 20];
-    getrandom::fill(&mut buf).expect("the operating system provides randomness");
-    for b in buf {
-        out.push(ALPHABET[b as usize % ALPHABET.len()] as char);
-    }
-    out
+    random_string(20)
 }
 
 #[cfg(test)]

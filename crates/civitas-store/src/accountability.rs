@@ -1061,7 +1061,8 @@ impl Store {
     }
 }
 
-fn entry_from_row(r: &sqlx::sqlite::SqliteRow) -> AuditEntry {
+/// An audit row selected as `seq, at_ms, actor, action, target, justification, details`.
+pub(crate) fn entry_from_row(r: &sqlx::sqlite::SqliteRow) -> AuditEntry {
     AuditEntry {
         seq: r.get::<i64, _>(0) as u64,
         at_ms: r.get(1),

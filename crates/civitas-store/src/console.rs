@@ -4,7 +4,7 @@
 //! which candidate or image, who searched what) with the caller's identity,
 //! which only it knows.
 
-use crate::accountability::{AuditRecord, append};
+use crate::accountability::{AuditRecord, append, entry_from_row};
 use crate::{Store, db_err};
 use civitas_audit::AuditEntry;
 use civitas_auth::{Actor, Permission, Role};
@@ -277,18 +277,7 @@ impl Store {
         .fetch_all(&self.pool)
         .await
         .map_err(db_err("searching the audit log"))?;
-        Ok(rows
-            .iter()
-            .map(|r| AuditEntry {
-                seq: r.get::<i64, _>(0) as u64,
-                at_ms: r.get(1),
-                actor: r.get(2),
-                action: r.get(3),
-                target: r.get(4),
-                justification: r.get(5),
-                details: r.get(6),
-            })
-            .collect())
+        Ok(rows.iter().map(entry_from_row).collect())
     }
 
     // ---- Machines' tokens ---------------------------------------------------------

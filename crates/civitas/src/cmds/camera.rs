@@ -1,7 +1,6 @@
 //! `civitas camera`: camera set-up helpers.
 
 use anyhow::Result;
-use sha2::{Digest, Sha256};
 
 #[derive(clap::Subcommand, Debug)]
 pub enum Cmd {
@@ -18,7 +17,8 @@ pub fn main(c: Cmd) -> Result<()> {
             getrandom::fill(&mut raw)
                 .map_err(|e| anyhow::anyhow!("no randomness from the OS: {e}"))?;
             let token: String = raw.iter().map(|b| format!("{b:02x}")).collect();
-            let hash: String = Sha256::digest(token.as_bytes())
+            // The same hashing the API applies to the uploaded token.
+            let hash: String = civitas_auth::token_sha256(&token)
                 .iter()
                 .map(|b| format!("{b:02x}"))
                 .collect();
