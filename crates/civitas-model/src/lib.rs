@@ -10,8 +10,11 @@ pub mod face;
 pub mod frame;
 pub mod ids;
 pub mod legal;
+pub mod plate;
+pub mod plate_text;
 
 pub use face::{BBox, Candidate, FaceDetection, FaceTemplate, Landmarks5, MatchOutcome};
 pub use frame::RgbImage;
 pub use ids::{CameraId, CandidateId, EntryId, TrackId};
 pub use legal::{LegalBasis, LegalBasisInput};
+pub use plate::{PlateHit, PlatePass};

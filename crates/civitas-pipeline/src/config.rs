@@ -23,6 +23,8 @@ pub struct Config {
     pub api: ApiConfig,
     #[serde(default)]
     pub mqtt: MqttConfig,
+    #[serde(default)]
+    pub anpr: AnprConfig,
     /// The cameras to analyse.
     #[serde(default, rename = "camera")]
     pub cameras: Vec<CameraConfig>,
@@ -110,6 +112,42 @@ impl Default for ReviewConfig {
             plate_confirmations: 1,
             candidate_expiry_hours: 24.0,
             suppress_after_reject_minutes: 60.0,
+        }
+    }
+}
+
+/// Number-plate recognition (for cameras with `anpr = true`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AnprConfig {
+    /// Plate format presets to accept (`EC`, `BO`, `CO`, `PE`, `AR`, `BR`, `CL`,
+    /// `DO`, or `ANY`). Reads are corrected to them by position (a `0` where a
+    /// letter belongs becomes `O`). Default `["ANY"]`: any 4–10 characters with a digit.
+    pub formats: Vec<String>,
+    /// Reads below this mean character probability are dropped, 0..1. Default 0.6.
+    pub min_confidence: f32,
+    /// Plate text lines thinner than this (pixels) are counted, not read. Default 10.
+    pub min_text_height_px: f32,
+    /// A vehicle pass ends when its plate has not been seen for this long (ms). Default 1500.
+    pub pass_gap_ms: i64,
+    /// Frames per second analysed for plates on ANPR cameras. Default 4.
+    pub fps: f64,
+    /// Hours a read with no hotlist hit is kept. Default 24.
+    pub retain_no_hit_hours: f64,
+    /// Days a read that hit a hotlist entry is kept. Default 90.
+    pub retain_hit_days: f64,
+}
+
+impl Default for AnprConfig {
+    fn default() -> Self {
+        AnprConfig {
+            formats: vec!["ANY".into()],
+            min_confidence: 0.6,
+            min_text_height_px: 10.0,
+            pass_gap_ms: 1500,
+            fps: 4.0,
+            retain_no_hit_hours: 24.0,
+            retain_hit_days: 90.0,
         }
     }
 }
@@ -281,6 +319,9 @@ pub struct CameraConfig {
     /// Skip analysing frames with no motion (counted; one frame is still analysed every 10 s). Default true.
     #[serde(default = "default_true")]
     pub motion_gate: bool,
+    /// Read number plates on this camera (`[anpr]` settings). Default false.
+    #[serde(default)]
+    pub anpr: bool,
     /// Latitude in degrees, -90..90.
     pub latitude: f64,
     /// Longitude in degrees, -180..180.
@@ -383,6 +424,34 @@ impl Config {
         if self.review.candidate_expiry_hours.is_nan() || self.review.candidate_expiry_hours <= 0.0
         {
             return bad("review.candidate_expiry_hours", "must be > 0".into());
+        }
+        let a = &self.anpr;
+        if let Err(e) = civitas_vision::plate_text::formats_for(&a.formats) {
+            return bad("anpr.formats", e);
+        }
+        if !(0.0..=1.0).contains(&a.min_confidence) {
+            return bad(
+                "anpr.min_confidence",
+                format!("{} is outside 0..1", a.min_confidence),
+            );
+        }
+        if a.min_text_height_px.is_nan() || a.min_text_height_px < 4.0 {
+            return bad("anpr.min_text_height_px", "must be >= 4".into());
+        }
+        if !(100..=60_000).contains(&a.pass_gap_ms) {
+            return bad(
+                "anpr.pass_gap_ms",
+                format!("{} is outside 100..60000", a.pass_gap_ms),
+            );
+        }
+        if !(a.fps > 0.0 && a.fps <= 30.0) {
+            return bad("anpr.fps", format!("{} is outside 0 < fps <= 30", a.fps));
+        }
+        if a.retain_no_hit_hours.is_nan() || a.retain_no_hit_hours <= 0.0 {
+            return bad("anpr.retain_no_hit_hours", "must be > 0".into());
+        }
+        if a.retain_hit_days.is_nan() || a.retain_hit_days <= 0.0 {
+            return bad("anpr.retain_hit_days", "must be > 0".into());
         }
         let mut seen = std::collections::HashSet::new();
         for (i, c) in self.cameras.iter().enumerate() {

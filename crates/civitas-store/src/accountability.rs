@@ -231,6 +231,8 @@ pub struct SweepReport {
     pub expired_deleted: u64,
     pub confirmed_deleted: u64,
     pub entries_deleted: u64,
+    /// Plate reads past their deadline (24 h without a hit by default).
+    pub plate_reads_deleted: u64,
     pub held_and_kept: u64,
 }
 
@@ -984,6 +986,7 @@ impl Store {
             .map_err(db_err("deleting expired entries"))?
             .rows_affected();
         }
+        r.plate_reads_deleted = crate::plates::sweep_reads(&mut tx, now).await?;
         append(
             &mut tx,
             self.key()?,
@@ -1040,6 +1043,7 @@ impl Store {
                         "expired_deleted",
                         "confirmed_deleted",
                         "entries_deleted",
+                        "plate_reads_deleted",
                     ] {
                         deleted += d[k].as_u64().unwrap_or(0);
                     }

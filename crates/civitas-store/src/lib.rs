@@ -8,12 +8,14 @@
 
 pub mod accountability;
 pub mod console;
+pub mod plates;
 
 pub use accountability::{
     AuditRecord, AuditVerifyReport, Decision, ReportCounts, RetentionPolicy, ReviewOutcome,
     ReviewPolicy, SweepReport,
 };
 pub use console::{BasisView, CandidateView, EntryView, ReviewRecord, TokenActor, TokenView};
+pub use plates::{Hotlist, PlateQuery, PlateReadView, PlateRetention, StoredPlateEntry};
 
 use civitas_audit::AuditKey;
 use civitas_auth::{Actor, Permission};
@@ -147,22 +149,7 @@ impl Store {
             .clone()
             .ok_or_else(|| Error::internal("enrolment needs the audit key"))?;
         let mut tx = self.begin_immediate().await?;
-        let basis_id: i64 = sqlx::query(
-            "INSERT INTO legal_basis (kind, authority, reference, purpose, granted_at_ms, expires_at_ms, entered_by, scope_json)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-        )
-        .bind(&basis.kind)
-        .bind(&basis.authority)
-        .bind(&basis.reference)
-        .bind(&basis.purpose)
-        .bind(basis.granted_at.0)
-        .bind(basis.expires_at.0)
-        .bind(entered_by)
-        .bind(serde_json::to_string(scope).unwrap_or_default())
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db_err("storing legal basis"))?
-        .get(0);
+        let basis_id = insert_basis(&mut tx, basis, entered_by, scope).await?;
         let entry_id: i64 = sqlx::query(
             "INSERT INTO watchlist_entry (name, legal_basis_id, created_at_ms, photo_jpeg) VALUES (?, ?, ?, ?) RETURNING id",
         )
@@ -207,7 +194,7 @@ impl Store {
     pub async fn watchlist(&self) -> Result<Vec<StoredEntry>> {
         let rows = sqlx::query(
             "SELECT e.id, e.name, b.id, b.kind, b.authority, b.reference, b.purpose, b.granted_at_ms, b.expires_at_ms, b.scope_json
-             FROM watchlist_entry e JOIN legal_basis b ON b.id = e.legal_basis_id WHERE b.status = 'active' ORDER BY e.id",
+             FROM watchlist_entry e JOIN legal_basis b ON b.id = e.legal_basis_id WHERE b.status = 'active' AND e.plate IS NULL ORDER BY e.id",
         )
         .fetch_all(&self.pool)
         .await
@@ -399,6 +386,31 @@ impl Store {
 }
 
 /// The candidate INSERT, shared by the audited path and its benchmark twin.
+/// Stores a legal basis covering `scope`; returns its id.
+pub(crate) async fn insert_basis(
+    conn: &mut sqlx::SqliteConnection,
+    basis: &LegalBasis,
+    entered_by: &str,
+    scope: &[String],
+) -> Result<i64> {
+    Ok(sqlx::query(
+        "INSERT INTO legal_basis (kind, authority, reference, purpose, granted_at_ms, expires_at_ms, entered_by, scope_json)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(&basis.kind)
+    .bind(&basis.authority)
+    .bind(&basis.reference)
+    .bind(&basis.purpose)
+    .bind(basis.granted_at.0)
+    .bind(basis.expires_at.0)
+    .bind(entered_by)
+    .bind(serde_json::to_string(scope).unwrap_or_default())
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(db_err("storing legal basis"))?
+    .get(0))
+}
+
 async fn insert_candidate_row(
     conn: &mut sqlx::SqliteConnection,
     c: &Candidate,
@@ -425,7 +437,7 @@ async fn insert_candidate_row(
     .get(0))
 }
 
-fn parse_bbox(s: &str) -> Option<BBox> {
+pub(crate) fn parse_bbox(s: &str) -> Option<BBox> {
     let v: serde_json::Value = serde_json::from_str(s).ok()?;
     let f = |k: &str| v.get(k)?.as_f64().map(|x| x as f32);
     Some(BBox {

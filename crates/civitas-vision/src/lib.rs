@@ -10,17 +10,20 @@
 //! [`civitas_model::RgbImage`], results go out as plain values.
 
 pub mod align;
+pub mod anpr;
 pub mod blazeface;
 pub mod detect;
 pub mod dlib_convert;
 pub mod embed;
 pub mod onnx_proto;
+pub mod plate_detect;
 pub mod plate_reader;
-pub mod plate_text;
 pub mod runtime;
 pub mod scrfd;
 pub mod watchlist;
 
+/// Plate text rules live with the domain types (the store needs them too).
+pub use civitas_model::plate_text;
 pub use detect::{DetectorConfig, FaceDetector};
 pub use embed::{EmbedderConfig, FaceEmbedder};
 pub use scrfd::Scrfd;

@@ -60,6 +60,27 @@ pub fn models(v: &VisionConfig) -> Result<(Box<dyn FaceDetector>, FaceEmbedder)>
     Ok((detector, embedder))
 }
 
+/// The plate recogniser (PP-OCRv4 detector and recogniser) with the `[anpr]` settings.
+pub fn plate_recogniser(
+    v: &VisionConfig,
+    a: &civitas_pipeline::config::AnprConfig,
+) -> Result<civitas_vision::anpr::PlateRecogniser> {
+    runtime::init(&v.ort_library)?;
+    let cfg = civitas_vision::anpr::AnprConfig {
+        formats: civitas_vision::plate_text::formats_for(&a.formats).map_err(anyhow::Error::msg)?,
+        min_confidence: a.min_confidence,
+        min_text_height_px: a.min_text_height_px,
+        ..Default::default()
+    };
+    Ok(civitas_vision::anpr::PlateRecogniser::open(
+        &v.models_dir.join("ppocr"),
+        cfg,
+        SessionOptions {
+            intra_threads: v.threads,
+        },
+    )?)
+}
+
 pub fn stage_config(v: &VisionConfig) -> FaceStageConfig {
     FaceStageConfig {
         match_threshold: v.match_threshold,

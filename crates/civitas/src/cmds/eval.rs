@@ -5,6 +5,8 @@
 //!   and a ROC as CSV. `--distances` evaluates distances computed elsewhere (a
 //!   peer's) with exactly the same protocol code.
 //! - `detect`: detection recall and precision against a box file.
+//! - `plates`: number-plate reading on a labelled folder (exact reads,
+//!   per-character accuracy, detection recall, time per image).
 
 use crate::engine;
 use anyhow::{Context, Result, bail};
@@ -47,6 +49,117 @@ pub enum Cmd {
         #[arg(long, default_value_t = 0.4)]
         iou: f32,
     },
+    /// Number-plate reading on a folder of labelled images.
+    Plates {
+        /// Folder of images, each with a `.txt` beside it holding one line
+        /// `file<TAB>x<TAB>y<TAB>w<TAB>h<TAB>TEXT` (the plate's box and characters).
+        #[arg(long)]
+        dir: PathBuf,
+        /// Plate format presets to accept (overrides `[anpr] formats`), e.g. `--formats EC,BO`.
+        #[arg(long, value_delimiter = ',')]
+        formats: Option<Vec<String>>,
+        /// Write each image's outcome (file, truth, read, confidence, found) as CSV here.
+        #[arg(long)]
+        details: Option<PathBuf>,
+        /// Print the result as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// One labelled plate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlateTruth {
+    pub file: PathBuf,
+    pub bbox: BBox,
+    pub text: String,
+}
+
+/// Reads the `.txt` labels in a folder; errors name the file and line.
+pub fn plate_truth(dir: &Path) -> Result<Vec<PlateTruth>> {
+    let mut out = Vec::new();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading folder {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "txt"))
+        .collect();
+    files.sort();
+    for f in files {
+        let text =
+            std::fs::read_to_string(&f).with_context(|| format!("reading {}", f.display()))?;
+        for (i, l) in text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+        {
+            let at = || format!("{} line {}", f.display(), i + 1);
+            let p: Vec<&str> = l.split('\t').collect();
+            if p.len() != 6 {
+                bail!(
+                    "{}: expected file, x, y, w, h and TEXT separated by tabs",
+                    at()
+                );
+            }
+            let n: Vec<f32> = p[1..5]
+                .iter()
+                .map(|v| {
+                    v.trim()
+                        .parse()
+                        .with_context(|| format!("{}: {v:?} is not a number", at()))
+                })
+                .collect::<Result<_>>()?;
+            let text = civitas_vision::plate_text::normalise(p[5])
+                .map_err(|e| anyhow::anyhow!("{}: {e}", at()))?;
+            out.push(PlateTruth {
+                file: dir.join(p[0]),
+                bbox: BBox {
+                    x0: n[0],
+                    y0: n[1],
+                    x1: n[0] + n[2],
+                    y1: n[1] + n[3],
+                },
+                text,
+            });
+        }
+    }
+    if out.is_empty() {
+        bail!("{}: no .txt labels found", dir.display());
+    }
+    Ok(out)
+}
+
+/// Plain edit distance (every edit costs 1), for per-character accuracy.
+fn levenshtein(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for i in 1..=a.len() {
+        let mut cur = vec![i; b.len() + 1];
+        for j in 1..=b.len() {
+            cur[j] = (prev[j] + 1)
+                .min(cur[j - 1] + 1)
+                .min(prev[j - 1] + usize::from(a[i - 1] != b[j - 1]));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// Plate-reading figures.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PlateReport {
+    pub images: usize,
+    /// Plates whose best read in their box equals the truth.
+    pub exact_reads: usize,
+    pub exact_read_accuracy: f64,
+    /// Mean of 1 − edit distance / length over plates (a missed plate scores 0).
+    pub char_accuracy: f64,
+    /// Plates with a line of text found in their box.
+    pub detected: usize,
+    pub detection_recall: f64,
+    /// Reads outside every labelled box (other text, or unlabelled plates).
+    pub reads_elsewhere: usize,
+    pub ms_per_image: f64,
+    pub formats: Vec<String>,
 }
 
 /// One pair from the pairs file.
@@ -327,6 +440,88 @@ pub fn main(config: &Path, cmd: Cmd) -> Result<()> {
                     rep.best_threshold_mean,
                     rep.tar_at_far_1e3,
                     rep.far_resolution
+                );
+            }
+            Ok(())
+        }
+        Cmd::Plates {
+            dir,
+            formats,
+            details,
+            json,
+        } => {
+            let mut cfg = engine::load_config(config)?;
+            if let Some(f) = formats {
+                cfg.anpr.formats = f;
+            }
+            let truth = plate_truth(&dir)?;
+            let mut rec = engine::plate_recogniser(&cfg.vision, &cfg.anpr)?;
+            let (mut exact, mut detected, mut elsewhere) = (0usize, 0usize, 0usize);
+            let (mut chars, mut busy) = (0.0f64, std::time::Duration::ZERO);
+            let mut csv = String::from("file,truth,read,confidence,found\n");
+            let step = (truth.len() / 10).max(1);
+            for (k, t) in truth.iter().enumerate() {
+                let img = civitas_ingest::load_image(&t.file)
+                    .with_context(|| format!("image {}", t.file.display()))?;
+                let t0 = std::time::Instant::now();
+                let scan = rec.scan(&img)?;
+                busy += t0.elapsed();
+                let inside = |b: &BBox| t.bbox.contains([(b.x0 + b.x1) / 2.0, (b.y0 + b.y1) / 2.0]);
+                let found = scan.lines.iter().any(|l| inside(&l.bbox()));
+                // The plate's main line: the largest read inside its box (a
+                // country band or a small sticker may be read too).
+                let read = scan
+                    .reads
+                    .iter()
+                    .filter(|r| inside(&r.bbox))
+                    .max_by(|a, b| a.bbox.area().total_cmp(&b.bbox.area()));
+                elsewhere += scan.reads.iter().filter(|r| !inside(&r.bbox)).count();
+                detected += usize::from(found);
+                let got = read.map(|r| r.text.as_str()).unwrap_or("");
+                exact += usize::from(got == t.text);
+                chars += 1.0
+                    - (levenshtein(got, &t.text) as f64 / t.text.chars().count() as f64).min(1.0);
+                csv.push_str(&format!(
+                    "{},{},{},{:.3},{}\n",
+                    t.file.file_name().unwrap_or_default().to_string_lossy(),
+                    t.text,
+                    got,
+                    read.map(|r| r.confidence).unwrap_or(0.0),
+                    found
+                ));
+                if !json && (k + 1) % step == 0 {
+                    eprintln!("  {}/{} images", k + 1, truth.len());
+                }
+            }
+            if let Some(p) = details {
+                std::fs::write(&p, csv).with_context(|| format!("writing {}", p.display()))?;
+            }
+            let n = truth.len() as f64;
+            let r = PlateReport {
+                images: truth.len(),
+                exact_reads: exact,
+                exact_read_accuracy: exact as f64 / n,
+                char_accuracy: chars / n,
+                detected,
+                detection_recall: detected as f64 / n,
+                reads_elsewhere: elsewhere,
+                ms_per_image: busy.as_secs_f64() * 1e3 / n,
+                formats: cfg.anpr.formats,
+            };
+            if json {
+                println!("{}", serde_json::to_string(&r)?);
+            } else {
+                println!(
+                    "plates: {} images, formats {}\n  exact reads     {} ({:.1}%)\n  per-character   {:.1}%\n  detection recall {:.1}% ({} found)\n  reads elsewhere {}\n  time per image  {:.1} ms (detect + read, one thread)",
+                    r.images,
+                    r.formats.join(","),
+                    r.exact_reads,
+                    100.0 * r.exact_read_accuracy,
+                    100.0 * r.char_accuracy,
+                    100.0 * r.detection_recall,
+                    r.detected,
+                    r.reads_elsewhere,
+                    r.ms_per_image
                 );
             }
             Ok(())

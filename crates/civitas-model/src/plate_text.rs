@@ -7,7 +7,7 @@
 //! A read above the threshold is never a hit, whatever else is true.
 
 /// Characters OCR commonly confuses on plates, in classes.
-const CONFUSABLE: &[&str] = &["0ODQ", "1IL", "2Z", "5S", "8B", "6G"];
+pub const CONFUSABLE_CLASSES: &[&str] = &["0ODQ", "1IL", "2Z", "5S", "8B", "6G"];
 
 /// Cost of substituting a character by one it is confusable with.
 pub const CONFUSION_COST: f32 = 0.25;
@@ -38,10 +38,21 @@ pub fn normalise(text: &str) -> Result<String, String> {
     Ok(out)
 }
 
+/// An OCR read made comparable: like [`normalise`], but marks that are no
+/// letters (the seal between a German plate's groups reads as `"`, a bolt as
+/// `·`) are dropped first. Letters of other scripts are still refused.
+pub fn clean_read(text: &str) -> Result<String, String> {
+    let kept: String = text
+        .chars()
+        .filter(|c| c.is_alphanumeric() || c.is_whitespace())
+        .collect();
+    normalise(&kept)
+}
+
 /// Whether OCR commonly confuses `a` and `b` (equal characters included).
 pub fn confusable(a: char, b: char) -> bool {
     a == b
-        || CONFUSABLE
+        || CONFUSABLE_CLASSES
             .iter()
             .any(|class| class.contains(a) && class.contains(b))
 }
@@ -92,6 +103,126 @@ pub fn pattern_matches(pattern: &str, plate: &str) -> bool {
             .all(|(p, t)| *p == '?' || confusable(*p, *t))
 }
 
+/// A plate format: `L` a letter, `N` a digit, `A` either (e.g. Ecuador's
+/// `LLLNNNN`). Separators are not part of a format: reads are normalised first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlateFormat {
+    /// Short name shown with the read, e.g. `EC`.
+    pub code: String,
+    pub pattern: String,
+}
+
+/// Format presets by country code: South American formats in use, the two
+/// Mercosur ones, and a permissive `ANY` (4 to 10 characters, at least one digit).
+pub const FORMAT_PRESETS: &[(&str, &[&str])] = &[
+    ("EC", &["LLLNNNN", "LLLNNN"]),
+    ("BO", &["NNNNLLL", "NNNLLL"]),
+    ("CO", &["LLLNNN", "LLLNNL"]),
+    ("PE", &["LNLNNN", "LLNNNN"]),
+    ("AR", &["LLNNNLL", "LLLNNN"]),
+    ("BR", &["LLLNLNN", "LLLNNNN"]),
+    ("CL", &["LLLLNN", "LLNNNN"]),
+    ("DO", &["LNNNNNN"]),
+];
+
+/// The formats of the named presets (`["EC", "CO"]`), or an error naming an unknown one.
+pub fn formats_for(codes: &[String]) -> Result<Vec<PlateFormat>, String> {
+    let mut out = Vec::new();
+    for code in codes {
+        let up = code.trim().to_ascii_uppercase();
+        if up == "ANY" {
+            continue;
+        }
+        let (_, patterns) = FORMAT_PRESETS
+            .iter()
+            .find(|(c, _)| *c == up)
+            .ok_or_else(|| {
+                format!(
+                    "plate format {code:?} is not a preset; known: ANY, {}",
+                    FORMAT_PRESETS
+                        .iter()
+                        .map(|(c, _)| *c)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            })?;
+        out.extend(patterns.iter().map(|p| PlateFormat {
+            code: up.clone(),
+            pattern: (*p).to_owned(),
+        }));
+    }
+    Ok(out)
+}
+
+fn as_letter(c: char) -> Option<char> {
+    match c {
+        'A'..='Z' => Some(c),
+        '0' => Some('O'),
+        '1' => Some('I'),
+        '2' => Some('Z'),
+        '5' => Some('S'),
+        '8' => Some('B'),
+        '6' => Some('G'),
+        _ => None,
+    }
+}
+
+fn as_digit(c: char) -> Option<char> {
+    match c {
+        '0'..='9' => Some(c),
+        'O' | 'D' | 'Q' => Some('0'),
+        'I' | 'L' => Some('1'),
+        'Z' => Some('2'),
+        'S' => Some('5'),
+        'B' => Some('8'),
+        'G' => Some('6'),
+        _ => None,
+    }
+}
+
+/// Fits a normalised read to a format: where the format wants a letter and
+/// the read has a digit OCR confuses with one (or the other way round), the
+/// character is corrected. `None` if it cannot fit. Returns the fitted text
+/// and how many characters were corrected.
+pub fn fit_format(read: &str, pattern: &str) -> Option<(String, usize)> {
+    if read.chars().count() != pattern.chars().count() {
+        return None;
+    }
+    let mut out = String::with_capacity(read.len());
+    let mut fixed = 0;
+    for (c, p) in read.chars().zip(pattern.chars()) {
+        let d = match p {
+            'L' => as_letter(c)?,
+            'N' => as_digit(c)?,
+            _ => c,
+        };
+        fixed += usize::from(d != c);
+        out.push(d);
+    }
+    Some((out, fixed))
+}
+
+/// Most characters a format may correct in one read: more, and text that is
+/// no plate at all would be bent into one (`BOLIVIA` → `8011VIA`).
+pub const MAX_FORMAT_CORRECTIONS: usize = 2;
+
+/// The best fit of a read among formats (fewest corrections, at most
+/// [`MAX_FORMAT_CORRECTIONS`]; ties to the first listed): `(text, format code)`. With no formats, any read of 4 to 10
+/// characters holding a digit is accepted as it is.
+pub fn best_format(read: &str, formats: &[PlateFormat]) -> Option<(String, Option<String>)> {
+    if formats.is_empty() {
+        let n = read.chars().count();
+        return ((4..=10).contains(&n) && read.chars().any(|c| c.is_ascii_digit()))
+            .then(|| (read.to_owned(), None));
+    }
+    formats
+        .iter()
+        .filter_map(|f| fit_format(read, &f.pattern).map(|(t, k)| (t, k, &f.code)))
+        .filter(|(_, k, _)| *k <= MAX_FORMAT_CORRECTIONS)
+        .min_by_key(|(_, k, _)| *k)
+        .map(|(t, _, code)| (t, Some(code.clone())))
+}
+
 /// A hotlist entry as matched: its id, normalised plate, and the list's threshold.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HotPlate {
@@ -123,6 +254,9 @@ mod tests {
         assert!(normalise("АВС123").unwrap_err().contains("not a Latin"));
         assert!(normalise(" - ").unwrap_err().contains("no letters"));
         assert!(normalise("ABCDEFGHIJKLM").unwrap_err().contains("longer"));
+        assert_eq!(clean_read("5AU\"5341").unwrap(), "5AU5341");
+        assert_eq!(clean_read("PBX•1234").unwrap(), "PBX1234");
+        assert!(clean_read("京A12345").unwrap_err().contains("not a Latin"));
     }
 
     #[test]
@@ -162,6 +296,43 @@ mod tests {
         );
         assert_eq!(best_hit("GYEO077", &list), None, "list 2 wants exact reads");
         assert_eq!(best_hit("GYE0077", &list), Some((2, 0.0)));
+    }
+
+    #[test]
+    fn formats_correct_confusable_characters_by_position() {
+        assert_eq!(
+            fit_format("PBX1234", "LLLNNNN"),
+            Some(("PBX1234".into(), 0))
+        );
+        assert_eq!(
+            fit_format("P8XI234", "LLLNNNN"),
+            Some(("PBX1234".into(), 2))
+        );
+        assert_eq!(fit_format("PBX12A4", "LLLNNNN"), None, "A is no digit");
+        assert_eq!(fit_format("PBX123", "LLLNNNN"), None);
+        let ec = formats_for(&["ec".into()]).unwrap();
+        assert_eq!(
+            best_format("GYE0O77", &ec),
+            Some(("GYE0077".into(), Some("EC".into())))
+        );
+        assert_eq!(best_format("ECUADOR", &ec), None, "band text is no plate");
+        let bo = formats_for(&["BO".into()]).unwrap();
+        assert_eq!(
+            best_format("BOLIVIA", &bo),
+            None,
+            "four corrections are too many"
+        );
+        assert!(
+            formats_for(&["XX".into()])
+                .unwrap_err()
+                .contains("not a preset")
+        );
+        assert_eq!(
+            best_format("AB12", &[]),
+            Some(("AB12".into(), None)),
+            "ANY takes what has a digit"
+        );
+        assert_eq!(best_format("BOLIVIA", &[]), None);
     }
 
     #[test]

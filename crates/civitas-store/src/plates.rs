@@ -1,0 +1,563 @@
+//! Number plates in the store: hotlists, hotlist entries (watchlist entries
+//! that carry a plate, under a legal basis like any entry), plate reads with
+//! their deletion deadline, plate candidates, and audited searches.
+
+use crate::accountability::{self, AuditRecord, ReviewPolicy};
+use crate::{Store, db_err, insert_basis, parse_bbox};
+use civitas_auth::{Actor, Permission};
+use civitas_base::{Error, ErrorKind, Result, Timestamp};
+use civitas_model::plate_text::{CONFUSABLE_CLASSES, normalise};
+use civitas_model::{BBox, CandidateId, EntryId, LegalBasis, PlatePass};
+use serde::Serialize;
+use sqlx::Row;
+
+/// Longest time window one search may cover.
+pub const MAX_SEARCH_WINDOW_DAYS: i64 = 92;
+const DAY_MS: i64 = 86_400_000;
+
+/// A named list of plates with its own match threshold.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Hotlist {
+    pub id: i64,
+    pub name: String,
+    pub max_distance: f32,
+    pub entries: u64,
+}
+
+/// A hotlist entry as loaded for matching.
+#[derive(Debug, Clone)]
+pub struct StoredPlateEntry {
+    pub id: EntryId,
+    pub plate: String,
+    pub description: String,
+    pub hotlist: String,
+    pub max_distance: f32,
+    pub basis: LegalBasis,
+    /// Cameras the basis covers (`*` for all).
+    pub scope: Vec<String>,
+}
+
+impl StoredPlateEntry {
+    pub fn covers_camera(&self, camera: &str) -> bool {
+        self.scope.iter().any(|s| s == "*" || s == camera)
+    }
+}
+
+/// How long plate reads are kept.
+#[derive(Debug, Clone, Copy)]
+pub struct PlateRetention {
+    /// Reads with no hotlist hit.
+    pub no_hit_ms: i64,
+    /// Reads that hit a hotlist entry.
+    pub hit_ms: i64,
+}
+
+impl Default for PlateRetention {
+    fn default() -> Self {
+        PlateRetention {
+            no_hit_ms: DAY_MS,
+            hit_ms: 90 * DAY_MS,
+        }
+    }
+}
+
+/// A stored read, as a search returns it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlateReadView {
+    pub id: i64,
+    pub camera: String,
+    pub plate: String,
+    pub format: Option<String>,
+    pub confidence: f32,
+    pub frames: u32,
+    pub bbox: BBox,
+    pub first_seen_ms: i64,
+    pub last_seen_ms: i64,
+    pub hit_entry: Option<i64>,
+    pub hit_distance: Option<f32>,
+    pub expires_at_ms: i64,
+}
+
+/// A search of stored reads.
+#[derive(Debug, Clone)]
+pub struct PlateQuery {
+    /// Full or partial plate: `?` stands for any one character, and
+    /// characters OCR confuses (0/O/D/Q, 1/I/L, 2/Z, 5/S, 8/B, 6/G) match each other.
+    pub pattern: String,
+    pub from: Timestamp,
+    pub to: Timestamp,
+    /// Only these cameras (empty: every camera the searcher's scope covers).
+    pub cameras: Vec<String>,
+    /// Why the search is made (required; audited).
+    pub justification: String,
+    pub limit: i64,
+}
+
+/// The SQLite GLOB for a search pattern, or an error naming what is wrong.
+pub fn pattern_glob(pattern: &str) -> Result<String> {
+    let mut glob = String::new();
+    let mut n = 0;
+    for c in pattern.chars() {
+        match c {
+            ' ' | '-' | '.' => continue,
+            '?' => glob.push('?'),
+            c if c.is_ascii_alphanumeric() => {
+                let c = c.to_ascii_uppercase();
+                match CONFUSABLE_CLASSES.iter().find(|k| k.contains(c)) {
+                    Some(k) => {
+                        glob.push('[');
+                        glob.push_str(k);
+                        glob.push(']');
+                    }
+                    None => glob.push(c),
+                }
+            }
+            c => {
+                return Err(Error::invalid(format!(
+                    "plate pattern {pattern:?}: {c:?} is not a letter, digit or ?"
+                )));
+            }
+        }
+        n += 1;
+    }
+    if n == 0 || n > 12 {
+        return Err(Error::invalid(format!(
+            "plate pattern {pattern:?}: needs 1 to 12 characters"
+        )));
+    }
+    if pattern
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .count()
+        < 2
+    {
+        return Err(Error::invalid(format!(
+            "plate pattern {pattern:?}: give at least two known characters (a pattern of only ? would list every vehicle)"
+        )));
+    }
+    Ok(glob)
+}
+
+impl Store {
+    /// Creates a hotlist; audited.
+    pub async fn create_hotlist(
+        &self,
+        actor: &Actor,
+        name: &str,
+        max_distance: f32,
+        now: Timestamp,
+    ) -> Result<i64> {
+        actor.require(Permission::Enroll)?;
+        if name.trim().is_empty() {
+            return Err(Error::invalid("hotlist: field `name` is required"));
+        }
+        if !(0.0..=2.0).contains(&max_distance) {
+            return Err(Error::invalid(format!(
+                "hotlist: field `max_distance` is {max_distance}; expected 0..2 (0 = exact reads only, 0.25 per OCR confusion, 1 per other edit)"
+            )));
+        }
+        let mut tx = self.begin_immediate().await?;
+        let id: i64 = sqlx::query(
+            "INSERT INTO hotlist (name, max_distance, created_by, created_at_ms) VALUES (?, ?, ?, ?) RETURNING id",
+        )
+        .bind(name.trim())
+        .bind(max_distance)
+        .bind(&actor.username)
+        .bind(now.0)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_err(format!("creating hotlist {name:?}")))?
+        .get(0);
+        accountability::append(
+            &mut tx,
+            self.key()?,
+            now,
+            &AuditRecord::new(&actor.username, "hotlist.create", format!("hotlist:{id}"))
+                .details(serde_json::json!({"name": name.trim(), "max_distance": max_distance})),
+        )
+        .await?;
+        tx.commit().await.map_err(db_err("committing hotlist"))?;
+        Ok(id)
+    }
+
+    /// Every hotlist with its number of entries.
+    pub async fn hotlists(&self) -> Result<Vec<Hotlist>> {
+        let rows = sqlx::query(
+            "SELECT h.id, h.name, h.max_distance, (SELECT COUNT(*) FROM watchlist_entry e WHERE e.hotlist_id = h.id)
+             FROM hotlist h ORDER BY h.name",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err("listing hotlists"))?;
+        Ok(rows
+            .into_iter()
+            .map(|r| Hotlist {
+                id: r.get(0),
+                name: r.get(1),
+                max_distance: r.get::<f64, _>(2) as f32,
+                entries: r.get::<i64, _>(3) as u64,
+            })
+            .collect())
+    }
+
+    /// Puts a plate on a hotlist under a legal basis covering `scope`; audited.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn enroll_plate(
+        &self,
+        actor: &Actor,
+        hotlist: &str,
+        plate: &str,
+        description: &str,
+        basis: &LegalBasis,
+        scope: &[String],
+        now: Timestamp,
+    ) -> Result<EntryId> {
+        actor.require(Permission::Enroll)?;
+        let plate = normalise(plate).map_err(Error::invalid)?;
+        if description.trim().is_empty() {
+            return Err(Error::invalid(
+                "hotlist entry: field `description` is required (e.g. the vehicle and why it is listed)",
+            ));
+        }
+        if scope.is_empty() {
+            return Err(Error::invalid(
+                "legal basis: field `scope` is required (camera ids, or * for all)",
+            ));
+        }
+        let mut tx = self.begin_immediate().await?;
+        let list: i64 = sqlx::query("SELECT id FROM hotlist WHERE name = ?")
+            .bind(hotlist)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err("finding hotlist"))?
+            .ok_or_else(|| {
+                Error::not_found(format!(
+                    "hotlist {hotlist:?} does not exist (create it with `civitas hotlist create`)"
+                ))
+            })?
+            .get(0);
+        let basis_id = insert_basis(&mut tx, basis, &actor.username, scope).await?;
+        let id: i64 = sqlx::query(
+            "INSERT INTO watchlist_entry (name, legal_basis_id, created_at_ms, hotlist_id, plate) VALUES (?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(description.trim())
+        .bind(basis_id)
+        .bind(now.0)
+        .bind(list)
+        .bind(&plate)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_err(format!("storing hotlist entry {plate}")))?
+        .get(0);
+        accountability::append(
+            &mut tx,
+            self.key()?,
+            now,
+            &AuditRecord::new(&actor.username, "hotlist.enroll", format!("entry:{id}"))
+                .why(&basis.purpose)
+                .details(serde_json::json!({
+                    "hotlist": hotlist, "plate": plate, "basis": basis_id, "kind": basis.kind,
+                    "authority": basis.authority, "reference": basis.reference,
+                    "expires_at_ms": basis.expires_at.0, "scope": scope,
+                })),
+        )
+        .await?;
+        tx.commit()
+            .await
+            .map_err(db_err("committing hotlist entry"))?;
+        Ok(EntryId(id))
+    }
+
+    /// Every plate entry under an active (not refused) basis, expired ones
+    /// included: the matcher enforces expiry at match time, against its clock.
+    pub async fn hotlist_entries(&self) -> Result<Vec<StoredPlateEntry>> {
+        let rows = sqlx::query(
+            "SELECT e.id, e.plate, e.name, h.name, h.max_distance,
+                    b.id, b.kind, b.authority, b.reference, b.purpose, b.granted_at_ms, b.expires_at_ms, b.scope_json
+             FROM watchlist_entry e JOIN hotlist h ON h.id = e.hotlist_id JOIN legal_basis b ON b.id = e.legal_basis_id
+             WHERE e.plate IS NOT NULL AND b.status = 'active' ORDER BY e.id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err("loading hotlists"))?;
+        Ok(rows
+            .into_iter()
+            .map(|r| StoredPlateEntry {
+                id: EntryId(r.get(0)),
+                plate: r.get(1),
+                description: r.get(2),
+                hotlist: r.get(3),
+                max_distance: r.get::<f64, _>(4) as f32,
+                basis: LegalBasis {
+                    id: Some(r.get(5)),
+                    kind: r.get(6),
+                    authority: r.get(7),
+                    reference: r.get(8),
+                    purpose: r.get(9),
+                    granted_at: Timestamp(r.get(10)),
+                    expires_at: Timestamp(r.get(11)),
+                },
+                scope: serde_json::from_str(&r.get::<String, _>(12)).unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    /// Stores one vehicle pass; a hit also raises a plate candidate for review
+    /// (audited), unless a reviewer rejected this entry on this camera within
+    /// the suppression window. Returns the read's id and the candidate's.
+    pub async fn record_plate_pass(
+        &self,
+        p: &PlatePass,
+        retention: &PlateRetention,
+        review: &ReviewPolicy,
+        now: Timestamp,
+    ) -> Result<(i64, Option<CandidateId>)> {
+        let plate = normalise(&p.plate).map_err(Error::invalid)?;
+        let bbox = serde_json::to_string(&p.bbox).map_err(|e| Error::internal(e.to_string()))?;
+        let keep = if p.hit.is_some() {
+            retention.hit_ms
+        } else {
+            retention.no_hit_ms
+        };
+        let mut tx = self.begin_immediate().await?;
+        let read_id: i64 = sqlx::query(
+            "INSERT INTO plate_read (camera_id, pass_id, plate, format, confidence, frames, bbox_json, crop_jpeg,
+                                     first_seen_ms, last_seen_ms, hit_entry_id, hit_distance, expires_at_ms, created_at_ms)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(&p.camera.0)
+        .bind(p.pass as i64)
+        .bind(&plate)
+        .bind(&p.format)
+        .bind(p.confidence)
+        .bind(p.frames)
+        .bind(&bbox)
+        .bind(&p.crop_jpeg)
+        .bind(p.first_seen.0)
+        .bind(p.last_seen.0)
+        .bind(p.hit.as_ref().map(|h| h.entry.0))
+        .bind(p.hit.as_ref().map(|h| h.distance))
+        .bind(p.first_seen.0.max(now.0) + keep)
+        .bind(now.0)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_err(format!("storing a plate read from camera {}", p.camera)))?
+        .get(0);
+        let Some(hit) = &p.hit else {
+            tx.commit().await.map_err(db_err("committing plate read"))?;
+            return Ok((read_id, None));
+        };
+        let actor = format!("system:camera:{}", p.camera);
+        let suppressed: i64 = sqlx::query(
+            "SELECT COUNT(*) FROM candidate WHERE entry_id = ? AND camera_id = ? AND status = 'rejected' AND decided_at_ms >= ?",
+        )
+        .bind(hit.entry.0)
+        .bind(&p.camera.0)
+        .bind(now.0 - review.suppress_after_reject_ms)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_err("checking rejections"))?
+        .get(0);
+        if suppressed > 0 {
+            accountability::append(
+                &mut tx,
+                self.key()?,
+                now,
+                &AuditRecord::new(&actor, "candidate.suppress", format!("entry:{}", hit.entry))
+                    .details(serde_json::json!({"reason": "rejected on this camera within the suppression window", "plate_read": read_id})),
+            )
+            .await?;
+            tx.commit().await.map_err(db_err("committing"))?;
+            return Ok((read_id, None));
+        }
+        let cid: i64 = sqlx::query(
+            "INSERT INTO candidate (camera_id, track_id, entry_id, distance, detector_score, bbox_json, frame_time_ms, offset_ms,
+                                    crop_jpeg, created_at_ms, kind, plate_read_id, read_text)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'plate', ?, ?) RETURNING id",
+        )
+        .bind(&p.camera.0)
+        .bind(p.pass as i64)
+        .bind(hit.entry.0)
+        .bind(hit.distance)
+        .bind(p.confidence)
+        .bind(&bbox)
+        .bind(p.first_seen.0)
+        .bind(p.offset_ms)
+        .bind(&p.crop_jpeg)
+        .bind(now.0)
+        .bind(read_id)
+        .bind(&plate)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_err(format!("storing a plate candidate from camera {}", p.camera)))?
+        .get(0);
+        accountability::append(
+            &mut tx,
+            self.key()?,
+            now,
+            &AuditRecord::new(&actor, "candidate.raise", format!("candidate:{cid}")).details(
+                serde_json::json!({"kind": "plate", "entry": hit.entry.0, "hotlist": hit.hotlist,
+                                   "distance": hit.distance, "plate_read": read_id, "pass": p.pass}),
+            ),
+        )
+        .await?;
+        tx.commit()
+            .await
+            .map_err(db_err("committing plate candidate"))?;
+        Ok((read_id, Some(CandidateId(cid))))
+    }
+
+    /// Searches stored reads; needs the search permission and a
+    /// justification, stays within the searcher's camera scope, and is audited
+    /// (pattern, window, cameras, number of results).
+    pub async fn search_plate_reads(
+        &self,
+        actor: &Actor,
+        q: &PlateQuery,
+        now: Timestamp,
+    ) -> Result<Vec<PlateReadView>> {
+        actor.require(Permission::Search)?;
+        if q.justification.trim().chars().count() < 5 {
+            return Err(Error::invalid(
+                "plate search: field `justification` is required (why this search is made: case or incident reference)",
+            ));
+        }
+        let glob = pattern_glob(&q.pattern)?;
+        if q.to.0 <= q.from.0 {
+            return Err(Error::invalid(
+                "plate search: the time window is empty (`to` must be after `from`)",
+            ));
+        }
+        if q.to.0 - q.from.0 > MAX_SEARCH_WINDOW_DAYS * DAY_MS {
+            return Err(Error::invalid(format!(
+                "plate search: the time window is {} days; at most {MAX_SEARCH_WINDOW_DAYS} days may be searched at once",
+                (q.to.0 - q.from.0) / DAY_MS
+            )));
+        }
+        for c in &q.cameras {
+            if !actor.covers_camera(c) {
+                return Err(Error::new(
+                    ErrorKind::PermissionDenied,
+                    format!("user {:?} may not search camera {c:?}", actor.username),
+                ));
+            }
+        }
+        let limit = q.limit.clamp(1, 1000);
+        let rows = sqlx::query(
+            "SELECT id, camera_id, plate, format, confidence, frames, bbox_json, first_seen_ms, last_seen_ms,
+                    hit_entry_id, hit_distance, expires_at_ms
+             FROM plate_read WHERE plate GLOB ? AND first_seen_ms >= ? AND first_seen_ms < ? AND expires_at_ms > ?
+             ORDER BY first_seen_ms DESC",
+        )
+        .bind(&glob)
+        .bind(q.from.0)
+        .bind(q.to.0)
+        .bind(now.0)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err("searching plate reads"))?;
+        let mut out = Vec::new();
+        for r in rows {
+            let camera: String = r.get(1);
+            if !actor.covers_camera(&camera)
+                || (!q.cameras.is_empty() && !q.cameras.contains(&camera))
+            {
+                continue;
+            }
+            let id: i64 = r.get(0);
+            out.push(PlateReadView {
+                id,
+                camera,
+                plate: r.get(2),
+                format: r.get(3),
+                confidence: r.get::<f64, _>(4) as f32,
+                frames: r.get::<i64, _>(5) as u32,
+                bbox: parse_bbox(&r.get::<String, _>(6)).ok_or_else(|| {
+                    Error::new(
+                        ErrorKind::DataLoss,
+                        format!("plate_read row {id}: bad bbox_json"),
+                    )
+                })?,
+                first_seen_ms: r.get(7),
+                last_seen_ms: r.get(8),
+                hit_entry: r.get(9),
+                hit_distance: r.get::<Option<f64>, _>(10).map(|d| d as f32),
+                expires_at_ms: r.get(11),
+            });
+            if out.len() as i64 >= limit {
+                break;
+            }
+        }
+        self.audit(
+            now,
+            AuditRecord::new(
+                &actor.username,
+                "plate.search",
+                format!("pattern:{}", q.pattern.trim()),
+            )
+            .why(q.justification.trim())
+            .details(serde_json::json!({
+                "pattern": q.pattern.trim(), "from_ms": q.from.0, "to_ms": q.to.0,
+                "cameras": q.cameras, "results": out.len(),
+            })),
+        )
+        .await?;
+        Ok(out)
+    }
+
+    /// The best crop of a stored read (JPEG), for a viewer; audited.
+    pub async fn plate_read_crop(&self, actor: &Actor, id: i64, now: Timestamp) -> Result<Vec<u8>> {
+        actor.require(Permission::Search)?;
+        let r = sqlx::query(
+            "SELECT camera_id, crop_jpeg FROM plate_read WHERE id = ? AND expires_at_ms > ?",
+        )
+        .bind(id)
+        .bind(now.0)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err("reading a plate crop"))?
+        .ok_or_else(|| {
+            Error::not_found(format!(
+                "plate read {id} does not exist (or was deleted by retention)"
+            ))
+        })?;
+        let camera: String = r.get(0);
+        if !actor.covers_camera(&camera) {
+            return Err(Error::not_found(format!(
+                "plate read {id} does not exist (or was deleted by retention)"
+            )));
+        }
+        self.audit(
+            now,
+            AuditRecord::new(
+                &actor.username,
+                "plate.image.view",
+                format!("plate_read:{id}"),
+            ),
+        )
+        .await?;
+        Ok(r.get::<Option<Vec<u8>>, _>(1).unwrap_or_default())
+    }
+
+    /// Number of stored plate reads (for tests and metrics; identifies nobody).
+    pub async fn plate_read_count(&self) -> Result<i64> {
+        sqlx::query_scalar("SELECT COUNT(*) FROM plate_read")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err("counting plate reads"))
+    }
+}
+
+/// Deletes reads past their deadline, except those whose candidate is under a legal hold.
+pub(crate) async fn sweep_reads(conn: &mut sqlx::SqliteConnection, now: Timestamp) -> Result<u64> {
+    Ok(sqlx::query(
+        "DELETE FROM plate_read WHERE expires_at_ms <= ?
+         AND NOT EXISTS (SELECT 1 FROM candidate c JOIN legal_hold h ON h.target = 'candidate:' || c.id
+                         WHERE c.plate_read_id = plate_read.id AND h.lifted_at_ms IS NULL)",
+    )
+    .bind(now.0)
+    .execute(&mut *conn)
+    .await
+    .map_err(db_err("deleting expired plate reads"))?
+    .rows_affected())
+}

@@ -1,0 +1,150 @@
+//! Number-plate recognition on one frame: find lines of text
+//! ([`crate::plate_detect`]), join pieces of one line, sample each upright,
+//! read it ([`crate::plate_reader`]), normalise it and fit it to the
+//! configured plate formats ([`crate::plate_text`]). Text that does not fit a
+//! format (a shop sign, the country band of a plate) is counted, not read out.
+
+use crate::plate_detect::{TextBox, TextDetector, TextDetectorConfig, merge_line_pieces, rectify};
+use crate::plate_reader::PlateReader;
+use crate::plate_text::{PlateFormat, best_format, clean_read};
+use crate::runtime::SessionOptions;
+use civitas_base::Result;
+use civitas_model::{BBox, RgbImage};
+use std::path::Path;
+
+/// Recognition settings.
+#[derive(Debug, Clone)]
+pub struct AnprConfig {
+    pub detector: TextDetectorConfig,
+    /// Accepted formats; empty accepts any 4–10 characters with a digit.
+    pub formats: Vec<PlateFormat>,
+    /// Reads below this mean character probability are dropped.
+    pub min_confidence: f32,
+    /// Text lines thinner than this (frame pixels) are too small to read reliably.
+    pub min_text_height_px: f32,
+}
+
+impl Default for AnprConfig {
+    fn default() -> Self {
+        AnprConfig {
+            detector: TextDetectorConfig::default(),
+            formats: Vec::new(),
+            min_confidence: 0.6,
+            min_text_height_px: 10.0,
+        }
+    }
+}
+
+/// One plate read in one frame.
+#[derive(Debug, Clone)]
+pub struct PlateRead {
+    /// Normalised and fitted to its format (upper case, no separators).
+    pub text: String,
+    /// The format it fitted, if formats are configured.
+    pub format: Option<String>,
+    /// Mean character probability (0–1).
+    pub confidence: f32,
+    /// The text line in frame pixels.
+    pub text_box: TextBox,
+    pub bbox: BBox,
+    /// The line sampled upright, as read.
+    pub crop: RgbImage,
+}
+
+/// What one frame held.
+#[derive(Debug, Default)]
+pub struct AnprScan {
+    pub reads: Vec<PlateRead>,
+    /// Lines of text found (plates or not).
+    pub lines: Vec<TextBox>,
+    /// Lines too thin to read.
+    pub too_small: usize,
+    /// Lines read as characters other than Latin letters and digits.
+    pub non_latin: usize,
+    /// Lines read, but not as a plate of the configured formats or confidently enough.
+    pub not_plates: usize,
+}
+
+/// Detector + reader + formats.
+#[derive(Debug)]
+pub struct PlateRecogniser {
+    detector: TextDetector,
+    reader: PlateReader,
+    cfg: AnprConfig,
+}
+
+impl PlateRecogniser {
+    /// Opens both models from a directory holding `ch_PP-OCRv4_det_infer.onnx`
+    /// and `ch_PP-OCRv4_rec_infer.onnx`.
+    pub fn open(models_dir: &Path, cfg: AnprConfig, opts: SessionOptions) -> Result<Self> {
+        let detector = TextDetector::open(
+            &models_dir.join("ch_PP-OCRv4_det_infer.onnx"),
+            cfg.detector,
+            opts,
+        )?;
+        let reader = PlateReader::open(&models_dir.join("ch_PP-OCRv4_rec_infer.onnx"), opts)?;
+        Ok(PlateRecogniser {
+            detector,
+            reader,
+            cfg,
+        })
+    }
+
+    pub fn config(&self) -> &AnprConfig {
+        &self.cfg
+    }
+
+    /// The plates in one frame, most confident first.
+    pub fn scan(&mut self, frame: &RgbImage) -> Result<AnprScan> {
+        let lines = merge_line_pieces(self.detector.detect(frame)?);
+        let mut scan = AnprScan {
+            lines: lines.clone(),
+            ..AnprScan::default()
+        };
+        for line in lines {
+            if line.thickness < self.cfg.min_text_height_px {
+                scan.too_small += 1;
+                continue;
+            }
+            let Some(crop) = rectify(frame, &line) else {
+                scan.too_small += 1;
+                continue;
+            };
+            let read = self.reader.read(&crop)?;
+            tracing::debug!(text = %read.text, confidence = read.confidence, x = line.cx, y = line.cy, h = line.thickness, "text line read");
+            let norm = match clean_read(&read.text) {
+                Ok(n) => n,
+                Err(_)
+                    if read
+                        .text
+                        .chars()
+                        .any(|c| c.is_alphabetic() && !c.is_ascii()) =>
+                {
+                    scan.non_latin += 1;
+                    continue;
+                }
+                Err(_) => {
+                    scan.not_plates += 1;
+                    continue;
+                }
+            };
+            let fitted = best_format(&norm, &self.cfg.formats);
+            match fitted {
+                Some((text, format)) if read.confidence >= self.cfg.min_confidence => {
+                    scan.reads.push(PlateRead {
+                        text,
+                        format,
+                        confidence: read.confidence,
+                        text_box: line,
+                        bbox: line.bbox(),
+                        crop,
+                    });
+                }
+                _ => scan.not_plates += 1,
+            }
+        }
+        scan.reads
+            .sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
+        Ok(scan)
+    }
+}
