@@ -62,9 +62,13 @@ def fit_font(path, text, max_w, max_h):
     return ImageFont.truetype(path, 10)
 
 
-def render_plate(rng, code):
+def render_plate(rng, code, shown=None):
+    """A plate of format `code`: random characters, or the given `shown` text (e.g. "PBX-1234")."""
     pattern, bg, fg, band, band_text = FORMATS[code]
-    shown, text = plate_text(rng, pattern)
+    if shown is None:
+        shown, text = plate_text(rng, pattern)
+    else:
+        text = "".join(c for c in shown if c.isalnum())
     w, h = 440, 150
     img = Image.new("RGB", (w, h), bg)
     d = ImageDraw.Draw(img)

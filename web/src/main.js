@@ -176,20 +176,30 @@ function candidateCard(c, i) {
     await loadQueue();
     drawReview();
   };
+  const plate = c.kind === 'plate';
+  const evidence = plate
+    ? [h('figure', { class: 'plate' }, h('img', { src: `/api/v1/candidates/${c.id}/crop`, alt: 'plate seen by the camera' }), h('figcaption', {}, 'Plate seen by camera')),
+      h('figure', { class: 'plate listed' }, h('div', { class: 'plate-text' }, c.plate), h('figcaption', {}, `Listed on hotlist ${c.hotlist}`))]
+    : [h('figure', {}, h('img', { src: `/api/v1/candidates/${c.id}/crop`, alt: 'face seen by the camera' }), h('figcaption', {}, 'Seen by camera')),
+      h('figure', {}, h('img', { src: `/api/v1/candidates/${c.id}/entry-photo`, alt: 'enrolled photo' }), h('figcaption', {}, 'Enrolled photo'))];
   return h('article', { class: `card${i === state.selected ? ' selected' : ''}`, 'data-id': c.id, id: `cand-${c.id}` },
-    h('figure', {}, h('img', { src: `/api/v1/candidates/${c.id}/crop`, alt: 'face seen by the camera' }), h('figcaption', {}, 'Seen by camera')),
-    h('figure', {}, h('img', { src: `/api/v1/candidates/${c.id}/entry-photo`, alt: 'enrolled photo' }), h('figcaption', {}, 'Enrolled photo')),
+    ...evidence,
     h('div', {},
       h('h2', {}, `#${c.id} · ${c.entry_name} `, h('span', { class: `pill ${c.status}` }, c.status)),
       h('dl', {},
-        h('dt', {}, 'Distance'), h('dd', {}, `${c.distance.toFixed(3)} (lower is closer; threshold set per deployment)`),
+        ...(plate
+          ? [h('dt', {}, 'Plate read'), h('dd', { class: 'read' }, `${c.read_text} (listed ${c.plate}; confidence ${c.detector_score.toFixed(2)})`),
+            h('dt', {}, 'Distance'), h('dd', {}, `${c.distance.toFixed(2)} (0.25 per OCR confusion such as 0/O, 1 per other difference; the hotlist sets the limit)`)]
+          : [h('dt', {}, 'Distance'), h('dd', {}, `${c.distance.toFixed(3)} (lower is closer; threshold set per deployment)`)]),
         h('dt', {}, 'Camera'), h('dd', {}, c.camera),
         h('dt', {}, 'Seen at'), h('dd', {}, fmtTime(c.frame_time_ms)),
         h('dt', {}, 'Legal basis'), h('dd', {}, `${c.basis.kind} — ${c.basis.authority}, ref. ${c.basis.reference}`),
         h('dt', {}, 'Purpose'), h('dd', {}, c.basis.purpose),
         h('dt', {}, 'Basis expires'), h('dd', { class: expired ? 'flag-expired' : '' }, fmtTime(c.basis.expires_at_ms), expired ? ' (expired)' : ''),
         h('dt', {}, 'Reviews'), h('dd', { class: 'reviews' }, c.reviews.length ? c.reviews.map((r) => `${r.decision} by ${r.username}`).join('; ') : 'none yet')),
-      h('p', { class: 'rule' }, `Two-person rule: ${confirms} of ${required} confirmations. A match stays a candidate until ${required} different people confirm it; one rejection rejects it.`),
+      h('p', { class: 'rule' }, plate
+        ? `Plate hits: ${confirms} of ${required} confirmation. Check the plate in the picture against the listed plate before confirming; one rejection rejects it.`
+        : `Two-person rule: ${confirms} of ${required} confirmations. A match stays a candidate until ${required} different people confirm it; one rejection rejects it.`),
       h('div', { class: 'actions' },
         h('button', { class: 'primary confirm', disabled: !can('confirm') || !!mine, onclick: () => act('confirm'), title: 'c' }, mine ? `You ${mine.decision}ed` : 'Confirm'),
         reason,
@@ -271,9 +281,9 @@ async function watchlistPage() {
     h('div', { class: 'full' }, msg));
   return h('div', {},
     h('h1', {}, 'Watchlists'),
-    h('table', { id: 'entries' }, h('thead', {}, h('tr', {}, ['Entry', 'Name', 'Legal basis', 'Authority / reference', 'Purpose', 'Cameras', 'Expires', 'State'].map((t) => h('th', {}, t)))),
+    h('table', { id: 'entries' }, h('thead', {}, h('tr', {}, ['Entry', 'Person or plate', 'Legal basis', 'Authority / reference', 'Purpose', 'Cameras', 'Expires', 'State'].map((t) => h('th', {}, t)))),
       h('tbody', {}, list.map((e) => h('tr', {},
-        h('td', {}, e.id), h('td', {}, e.name), h('td', {}, e.basis.kind), h('td', {}, `${e.basis.authority} / ${e.basis.reference}`),
+        h('td', {}, e.id), h('td', {}, e.plate ? `${e.plate} · hotlist ${e.hotlist} · ${e.name}` : e.name), h('td', {}, e.basis.kind), h('td', {}, `${e.basis.authority} / ${e.basis.reference}`),
         h('td', {}, e.basis.purpose), h('td', {}, e.scope.join(', ')), h('td', {}, fmtTime(e.basis.expires_at_ms)),
         h('td', {}, e.basis.status === 'refused' ? h('span', { class: 'flag-expired' }, 'basis refused') : flag(e.basis.expires_at_ms)))))),
     h('h2', {}, 'Enrol a person'), form);

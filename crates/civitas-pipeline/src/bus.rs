@@ -7,7 +7,7 @@
 //! face crop a reviewer needs) and health, and `FaceTemplate` is not
 //! serialisable, so it could not be put on a wire bus even by mistake.
 
-use civitas_model::{CameraId, Candidate};
+use civitas_model::{CameraId, Candidate, PlatePass};
 use serde::Serialize;
 use std::sync::Mutex;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
@@ -18,6 +18,8 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 pub enum Event {
     /// A face resembling a watchlist entry: a candidate for human review.
     Candidate(Candidate),
+    /// One vehicle pass read on a camera (with its hotlist hit, if any).
+    PlatePass(PlatePass),
     /// Per-frame counts from a camera (no identities, no templates).
     FrameAnalysed {
         camera: CameraId,

@@ -130,8 +130,6 @@ pub struct AnprConfig {
     pub min_text_height_px: f32,
     /// A vehicle pass ends when its plate has not been seen for this long (ms). Default 1500.
     pub pass_gap_ms: i64,
-    /// Frames per second analysed for plates on ANPR cameras. Default 4.
-    pub fps: f64,
     /// Hours a read with no hotlist hit is kept. Default 24.
     pub retain_no_hit_hours: f64,
     /// Days a read that hit a hotlist entry is kept. Default 90.
@@ -145,7 +143,6 @@ impl Default for AnprConfig {
             min_confidence: 0.6,
             min_text_height_px: 10.0,
             pass_gap_ms: 1500,
-            fps: 4.0,
             retain_no_hit_hours: 24.0,
             retain_hit_days: 90.0,
         }
@@ -319,7 +316,8 @@ pub struct CameraConfig {
     /// Skip analysing frames with no motion (counted; one frame is still analysed every 10 s). Default true.
     #[serde(default = "default_true")]
     pub motion_gate: bool,
-    /// Read number plates on this camera (`[anpr]` settings). Default false.
+    /// Read number plates on this camera too (`[anpr]` settings), in the
+    /// frames sampled at `fps` (4 or more suits passing traffic). Default false.
     #[serde(default)]
     pub anpr: bool,
     /// Latitude in degrees, -90..90.
@@ -443,9 +441,6 @@ impl Config {
                 "anpr.pass_gap_ms",
                 format!("{} is outside 100..60000", a.pass_gap_ms),
             );
-        }
-        if !(a.fps > 0.0 && a.fps <= 30.0) {
-            return bad("anpr.fps", format!("{} is outside 0 < fps <= 30", a.fps));
         }
         if a.retain_no_hit_hours.is_nan() || a.retain_no_hit_hours <= 0.0 {
             return bad("anpr.retain_no_hit_hours", "must be > 0".into());

@@ -2,6 +2,7 @@
 //!
 //! - [`config`]: the typed, validated configuration every component is built from.
 //! - [`face`]: the face analyser + matcher stage (detect → align → embed → 1:N search).
+//! - [`plate`]: the plate stage (read → follow per pass → vote → hotlist match).
 //! - [`motion`]: the cheap motion gate before the detectors.
 //! - [`track`]: follows faces across frames so one passer-by yields one candidate.
 //! - [`bus`]: the event bus joining stages (in-process here; NATS JetStream at scale).
@@ -12,6 +13,7 @@ pub mod bus;
 pub mod config;
 pub mod face;
 pub mod motion;
+pub mod plate;
 pub mod runner;
 pub mod stats;
 pub mod track;
@@ -19,3 +21,4 @@ pub mod track;
 pub use bus::{Bus, Event, InProcessBus};
 pub use config::Config;
 pub use face::{FacePipeline, FrameOutcome, Watchlist};
+pub use plate::{CameraHotlist, PlatePipeline};

@@ -3,6 +3,7 @@
 use crate::bus::{Bus, Event};
 use crate::face::FacePipeline;
 use crate::motion::{MotionConfig, MotionGate};
+use crate::plate::PlatePipeline;
 use civitas_base::Clock;
 use civitas_ingest::FrameSource;
 use civitas_model::CameraId;
@@ -17,6 +18,12 @@ pub struct Summary {
     pub candidates: u64,
     /// Frames the motion gate skipped (not analysed).
     pub skipped_no_motion: u64,
+    /// Plates read, frame by frame.
+    pub plate_reads: u64,
+    /// Vehicle passes (one voted read each).
+    pub plate_passes: u64,
+    /// Passes whose read hit a hotlist entry.
+    pub plate_hits: u64,
 }
 
 /// How to run a source.
@@ -28,9 +35,11 @@ pub struct RunOptions {
     pub motion: Option<MotionConfig>,
 }
 
-/// Runs `source` through `pipe`, publishing every event on `bus`.
+/// Runs `source` through `pipe` (and `plates`, for ANPR cameras), publishing every event on `bus`.
+#[allow(clippy::too_many_arguments)]
 pub fn analyse_source(
     pipe: &mut FacePipeline,
+    mut plates: Option<&mut PlatePipeline>,
     source: &mut dyn FrameSource,
     camera: &CameraId,
     bus: &dyn Bus,
@@ -46,6 +55,13 @@ pub fn analyse_source(
         for c in cands {
             s.candidates += 1;
             bus.publish(Event::Candidate(c));
+        }
+    };
+    let publish_passes = |passes: Vec<civitas_model::PlatePass>, s: &mut Summary| {
+        for p in passes {
+            s.plate_passes += 1;
+            s.plate_hits += u64::from(p.hit.is_some());
+            bus.publish(Event::PlatePass(p));
         }
     };
     while let Some(f) = source.next_frame()? {
@@ -64,6 +80,14 @@ pub fn analyse_source(
         };
         let t0 = std::time::Instant::now();
         let out = pipe.process(&f.image, f.offset_ms, frame_time, clock.now())?;
+        if let Some(p) = plates.as_deref_mut() {
+            let po = p.process(&f.image, f.offset_ms, frame_time, clock.now())?;
+            s.plate_reads += po.reads as u64;
+            publish_passes(po.passes, &mut s);
+            if stills {
+                publish_passes(p.finish(clock.now()), &mut s);
+            }
+        }
         let analyse_ms = t0.elapsed().as_secs_f64() * 1e3;
         s.frames += 1;
         s.faces += out.faces as u64;
@@ -86,5 +110,8 @@ pub fn analyse_source(
         on_frame();
     }
     publish(pipe.finish(), &mut s);
+    if let Some(p) = plates {
+        publish_passes(p.finish(clock.now()), &mut s);
+    }
     Ok(s)
 }

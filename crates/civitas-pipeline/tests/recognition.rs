@@ -32,6 +32,7 @@ fn replay(
     let mut src = civitas_ingest::open_path(clip, 2.0, false).unwrap();
     let s = analyse_source(
         p,
+        None,
         src.as_mut(),
         &camera.into(),
         &bus,

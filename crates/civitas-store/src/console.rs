@@ -50,6 +50,11 @@ pub struct CandidateView {
     pub reviews: Vec<ReviewRecord>,
     pub has_crop: bool,
     pub has_entry_photo: bool,
+    /// Plate candidates: the plate as read (voted over the pass).
+    pub read_text: Option<String>,
+    /// Plate candidates: the plate as listed, and its hotlist.
+    pub plate: Option<String>,
+    pub hotlist: Option<String>,
 }
 
 /// A watchlist entry without its templates.
@@ -61,6 +66,9 @@ pub struct EntryView {
     pub templates: i64,
     pub scope: Vec<String>,
     pub basis: BasisView,
+    /// Hotlist entries: the plate and its hotlist (absent for a person).
+    pub plate: Option<String>,
+    pub hotlist: Option<String>,
 }
 
 /// A machine's token, without the token.
@@ -88,7 +96,8 @@ macro_rules! candidate_select {
     () => {
         "SELECT c.id, c.kind, c.status, c.camera_id, c.entry_id, e.name, c.distance, c.detector_score,
         c.frame_time_ms, c.created_at_ms, b.id, b.kind, b.authority, b.reference, b.purpose, b.expires_at_ms, b.status,
-        c.crop_jpeg IS NOT NULL AND length(c.crop_jpeg) > 0, e.photo_jpeg IS NOT NULL
+        c.crop_jpeg IS NOT NULL AND length(c.crop_jpeg) > 0, e.photo_jpeg IS NOT NULL,
+        c.read_text, e.plate, (SELECT h.name FROM hotlist h WHERE h.id = e.hotlist_id)
  FROM candidate c JOIN watchlist_entry e ON e.id = c.entry_id JOIN legal_basis b ON b.id = e.legal_basis_id"
     };
 }
@@ -175,6 +184,9 @@ impl Store {
             reviews,
             has_crop: r.get::<i64, _>(17) != 0,
             has_entry_photo: r.get::<i64, _>(18) != 0,
+            read_text: r.get(19),
+            plate: r.get(20),
+            hotlist: r.get(21),
         })
     }
 
@@ -205,7 +217,7 @@ impl Store {
             .map_err(db_err("reading candidate crop"))?;
         r.get::<Option<Vec<u8>>, _>(0)
             .filter(|b| !b.is_empty())
-            .ok_or_else(|| Error::not_found(format!("candidate {id} has no face crop")))
+            .ok_or_else(|| Error::not_found(format!("candidate {id} has no crop")))
     }
 
     /// The enrolled photo of the entry a candidate resembles (JPEG).
@@ -225,7 +237,8 @@ impl Store {
         actor.require(Permission::Enroll)?;
         let rows = sqlx::query(
             "SELECT e.id, e.name, e.created_at_ms, (SELECT COUNT(*) FROM entry_template t WHERE t.entry_id = e.id),
-                    b.scope_json, b.id, b.kind, b.authority, b.reference, b.purpose, b.expires_at_ms, b.status
+                    b.scope_json, b.id, b.kind, b.authority, b.reference, b.purpose, b.expires_at_ms, b.status,
+                    e.plate, (SELECT h.name FROM hotlist h WHERE h.id = e.hotlist_id)
              FROM watchlist_entry e JOIN legal_basis b ON b.id = e.legal_basis_id ORDER BY b.expires_at_ms, e.id",
         )
         .fetch_all(&self.pool)
@@ -240,6 +253,8 @@ impl Store {
                 templates: r.get(3),
                 scope: serde_json::from_str(&r.get::<String, _>(4)).unwrap_or_default(),
                 basis: basis_from(r, 5),
+                plate: r.get(12),
+                hotlist: r.get(13),
             })
             .collect())
     }

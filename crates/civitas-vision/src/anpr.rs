@@ -65,6 +65,36 @@ pub struct AnprScan {
     pub not_plates: usize,
 }
 
+/// What one line of OCR text is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    /// A plate: normalised, fitted to its format.
+    Plate {
+        text: String,
+        format: Option<String>,
+    },
+    /// Letters of another script (refused, never bent into Latin).
+    NonLatin,
+    /// Not a plate of the configured formats, or not read confidently enough.
+    NotPlate,
+}
+
+/// Decides what a line of OCR text is: the same rule for Civitas's reads
+/// and, in `civitas eval plates --reads`, for a peer's.
+pub fn accept(cfg: &AnprConfig, text: &str, confidence: f32) -> Verdict {
+    let norm = match clean_read(text) {
+        Ok(n) => n,
+        Err(_) if text.chars().any(|c| c.is_alphabetic() && !c.is_ascii()) => {
+            return Verdict::NonLatin;
+        }
+        Err(_) => return Verdict::NotPlate,
+    };
+    match best_format(&norm, &cfg.formats) {
+        Some((text, format)) if confidence >= cfg.min_confidence => Verdict::Plate { text, format },
+        _ => Verdict::NotPlate,
+    }
+}
+
 /// Detector + reader + formats.
 #[derive(Debug)]
 pub struct PlateRecogniser {
@@ -112,35 +142,17 @@ impl PlateRecogniser {
             };
             let read = self.reader.read(&crop)?;
             tracing::debug!(text = %read.text, confidence = read.confidence, x = line.cx, y = line.cy, h = line.thickness, "text line read");
-            let norm = match clean_read(&read.text) {
-                Ok(n) => n,
-                Err(_)
-                    if read
-                        .text
-                        .chars()
-                        .any(|c| c.is_alphabetic() && !c.is_ascii()) =>
-                {
-                    scan.non_latin += 1;
-                    continue;
-                }
-                Err(_) => {
-                    scan.not_plates += 1;
-                    continue;
-                }
-            };
-            let fitted = best_format(&norm, &self.cfg.formats);
-            match fitted {
-                Some((text, format)) if read.confidence >= self.cfg.min_confidence => {
-                    scan.reads.push(PlateRead {
-                        text,
-                        format,
-                        confidence: read.confidence,
-                        text_box: line,
-                        bbox: line.bbox(),
-                        crop,
-                    });
-                }
-                _ => scan.not_plates += 1,
+            match accept(&self.cfg, &read.text, read.confidence) {
+                Verdict::Plate { text, format } => scan.reads.push(PlateRead {
+                    text,
+                    format,
+                    confidence: read.confidence,
+                    text_box: line,
+                    bbox: line.bbox(),
+                    crop,
+                }),
+                Verdict::NonLatin => scan.non_latin += 1,
+                Verdict::NotPlate => scan.not_plates += 1,
             }
         }
         scan.reads

@@ -81,6 +81,73 @@ pub fn plate_recogniser(
     )?)
 }
 
+/// The hotlist entries whose legal basis covers `camera`.
+pub fn hotlist_for(
+    entries: &[civitas_store::StoredPlateEntry],
+    camera: &str,
+) -> civitas_pipeline::CameraHotlist {
+    civitas_pipeline::CameraHotlist {
+        entries: entries
+            .iter()
+            .filter(|e| e.covers_camera(camera))
+            .map(|e| civitas_pipeline::plate::HotEntry {
+                plate: civitas_model::plate_text::HotPlate {
+                    id: e.id.0,
+                    plate: e.plate.clone(),
+                    max_distance: e.max_distance,
+                },
+                hotlist: e.hotlist.clone(),
+                expires: e.basis.expires_at,
+            })
+            .collect(),
+    }
+}
+
+/// The plate stage for an ANPR camera.
+pub fn plate_pipeline(
+    cfg: &Config,
+    camera: &str,
+    hotlist: Arc<civitas_pipeline::CameraHotlist>,
+) -> Result<civitas_pipeline::PlatePipeline> {
+    Ok(civitas_pipeline::PlatePipeline::new(
+        civitas_model::CameraId(camera.to_owned()),
+        plate_recogniser(&cfg.vision, &cfg.anpr)?,
+        hotlist,
+        civitas_pipeline::plate::PlateStageConfig {
+            pass_gap_ms: cfg.anpr.pass_gap_ms,
+        },
+    ))
+}
+
+/// How long plate reads are kept (`[anpr]`).
+pub fn plate_retention(cfg: &Config) -> civitas_store::PlateRetention {
+    civitas_store::PlateRetention {
+        no_hit_ms: (cfg.anpr.retain_no_hit_hours * 3_600_000.0) as i64,
+        hit_ms: (cfg.anpr.retain_hit_days * 86_400_000.0) as i64,
+    }
+}
+
+/// A plate hit as a candidate, for printing and the console's live feed.
+pub fn plate_candidate(
+    p: &civitas_model::PlatePass,
+    hit: &civitas_model::PlateHit,
+    id: civitas_model::CandidateId,
+) -> civitas_model::Candidate {
+    civitas_model::Candidate {
+        id: Some(id),
+        camera: p.camera.clone(),
+        track: civitas_model::TrackId(p.pass as i64),
+        entry: hit.entry,
+        entry_name: format!("plate {} on hotlist {}", hit.plate, hit.hotlist),
+        distance: hit.distance,
+        detector_score: p.confidence,
+        bbox: p.bbox,
+        frame_time: p.first_seen,
+        offset_ms: p.offset_ms,
+        crop_jpeg: Vec::new(),
+    }
+}
+
 pub fn stage_config(v: &VisionConfig) -> FaceStageConfig {
     FaceStageConfig {
         match_threshold: v.match_threshold,

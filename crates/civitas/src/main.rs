@@ -64,6 +64,12 @@ enum Cmd {
     Run(cmds::run::Args),
     /// Enrol a person on the face watchlist under a legal basis.
     Enroll(cmds::enroll::Args),
+    /// Plate hotlists: create, add a plate under a legal basis, list.
+    #[command(subcommand)]
+    Hotlist(cmds::plates::HotlistCmd),
+    /// Stored plate reads: audited search by full or partial plate.
+    #[command(subcommand)]
+    Plates(cmds::plates::PlatesCmd),
     /// Analyse an image, a folder of images or a video file.
     Analyze(cmds::analyze::Args),
     /// List stored candidates.
@@ -94,6 +100,8 @@ fn main() -> ExitCode {
         Cmd::Camera(c) => cmds::camera::main(c),
         Cmd::Token(c) => cmds::token::main(&cli.config, cli.user.as_deref(), c),
         Cmd::Enroll(a) => cmds::enroll::main(&cli.config, cli.user.as_deref(), a),
+        Cmd::Hotlist(c) => cmds::plates::hotlist(&cli.config, cli.user.as_deref(), c),
+        Cmd::Plates(c) => cmds::plates::plates(&cli.config, cli.user.as_deref(), c),
         Cmd::Analyze(a) => cmds::analyze::main(&cli.config, a),
         Cmd::Candidates(a) => cmds::candidates::main(&cli.config, cli.user.as_deref(), a),
         Cmd::Eval(c) => cmds::eval::main(&cli.config, c),

@@ -292,6 +292,7 @@ fn templates_of_strangers_are_written_nowhere() {
     let mut src = civitas_ingest::open_path(&clip, 2.0, false).unwrap();
     civitas_pipeline::runner::analyse_source(
         &mut p,
+        None,
         src.as_mut(),
         &"lines".into(),
         &bus,

@@ -1,5 +1,6 @@
-//! `civitas analyze`: runs the face pipeline over an image, a folder of images
-//! or a video file, prints candidates (JSON lines with `--json`) and stores them.
+//! `civitas analyze`: runs the face pipeline (and with `--plates` the plate
+//! stage) over an image, a folder of images or a video file, prints
+//! candidates and plate reads (JSON lines with `--json`) and stores them.
 
 use crate::engine;
 use anyhow::Result;
@@ -30,6 +31,33 @@ pub struct Args {
     /// Skip frames without motion (as live cameras do) instead of analysing every sampled frame.
     #[arg(long)]
     motion_gate: bool,
+    /// Read number plates too (`[anpr]` settings), one read per vehicle pass,
+    /// matched against the hotlists. On by itself for a camera configured with `anpr = true`.
+    #[arg(long)]
+    plates: bool,
+}
+
+/// One line for a plate pass.
+pub fn describe_pass(p: &civitas_model::PlatePass) -> String {
+    let hit = match &p.hit {
+        Some(h) => format!(
+            " — HIT on hotlist {} (entry {}, plate {}, distance {:.2}): candidate for review",
+            h.hotlist, h.entry, h.plate, h.distance
+        ),
+        None => String::new(),
+    };
+    format!(
+        "plate {} on camera {} at {} ms ({} frame(s), confidence {:.2}{}){hit}",
+        p.plate,
+        p.camera,
+        p.offset_ms,
+        p.frames,
+        p.confidence,
+        p.format
+            .as_deref()
+            .map(|f| format!(", format {f}"))
+            .unwrap_or_default()
+    )
 }
 
 pub fn describe(c: &civitas_model::Candidate) -> String {
@@ -44,6 +72,22 @@ pub fn describe(c: &civitas_model::Candidate) -> String {
     )
 }
 
+/// The hotlist entries (read even with `--no-store`, like the watchlist).
+async fn store_or_opened_hotlist(
+    store: &Option<civitas_store::Store>,
+    cfg: &civitas_pipeline::Config,
+) -> Result<Vec<civitas_store::StoredPlateEntry>> {
+    match store {
+        Some(s) => Ok(s.hotlist_entries().await?),
+        None => {
+            let s = engine::open_store(cfg).await?;
+            let list = s.hotlist_entries().await?;
+            s.close().await;
+            Ok(list)
+        }
+    }
+}
+
 pub fn main(config: &Path, a: Args) -> Result<()> {
     let cfg = engine::load_config(config)?;
     let rt = engine::tokio()?;
@@ -55,6 +99,18 @@ pub fn main(config: &Path, a: Args) -> Result<()> {
         tracing::warn!("the watchlist is empty: every face will be reported as unknown");
     }
     let mut pipe = engine::pipeline(&cfg, &a.camera, Arc::new(watchlist))?;
+    let plates_on = a.plates || cfg.cameras.iter().any(|c| c.id == a.camera && c.anpr);
+    let mut plates = match plates_on {
+        true => {
+            let list = rt.block_on(store_or_opened_hotlist(&store, &cfg))?;
+            Some(engine::plate_pipeline(
+                &cfg,
+                &a.camera,
+                Arc::new(engine::hotlist_for(&list, &a.camera)),
+            )?)
+        }
+        false => None,
+    };
     let mut source = civitas_ingest::open_path(&a.path, a.fps, false)?;
     let stills = a.path.is_dir()
         || civitas_ingest::IMAGE_EXTENSIONS.contains(
@@ -81,6 +137,7 @@ pub fn main(config: &Path, a: Args) -> Result<()> {
     let camera = CameraId(a.camera.clone());
     let summary = analyse_source(
         &mut pipe,
+        plates.as_mut(),
         source.as_mut(),
         &camera,
         &bus,
@@ -100,8 +157,28 @@ pub fn main(config: &Path, a: Args) -> Result<()> {
     }
     drop(bus);
     let policy = engine::review_policy(&cfg);
+    let retention = engine::plate_retention(&cfg);
     rt.block_on(async {
         while let Some(ev) = rx.recv().await {
+            if let Event::PlatePass(p) = &ev {
+                let mut candidate = None;
+                if let Some(s) = &store {
+                    let (read, cand) = s
+                        .record_plate_pass(p, &retention, &policy, SystemClock.now())
+                        .await?;
+                    tracing::debug!(read, "plate read stored");
+                    candidate = cand;
+                }
+                if a.json {
+                    println!(
+                        "{}",
+                        serde_json::json!({"type": "plate", "pass": p, "candidate": candidate.map(|c| c.0)})
+                    );
+                } else {
+                    println!("{}", describe_pass(p));
+                }
+                continue;
+            }
             if let Event::Candidate(mut c) = ev {
                 if let Some(s) = &store {
                     match s.insert_candidate(&c, SystemClock.now(), &policy).await? {
@@ -143,6 +220,15 @@ pub fn main(config: &Path, a: Args) -> Result<()> {
             summary.unknown,
             summary.candidates
         );
+        if plates_on {
+            println!(
+                "{}: {} plate read(s) in frames, {} vehicle pass(es), {} hotlist hit(s)",
+                a.path.display(),
+                summary.plate_reads,
+                summary.plate_passes,
+                summary.plate_hits
+            );
+        }
     }
     Ok(())
 }

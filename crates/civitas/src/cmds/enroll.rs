@@ -7,14 +7,9 @@ use civitas_base::{Clock, SystemClock};
 use civitas_model::LegalBasisInput;
 use std::path::{Path, PathBuf};
 
+/// The legal basis every list entry (person or plate) is enrolled under.
 #[derive(clap::Args, Debug)]
-pub struct Args {
-    /// The person's name as the authorising document gives it.
-    #[arg(long)]
-    name: String,
-    /// Photos of the person (one face each).
-    #[arg(long = "photo", required = true, num_args = 1..)]
-    photos: Vec<PathBuf>,
+pub struct BasisArgs {
     /// Legal-basis kind: judicial-warrant, court-order, missing-person-report, stolen-vehicle-report, arrest-warrant, child-abduction-alert.
     #[arg(long = "basis-kind")]
     basis_kind: String,
@@ -32,7 +27,36 @@ pub struct Args {
     expires: String,
     /// Cameras the legal basis covers (camera ids); `*` for every camera.
     #[arg(long = "scope", required = true, num_args = 1..)]
-    scope: Vec<String>,
+    pub scope: Vec<String>,
+}
+
+impl BasisArgs {
+    /// Validates the fields; the error names the first missing or malformed one.
+    pub fn validate(
+        &self,
+        now: civitas_base::Timestamp,
+    ) -> civitas_base::Result<civitas_model::LegalBasis> {
+        LegalBasisInput {
+            kind: self.basis_kind.clone(),
+            authority: self.authority.clone(),
+            reference: self.reference.clone(),
+            purpose: self.purpose.clone(),
+            expires: self.expires.clone(),
+        }
+        .validate(now)
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The person's name as the authorising document gives it.
+    #[arg(long)]
+    name: String,
+    /// Photos of the person (one face each).
+    #[arg(long = "photo", required = true, num_args = 1..)]
+    photos: Vec<PathBuf>,
+    #[command(flatten)]
+    basis: BasisArgs,
 }
 
 pub fn main(config: &Path, user: Option<&str>, a: Args) -> Result<()> {
@@ -44,14 +68,7 @@ pub fn main(config: &Path, user: Option<&str>, a: Args) -> Result<()> {
     } = engine::session(config, user)?;
     actor.require(civitas_auth::Permission::Enroll)?;
     let now = SystemClock.now();
-    let basis = LegalBasisInput {
-        kind: a.basis_kind.clone(),
-        authority: a.authority.clone(),
-        reference: a.reference.clone(),
-        purpose: a.purpose.clone(),
-        expires: a.expires.clone(),
-    }
-    .validate(now)?;
+    let basis = a.basis.validate(now)?;
     if a.name.trim().is_empty() {
         bail!("field `name` is required and was empty");
     }
@@ -71,7 +88,7 @@ pub fn main(config: &Path, user: Option<&str>, a: Args) -> Result<()> {
                 &actor,
                 a.name.trim(),
                 &basis,
-                &a.scope,
+                &a.basis.scope,
                 templates,
                 photo,
                 now,
@@ -87,7 +104,7 @@ pub fn main(config: &Path, user: Option<&str>, a: Args) -> Result<()> {
         basis.kind,
         basis.reference,
         basis.authority,
-        a.scope.join(","),
+        a.basis.scope.join(","),
         basis.expires_at.to_rfc3339()
     );
     Ok(())

@@ -61,6 +61,11 @@ pub enum Cmd {
         /// Write each image's outcome (file, truth, read, confidence, found) as CSV here.
         #[arg(long)]
         details: Option<PathBuf>,
+        /// Score text lines read elsewhere (a peer's) instead of running the
+        /// models: lines `file<TAB>x0<TAB>y0<TAB>x1<TAB>y1<TAB>confidence<TAB>text`,
+        /// and a line `# ms_per_image N`. The same plate rules apply to them.
+        #[arg(long)]
+        reads: Option<PathBuf>,
         /// Print the result as one JSON object.
         #[arg(long)]
         json: bool,
@@ -126,6 +131,59 @@ pub fn plate_truth(dir: &Path) -> Result<Vec<PlateTruth>> {
         bail!("{}: no .txt labels found", dir.display());
     }
     Ok(out)
+}
+
+/// Text lines read elsewhere, by image file name, and the reader's time per image.
+type ExternalReads = (HashMap<String, Vec<(BBox, String, f32)>>, f64);
+
+fn external_reads(path: &Path) -> Result<ExternalReads> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut by_file: HashMap<String, Vec<(BBox, String, f32)>> = HashMap::new();
+    let mut ms = f64::NAN;
+    for (i, l) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let at = || format!("{} line {}", path.display(), i + 1);
+        if let Some(v) = l.strip_prefix("# ms_per_image ") {
+            ms = v
+                .trim()
+                .parse()
+                .with_context(|| format!("{}: {v:?} is not a number", at()))?;
+            continue;
+        }
+        let f: Vec<&str> = l.splitn(7, '\t').collect();
+        if f.len() != 7 {
+            bail!(
+                "{}: expected file, x0, y0, x1, y1, confidence and text separated by tabs",
+                at()
+            );
+        }
+        let n: Vec<f32> = f[1..6]
+            .iter()
+            .map(|v| {
+                v.trim()
+                    .parse()
+                    .with_context(|| format!("{}: {v:?} is not a number", at()))
+            })
+            .collect::<Result<_>>()?;
+        by_file.entry(f[0].to_owned()).or_default().push((
+            BBox {
+                x0: n[0],
+                y0: n[1],
+                x1: n[2],
+                y1: n[3],
+            },
+            f[6].to_owned(),
+            n[4],
+        ));
+    }
+    if ms.is_nan() {
+        bail!("{}: no `# ms_per_image N` line", path.display());
+    }
+    Ok((by_file, ms))
 }
 
 /// Plain edit distance (every edit costs 1), for per-character accuracy.
@@ -448,6 +506,7 @@ pub fn main(config: &Path, cmd: Cmd) -> Result<()> {
             dir,
             formats,
             details,
+            reads,
             json,
         } => {
             let mut cfg = engine::load_config(config)?;
@@ -455,29 +514,77 @@ pub fn main(config: &Path, cmd: Cmd) -> Result<()> {
                 cfg.anpr.formats = f;
             }
             let truth = plate_truth(&dir)?;
-            let mut rec = engine::plate_recogniser(&cfg.vision, &cfg.anpr)?;
+            let external = reads.as_deref().map(external_reads).transpose()?;
+            let mut rec = match external {
+                Some(_) => None,
+                None => Some(engine::plate_recogniser(&cfg.vision, &cfg.anpr)?),
+            };
+            let rules = civitas_vision::anpr::AnprConfig {
+                formats: civitas_vision::plate_text::formats_for(&cfg.anpr.formats)
+                    .map_err(anyhow::Error::msg)?,
+                min_confidence: cfg.anpr.min_confidence,
+                min_text_height_px: cfg.anpr.min_text_height_px,
+                ..Default::default()
+            };
             let (mut exact, mut detected, mut elsewhere) = (0usize, 0usize, 0usize);
             let (mut chars, mut busy) = (0.0f64, std::time::Duration::ZERO);
             let mut csv = String::from("file,truth,read,confidence,found\n");
             let step = (truth.len() / 10).max(1);
             for (k, t) in truth.iter().enumerate() {
-                let img = civitas_ingest::load_image(&t.file)
-                    .with_context(|| format!("image {}", t.file.display()))?;
-                let t0 = std::time::Instant::now();
-                let scan = rec.scan(&img)?;
-                busy += t0.elapsed();
+                // (box, plate text, confidence) for every line of text found.
+                let lines: Vec<(BBox, Option<String>, f32)> = match (&mut rec, &external) {
+                    (Some(rec), _) => {
+                        let img = civitas_ingest::load_image(&t.file)
+                            .with_context(|| format!("image {}", t.file.display()))?;
+                        let t0 = std::time::Instant::now();
+                        let scan = rec.scan(&img)?;
+                        busy += t0.elapsed();
+                        let mut v: Vec<_> = scan
+                            .reads
+                            .iter()
+                            .map(|r| (r.bbox, Some(r.text.clone()), r.confidence))
+                            .collect();
+                        v.extend(scan.lines.iter().map(|l| (l.bbox(), None, 0.0)));
+                        v
+                    }
+                    (None, Some((by_file, _))) => {
+                        let name = t.file.file_name().unwrap_or_default().to_string_lossy();
+                        by_file
+                            .get(name.as_ref())
+                            .map(|v| {
+                                v.iter()
+                                    .map(|(b, text, c)| {
+                                        let plate =
+                                            match civitas_vision::anpr::accept(&rules, text, *c) {
+                                                civitas_vision::anpr::Verdict::Plate {
+                                                    text,
+                                                    ..
+                                                } => Some(text),
+                                                _ => None,
+                                            };
+                                        (*b, plate, *c)
+                                    })
+                                    .collect()
+                            })
+                            .unwrap_or_default()
+                    }
+                    (None, None) => unreachable!("either the models or the reads"),
+                };
                 let inside = |b: &BBox| t.bbox.contains([(b.x0 + b.x1) / 2.0, (b.y0 + b.y1) / 2.0]);
-                let found = scan.lines.iter().any(|l| inside(&l.bbox()));
+                let found = lines.iter().any(|l| inside(&l.0));
                 // The plate's main line: the largest read inside its box (a
                 // country band or a small sticker may be read too).
-                let read = scan
-                    .reads
+                let read = lines
                     .iter()
-                    .filter(|r| inside(&r.bbox))
-                    .max_by(|a, b| a.bbox.area().total_cmp(&b.bbox.area()));
-                elsewhere += scan.reads.iter().filter(|r| !inside(&r.bbox)).count();
+                    .filter(|l| l.1.is_some() && inside(&l.0))
+                    .max_by(|a, b| a.0.area().total_cmp(&b.0.area()))
+                    .map(|l| (l.1.as_deref().unwrap_or(""), l.2));
+                elsewhere += lines
+                    .iter()
+                    .filter(|l| l.1.is_some() && !inside(&l.0))
+                    .count();
                 detected += usize::from(found);
-                let got = read.map(|r| r.text.as_str()).unwrap_or("");
+                let got = read.map(|r| r.0).unwrap_or("");
                 exact += usize::from(got == t.text);
                 chars += 1.0
                     - (levenshtein(got, &t.text) as f64 / t.text.chars().count() as f64).min(1.0);
@@ -486,7 +593,7 @@ pub fn main(config: &Path, cmd: Cmd) -> Result<()> {
                     t.file.file_name().unwrap_or_default().to_string_lossy(),
                     t.text,
                     got,
-                    read.map(|r| r.confidence).unwrap_or(0.0),
+                    read.map(|r| r.1).unwrap_or(0.0),
                     found
                 ));
                 if !json && (k + 1) % step == 0 {
@@ -505,7 +612,10 @@ pub fn main(config: &Path, cmd: Cmd) -> Result<()> {
                 detected,
                 detection_recall: detected as f64 / n,
                 reads_elsewhere: elsewhere,
-                ms_per_image: busy.as_secs_f64() * 1e3 / n,
+                ms_per_image: match &external {
+                    Some((_, ms)) => *ms,
+                    None => busy.as_secs_f64() * 1e3 / n,
+                },
                 formats: cfg.anpr.formats,
             };
             if json {

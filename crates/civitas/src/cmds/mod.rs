@@ -9,6 +9,7 @@ pub mod candidates;
 pub mod enroll;
 pub mod eval;
 pub mod models;
+pub mod plates;
 pub mod report;
 pub mod retention;
 pub mod review;

@@ -293,6 +293,13 @@ fn to_console(c: &civitas_api::Console, ev: &Event) {
             );
             camera_event(&camera.0);
         }
+        Event::PlatePass(p) => {
+            let l = [("camera", p.camera.0.as_str())];
+            c.metrics.inc("civitas_camera_plate_passes_total", &l, 1.0);
+            if p.hit.is_some() {
+                c.metrics.inc("civitas_camera_plate_hits_total", &l, 1.0);
+            }
+        }
         Event::Candidate(_) => {}
     }
 }
@@ -340,6 +347,8 @@ pub fn main(config: &Path, a: Args) -> Result<()> {
     let policy = engine::review_policy(&cfg);
     // Read once; each camera gets the entries whose legal basis covers it.
     let entries = rt.block_on(store.watchlist())?;
+    let hot_entries = rt.block_on(store.hotlist_entries())?;
+    let retention = engine::plate_retention(&cfg);
     let until = a
         .for_seconds
         .map(|s| std::time::Instant::now() + std::time::Duration::from_secs_f64(s));
@@ -368,6 +377,14 @@ pub fn main(config: &Path, a: Args) -> Result<()> {
         let cam = cam.clone();
         let push_src = push_sources.remove(&cam.id);
         let wl = Arc::new(engine::watchlist_for(&entries, &cam.id)?);
+        let hot = Arc::new(engine::hotlist_for(&hot_entries, &cam.id));
+        if cam.anpr {
+            eprintln!(
+                "camera {}: reads plates; {} hotlist entr(ies) whose legal basis covers it",
+                cam.id,
+                hot.entries.len()
+            );
+        }
         eprintln!(
             "camera {}: {} enrolled template(s) whose legal basis covers it",
             cam.id,
@@ -391,6 +408,13 @@ pub fn main(config: &Path, a: Args) -> Result<()> {
                     let result = (|| -> civitas_base::Result<_> {
                         let mut pipe = engine::pipeline(&cfg, &cam.id, wl)
                             .map_err(|e| civitas_base::Error::internal(format!("{e:#}")))?;
+                        let mut plates = match cam.anpr {
+                            true => Some(
+                                engine::plate_pipeline(&cfg, &cam.id, hot)
+                                    .map_err(|e| civitas_base::Error::internal(format!("{e:#}")))?,
+                            ),
+                            false => None,
+                        };
                         let inner: Box<dyn civitas_ingest::FrameSource> = match push_src {
                             Some(p) => Box::new(p),
                             None => civitas_ingest::open_camera(
@@ -410,6 +434,7 @@ pub fn main(config: &Path, a: Args) -> Result<()> {
                         let _stop_watch = StopOnDrop(done);
                         analyse_source(
                             &mut pipe,
+                            plates.as_mut(),
                             &mut src,
                             &id,
                             bus.as_ref(),
@@ -459,6 +484,18 @@ pub fn main(config: &Path, a: Args) -> Result<()> {
                         "camera {}: candidate for entry {} suppressed (rejected here recently)",
                         c.camera, c.entry
                     ),
+                    }
+                }
+                Event::PlatePass(p) => {
+                    let t0 = std::time::Instant::now();
+                    let (_, cand) = store
+                        .record_plate_pass(&p, &retention, &policy, SystemClock.now())
+                        .await?;
+                    let store_s = t0.elapsed().as_secs_f64();
+                    println!("{}", crate::cmds::analyze::describe_pass(&p));
+                    if let (Some(id), Some(hit)) = (cand, &p.hit) {
+                        stored += 1;
+                        candidate_to_console(&console, &engine::plate_candidate(&p, hit, id), store_s);
                     }
                 }
                 Event::CameraStopped { camera, error } => {
