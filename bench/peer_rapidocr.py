@@ -5,7 +5,11 @@ Python, with its own DB post-processing, crop warping and batched
 recognition; one ONNX Runtime thread; direction classifier off (Civitas has
 none either); detector sizing as Civitas's (shorter side scaled up to 736).
 
-    peer_rapidocr.py DIR OUT_READS
+    peer_rapidocr.py DIR OUT_READS [MIN_SIDE]
+
+MIN_SIDE (default 736, rapidocr's own default) is the detector's
+`det_limit_side_len` with `det_limit_type="min"`, as Civitas's
+`[anpr] detect_min_side_px`.
 
 Writes every text line it reads as `file<TAB>x0<TAB>y0<TAB>x1<TAB>y1<TAB>confidence<TAB>text`
 and `# ms_per_image N` (detect + read, image decoding excluded), for
@@ -20,10 +24,11 @@ import cv2
 from rapidocr_onnxruntime import RapidOCR
 
 d, out = Path(sys.argv[1]), Path(sys.argv[2])
+side = int(sys.argv[3]) if len(sys.argv) > 3 else 736
 ocr = RapidOCR(
     intra_op_num_threads=1,
     inter_op_num_threads=1,
-    det_limit_side_len=736,
+    det_limit_side_len=side,
     det_limit_type="min",
     use_cls=False,
 )

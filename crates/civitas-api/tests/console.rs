@@ -868,3 +868,169 @@ fn the_committed_openapi_document_matches_the_code() {
         "docs/openapi.json differs from the routes in the code; run `CIVITAS_BLESS=1 cargo test -p civitas-api --test console` and commit it"
     );
 }
+
+#[tokio::test]
+async fn a_plate_hit_is_reviewed_by_one_person_and_plate_searches_need_a_justification() {
+    let f = fixture(0).await;
+    let now = Timestamp(T0);
+    let sam = Actor {
+        username: "sam".into(),
+        role: Role::Supervisor,
+        scope: vec!["*".into()],
+    };
+    f.store
+        .create_hotlist(&sam, "stolen", 0.5, now)
+        .await
+        .unwrap();
+    let basis = LegalBasis {
+        id: None,
+        kind: "stolen-vehicle-report".into(),
+        authority: "Policía Nacional".into(),
+        reference: "DN-7".into(),
+        purpose: "recover a stolen car".into(),
+        granted_at: now,
+        expires_at: Timestamp(T0 + 30 * 86_400_000),
+    };
+    let entry = f
+        .store
+        .enroll_plate(
+            &sam,
+            "stolen",
+            "GYE-0O77",
+            "grey Skoda",
+            &basis,
+            &["*".into()],
+            now,
+        )
+        .await
+        .unwrap();
+    let pass = |plate: &str, hit: bool| civitas_model::PlatePass {
+        camera: CameraId("gate".into()),
+        pass: 1,
+        plate: plate.into(),
+        format: Some("EC".into()),
+        confidence: 0.97,
+        frames: 5,
+        bbox: BBox {
+            x0: 1.0,
+            y0: 2.0,
+            x1: 90.0,
+            y1: 30.0,
+        },
+        first_seen: now,
+        last_seen: now,
+        offset_ms: 0,
+        crop_jpeg: jpeg(),
+        hit: hit.then(|| civitas_model::PlateHit {
+            entry,
+            plate: "GYE0O77".into(),
+            hotlist: "stolen".into(),
+            distance: 0.25,
+        }),
+    };
+    let keep = civitas_store::PlateRetention::default();
+    let (_, none) = f
+        .store
+        .record_plate_pass(
+            &pass("PBX1234", false),
+            &keep,
+            &ReviewPolicy::default(),
+            now,
+        )
+        .await
+        .unwrap();
+    assert!(none.is_none(), "no hit, no candidate");
+    let (_, cand) = f
+        .store
+        .record_plate_pass(&pass("GYE0077", true), &keep, &ReviewPolicy::default(), now)
+        .await
+        .unwrap();
+    let cand = cand.unwrap().0;
+
+    let olga = login(&f.app, "olga").await;
+    let r = call(&f.app, "GET", "/api/v1/candidates", &olga, None).await;
+    let list = r.json();
+    let c = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == cand)
+        .unwrap();
+    assert_eq!(c["kind"], "plate");
+    assert_eq!(c["read_text"], "GYE0077");
+    assert_eq!(c["plate"], "GYE0O77");
+    assert_eq!(c["hotlist"], "stolen");
+    let r = call(
+        &f.app,
+        "GET",
+        &format!("/api/v1/candidates/{cand}/crop"),
+        &olga,
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = call(
+        &f.app,
+        "POST",
+        &format!("/api/v1/candidates/{cand}/review"),
+        &olga,
+        json(serde_json::json!({"decision": "confirm"})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.message());
+    assert_eq!(
+        r.json()["status"],
+        "confirmed",
+        "one confirmation is enough for a plate"
+    );
+
+    // Searches: the operator may not; the supervisor must say why.
+    let q = "/api/v1/plates?pattern=GY%3F0%3F77&justification=case%20DN-7&from_ms=1779990000000&to_ms=1780000100000";
+    let r = call(&f.app, "GET", q, &olga, None).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let s = login(&f.app, "sam").await;
+    let r = call(&f.app, "GET", "/api/v1/plates?pattern=GYE0077", &s, None).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.message().contains("justification"), "{}", r.message());
+    let r = call(
+        &f.app,
+        "GET",
+        "/api/v1/plates?pattern=%3F%3F&justification=case%20DN-7",
+        &s,
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(
+        r.message().contains("two known characters"),
+        "{}",
+        r.message()
+    );
+    let r = call(&f.app, "GET", q, &s, None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.message());
+    let found = r.json();
+    assert_eq!(found.as_array().unwrap().len(), 1, "{found}");
+    assert_eq!(found[0]["plate"], "GYE0077");
+    let id = found[0]["id"].as_i64().unwrap();
+    let r = call(
+        &f.app,
+        "GET",
+        &format!("/api/v1/plates/{id}/crop"),
+        &s,
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let log = f
+        .store
+        .audit_search(&admin(), "plate.", None, 50)
+        .await
+        .unwrap();
+    let actions: Vec<&str> = log.iter().map(|e| e.action.as_str()).collect();
+    assert!(
+        actions.contains(&"plate.search") && actions.contains(&"plate.image.view"),
+        "{actions:?}"
+    );
+    let search = log.iter().find(|e| e.action == "plate.search").unwrap();
+    assert_eq!(search.justification, "case DN-7");
+}

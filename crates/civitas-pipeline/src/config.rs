@@ -130,6 +130,11 @@ pub struct AnprConfig {
     pub min_text_height_px: f32,
     /// A vehicle pass ends when its plate has not been seen for this long (ms). Default 1500.
     pub pass_gap_ms: i64,
+    /// The text detector's input: frames whose shorter side is below this are
+    /// scaled up to it (small plates need it; the cost grows with its square). Default 736.
+    pub detect_min_side_px: usize,
+    /// …and no side of the detector's input is longer than this. Default 1280.
+    pub detect_max_side_px: usize,
     /// Hours a read with no hotlist hit is kept. Default 24.
     pub retain_no_hit_hours: f64,
     /// Days a read that hit a hotlist entry is kept. Default 90.
@@ -143,6 +148,8 @@ impl Default for AnprConfig {
             min_confidence: 0.6,
             min_text_height_px: 10.0,
             pass_gap_ms: 1500,
+            detect_min_side_px: 736,
+            detect_max_side_px: 1280,
             retain_no_hit_hours: 24.0,
             retain_hit_days: 90.0,
         }
@@ -436,6 +443,21 @@ impl Config {
         if a.min_text_height_px.is_nan() || a.min_text_height_px < 4.0 {
             return bad("anpr.min_text_height_px", "must be >= 4".into());
         }
+        if !(128..=2048).contains(&a.detect_min_side_px) {
+            return bad(
+                "anpr.detect_min_side_px",
+                format!("{} is outside 128..2048", a.detect_min_side_px),
+            );
+        }
+        if !(a.detect_min_side_px..=4096).contains(&a.detect_max_side_px) {
+            return bad(
+                "anpr.detect_max_side_px",
+                format!(
+                    "{} is outside detect_min_side_px..4096",
+                    a.detect_max_side_px
+                ),
+            );
+        }
         if !(100..=60_000).contains(&a.pass_gap_ms) {
             return bad(
                 "anpr.pass_gap_ms",
@@ -545,6 +567,23 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_demo_config_is_valid_and_reads_plates_on_its_gate_camera() {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/demo.toml");
+        let cfg = Config::load(&p).unwrap();
+        assert!(cfg.cameras.iter().any(|c| c.id == "gate" && c.anpr));
+        assert_eq!(cfg.anpr.formats, ["EC"]);
+        let bad = "[anpr]\nformats = [\"XX\"]\n";
+        let e = Config::parse(bad).unwrap_err();
+        assert!(
+            e.message().contains("anpr.formats") && e.message().contains("not a preset"),
+            "{}",
+            e.message()
+        );
+        let e = Config::parse("[anpr]\npass_gap_ms = 5\n").unwrap_err();
+        assert!(e.message().contains("anpr.pass_gap_ms"), "{}", e.message());
+    }
 
     const CAM: &str = r#"
 [[camera]]

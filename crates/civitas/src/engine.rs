@@ -70,7 +70,11 @@ pub fn plate_recogniser(
         formats: civitas_vision::plate_text::formats_for(&a.formats).map_err(anyhow::Error::msg)?,
         min_confidence: a.min_confidence,
         min_text_height_px: a.min_text_height_px,
-        ..Default::default()
+        detector: civitas_vision::plate_detect::TextDetectorConfig {
+            min_side_px: a.detect_min_side_px,
+            max_side_px: a.detect_max_side_px,
+            ..Default::default()
+        },
     };
     Ok(civitas_vision::anpr::PlateRecogniser::open(
         &v.models_dir.join("ppocr"),

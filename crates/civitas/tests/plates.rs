@@ -350,3 +350,64 @@ fn eval_plates_prints_real_figures_and_names_bad_input() {
         text(&o)
     );
 }
+
+#[test]
+fn the_main_job_reads_plates_on_an_anpr_camera() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    with_anpr(&cfg, "");
+    let clip = cars_clip(dir.path(), &["PBX-1234", "GYE-0077"]);
+    let mut t = std::fs::read_to_string(&cfg).unwrap();
+    t.push_str(&format!(
+        "[[camera]]\nid = \"gate\"\nname = \"gate\"\nurl = \"{}\"\nfps = 4.0\nanpr = true\nlatitude = 0.1\nlongitude = 0.2\npurpose = \"test\"\nowner = \"tests\"\n",
+        clip.display()
+    ));
+    std::fs::write(&cfg, t).unwrap();
+    let o = civitas(&cfg, &["hotlist", "create", "stolen"]);
+    assert!(o.status.success(), "{}", text(&o));
+    // Listed for another camera only: the legal basis does not cover "gate".
+    let mut add = vec![
+        "hotlist",
+        "add",
+        "--list",
+        "stolen",
+        "--plate",
+        "PBX1234",
+        "--description",
+        "blue van",
+    ];
+    add.extend(PLATE_BASIS);
+    add[9] = "yard";
+    let o = civitas(&cfg, &add);
+    assert!(o.status.success(), "{}", text(&o));
+    let mut add = vec![
+        "hotlist",
+        "add",
+        "--list",
+        "stolen",
+        "--plate",
+        "GYE0077",
+        "--description",
+        "grey Skoda",
+    ];
+    add.extend(PLATE_BASIS);
+    let o = civitas(&cfg, &add);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = civitas(&cfg, &["run", "--fast"]);
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    let van = t
+        .lines()
+        .find(|l| l.starts_with("plate PBX1234 on camera gate"))
+        .unwrap_or_else(|| panic!("no read of PBX1234: {t}"));
+    assert!(
+        !van.contains("HIT"),
+        "PBX1234 is listed for camera yard only: {van}"
+    );
+    assert_eq!(
+        t.matches("HIT on hotlist stolen").count(),
+        1,
+        "only GYE0077's basis covers gate: {t}"
+    );
+    assert!(t.contains("1 candidate(s) stored"), "{t}");
+}

@@ -217,6 +217,9 @@ pub struct PlateReport {
     /// Reads outside every labelled box (other text, or unlabelled plates).
     pub reads_elsewhere: usize,
     pub ms_per_image: f64,
+    /// Of which finding text, and reading it (Civitas only).
+    pub ms_detect_per_image: f64,
+    pub ms_read_per_image: f64,
     pub formats: Vec<String>,
 }
 
@@ -528,6 +531,7 @@ pub fn main(config: &Path, cmd: Cmd) -> Result<()> {
             };
             let (mut exact, mut detected, mut elsewhere) = (0usize, 0usize, 0usize);
             let (mut chars, mut busy) = (0.0f64, std::time::Duration::ZERO);
+            let (mut det_t, mut read_t) = (std::time::Duration::ZERO, std::time::Duration::ZERO);
             let mut csv = String::from("file,truth,read,confidence,found\n");
             let step = (truth.len() / 10).max(1);
             for (k, t) in truth.iter().enumerate() {
@@ -539,6 +543,8 @@ pub fn main(config: &Path, cmd: Cmd) -> Result<()> {
                         let t0 = std::time::Instant::now();
                         let scan = rec.scan(&img)?;
                         busy += t0.elapsed();
+                        det_t += scan.detect;
+                        read_t += scan.read;
                         let mut v: Vec<_> = scan
                             .reads
                             .iter()
@@ -612,6 +618,8 @@ pub fn main(config: &Path, cmd: Cmd) -> Result<()> {
                 detected,
                 detection_recall: detected as f64 / n,
                 reads_elsewhere: elsewhere,
+                ms_detect_per_image: det_t.as_secs_f64() * 1e3 / n,
+                ms_read_per_image: read_t.as_secs_f64() * 1e3 / n,
                 ms_per_image: match &external {
                     Some((_, ms)) => *ms,
                     None => busy.as_secs_f64() * 1e3 / n,
