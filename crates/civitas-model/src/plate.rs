@@ -36,7 +36,7 @@ pub struct PlatePass {
     pub last_seen: Timestamp,
     /// Offset of the best frame from the start of the source.
     pub offset_ms: i64,
-    /// JPEG of the best plate crop.
+    /// JPEG of the best view: the plate with some of the vehicle around it.
     #[serde(skip)]
     pub crop_jpeg: Vec<u8>,
     pub hit: Option<PlateHit>,

@@ -183,7 +183,7 @@ impl PlatePipeline {
             match self.follow(&read, &taken) {
                 Some(k) => {
                     taken[k] = true;
-                    add(&mut self.open[k], read, offset_ms, frame_time);
+                    add(&mut self.open[k], read, offset_ms, frame_time, frame);
                 }
                 None => {
                     let id = self.next_pass;
@@ -201,7 +201,7 @@ impl PlatePipeline {
                         best_box: read.bbox,
                         best_offset_ms: offset_ms,
                     };
-                    add(&mut p, read, offset_ms, frame_time);
+                    add(&mut p, read, offset_ms, frame_time, frame);
                     self.open.push(p);
                     taken.push(true);
                 }
@@ -277,14 +277,29 @@ fn centre(b: &BBox) -> (f32, f32) {
     ((b.x0 + b.x1) / 2.0, (b.y0 + b.y1) / 2.0)
 }
 
-fn add(p: &mut OpenPass, read: PlateRead, offset_ms: i64, frame_time: Timestamp) {
+/// The plate with some of the vehicle around it (the evidence a reviewer
+/// compares with the listed plate): the plate's box grown by half its width
+/// on each side and twice its height above and below, clamped to the frame.
+pub fn context_crop(frame: &RgbImage, b: &BBox) -> RgbImage {
+    let (w, h) = (b.width(), b.height());
+    frame
+        .crop(
+            (b.x0 - 0.5 * w) as i64,
+            (b.y0 - 2.0 * h) as i64,
+            (2.0 * w) as i64,
+            (5.0 * h) as i64,
+        )
+        .unwrap_or_else(|| RgbImage::zeros(1, 1))
+}
+
+fn add(p: &mut OpenPass, read: PlateRead, offset_ms: i64, frame_time: Timestamp, frame: &RgbImage) {
     p.last_box = read.bbox;
     p.last_height = read.text_box.thickness;
     p.last_seen_ms = offset_ms;
     p.last_seen = frame_time;
     if read.confidence > p.best_confidence {
         p.best_confidence = read.confidence;
-        p.best_crop = read.crop;
+        p.best_crop = context_crop(frame, &read.bbox);
         p.best_box = read.bbox;
         p.best_offset_ms = offset_ms;
     }
