@@ -172,27 +172,42 @@ impl TextDetector {
     }
 }
 
-fn bgr_input(frame: &RgbImage, w: usize, h: usize) -> Array4<f32> {
+/// Bilinear sample of `img` at (x, y) in pixel-index coordinates, clamped to the image.
+pub(crate) fn bilinear(img: &RgbImage, x: f32, y: f32) -> [f32; 3] {
+    let x = x.clamp(0.0, (img.width_px - 1) as f32);
+    let y = y.clamp(0.0, (img.height_px - 1) as f32);
+    let (x0, y0) = (x.floor() as u32, y.floor() as u32);
+    let (x1, y1) = (
+        (x0 + 1).min(img.width_px - 1),
+        (y0 + 1).min(img.height_px - 1),
+    );
+    let (tx, ty) = (x.fract(), y.fract());
+    let (a, b, c, d) = (
+        img.pixel(x0, y0),
+        img.pixel(x1, y0),
+        img.pixel(x0, y1),
+        img.pixel(x1, y1),
+    );
+    std::array::from_fn(|ch| {
+        (a[ch] as f32 * (1.0 - tx) + b[ch] as f32 * tx) * (1.0 - ty)
+            + (c[ch] as f32 * (1.0 - tx) + d[ch] as f32 * tx) * ty
+    })
+}
+
+/// `img` resized to `w × h` (sampling at pixel centres) as a BGR tensor
+/// scaled to (x/255 − 0.5)/0.5: the input both PP-OCRv4 networks take.
+pub(crate) fn bgr_input(img: &RgbImage, w: usize, h: usize) -> Array4<f32> {
     let mut input = Array4::<f32>::zeros((1, 3, h, w));
-    let (fw, fh) = (frame.width_px as f32, frame.height_px as f32);
+    let (sw, sh) = (
+        img.width_px as f32 / w as f32,
+        img.height_px as f32 / h as f32,
+    );
     for y in 0..h {
-        let sy = ((y as f32 + 0.5) * fh / h as f32 - 0.5).clamp(0.0, fh - 1.0);
-        let (y0, ty) = (sy.floor() as u32, sy.fract());
-        let y1 = (y0 + 1).min(frame.height_px - 1);
+        let fy = (y as f32 + 0.5) * sh - 0.5;
         for x in 0..w {
-            let sx = ((x as f32 + 0.5) * fw / w as f32 - 0.5).clamp(0.0, fw - 1.0);
-            let (x0, tx) = (sx.floor() as u32, sx.fract());
-            let x1 = (x0 + 1).min(frame.width_px - 1);
-            let (a, b, c, d) = (
-                frame.pixel(x0, y0),
-                frame.pixel(x1, y0),
-                frame.pixel(x0, y1),
-                frame.pixel(x1, y1),
-            );
+            let v = bilinear(img, (x as f32 + 0.5) * sw - 0.5, fy);
             for ch in 0..3 {
-                let v = (a[ch] as f32 * (1.0 - tx) + b[ch] as f32 * tx) * (1.0 - ty)
-                    + (c[ch] as f32 * (1.0 - tx) + d[ch] as f32 * tx) * ty;
-                input[[0, 2 - ch, y, x]] = (v / 255.0 - 0.5) / 0.5;
+                input[[0, 2 - ch, y, x]] = (v[ch] / 255.0 - 0.5) / 0.5;
             }
         }
     }
@@ -433,7 +448,6 @@ pub fn rectify(frame: &RgbImage, b: &TextBox) -> Option<RgbImage> {
         return None;
     }
     let (c, s) = (b.angle.cos(), b.angle.sin());
-    let (fw, fh) = (frame.width_px as f32, frame.height_px as f32);
     let mut data = Vec::with_capacity(w * h * 3);
     for v in 0..h {
         for u in 0..w {
@@ -441,25 +455,12 @@ pub fn rectify(frame: &RgbImage, b: &TextBox) -> Option<RgbImage> {
                 u as f32 + 0.5 - w as f32 / 2.0,
                 v as f32 + 0.5 - h as f32 / 2.0,
             );
-            let x = (b.cx + du * c - dv * s - 0.5).clamp(0.0, fw - 1.0);
-            let y = (b.cy + du * s + dv * c - 0.5).clamp(0.0, fh - 1.0);
-            let (x0, y0) = (x.floor() as u32, y.floor() as u32);
-            let (x1, y1) = (
-                (x0 + 1).min(frame.width_px - 1),
-                (y0 + 1).min(frame.height_px - 1),
+            let px = bilinear(
+                frame,
+                b.cx + du * c - dv * s - 0.5,
+                b.cy + du * s + dv * c - 0.5,
             );
-            let (tx, ty) = (x.fract(), y.fract());
-            let (p00, p10, p01, p11) = (
-                frame.pixel(x0, y0),
-                frame.pixel(x1, y0),
-                frame.pixel(x0, y1),
-                frame.pixel(x1, y1),
-            );
-            for ch in 0..3 {
-                let val = (p00[ch] as f32 * (1.0 - tx) + p10[ch] as f32 * tx) * (1.0 - ty)
-                    + (p01[ch] as f32 * (1.0 - tx) + p11[ch] as f32 * tx) * ty;
-                data.push(val.round().clamp(0.0, 255.0) as u8);
-            }
+            data.extend(px.map(|x| x.round().clamp(0.0, 255.0) as u8));
         }
     }
     RgbImage::new(w as u32, h as u32, data).ok()

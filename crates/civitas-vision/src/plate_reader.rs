@@ -10,7 +10,6 @@
 use crate::runtime::{SessionOptions, open_session, run_err};
 use civitas_base::{Error, ErrorKind, Result};
 use civitas_model::RgbImage;
-use ndarray::Array4;
 use ort::value::TensorRef;
 use std::path::Path;
 
@@ -71,28 +70,9 @@ impl PlateReader {
         }
         let ratio = crop.width_px as f32 / crop.height_px as f32;
         let w = ((HEIGHT_PX as f32 * ratio).ceil() as usize).clamp(8, MAX_WIDTH_PX);
-        let mut input = Array4::<f32>::zeros((1, 3, HEIGHT_PX, w));
-        let (sw, sh) = (crop.width_px as f32, crop.height_px as f32);
-        for y in 0..HEIGHT_PX {
-            // Bilinear sampling of the source at pixel centres.
-            let fy = ((y as f32 + 0.5) * sh / HEIGHT_PX as f32 - 0.5).clamp(0.0, sh - 1.0);
-            let (y0, ty) = (fy.floor() as u32, fy.fract());
-            let y1 = (y0 + 1).min(crop.height_px - 1);
-            for x in 0..w {
-                let fx = ((x as f32 + 0.5) * sw / w as f32 - 0.5).clamp(0.0, sw - 1.0);
-                let (x0, tx) = (fx.floor() as u32, fx.fract());
-                let x1 = (x0 + 1).min(crop.width_px - 1);
-                for c in 0..3 {
-                    let px = |xx: u32, yy: u32| {
-                        crop.data[((yy * crop.width_px + xx) * 3) as usize + c] as f32
-                    };
-                    let v = (px(x0, y0) * (1.0 - tx) + px(x1, y0) * tx) * (1.0 - ty)
-                        + (px(x0, y1) * (1.0 - tx) + px(x1, y1) * tx) * ty;
-                    // BGR: channel 0 of the input is blue.
-                    input[[0, 2 - c, y, x]] = (v / 255.0 - 0.5) / 0.5;
-                }
-            }
-        }
+        // Resized to height 48 keeping the aspect ratio (the recogniser's
+        // input is never padded here: each crop is read on its own).
+        let input = crate::plate_detect::bgr_input(crop, w, HEIGHT_PX);
         let tensor = TensorRef::from_array_view(&input).map_err(|e| run_err("plate reader", e))?;
         let out = self
             .session
