@@ -130,6 +130,9 @@ pub struct AnprConfig {
     pub min_text_height_px: f32,
     /// A vehicle pass ends when its plate has not been seen for this long (ms). Default 1500.
     pub pass_gap_ms: i64,
+    /// The same plate at the same place within this long after its last pass
+    /// is a vehicle still standing there, not read out again (ms). Default 300000.
+    pub parked_window_ms: i64,
     /// The text detector's input: frames whose shorter side is below this are
     /// scaled up to it (small plates need it; the cost grows with its square). Default 736.
     pub detect_min_side_px: usize,
@@ -148,6 +151,7 @@ impl Default for AnprConfig {
             min_confidence: 0.6,
             min_text_height_px: 10.0,
             pass_gap_ms: 1500,
+            parked_window_ms: 300_000,
             detect_min_side_px: 736,
             detect_max_side_px: 1280,
             retain_no_hit_hours: 24.0,
@@ -442,6 +446,12 @@ impl Config {
         }
         if a.min_text_height_px.is_nan() || a.min_text_height_px < 4.0 {
             return bad("anpr.min_text_height_px", "must be >= 4".into());
+        }
+        if !(0..=86_400_000).contains(&a.parked_window_ms) {
+            return bad(
+                "anpr.parked_window_ms",
+                format!("{} is outside 0..86400000", a.parked_window_ms),
+            );
         }
         if !(128..=2048).contains(&a.detect_min_side_px) {
             return bad(

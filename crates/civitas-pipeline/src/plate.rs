@@ -47,12 +47,56 @@ impl CameraHotlist {
 pub struct PlateStageConfig {
     /// A pass ends when its plate has not been seen for this long (ms).
     pub pass_gap_ms: i64,
+    /// A pass of the same plate at the same place that starts within this
+    /// long after the last one ended is the same vehicle still standing
+    /// there (a parked car is seen again at every motion-gate keep-alive
+    /// frame): it is not read out again (ms).
+    pub parked_window_ms: i64,
 }
 
 impl Default for PlateStageConfig {
     fn default() -> Self {
-        PlateStageConfig { pass_gap_ms: 1500 }
+        PlateStageConfig {
+            pass_gap_ms: 1500,
+            parked_window_ms: 300_000,
+        }
     }
+}
+
+/// A plate read out recently, remembered to recognise a vehicle standing still.
+#[derive(Debug, Clone)]
+pub struct RecentPlate {
+    pub plate: String,
+    pub bbox: BBox,
+    pub last_seen_ms: i64,
+}
+
+/// Whether a pass (`plate` at `bbox`, seen from `first_ms` to `last_ms`) is a
+/// vehicle still standing where a recent pass of the same plate was; if so
+/// that memory is extended, else the pass is remembered. Memories older than
+/// `window_ms` are forgotten.
+pub fn still_standing(
+    recent: &mut Vec<RecentPlate>,
+    plate: &str,
+    bbox: &BBox,
+    first_ms: i64,
+    last_ms: i64,
+    window_ms: i64,
+) -> bool {
+    recent.retain(|r| first_ms - r.last_seen_ms <= window_ms);
+    if let Some(r) = recent
+        .iter_mut()
+        .find(|r| r.plate == plate && r.bbox.iou(bbox) >= 0.5)
+    {
+        r.last_seen_ms = r.last_seen_ms.max(last_ms);
+        return true;
+    }
+    recent.push(RecentPlate {
+        plate: plate.to_owned(),
+        bbox: *bbox,
+        last_seen_ms: last_ms,
+    });
+    false
 }
 
 /// One frame's read, kept for the vote.
@@ -71,6 +115,7 @@ struct OpenPass {
     last_box: BBox,
     last_height: f32,
     last_seen_ms: i64,
+    first_seen_ms: i64,
     first_seen: Timestamp,
     last_seen: Timestamp,
     best_confidence: f32,
@@ -130,6 +175,9 @@ pub struct PlateFrameOutcome {
     pub reads: usize,
     /// Passes that ended at this frame (one read each).
     pub passes: Vec<PlatePass>,
+    /// Passes that ended but were a vehicle still standing where it was read
+    /// before (not read out again).
+    pub still_standing: usize,
 }
 
 /// One camera's plate stage.
@@ -141,6 +189,7 @@ pub struct PlatePipeline {
     cfg: PlateStageConfig,
     open: Vec<OpenPass>,
     next_pass: u64,
+    recent: Vec<RecentPlate>,
 }
 
 impl PlatePipeline {
@@ -157,6 +206,7 @@ impl PlatePipeline {
             cfg,
             open: Vec::new(),
             next_pass: 1,
+            recent: Vec::new(),
         }
     }
 
@@ -194,6 +244,7 @@ impl PlatePipeline {
                         last_box: read.bbox,
                         last_height: read.text_box.thickness,
                         last_seen_ms: offset_ms,
+                        first_seen_ms: offset_ms,
                         first_seen: frame_time,
                         last_seen: frame_time,
                         best_confidence: -1.0,
@@ -212,10 +263,24 @@ impl PlatePipeline {
             .into_iter()
             .partition(|p| offset_ms - p.last_seen_ms > gap);
         self.open = open;
-        out.passes = ended
-            .into_iter()
-            .filter_map(|p| self.close(p, now))
-            .collect();
+        for p in ended {
+            let (first_ms, last_ms) = (p.first_seen_ms, p.last_seen_ms);
+            let Some(pass) = self.close(p, now) else {
+                continue;
+            };
+            if still_standing(
+                &mut self.recent,
+                &pass.plate,
+                &pass.bbox,
+                first_ms,
+                last_ms,
+                self.cfg.parked_window_ms,
+            ) {
+                out.still_standing += 1;
+            } else {
+                out.passes.push(pass);
+            }
+        }
         Ok(out)
     }
 
@@ -330,6 +395,61 @@ mod tests {
         assert_eq!(t, "PBX1234");
         assert!(c > 0.8 && c < 0.95, "{c}");
         assert!(vote(&[]).is_none());
+    }
+
+    #[test]
+    fn a_vehicle_standing_still_is_read_once() {
+        let b = BBox {
+            x0: 100.0,
+            y0: 200.0,
+            x1: 180.0,
+            y1: 225.0,
+        };
+        let moved = BBox { x0: 400.0, ..b };
+        let mut recent = Vec::new();
+        assert!(!still_standing(
+            &mut recent,
+            "PBX1234",
+            &b,
+            0,
+            1_000,
+            300_000
+        ));
+        // Seen again by the keep-alive frame 10 s later, same place: the same car.
+        assert!(still_standing(
+            &mut recent,
+            "PBX1234",
+            &b,
+            11_000,
+            11_000,
+            300_000
+        ));
+        // Another plate at that place, or the same plate elsewhere, is a new pass.
+        assert!(!still_standing(
+            &mut recent,
+            "GYE0077",
+            &b,
+            12_000,
+            12_500,
+            300_000
+        ));
+        assert!(!still_standing(
+            &mut recent,
+            "PBX1234",
+            &moved,
+            13_000,
+            13_500,
+            300_000
+        ));
+        // Long after the window, the same car at the same place is read again.
+        assert!(!still_standing(
+            &mut recent,
+            "PBX1234",
+            &b,
+            400_000,
+            401_000,
+            300_000
+        ));
     }
 
     #[test]

@@ -119,6 +119,7 @@ pub fn plate_pipeline(
         hotlist,
         civitas_pipeline::plate::PlateStageConfig {
             pass_gap_ms: cfg.anpr.pass_gap_ms,
+            parked_window_ms: cfg.anpr.parked_window_ms,
         },
     ))
 }
