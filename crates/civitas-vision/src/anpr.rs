@@ -103,6 +103,27 @@ pub fn accept(cfg: &AnprConfig, text: &str, confidence: f32) -> Verdict {
     }
 }
 
+/// Drops reads that are a plate's small print: a line much thinner than
+/// another read just above or below it and within its width (the country
+/// band `BRASIL` over `ABC1D23` fits a Colombian format once corrected, but
+/// is not a second plate).
+pub fn drop_small_print(reads: Vec<PlateRead>) -> Vec<PlateRead> {
+    let small_print = |r: &PlateRead| {
+        reads.iter().any(|m| {
+            let (t, mt) = (r.text_box.thickness, m.text_box.thickness);
+            let cx = (r.bbox.x0 + r.bbox.x1) / 2.0;
+            let gap = (r.text_box.cy - m.text_box.cy).abs();
+            t < 0.6 * mt && cx > m.bbox.x0 && cx < m.bbox.x1 && gap < 1.5 * mt
+        })
+    };
+    let keep: Vec<bool> = reads.iter().map(|r| !small_print(r)).collect();
+    reads
+        .into_iter()
+        .zip(keep)
+        .filter_map(|(r, k)| k.then_some(r))
+        .collect()
+}
+
 /// Detector + reader + formats.
 #[derive(Debug)]
 pub struct PlateRecogniser {
@@ -170,9 +191,50 @@ impl PlateRecogniser {
                 Verdict::NotPlate => scan.not_plates += 1,
             }
         }
+        let before = scan.reads.len();
+        scan.reads = drop_small_print(scan.reads);
+        scan.not_plates += before - scan.reads.len();
         scan.reads
             .sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
         scan.read = t1.elapsed();
         Ok(scan)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(text: &str, cx: f32, cy: f32, length: f32, thickness: f32) -> PlateRead {
+        let text_box = TextBox {
+            cx,
+            cy,
+            length,
+            thickness,
+            angle: 0.0,
+            score: 0.9,
+        };
+        PlateRead {
+            text: text.into(),
+            format: None,
+            confidence: 0.9,
+            text_box,
+            bbox: text_box.bbox(),
+            crop: RgbImage::zeros(1, 1),
+        }
+    }
+
+    #[test]
+    fn a_plates_band_is_not_a_second_plate_but_a_second_car_is() {
+        let kept = drop_small_print(vec![
+            read("ABC1D23", 200.0, 130.0, 180.0, 40.0),
+            read("BRA51L", 200.0, 95.0, 90.0, 14.0),
+            // Another car's plate, as thick, elsewhere in the frame.
+            read("PBX1234", 600.0, 300.0, 180.0, 40.0),
+            // A thin line far below the first plate is not its small print.
+            read("XYZ987", 200.0, 400.0, 90.0, 14.0),
+        ]);
+        let texts: Vec<&str> = kept.iter().map(|r| r.text.as_str()).collect();
+        assert_eq!(texts, ["ABC1D23", "PBX1234", "XYZ987"]);
     }
 }
