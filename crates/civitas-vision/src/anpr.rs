@@ -1,10 +1,10 @@
 //! Number-plate recognition on one frame: find lines of text
-//! ([`crate::plate_detect`]), join pieces of one line, sample each upright,
+//! ([`crate::plate_detect`]), sample each upright,
 //! read it ([`crate::plate_reader`]), normalise it and fit it to the
 //! configured plate formats ([`crate::plate_text`]). Text that does not fit a
 //! format (a shop sign, the country band of a plate) is counted, not read out.
 
-use crate::plate_detect::{TextBox, TextDetector, TextDetectorConfig, merge_line_pieces, rectify};
+use crate::plate_detect::{TextBox, TextDetector, TextDetectorConfig, rectify};
 use crate::plate_reader::PlateReader;
 use crate::plate_text::{PlateFormat, best_format, clean_read};
 use crate::runtime::SessionOptions;
@@ -156,7 +156,7 @@ impl PlateRecogniser {
     /// The plates in one frame, most confident first.
     pub fn scan(&mut self, frame: &RgbImage) -> Result<AnprScan> {
         let t0 = std::time::Instant::now();
-        let lines = merge_line_pieces(self.detector.detect(frame)?);
+        let lines = self.detector.detect(frame)?;
         let mut scan = AnprScan {
             lines: lines.clone(),
             detect: t0.elapsed(),

@@ -406,41 +406,6 @@ fn convex_hull(points: &[[f32; 2]]) -> Vec<[f32; 2]> {
     hull
 }
 
-/// Joins boxes that are pieces of one line (a plate whose groups are spaced
-/// widely, "AB 123 CD", can come out as three): similar thickness and angle,
-/// on one line, with a gap under one thickness.
-pub fn merge_line_pieces(mut boxes: Vec<TextBox>) -> Vec<TextBox> {
-    let mut merged = true;
-    while merged {
-        merged = false;
-        'outer: for i in 0..boxes.len() {
-            for j in i + 1..boxes.len() {
-                let (a, b) = (boxes[i], boxes[j]);
-                let t = a.thickness.max(b.thickness);
-                if a.thickness.min(b.thickness) < 0.7 * t || (a.angle - b.angle).abs() > 0.2 {
-                    continue;
-                }
-                let (c, s) = (a.angle.cos(), a.angle.sin());
-                let (dx, dy) = (b.cx - a.cx, b.cy - a.cy);
-                let (along, across) = (dx * c + dy * s, -dx * s + dy * c);
-                let gap = along.abs() - (a.length + b.length) / 2.0;
-                if across.abs() > 0.35 * t || gap > 1.0 * t {
-                    continue;
-                }
-                let pts: Vec<[f32; 2]> = a.corners().into_iter().chain(b.corners()).collect();
-                if let Some(mut m) = min_area_rect(&pts) {
-                    m.score = (a.score * a.length + b.score * b.length) / (a.length + b.length);
-                    boxes[i] = m;
-                    boxes.swap_remove(j);
-                    merged = true;
-                    break 'outer;
-                }
-            }
-        }
-    }
-    boxes
-}
-
 /// The rotated rectangle sampled upright (bilinear), text reading left to right.
 pub fn rectify(frame: &RgbImage, b: &TextBox) -> Option<RgbImage> {
     let (w, h) = (b.length.round() as usize, b.thickness.round() as usize);
@@ -511,25 +476,6 @@ mod tests {
             b.angle.abs() < 1e-3 && b.length > 33.0 && b.thickness > 9.0,
             "{b:?}"
         );
-    }
-
-    #[test]
-    fn pieces_of_one_line_are_joined_and_other_lines_are_not() {
-        let piece = |cx: f32, cy: f32| TextBox {
-            cx,
-            cy,
-            length: 20.0,
-            thickness: 10.0,
-            angle: 0.0,
-            score: 0.8,
-        };
-        let m = merge_line_pieces(vec![
-            piece(10.0, 10.0),
-            piece(36.0, 10.5),
-            piece(23.0, 40.0),
-        ]);
-        assert_eq!(m.len(), 2);
-        assert!(m.iter().any(|b| (b.length - 46.5).abs() < 1.0), "{m:?}");
     }
 
     #[test]
