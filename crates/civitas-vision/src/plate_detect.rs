@@ -34,7 +34,7 @@ pub struct TextDetectorConfig {
 impl Default for TextDetectorConfig {
     fn default() -> Self {
         TextDetectorConfig {
-            min_side_px: 736,
+            min_side_px: 480,
             max_side_px: 1280,
             bin_threshold: 0.3,
             box_threshold: 0.5,
@@ -481,8 +481,9 @@ mod tests {
     #[test]
     fn input_sizes_are_multiples_of_32_within_the_limits() {
         let cfg = TextDetectorConfig::default();
-        assert_eq!(input_size(640, 480, &cfg), (992, 736));
+        assert_eq!(input_size(640, 480, &cfg), (640, 480));
+        assert_eq!(input_size(518, 331, &cfg), (736, 480));
         assert_eq!(input_size(1920, 1080, &cfg), (1280, 736));
-        assert_eq!(input_size(100, 40, &cfg), (1280, 512));
+        assert_eq!(input_size(100, 40, &cfg), (1216, 480));
     }
 }
