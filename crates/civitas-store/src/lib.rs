@@ -256,18 +256,15 @@ impl Store {
             .clone()
             .ok_or_else(|| Error::internal("storing candidates needs the audit key"))?;
         let mut tx = self.begin_immediate().await?;
-        let suppressed: i64 = sqlx::query(
-            "SELECT COUNT(*) FROM candidate WHERE entry_id = ? AND camera_id = ? AND status = 'rejected' AND decided_at_ms >= ?",
+        let suppressed = rejected_recently(
+            &mut tx,
+            c.entry,
+            &c.camera.0,
+            now.0 - policy.suppress_after_reject_ms,
         )
-        .bind(c.entry.0)
-        .bind(&c.camera.0)
-        .bind(now.0 - policy.suppress_after_reject_ms)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db_err("checking rejections"))?
-        .get(0);
+        .await?;
         let actor = format!("system:camera:{}", c.camera);
-        if suppressed > 0 {
+        if suppressed {
             accountability::append(
                 &mut tx,
                 &key,
@@ -303,14 +300,7 @@ impl Store {
         now: Timestamp,
     ) -> Result<()> {
         let mut tx = self.begin_immediate().await?;
-        let _: i64 = sqlx::query("SELECT COUNT(*) FROM candidate WHERE entry_id = ? AND camera_id = ? AND status = 'rejected' AND decided_at_ms >= ?")
-            .bind(c.entry.0)
-            .bind(&c.camera.0)
-            .bind(now.0)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db_err("checking rejections"))?
-            .get(0);
+        rejected_recently(&mut tx, c.entry, &c.camera.0, now.0).await?;
         insert_candidate_row(&mut tx, c, now).await?;
         tx.commit().await.map_err(db_err("committing candidate"))
     }
@@ -386,6 +376,28 @@ impl Store {
 }
 
 /// The candidate INSERT, shared by the audited path and its benchmark twin.
+/// Whether a reviewer rejected a candidate for `entry` on `camera` since
+/// `since_ms`: the suppression rule (the rejection is feedback, the same
+/// probe is not re-alerted there), for faces and plates alike.
+pub(crate) async fn rejected_recently(
+    conn: &mut sqlx::SqliteConnection,
+    entry: EntryId,
+    camera: &str,
+    since_ms: i64,
+) -> Result<bool> {
+    let n: i64 = sqlx::query(
+        "SELECT COUNT(*) FROM candidate WHERE entry_id = ? AND camera_id = ? AND status = 'rejected' AND decided_at_ms >= ?",
+    )
+    .bind(entry.0)
+    .bind(camera)
+    .bind(since_ms)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(db_err("checking rejections"))?
+    .get(0);
+    Ok(n > 0)
+}
+
 /// Stores a legal basis covering `scope`; returns its id.
 pub(crate) async fn insert_basis(
     conn: &mut sqlx::SqliteConnection,

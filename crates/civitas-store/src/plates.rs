@@ -3,7 +3,7 @@
 //! their deletion deadline, plate candidates, and audited searches.
 
 use crate::accountability::{self, AuditRecord, ReviewPolicy};
-use crate::{Store, db_err, insert_basis, parse_bbox};
+use crate::{Store, db_err, insert_basis, parse_bbox, rejected_recently};
 use civitas_auth::{Actor, Permission};
 use civitas_base::{Error, ErrorKind, Result, Timestamp};
 use civitas_model::plate_text::{CONFUSABLE_CLASSES, normalise};
@@ -350,17 +350,14 @@ impl Store {
             return Ok((read_id, None));
         };
         let actor = format!("system:camera:{}", p.camera);
-        let suppressed: i64 = sqlx::query(
-            "SELECT COUNT(*) FROM candidate WHERE entry_id = ? AND camera_id = ? AND status = 'rejected' AND decided_at_ms >= ?",
+        let suppressed = rejected_recently(
+            &mut tx,
+            hit.entry,
+            &p.camera.0,
+            now.0 - review.suppress_after_reject_ms,
         )
-        .bind(hit.entry.0)
-        .bind(&p.camera.0)
-        .bind(now.0 - review.suppress_after_reject_ms)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db_err("checking rejections"))?
-        .get(0);
-        if suppressed > 0 {
+        .await?;
+        if suppressed {
             accountability::append(
                 &mut tx,
                 self.key()?,
