@@ -9,11 +9,13 @@
 //! without it. `docs/openapi.json` is that document, committed and diffed.
 
 pub mod auth;
+pub mod incidents;
 pub mod live;
 pub mod metrics;
 pub mod push;
 pub mod routes;
 pub mod web;
+pub mod webhooks;
 
 use axum::Router;
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -194,6 +196,10 @@ pub struct Console {
     pub metrics: Metrics,
     /// Face models for enrolment through the console (absent: enrolment answers 503).
     pub enroller: Option<Arc<dyn routes::Enroller>>,
+    /// Incident types, the area served, what "near" means.
+    pub incidents: incidents::IncidentSettings,
+    /// Woken after each write to the outbox, so webhooks send at once.
+    pub outbox_wake: Arc<tokio::sync::Notify>,
 }
 
 impl Console {
@@ -215,6 +221,8 @@ impl Console {
             live: Default::default(),
             metrics: Default::default(),
             enroller: None,
+            incidents: Default::default(),
+            outbox_wake: Default::default(),
         }
     }
 
@@ -295,6 +303,20 @@ pub fn router(state: ApiState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(routes::plate_search))
         .routes(routes!(routes::plate_crop))
         .routes(routes!(routes::hotlists))
+        .routes(routes!(incidents::incident_types))
+        .routes(routes!(incidents::incidents, incidents::open_incident))
+        .routes(routes!(incidents::incident))
+        .routes(routes!(incidents::set_status))
+        .routes(routes!(incidents::assign_unit))
+        .routes(routes!(incidents::release_unit))
+        .routes(routes!(incidents::tick_sop))
+        .routes(routes!(incidents::add_note))
+        .routes(routes!(incidents::link))
+        .routes(routes!(incidents::nearby_cameras))
+        .routes(routes!(incidents::camera_frame))
+        .routes(routes!(incidents::units))
+        .routes(routes!(incidents::unit_status))
+        .routes(routes!(incidents::integrations))
         .routes(routes!(routes::audit_search))
         .routes(routes!(routes::audit_head))
         .routes(routes!(routes::audit_verify))

@@ -8,9 +8,10 @@ use crate::{ApiError, ApiState};
 use axum::extract::State;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use civitas_auth::Permission;
+use civitas_model::RgbImage;
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 use tokio::sync::broadcast;
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::BroadcastStream;
@@ -41,7 +42,7 @@ pub struct CameraInfo {
 /// to filter by the subscriber's scope).
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct LiveEvent {
-    /// `candidate`, `review` or `camera`.
+    /// `candidate`, `review`, `camera`, `incident` or `unit`.
     pub kind: String,
     pub camera: Option<String>,
     pub data: serde_json::Value,
@@ -52,6 +53,9 @@ pub struct LiveEvent {
 pub struct Live {
     tx: broadcast::Sender<LiveEvent>,
     cameras: RwLock<BTreeMap<String, CameraInfo>>,
+    /// Each camera's latest picture (shared, not copied), for viewing the
+    /// cameras near an incident.
+    frames: RwLock<BTreeMap<String, Arc<RgbImage>>>,
 }
 
 impl Default for Live {
@@ -59,6 +63,7 @@ impl Default for Live {
         Live {
             tx: broadcast::channel(1024).0,
             cameras: RwLock::default(),
+            frames: RwLock::default(),
         }
     }
 }
@@ -91,6 +96,23 @@ impl Live {
         {
             f(c);
         }
+    }
+
+    /// Keeps `frame` as the camera's latest picture.
+    pub fn set_frame(&self, camera: &str, frame: Arc<RgbImage>) {
+        self.frames
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(camera.to_owned(), frame);
+    }
+
+    /// The camera's latest picture, if it delivered one.
+    pub fn frame(&self, camera: &str) -> Option<Arc<RgbImage>> {
+        self.frames
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(camera)
+            .cloned()
     }
 
     pub fn cameras(&self) -> Vec<CameraInfo> {
@@ -126,9 +148,10 @@ pub async fn cameras(
     ))
 }
 
-/// Server-Sent Events: `candidate`, `review` and `camera` events as JSON,
-/// for cameras in the caller's scope. Candidate events go only to callers
-/// who may view candidates. Subscribing is audited.
+/// Server-Sent Events: `candidate`, `review`, `camera`, `incident` and `unit`
+/// events as JSON, for cameras in the caller's scope. Candidate and review
+/// events go only to callers who may view candidates, incident and unit
+/// events only to those who may dispatch. Subscribing is audited.
 #[utoipa::path(get, path = "/api/v1/events", tag = "live",
     security(("session" = ["view_cameras"]), ("bearer" = ["view_cameras"])),
     responses(
@@ -152,6 +175,7 @@ pub async fn events(
     ))
     .await?;
     let sees_candidates = caller.require(Permission::ViewCandidates).is_ok();
+    let dispatches = caller.require(Permission::Dispatch).is_ok();
     let actor = caller.actor;
     let stream = BroadcastStream::new(c.live.subscribe()).filter_map(move |ev| {
         let ev = match ev {
@@ -170,7 +194,12 @@ pub async fn events(
         {
             return None;
         }
-        if ev.kind != "camera" && !sees_candidates {
+        let allowed = match ev.kind.as_str() {
+            "camera" => true,
+            "incident" | "unit" => dispatches,
+            _ => sees_candidates,
+        };
+        if !allowed {
             return None;
         }
         Some(Ok(SseEvent::default()

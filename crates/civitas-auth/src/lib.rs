@@ -37,10 +37,13 @@ pub enum Permission {
     ViewCameras,
     /// Read the service's metrics (`/metrics`).
     ReadMetrics,
+    /// Open and run emergency incidents: dispatch units, work the procedure,
+    /// view the cameras near an incident.
+    Dispatch,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 13] = [
+    pub const ALL: [Permission; 14] = [
         Permission::ViewCandidates,
         Permission::Confirm,
         Permission::Enroll,
@@ -54,6 +57,7 @@ impl Permission {
         Permission::Report,
         Permission::ViewCameras,
         Permission::ReadMetrics,
+        Permission::Dispatch,
     ];
 
     /// The snake_case name (`view_candidates`, `read_metrics`, ...).
@@ -73,6 +77,7 @@ impl Permission {
             Report => "report",
             ViewCameras => "view_cameras",
             ReadMetrics => "read_metrics",
+            Dispatch => "dispatch",
         }
     }
 
@@ -133,7 +138,7 @@ impl Role {
     pub fn permissions(self) -> &'static [Permission] {
         use Permission::*;
         match self {
-            Role::Operator => &[ViewCandidates, Confirm, ViewCameras],
+            Role::Operator => &[ViewCandidates, Confirm, ViewCameras, Dispatch],
             Role::Supervisor => &[
                 ViewCandidates,
                 Confirm,
@@ -143,6 +148,7 @@ impl Role {
                 Export,
                 ManageRetention,
                 ViewCameras,
+                Dispatch,
             ],
             Role::Auditor => &[ReadAudit, Report],
             Role::Administrator => &[

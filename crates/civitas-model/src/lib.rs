@@ -9,6 +9,7 @@
 pub mod face;
 pub mod frame;
 pub mod ids;
+pub mod incident;
 pub mod legal;
 pub mod plate;
 pub mod plate_text;
@@ -16,5 +17,8 @@ pub mod plate_text;
 pub use face::{BBox, Candidate, FaceDetection, FaceTemplate, Landmarks5, MatchOutcome};
 pub use frame::RgbImage;
 pub use ids::{CameraId, CandidateId, EntryId, TrackId};
+pub use incident::{
+    CloseReason, GeoPoint, IncidentSource, IncidentStatus, IncidentType, UnitStatus,
+};
 pub use legal::{LegalBasis, LegalBasisInput};
 pub use plate::{PlateHit, PlatePass};

@@ -25,9 +25,127 @@ pub struct Config {
     pub mqtt: MqttConfig,
     #[serde(default)]
     pub anpr: AnprConfig,
+    #[serde(default)]
+    pub incidents: IncidentsConfig,
+    /// Incident types operators can open, each with its procedure.
+    #[serde(default, rename = "incident_type")]
+    pub incident_types: Vec<IncidentTypeConfig>,
+    /// Units that can be dispatched to incidents.
+    #[serde(default, rename = "unit")]
+    pub units: Vec<UnitConfig>,
+    /// Other systems told about incidents and units over HTTP.
+    #[serde(default, rename = "webhook")]
+    pub webhooks: Vec<WebhookConfig>,
     /// The cameras to analyse.
     #[serde(default, rename = "camera")]
     pub cameras: Vec<CameraConfig>,
+}
+
+/// Emergency incidents.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IncidentsConfig {
+    /// The region this centre serves, `[south, west, north, east]` in
+    /// degrees; an incident located outside it is refused. Default: anywhere.
+    pub area: Option<[f64; 4]>,
+    /// Cameras within this distance of an incident are offered as "near" it, in metres. Default 1500.
+    pub nearby_camera_radius_m: f64,
+}
+
+impl Default for IncidentsConfig {
+    fn default() -> Self {
+        IncidentsConfig {
+            area: None,
+            nearby_camera_radius_m: 1_500.0,
+        }
+    }
+}
+
+/// An incident type (`[[incident_type]]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IncidentTypeConfig {
+    /// Short id, letters, digits, - or _ (e.g. `robbery`).
+    pub id: String,
+    /// Shown to operators.
+    pub label: String,
+    /// Default priority, 1 (most urgent) to 5. Default 3.
+    #[serde(default = "default_priority")]
+    pub priority: u8,
+    /// The standard operating procedure: steps in order.
+    #[serde(default)]
+    pub sop: Vec<String>,
+}
+
+fn default_priority() -> u8 {
+    3
+}
+
+/// A unit (`[[unit]]`): a patrol car, an ambulance, a fire engine.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnitConfig {
+    /// Call sign, e.g. `P-11`.
+    pub id: String,
+    /// `police`, `ambulance`, `fire`, `rescue`, `traffic` or `other`.
+    pub kind: String,
+    pub name: String,
+    /// Base position until the unit reports one.
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+}
+
+/// A webhook (`[[webhook]]`): incident and unit events POSTed, signed with
+/// HMAC-SHA256, retried with backoff until acknowledged.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    pub name: String,
+    /// `http://host:port/path` (TLS through a relay on your network).
+    pub url: String,
+    /// Environment variable holding the signing secret (at least 16 bytes)…
+    pub secret_env: Option<String>,
+    /// …or a file holding it (relative to the config file).
+    pub secret_file: Option<PathBuf>,
+    /// A request unanswered this long has failed, in ms. Default 5000.
+    #[serde(default = "default_webhook_timeout")]
+    pub timeout_ms: u64,
+    /// First retry after this long, doubling, in ms. Default 1000.
+    #[serde(default = "default_backoff_initial")]
+    pub backoff_initial_ms: u64,
+    /// Longest wait between retries, in ms. Default 60000.
+    #[serde(default = "default_backoff_max")]
+    pub backoff_max_ms: u64,
+}
+
+fn default_webhook_timeout() -> u64 {
+    5_000
+}
+fn default_backoff_initial() -> u64 {
+    1_000
+}
+fn default_backoff_max() -> u64 {
+    60_000
+}
+
+impl WebhookConfig {
+    /// The signing secret, from the environment or the file.
+    pub fn secret(&self) -> Result<Vec<u8>> {
+        let bad = |m: String| Error::invalid(format!("webhook {:?}: {m}", self.name));
+        match (&self.secret_env, &self.secret_file) {
+            (Some(var), None) => std::env::var(var)
+                .map(|v| v.trim().as_bytes().to_vec())
+                .map_err(|_| {
+                    bad(format!(
+                        "environment variable {var} (secret_env) is not set"
+                    ))
+                }),
+            (None, Some(f)) => std::fs::read_to_string(f)
+                .map(|v| v.trim().as_bytes().to_vec())
+                .map_err(|e| bad(format!("secret_file {}: {e}", f.display()))),
+            _ => Err(bad("set exactly one of secret_env and secret_file".into())),
+        }
+    }
 }
 
 /// The HTTP service: the command centre (API and web console) and snapshot push.
@@ -380,6 +498,11 @@ impl Config {
                 *p = base.join(&*p);
             }
         };
+        for w in &mut self.webhooks {
+            if let Some(f) = w.secret_file.as_mut() {
+                fix(f);
+            }
+        }
         fix(&mut self.store.path);
         fix(&mut self.store.audit_key);
         fix(&mut self.vision.models_dir);
@@ -392,6 +515,138 @@ impl Config {
     }
 
     /// Checks ranges and uniqueness; the error names the field.
+    fn validate_incidents(&self) -> Result<()> {
+        let bad = |f: &str, why: String| Err(Error::invalid(format!("field `{f}`: {why}")));
+        let id_ok = |s: &str| {
+            !s.is_empty()
+                && s.len() <= 40
+                && s.chars()
+                    .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_')
+        };
+        if let Some([s, w, n, e]) = self.incidents.area
+            && !(s < n
+                && w < e
+                && (-90.0..=90.0).contains(&s)
+                && (-90.0..=90.0).contains(&n)
+                && (-180.0..=180.0).contains(&w)
+                && (-180.0..=180.0).contains(&e))
+        {
+            return bad(
+                "incidents.area",
+                format!(
+                    "[{s}, {w}, {n}, {e}] is not [south, west, north, east] with south < north and west < east"
+                ),
+            );
+        }
+        let r = self.incidents.nearby_camera_radius_m;
+        if !(10.0..=50_000.0).contains(&r) {
+            return bad(
+                "incidents.nearby_camera_radius_m",
+                format!("{r} is outside 10..50000"),
+            );
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (i, t) in self.incident_types.iter().enumerate() {
+            let f = |n: &str| format!("incident_type[{i}].{n}");
+            if !id_ok(&t.id) {
+                return bad(
+                    &f("id"),
+                    format!("{:?} must be 1-40 letters, digits, - or _", t.id),
+                );
+            }
+            if !seen.insert(&t.id) {
+                return bad(
+                    &f("id"),
+                    format!("{:?} is used by two incident types", t.id),
+                );
+            }
+            if t.label.trim().is_empty() {
+                return bad(&f("label"), "is required".into());
+            }
+            if !(1..=5).contains(&t.priority) {
+                return bad(&f("priority"), format!("{} is outside 1..5", t.priority));
+            }
+            if t.sop.len() > 50 || t.sop.iter().any(|s| s.trim().is_empty()) {
+                return bad(&f("sop"), "must have at most 50 steps, none empty".into());
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (i, u) in self.units.iter().enumerate() {
+            let f = |n: &str| format!("unit[{i}].{n}");
+            if !id_ok(&u.id) {
+                return bad(
+                    &f("id"),
+                    format!("{:?} must be 1-40 letters, digits, - or _", u.id),
+                );
+            }
+            if !seen.insert(&u.id) {
+                return bad(&f("id"), format!("{:?} is used by two units", u.id));
+            }
+            if !civitas_model::incident::UNIT_KINDS.contains(&u.kind.as_str()) {
+                return bad(
+                    &f("kind"),
+                    format!(
+                        "{:?} is not one of {}",
+                        u.kind,
+                        civitas_model::incident::UNIT_KINDS.join(", ")
+                    ),
+                );
+            }
+            if u.name.trim().is_empty() {
+                return bad(&f("name"), "is required".into());
+            }
+            match (u.latitude, u.longitude) {
+                (Some(la), Some(lo)) => {
+                    if let Err(e) = civitas_model::GeoPoint::checked(la, lo, None) {
+                        return bad(&f("latitude"), e.message().to_owned());
+                    }
+                }
+                (None, None) => {}
+                _ => {
+                    return bad(
+                        &f("latitude"),
+                        "give both latitude and longitude, or neither".into(),
+                    );
+                }
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (i, w) in self.webhooks.iter().enumerate() {
+            let f = |n: &str| format!("webhook[{i}].{n}");
+            if !id_ok(&w.name) {
+                return bad(
+                    &f("name"),
+                    format!("{:?} must be 1-40 letters, digits, - or _", w.name),
+                );
+            }
+            if !seen.insert(&w.name) {
+                return bad(&f("name"), format!("{:?} is used by two webhooks", w.name));
+            }
+            if w.secret_env.is_some() == w.secret_file.is_some() {
+                return bad(
+                    &f("secret_env"),
+                    "set exactly one of secret_env and secret_file".into(),
+                );
+            }
+            if !(100..=120_000).contains(&w.timeout_ms) {
+                return bad(
+                    &f("timeout_ms"),
+                    format!("{} is outside 100..120000", w.timeout_ms),
+                );
+            }
+            if !(10..=w.backoff_max_ms).contains(&w.backoff_initial_ms)
+                || w.backoff_max_ms > 3_600_000
+            {
+                return bad(
+                    &f("backoff_initial_ms"),
+                    "must be at least 10 and at most backoff_max_ms (itself at most 3600000)"
+                        .into(),
+                );
+            }
+        }
+        Ok(())
+    }
+
     pub fn validate(&self) -> Result<()> {
         let v = &self.vision;
         let bad = |f: &str, why: String| Err(Error::invalid(format!("field `{f}`: {why}")));
@@ -481,6 +736,7 @@ impl Config {
         if a.retain_hit_days.is_nan() || a.retain_hit_days <= 0.0 {
             return bad("anpr.retain_hit_days", "must be > 0".into());
         }
+        self.validate_incidents()?;
         let mut seen = std::collections::HashSet::new();
         for (i, c) in self.cameras.iter().enumerate() {
             let f = |n: &str| format!("camera[{i}].{n}");
@@ -594,6 +850,27 @@ mod tests {
         );
         let e = Config::parse("[anpr]\npass_gap_ms = 5\n").unwrap_err();
         assert!(e.message().contains("anpr.pass_gap_ms"), "{}", e.message());
+    }
+
+    #[test]
+    fn incident_settings_are_checked_and_named_when_wrong() {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/demo.toml");
+        let cfg = Config::load(&p).unwrap();
+        assert!(cfg.incident_types.iter().any(|t| t.id == "robbery" && !t.sop.is_empty()));
+        assert!(cfg.units.iter().any(|u| u.kind == "ambulance"));
+        for (toml, want) in [
+            ("[incidents]\narea = [1.0, 0.0, -1.0, 2.0]\n", "incidents.area"),
+            ("[[incident_type]]\nid = \"a b\"\nlabel = \"A\"\n", "incident_type[0].id"),
+            ("[[incident_type]]\nid = \"a\"\nlabel = \"A\"\npriority = 7\n", "incident_type[0].priority"),
+            ("[[incident_type]]\nid = \"a\"\nlabel = \"A\"\n[[incident_type]]\nid = \"a\"\nlabel = \"B\"\n", "used by two"),
+            ("[[unit]]\nid = \"P-1\"\nkind = \"tank\"\nname = \"x\"\n", "unit[0].kind"),
+            ("[[unit]]\nid = \"P-1\"\nkind = \"police\"\nname = \"x\"\nlatitude = 1.0\n", "unit[0].latitude"),
+            ("[[webhook]]\nname = \"radio\"\nurl = \"http://127.0.0.1:1/\"\n", "secret_env"),
+            ("[[webhook]]\nname = \"radio\"\nurl = \"http://127.0.0.1:1/\"\nsecret_env = \"X\"\ntimeout_ms = 1\n", "webhook[0].timeout_ms"),
+        ] {
+            let e = Config::parse(toml).unwrap_err();
+            assert!(e.message().contains(want), "{toml}: {}", e.message());
+        }
     }
 
     const CAM: &str = r#"

@@ -249,6 +249,14 @@ pub struct ReportCounts {
     pub retention_deleted: u64,
     pub bases_refused: u64,
     pub logins_failed: u64,
+    /// Incidents opened, by how they came in (`call`, `inbound`, `candidate`, `camera`).
+    pub incidents_opened_by_source: std::collections::BTreeMap<String, u64>,
+    /// Incidents closed, by reason.
+    pub incidents_closed_by_reason: std::collections::BTreeMap<String, u64>,
+    /// Units sent to incidents.
+    pub units_dispatched: u64,
+    /// Cameras viewed through an incident.
+    pub incident_camera_views: u64,
 }
 
 fn forbid(user: &str, what: &str) -> Error {
@@ -1035,6 +1043,16 @@ impl Store {
                 "candidate.reject" => c.rejected += 1,
                 "basis.refuse" => c.bases_refused += 1,
                 "login.failed" => c.logins_failed += 1,
+                "incident.open" => {
+                    let src = d["source"].as_str().unwrap_or("unknown").to_owned();
+                    *c.incidents_opened_by_source.entry(src).or_default() += 1;
+                }
+                "incident.status" if d["to"] == "closed" => {
+                    let why = d["reason"].as_str().unwrap_or("unknown").to_owned();
+                    *c.incidents_closed_by_reason.entry(why).or_default() += 1;
+                }
+                "incident.dispatch" => c.units_dispatched += 1,
+                "incident.camera.view" => c.incident_camera_views += 1,
                 "retention.sweep" => {
                     c.expired_unreviewed += d["candidates_expired"].as_u64().unwrap_or(0);
                     for k in [

@@ -8,6 +8,7 @@
 
 pub mod accountability;
 pub mod console;
+pub mod incidents;
 pub mod plates;
 
 pub use accountability::{
@@ -15,6 +16,10 @@ pub use accountability::{
     ReviewPolicy, SweepReport,
 };
 pub use console::{BasisView, CandidateView, EntryView, ReviewRecord, TokenActor, TokenView};
+pub use incidents::{
+    DeliveryStatus, IncidentView, LinkView, NewIncident, OutboxEvent, SopStepView, TimelineEntry,
+    UnitSpec, UnitView,
+};
 pub use plates::{Hotlist, PlateQuery, PlateReadView, PlateRetention, StoredPlateEntry};
 
 use civitas_audit::AuditKey;

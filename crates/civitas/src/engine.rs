@@ -251,6 +251,56 @@ pub async fn audit_config(store: &Store, path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The command centre's incident settings from the config.
+pub fn incident_settings(cfg: &Config) -> civitas_api::incidents::IncidentSettings {
+    civitas_api::incidents::IncidentSettings {
+        types: cfg
+            .incident_types
+            .iter()
+            .map(|t| civitas_model::IncidentType {
+                id: t.id.clone(),
+                label: t.label.clone(),
+                priority: t.priority,
+                sop: t.sop.clone(),
+            })
+            .collect(),
+        area: cfg.incidents.area,
+        nearby_radius_m: cfg.incidents.nearby_camera_radius_m,
+    }
+}
+
+/// The config's units, for the store.
+pub fn unit_specs(cfg: &Config) -> Vec<civitas_store::UnitSpec> {
+    cfg.units
+        .iter()
+        .map(|u| civitas_store::UnitSpec {
+            id: u.id.clone(),
+            kind: u.kind.clone(),
+            name: u.name.clone(),
+            position: u.latitude.zip(u.longitude).map(|(latitude, longitude)| {
+                civitas_model::GeoPoint {
+                    latitude,
+                    longitude,
+                }
+            }),
+        })
+        .collect()
+}
+
+/// The config's webhooks, each with its secret read and its URL checked.
+pub fn webhooks(cfg: &Config) -> Result<Vec<civitas_api::webhooks::Webhook>> {
+    cfg.webhooks
+        .iter()
+        .map(|w| {
+            let mut hook =
+                civitas_api::webhooks::Webhook::new(&w.name, &w.url, w.secret()?, w.timeout_ms)?;
+            hook.backoff_initial_ms = w.backoff_initial_ms;
+            hook.backoff_max_ms = w.backoff_max_ms;
+            Ok(hook)
+        })
+        .collect()
+}
+
 pub fn review_policy(cfg: &Config) -> civitas_store::ReviewPolicy {
     civitas_store::ReviewPolicy {
         face_confirmations: cfg.review.face_confirmations,

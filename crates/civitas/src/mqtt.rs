@@ -5,6 +5,11 @@
 //! - `P/cameras/{camera}/health` (retained): `{"camera","state","last_error","reconnects","at_ms"}`
 //! - `P/cameras/{camera}/candidates`: `{"candidate","camera","frame_time_ms","status":"candidate","at_ms"}`
 //! - `P/candidates/{id}/status`: `{"candidate","camera","status","confirmations","required","at_ms"}`
+//! - `P/incidents/{id}` (retained): `{"incident","change","status","priority","type","latitude","longitude","units","close_reason","at_ms"}`
+//! - `P/units/{id}` (retained): `{"unit","kind","status","incident","latitude","longitude","at_ms"}`
+//!
+//! Incident payloads say what and where for radio dispatch; never the
+//! caller, the notes, or whom a match concerned.
 //!
 //! Payloads never carry a name, an entry id, a score or an image: a broker
 //! is a wide audience, so it learns *that* something needs review, and the
@@ -20,8 +25,28 @@ use tokio::sync::broadcast;
 pub fn message(prefix: &str, ev: &LiveEvent) -> Option<(String, serde_json::Value, bool)> {
     let at_ms = SystemClock.now().0;
     let d = &ev.data;
-    let camera = ev.camera.clone()?;
     let safe = |s: &str| s.replace(['/', '#', '+'], "_");
+    match ev.kind.as_str() {
+        "incident" => {
+            return Some((
+                format!("{prefix}/incidents/{}", d["id"]),
+                serde_json::json!({"incident": d["id"], "change": d["change"], "status": d["status"],
+                    "priority": d["priority"], "type": d["type"], "latitude": d["latitude"],
+                    "longitude": d["longitude"], "units": d["units"], "close_reason": d["close_reason"], "at_ms": at_ms}),
+                true,
+            ));
+        }
+        "unit" => {
+            return Some((
+                format!("{prefix}/units/{}", safe(d["id"].as_str().unwrap_or("_"))),
+                serde_json::json!({"unit": d["id"], "kind": d["kind"], "status": d["status"],
+                    "incident": d["incident_id"], "latitude": d["latitude"], "longitude": d["longitude"], "at_ms": at_ms}),
+                true,
+            ));
+        }
+        _ => {}
+    }
+    let camera = ev.camera.clone()?;
     match ev.kind.as_str() {
         "camera" => Some((
             format!("{prefix}/cameras/{}/health", safe(&camera)),

@@ -84,6 +84,9 @@ code{{word-break:break-all}}</style>\
 <tr><td>rejected (false positives)</td><td>{}</td></tr><tr><td>expired unreviewed</td><td>{}</td></tr></table>\
 <h2>Rejection reasons</h2><table>{}</table>\
 <h2>Deletions</h2><table><tr><td>by retention</td><td>{}</td></tr><tr><td>legal bases refused</td><td>{}</td></tr></table>\
+<h2>Incidents opened, by source</h2><table>{}</table>\
+<h2>Incidents closed, by reason</h2><table>{}</table>\
+<h2>Dispatch</h2><table><tr><td>units dispatched</td><td>{}</td></tr><tr><td>cameras viewed through an incident</td><td>{}</td></tr></table>\
 <h2>All audited actions</h2><table>{}</table>\
 <h2>Cameras</h2><table><tr><th>id</th><th>name</th><th>purpose</th><th>owner</th></tr>{}</table>\
 <h2>Audit log</h2><p>Signed tree head: <code>{}</code></p></html>",
@@ -98,6 +101,10 @@ code{{word-break:break-all}}</style>\
             rows(&counts.rejection_reasons),
             counts.retention_deleted,
             counts.bases_refused,
+            rows(&counts.incidents_opened_by_source),
+            rows(&counts.incidents_closed_by_reason),
+            counts.units_dispatched,
+            counts.incident_camera_views,
             rows(&counts.actions),
             cams,
             esc(&serde_json::to_string(&head)?),

@@ -34,10 +34,15 @@ impl Drop for StopOnDrop {
     }
 }
 
-/// Stops a source after a deadline (for bounded runs of live cameras).
+/// Stops a source after a deadline (for bounded runs of live cameras), and
+/// hands the command centre the camera's latest picture (at most twice a
+/// second) for viewing the cameras near an incident.
 struct Deadline {
     inner: Box<dyn civitas_ingest::FrameSource>,
     until: Option<std::time::Instant>,
+    camera: String,
+    console: Arc<civitas_api::Console>,
+    last_tap: Option<std::time::Instant>,
 }
 
 impl civitas_ingest::FrameSource for Deadline {
@@ -45,7 +50,18 @@ impl civitas_ingest::FrameSource for Deadline {
         if self.until.is_some_and(|u| std::time::Instant::now() >= u) {
             return Ok(None);
         }
-        self.inner.next_frame()
+        let f = self.inner.next_frame()?;
+        if let Some(f) = &f
+            && self
+                .last_tap
+                .is_none_or(|t| t.elapsed() >= std::time::Duration::from_millis(500))
+        {
+            self.last_tap = Some(std::time::Instant::now());
+            self.console
+                .live
+                .set_frame(&self.camera, Arc::new(f.image.clone()));
+        }
+        Ok(f)
     }
 
     fn len_hint(&self) -> Option<u64> {
@@ -92,6 +108,8 @@ struct Api {
     push_sources: PushSources,
     console: Arc<civitas_api::Console>,
     stop: tokio::sync::oneshot::Sender<()>,
+    /// Stops the webhook deliverers.
+    hooks_stop: tokio::sync::watch::Sender<bool>,
 }
 
 /// Starts the HTTP service on `[api] listen`: the command centre (API and
@@ -144,6 +162,8 @@ fn start_api(
         },
     );
     console.enroller = Some(Arc::new(engine::ModelEnroller::new(&cfg.vision)));
+    console.incidents = engine::incident_settings(cfg);
+    rt.block_on(store.sync_units(&engine::unit_specs(cfg), SystemClock.now()))?;
     for cam in &cfg.cameras {
         console.live.set_camera(civitas_api::CameraInfo {
             id: cam.id.clone(),
@@ -197,10 +217,28 @@ fn start_api(
             tracing::error!(error = %e, "the HTTP service stopped");
         }
     });
+    let hooks = engine::webhooks(cfg)?;
+    let (hooks_stop, hooks_rx) = tokio::sync::watch::channel(false);
+    let stats = Arc::new(civitas_api::webhooks::WebhookStats::default());
+    for hook in hooks {
+        eprintln!(
+            "civitas: webhook {} at {} (incident and unit events, HMAC-signed)",
+            hook.name, hook.url
+        );
+        rt.spawn(civitas_api::webhooks::deliver(
+            store.clone(),
+            hook,
+            Arc::new(SystemClock),
+            console.outbox_wake.clone(),
+            stats.clone(),
+            hooks_rx.clone(),
+        ));
+    }
     Ok(Api {
         push_sources,
         console,
         stop: tx,
+        hooks_stop,
     })
 }
 
@@ -358,6 +396,7 @@ pub fn main(config: &Path, a: Args) -> Result<()> {
         mut push_sources,
         console,
         stop: api_stop,
+        hooks_stop,
     } = start_api(&cfg, &rt, &store, until)?;
     let mqtt = cfg.mqtt.enabled.then(|| {
         eprintln!(
@@ -390,7 +429,7 @@ pub fn main(config: &Path, a: Args) -> Result<()> {
             cam.id,
             wl.index.len()
         );
-        let (cfg, bus) = (cfg.clone(), bus.clone());
+        let (cfg, bus, console) = (cfg.clone(), bus.clone(), console.clone());
         let realtime = cam.realtime && !a.fast;
         eprintln!(
             "camera {} ({}): {} — purpose: {}; owner: {}",
@@ -426,7 +465,13 @@ pub fn main(config: &Path, a: Args) -> Result<()> {
                                 cam.h264_decoder,
                             )?,
                         };
-                        let mut src = Deadline { inner, until };
+                        let mut src = Deadline {
+                            inner,
+                            until,
+                            camera: cam.id.clone(),
+                            console: console.clone(),
+                            last_tap: None,
+                        };
                         let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
                         if let Some(h) = civitas_ingest::FrameSource::health(&src) {
                             watch_health(id.clone(), h, bus.clone(), done.clone());
@@ -529,6 +574,7 @@ pub fn main(config: &Path, a: Args) -> Result<()> {
             let _ = tokio::signal::ctrl_c().await;
         }
         let _ = api_stop.send(());
+        let _ = hooks_stop.send(true);
         if let Some((stop, task)) = mqtt {
             let _ = stop.send(());
             let _ = tokio::time::timeout(std::time::Duration::from_secs(5), task).await;

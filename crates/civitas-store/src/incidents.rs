@@ -1,0 +1,1406 @@
+//! Emergency incidents in the store: opening (from a call, an inbound
+//! system, a confirmed candidate or a camera), the lifecycle, units and their
+//! assignment, the standard operating procedure's checklist, notes, links,
+//! and the outbox that webhooks deliver from.
+//!
+//! Every change writes, in one `BEGIN IMMEDIATE` transaction: the change,
+//! its timeline row, its audit entry, and (for what other systems follow)
+//! its outbox event. So an incident that changed always has its record, and
+//! an event that a webhook must deliver is never lost to a crash between the
+//! change and the send.
+
+use crate::accountability::{AuditRecord, ReviewPolicy, append};
+use crate::{Store, db_err};
+use civitas_auth::{Actor, Permission};
+use civitas_base::{Error, ErrorKind, Result, Timestamp};
+use civitas_model::incident::{
+    CloseReason, GeoPoint, IncidentSource, IncidentStatus, IncidentType, UNIT_KINDS, UnitStatus,
+};
+use serde::Serialize;
+use sqlx::{Row, SqliteConnection};
+
+/// What an operator (or a telephony system) supplies to open an incident.
+#[derive(Debug, Clone)]
+pub struct NewIncident {
+    pub kind: IncidentType,
+    pub priority: u8,
+    pub source: IncidentSource,
+    pub location: GeoPoint,
+    pub address: String,
+    pub caller_name: String,
+    pub caller_phone: String,
+    pub notes: String,
+    /// The camera it concerns (set for camera and candidate incidents).
+    pub camera: Option<String>,
+    /// The confirmed candidate it is opened from.
+    pub candidate_id: Option<i64>,
+    /// A telephony system's call id; the same id twice opens one incident.
+    pub call_id: Option<String>,
+}
+
+/// One step of an incident's checklist.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SopStepView {
+    pub step: i64,
+    pub text: String,
+    pub ticked_by: Option<String>,
+    pub ticked_at_ms: Option<i64>,
+}
+
+/// One row of an incident's timeline.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct TimelineEntry {
+    pub at_ms: i64,
+    pub actor: String,
+    /// `opened`, `status`, `unit.assigned`, `unit.released`, `sop.tick`, `note`, `link`, `camera.view`.
+    pub kind: String,
+    pub text: String,
+}
+
+/// Something linked to an incident.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct LinkView {
+    /// `candidate` or `plate_read`.
+    pub kind: String,
+    pub ref_id: i64,
+    pub added_by: String,
+    pub at_ms: i64,
+}
+
+/// An incident as the console shows it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct IncidentView {
+    pub id: i64,
+    pub type_id: String,
+    pub type_label: String,
+    /// 1 (most urgent) to 5.
+    pub priority: i64,
+    /// `new`, `dispatched`, `on_scene` or `closed`.
+    pub status: String,
+    /// `call`, `inbound`, `candidate` or `camera`.
+    pub source: String,
+    pub latitude: f64,
+    pub longitude: f64,
+    pub address: String,
+    pub caller_name: String,
+    pub caller_phone: String,
+    pub notes: String,
+    pub camera: Option<String>,
+    pub call_id: Option<String>,
+    pub opened_by: String,
+    pub opened_at_ms: i64,
+    pub updated_at_ms: i64,
+    pub closed_at_ms: Option<i64>,
+    pub close_reason: Option<String>,
+    /// Units assigned now.
+    pub units: Vec<String>,
+    pub sop: Vec<SopStepView>,
+    pub timeline: Vec<TimelineEntry>,
+    pub links: Vec<LinkView>,
+}
+
+/// A unit as the console and the map show it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct UnitView {
+    pub id: String,
+    /// `police`, `ambulance`, `fire`, `rescue`, `traffic` or `other`.
+    pub kind: String,
+    pub name: String,
+    /// `available`, `dispatched`, `on_scene` or `out_of_service`.
+    pub status: String,
+    pub incident_id: Option<i64>,
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+    /// When the position was last reported (Unix ms).
+    pub position_at_ms: Option<i64>,
+    pub updated_at_ms: i64,
+}
+
+/// A unit as declared in the config.
+#[derive(Debug, Clone)]
+pub struct UnitSpec {
+    pub id: String,
+    pub kind: String,
+    pub name: String,
+    pub position: Option<GeoPoint>,
+}
+
+/// An event waiting in the outbox.
+#[derive(Debug, Clone)]
+pub struct OutboxEvent {
+    pub id: i64,
+    pub topic: String,
+    pub payload: serde_json::Value,
+    pub created_at_ms: i64,
+}
+
+/// How one destination (a webhook) is keeping up.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct DeliveryStatus {
+    pub destination: String,
+    /// Events written but not yet acknowledged by it.
+    pub pending: i64,
+    pub delivered_total: i64,
+    /// Failed attempts at its next event since the last success.
+    pub attempts: i64,
+    pub retries_total: i64,
+    pub last_error: Option<String>,
+    pub last_attempt_ms: Option<i64>,
+    pub last_success_ms: Option<i64>,
+}
+
+fn not_found(id: i64) -> Error {
+    Error::not_found(format!("incident {id} does not exist"))
+}
+
+fn precondition(msg: String) -> Error {
+    Error::new(ErrorKind::FailedPrecondition, msg)
+}
+
+/// Appends a timeline row.
+async fn timeline(
+    conn: &mut SqliteConnection,
+    incident: i64,
+    actor: &str,
+    kind: &str,
+    text: &str,
+    now: Timestamp,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO incident_event (incident_id, at_ms, actor, kind, text) VALUES (?, ?, ?, ?, ?)",
+    )
+    .bind(incident)
+    .bind(now.0)
+    .bind(actor)
+    .bind(kind)
+    .bind(text)
+    .execute(&mut *conn)
+    .await
+    .map_err(db_err("writing the incident timeline"))?;
+    Ok(())
+}
+
+/// Writes an event for other systems, inside the caller's transaction.
+async fn outbox(
+    conn: &mut SqliteConnection,
+    topic: &str,
+    payload: serde_json::Value,
+    now: Timestamp,
+) -> Result<()> {
+    sqlx::query("INSERT INTO outbox (topic, payload, created_at_ms) VALUES (?, ?, ?)")
+        .bind(topic)
+        .bind(payload.to_string())
+        .bind(now.0)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err("writing the outbox"))?;
+    Ok(())
+}
+
+/// What other systems are told about an incident: what and where, never who
+/// called, the notes, or who a match was about.
+async fn public_incident(conn: &mut SqliteConnection, id: i64) -> Result<serde_json::Value> {
+    let r = sqlx::query(
+        "SELECT type_id, type_label, priority, status, latitude, longitude, address, close_reason, opened_at_ms, updated_at_ms FROM incident WHERE id = ?",
+    )
+    .bind(id)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(db_err("reading incident"))?;
+    let units: Vec<String> = sqlx::query("SELECT id FROM unit WHERE incident_id = ? ORDER BY id")
+        .bind(id)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_err("reading units"))?
+        .iter()
+        .map(|u| u.get(0))
+        .collect();
+    Ok(serde_json::json!({
+        "id": id, "type": r.get::<String, _>(0), "type_label": r.get::<String, _>(1),
+        "priority": r.get::<i64, _>(2), "status": r.get::<String, _>(3),
+        "latitude": r.get::<f64, _>(4), "longitude": r.get::<f64, _>(5), "address": r.get::<String, _>(6),
+        "close_reason": r.get::<Option<String>, _>(7), "opened_at_ms": r.get::<i64, _>(8),
+        "updated_at_ms": r.get::<i64, _>(9), "units": units,
+    }))
+}
+
+async fn incident_event(
+    conn: &mut SqliteConnection,
+    topic: &str,
+    id: i64,
+    extra: serde_json::Value,
+    now: Timestamp,
+) -> Result<()> {
+    let incident = public_incident(conn, id).await?;
+    outbox(
+        conn,
+        topic,
+        serde_json::json!({"event": topic, "at_ms": now.0, "incident": incident, "change": extra}),
+        now,
+    )
+    .await
+}
+
+/// The incident's status and camera, scope-checked, for an update.
+async fn current(conn: &mut SqliteConnection, actor: &Actor, id: i64) -> Result<IncidentStatus> {
+    let r = sqlx::query("SELECT status, camera_id FROM incident WHERE id = ?")
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db_err("reading incident"))?
+        .ok_or_else(|| not_found(id))?;
+    if let Some(cam) = r.get::<Option<String>, _>(1)
+        && !actor.covers_camera(&cam)
+    {
+        return Err(not_found(id));
+    }
+    IncidentStatus::parse(&r.get::<String, _>(0))
+}
+
+async fn assigned_units(conn: &mut SqliteConnection, id: i64) -> Result<Vec<String>> {
+    Ok(
+        sqlx::query("SELECT id FROM unit WHERE incident_id = ? ORDER BY id")
+            .bind(id)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db_err("reading units"))?
+            .iter()
+            .map(|r| r.get(0))
+            .collect(),
+    )
+}
+
+fn unit_from_row(r: &sqlx::sqlite::SqliteRow) -> UnitView {
+    UnitView {
+        id: r.get(0),
+        kind: r.get(1),
+        name: r.get(2),
+        status: r.get(3),
+        incident_id: r.get(4),
+        latitude: r.get(5),
+        longitude: r.get(6),
+        position_at_ms: r.get(7),
+        updated_at_ms: r.get(8),
+    }
+}
+
+/// The unit columns `unit_from_row` reads (a macro so queries stay literals).
+macro_rules! unit_select {
+    () => {
+        "SELECT id, kind, name, status, incident_id, latitude, longitude, position_at_ms, updated_at_ms FROM unit"
+    };
+}
+
+impl Store {
+    /// Declares the config's units: new ones are added (available), known
+    /// ones keep their status and take the config's kind and name.
+    pub async fn sync_units(&self, units: &[UnitSpec], now: Timestamp) -> Result<()> {
+        let key = self.key()?;
+        let mut tx = self.begin_immediate().await?;
+        for u in units {
+            if !UNIT_KINDS.contains(&u.kind.as_str()) {
+                return Err(Error::invalid(format!(
+                    "unit {:?}: kind {:?} is not one of {}",
+                    u.id,
+                    u.kind,
+                    UNIT_KINDS.join(", ")
+                )));
+            }
+            let existed = sqlx::query("SELECT 1 FROM unit WHERE id = ?")
+                .bind(&u.id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_err("reading units"))?
+                .is_some();
+            if existed {
+                sqlx::query("UPDATE unit SET kind = ?, name = ? WHERE id = ?")
+                    .bind(&u.kind)
+                    .bind(&u.name)
+                    .bind(&u.id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err(format!("updating unit {}", u.id)))?;
+                continue;
+            }
+            sqlx::query(
+                "INSERT INTO unit (id, kind, name, latitude, longitude, position_at_ms, updated_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(&u.id)
+            .bind(&u.kind)
+            .bind(&u.name)
+            .bind(u.position.map(|p| p.latitude))
+            .bind(u.position.map(|p| p.longitude))
+            .bind(u.position.map(|_| now.0))
+            .bind(now.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err(format!("adding unit {}", u.id)))?;
+            append(
+                &mut tx,
+                key,
+                now,
+                &AuditRecord::new("system", "unit.declare", format!("unit:{}", u.id))
+                    .details(serde_json::json!({"kind": u.kind, "name": u.name})),
+            )
+            .await?;
+        }
+        tx.commit().await.map_err(db_err("committing units"))?;
+        Ok(())
+    }
+
+    /// Opens an incident. Returns it and whether it is new: a `call_id` seen
+    /// before returns the incident that call opened, unchanged. An incident
+    /// opened from a candidate needs the candidate **confirmed** (a face
+    /// match by two different people): an unconfirmed match never sends units.
+    pub async fn open_incident(
+        &self,
+        actor: &Actor,
+        inc: NewIncident,
+        policy: &ReviewPolicy,
+        now: Timestamp,
+    ) -> Result<(IncidentView, bool)> {
+        actor.require(Permission::Dispatch)?;
+        let key = self.key()?;
+        for (field, v, max) in [
+            ("address", &inc.address, 500),
+            ("caller_name", &inc.caller_name, 200),
+            ("caller_phone", &inc.caller_phone, 50),
+            ("notes", &inc.notes, 4000),
+        ] {
+            if v.chars().count() > max {
+                return Err(Error::invalid(format!(
+                    "field `{field}`: longer than {max} characters"
+                )));
+            }
+        }
+        let mut tx = self.begin_immediate().await?;
+        if let Some(call) = inc.call_id.as_deref() {
+            if call.trim().is_empty() || call.len() > 200 {
+                return Err(Error::invalid(
+                    "field `call_id`: empty or longer than 200 characters",
+                ));
+            }
+            let seen = sqlx::query("SELECT id FROM incident WHERE call_id = ?")
+                .bind(call)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_err("looking up the call"))?;
+            if let Some(r) = seen {
+                let id: i64 = r.get(0);
+                append(
+                    &mut tx,
+                    key,
+                    now,
+                    &AuditRecord::new(
+                        &actor.username,
+                        "incident.open.repeat",
+                        format!("incident:{id}"),
+                    )
+                    .details(serde_json::json!({"call_id": call})),
+                )
+                .await?;
+                tx.commit().await.map_err(db_err("committing"))?;
+                return Ok((self.incident_view(actor, id).await?, false));
+            }
+        }
+        let mut camera = inc.camera.clone();
+        let mut links: Vec<(&str, i64)> = Vec::new();
+        if let Some(cid) = inc.candidate_id {
+            let r = sqlx::query(
+                "SELECT status, kind, camera_id, plate_read_id,
+                        (SELECT COUNT(*) FROM candidate_review r WHERE r.candidate_id = c.id AND r.decision = 'confirm')
+                 FROM candidate c WHERE id = ?",
+            )
+            .bind(cid)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err("reading candidate"))?
+            .ok_or_else(|| Error::not_found(format!("candidate {cid} does not exist")))?;
+            let cam: String = r.get(2);
+            if !actor.covers_camera(&cam) {
+                return Err(Error::not_found(format!("candidate {cid} does not exist")));
+            }
+            check_confirmed(
+                cid,
+                &r.get::<String, _>(0),
+                &r.get::<String, _>(1),
+                r.get(4),
+                policy,
+            )?;
+            camera = Some(cam);
+            links.push(("candidate", cid));
+            if let Some(read) = r.get::<Option<i64>, _>(3) {
+                links.push(("plate_read", read));
+            }
+        }
+        if let Some(cam) = &camera
+            && !actor.covers_camera(cam)
+        {
+            return Err(Error::new(
+                ErrorKind::PermissionDenied,
+                format!("user {:?} is not scoped to camera {cam:?}", actor.username),
+            ));
+        }
+        let id: i64 = sqlx::query(
+            "INSERT INTO incident (type_id, type_label, priority, source, latitude, longitude, address, caller_name, caller_phone, notes, camera_id, call_id, opened_by, opened_at_ms, updated_at_ms)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(&inc.kind.id)
+        .bind(&inc.kind.label)
+        .bind(inc.priority as i64)
+        .bind(inc.source.name())
+        .bind(inc.location.latitude)
+        .bind(inc.location.longitude)
+        .bind(inc.address.trim())
+        .bind(inc.caller_name.trim())
+        .bind(inc.caller_phone.trim())
+        .bind(inc.notes.trim())
+        .bind(&camera)
+        .bind(&inc.call_id)
+        .bind(&actor.username)
+        .bind(now.0)
+        .bind(now.0)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_err("storing the incident"))?
+        .get(0);
+        for (i, step) in inc.kind.sop.iter().enumerate() {
+            sqlx::query("INSERT INTO incident_sop_step (incident_id, step, text) VALUES (?, ?, ?)")
+                .bind(id)
+                .bind(i as i64 + 1)
+                .bind(step)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err("storing the procedure"))?;
+        }
+        for (kind, ref_id) in &links {
+            sqlx::query("INSERT INTO incident_link (incident_id, kind, ref_id, added_by, at_ms) VALUES (?, ?, ?, ?, ?)")
+                .bind(id)
+                .bind(kind)
+                .bind(ref_id)
+                .bind(&actor.username)
+                .bind(now.0)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err("linking the incident"))?;
+        }
+        let from = match (inc.source, inc.candidate_id, &camera) {
+            (IncidentSource::Candidate, Some(c), _) => format!("from confirmed candidate {c}"),
+            (IncidentSource::Camera, _, Some(cam)) => format!("from camera {cam}"),
+            (IncidentSource::Inbound, _, _) => "by an inbound call".to_owned(),
+            _ => "from a call".to_owned(),
+        };
+        timeline(
+            &mut tx,
+            id,
+            &actor.username,
+            "opened",
+            &format!(
+                "Opened {from}: {} (priority {})",
+                inc.kind.label, inc.priority
+            ),
+            now,
+        )
+        .await?;
+        incident_event(&mut tx, "incident.opened", id, serde_json::json!({}), now).await?;
+        append(
+            &mut tx,
+            key,
+            now,
+            &AuditRecord::new(&actor.username, "incident.open", format!("incident:{id}")).details(
+                serde_json::json!({"type": inc.kind.id, "priority": inc.priority, "source": inc.source.name(),
+                    "candidate": inc.candidate_id, "camera": camera, "call_id": inc.call_id}),
+            ),
+        )
+        .await?;
+        tx.commit()
+            .await
+            .map_err(db_err("committing the incident"))?;
+        Ok((self.incident_view(actor, id).await?, true))
+    }
+
+    /// One incident with its checklist, timeline, units and links.
+    pub async fn incident_view(&self, actor: &Actor, id: i64) -> Result<IncidentView> {
+        actor.require(Permission::Dispatch)?;
+        let r = sqlx::query(
+            "SELECT id, type_id, type_label, priority, status, source, latitude, longitude, address, caller_name, caller_phone, notes,
+                    camera_id, call_id, opened_by, opened_at_ms, updated_at_ms, closed_at_ms, close_reason FROM incident WHERE id = ?",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err("reading incident"))?
+        .ok_or_else(|| not_found(id))?;
+        let camera: Option<String> = r.get(12);
+        if camera.as_deref().is_some_and(|c| !actor.covers_camera(c)) {
+            return Err(not_found(id));
+        }
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(db_err("reading incident"))?;
+        let units = assigned_units(&mut conn, id).await?;
+        let sop = sqlx::query("SELECT step, text, ticked_by, ticked_at_ms FROM incident_sop_step WHERE incident_id = ? ORDER BY step")
+            .bind(id)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db_err("reading the procedure"))?
+            .iter()
+            .map(|s| SopStepView { step: s.get(0), text: s.get(1), ticked_by: s.get(2), ticked_at_ms: s.get(3) })
+            .collect();
+        let timeline = sqlx::query(
+            "SELECT at_ms, actor, kind, text FROM incident_event WHERE incident_id = ? ORDER BY id",
+        )
+        .bind(id)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_err("reading the timeline"))?
+        .iter()
+        .map(|t| TimelineEntry {
+            at_ms: t.get(0),
+            actor: t.get(1),
+            kind: t.get(2),
+            text: t.get(3),
+        })
+        .collect();
+        let links = sqlx::query("SELECT kind, ref_id, added_by, at_ms FROM incident_link WHERE incident_id = ? ORDER BY at_ms, kind")
+            .bind(id)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db_err("reading links"))?
+            .iter()
+            .map(|l| LinkView { kind: l.get(0), ref_id: l.get(1), added_by: l.get(2), at_ms: l.get(3) })
+            .collect();
+        Ok(IncidentView {
+            id: r.get(0),
+            type_id: r.get(1),
+            type_label: r.get(2),
+            priority: r.get(3),
+            status: r.get(4),
+            source: r.get(5),
+            latitude: r.get(6),
+            longitude: r.get(7),
+            address: r.get(8),
+            caller_name: r.get(9),
+            caller_phone: r.get(10),
+            notes: r.get(11),
+            camera,
+            call_id: r.get(13),
+            opened_by: r.get(14),
+            opened_at_ms: r.get(15),
+            updated_at_ms: r.get(16),
+            closed_at_ms: r.get(17),
+            close_reason: r.get(18),
+            units,
+            sop,
+            timeline,
+            links,
+        })
+    }
+
+    /// Incidents, most urgent and oldest first; closed ones only when asked
+    /// (`include_closed`), newest first after the open ones.
+    pub async fn incident_views(
+        &self,
+        actor: &Actor,
+        include_closed: bool,
+        limit: i64,
+    ) -> Result<Vec<IncidentView>> {
+        actor.require(Permission::Dispatch)?;
+        if !(1..=500).contains(&limit) {
+            return Err(Error::invalid(format!(
+                "limit {limit} is not between 1 and 500"
+            )));
+        }
+        let ids: Vec<(i64, Option<String>)> = sqlx::query(
+            "SELECT id, camera_id FROM incident WHERE (? OR status != 'closed')
+             ORDER BY status = 'closed', CASE WHEN status = 'closed' THEN -closed_at_ms ELSE priority END, opened_at_ms",
+        )
+        .bind(include_closed)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err("listing incidents"))?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+        let mut out = Vec::new();
+        for (id, cam) in ids {
+            if cam.as_deref().is_some_and(|c| !actor.covers_camera(c)) {
+                continue;
+            }
+            out.push(self.incident_view(actor, id).await?);
+            if out.len() as i64 >= limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Moves an incident along its lifecycle. Closing needs a reason and
+    /// frees its units; `on_scene` puts its units on scene.
+    pub async fn set_incident_status(
+        &self,
+        actor: &Actor,
+        id: i64,
+        to: IncidentStatus,
+        reason: Option<CloseReason>,
+        note: &str,
+        now: Timestamp,
+    ) -> Result<IncidentView> {
+        actor.require(Permission::Dispatch)?;
+        let key = self.key()?;
+        if to == IncidentStatus::Closed && reason.is_none() {
+            return Err(Error::invalid(
+                "closing an incident needs a `reason`: resolved, false_alarm, duplicate, cancelled or referred",
+            ));
+        }
+        if note.chars().count() > 4000 {
+            return Err(Error::invalid("field `note`: longer than 4000 characters"));
+        }
+        let mut tx = self.begin_immediate().await?;
+        let from = current(&mut tx, actor, id).await?;
+        let units = assigned_units(&mut tx, id).await?;
+        from.check_transition(to, units.len())
+            .map_err(|e| precondition(format!("incident {id}: {}", e.message())))?;
+        let unticked: i64 = sqlx::query(
+            "SELECT COUNT(*) FROM incident_sop_step WHERE incident_id = ? AND ticked_by IS NULL",
+        )
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_err("reading the procedure"))?
+        .get(0);
+        match to {
+            IncidentStatus::Closed => {
+                sqlx::query("UPDATE incident SET status = 'closed', closed_at_ms = ?, close_reason = ?, updated_at_ms = ? WHERE id = ?")
+                    .bind(now.0)
+                    .bind(reason.map(|r| r.name()))
+                    .bind(now.0)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err("closing the incident"))?;
+                sqlx::query("UPDATE unit SET status = 'available', incident_id = NULL, updated_at_ms = ? WHERE incident_id = ?")
+                    .bind(now.0)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err("freeing units"))?;
+            }
+            _ => {
+                sqlx::query("UPDATE incident SET status = ?, updated_at_ms = ? WHERE id = ?")
+                    .bind(to.name())
+                    .bind(now.0)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err("updating the incident"))?;
+                if to == IncidentStatus::OnScene {
+                    sqlx::query("UPDATE unit SET status = 'on_scene', updated_at_ms = ? WHERE incident_id = ?")
+                        .bind(now.0)
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_err("updating units"))?;
+                }
+            }
+        }
+        let mut text = format!("{} → {}", from.name(), to.name());
+        if let Some(r) = reason {
+            text.push_str(&format!(" ({})", r.name()));
+            if !units.is_empty() {
+                text.push_str(&format!("; units freed: {}", units.join(", ")));
+            }
+            if unticked > 0 {
+                text.push_str(&format!("; {unticked} procedure step(s) not ticked"));
+            }
+        }
+        if !note.trim().is_empty() {
+            text.push_str(&format!(": {}", note.trim()));
+        }
+        timeline(&mut tx, id, &actor.username, "status", &text, now).await?;
+        incident_event(
+            &mut tx,
+            "incident.status",
+            id,
+            serde_json::json!({"from": from.name(), "to": to.name()}),
+            now,
+        )
+        .await?;
+        append(
+            &mut tx,
+            key,
+            now,
+            &AuditRecord::new(&actor.username, "incident.status", format!("incident:{id}"))
+                .why(note.trim())
+                .details(serde_json::json!({"from": from.name(), "to": to.name(),
+                    "reason": reason.map(|r| r.name()), "units": units, "sop_unticked": unticked})),
+        )
+        .await?;
+        tx.commit().await.map_err(db_err("committing"))?;
+        self.incident_view(actor, id).await
+    }
+
+    /// Sends `unit` to incident `id`. The unit must be available; a new
+    /// incident becomes dispatched.
+    pub async fn assign_unit(
+        &self,
+        actor: &Actor,
+        id: i64,
+        unit: &str,
+        now: Timestamp,
+    ) -> Result<IncidentView> {
+        actor.require(Permission::Dispatch)?;
+        let key = self.key()?;
+        let mut tx = self.begin_immediate().await?;
+        let status = current(&mut tx, actor, id).await?;
+        if status == IncidentStatus::Closed {
+            return Err(precondition(format!(
+                "incident {id} is closed; no unit can be sent to it"
+            )));
+        }
+        let u = sqlx::query("SELECT status, incident_id FROM unit WHERE id = ?")
+            .bind(unit)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err("reading the unit"))?
+            .ok_or_else(|| {
+                Error::not_found(format!(
+                    "no unit {unit:?} (units are declared in the config, [[unit]])"
+                ))
+            })?;
+        let ustatus = UnitStatus::parse(&u.get::<String, _>(0))?;
+        let at: Option<i64> = u.get(1);
+        match (ustatus, at) {
+            (UnitStatus::OutOfService, _) => {
+                return Err(precondition(format!(
+                    "unit {unit} is out of service and cannot be dispatched"
+                )));
+            }
+            (_, Some(other)) if other == id => {
+                return Err(Error::new(
+                    ErrorKind::AlreadyExists,
+                    format!("unit {unit} is already assigned to incident {id}"),
+                ));
+            }
+            (_, Some(other)) => {
+                return Err(precondition(format!(
+                    "unit {unit} is already {} for incident {other}; release it there first",
+                    ustatus.name()
+                )));
+            }
+            _ => {}
+        }
+        let unit_status = if status == IncidentStatus::OnScene {
+            "on_scene"
+        } else {
+            "dispatched"
+        };
+        sqlx::query("UPDATE unit SET status = ?, incident_id = ?, updated_at_ms = ? WHERE id = ?")
+            .bind(unit_status)
+            .bind(id)
+            .bind(now.0)
+            .bind(unit)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err("dispatching the unit"))?;
+        timeline(
+            &mut tx,
+            id,
+            &actor.username,
+            "unit.assigned",
+            &format!("Unit {unit} dispatched"),
+            now,
+        )
+        .await?;
+        if status == IncidentStatus::New {
+            sqlx::query(
+                "UPDATE incident SET status = 'dispatched', updated_at_ms = ? WHERE id = ?",
+            )
+            .bind(now.0)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err("updating the incident"))?;
+            timeline(
+                &mut tx,
+                id,
+                &actor.username,
+                "status",
+                "new → dispatched",
+                now,
+            )
+            .await?;
+        }
+        sqlx::query("UPDATE incident SET updated_at_ms = ? WHERE id = ?")
+            .bind(now.0)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err("updating the incident"))?;
+        incident_event(
+            &mut tx,
+            "incident.unit.assigned",
+            id,
+            serde_json::json!({"unit": unit}),
+            now,
+        )
+        .await?;
+        append(
+            &mut tx,
+            key,
+            now,
+            &AuditRecord::new(
+                &actor.username,
+                "incident.dispatch",
+                format!("incident:{id}"),
+            )
+            .details(serde_json::json!({"unit": unit})),
+        )
+        .await?;
+        tx.commit().await.map_err(db_err("committing"))?;
+        self.incident_view(actor, id).await
+    }
+
+    /// Takes `unit` off incident `id`; it becomes available.
+    pub async fn release_unit(
+        &self,
+        actor: &Actor,
+        id: i64,
+        unit: &str,
+        now: Timestamp,
+    ) -> Result<IncidentView> {
+        actor.require(Permission::Dispatch)?;
+        let key = self.key()?;
+        let mut tx = self.begin_immediate().await?;
+        current(&mut tx, actor, id).await?;
+        let n = sqlx::query("UPDATE unit SET status = 'available', incident_id = NULL, updated_at_ms = ? WHERE id = ? AND incident_id = ?")
+            .bind(now.0)
+            .bind(unit)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err("releasing the unit"))?
+            .rows_affected();
+        if n == 0 {
+            return Err(Error::not_found(format!(
+                "unit {unit:?} is not assigned to incident {id}"
+            )));
+        }
+        sqlx::query("UPDATE incident SET updated_at_ms = ? WHERE id = ?")
+            .bind(now.0)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err("updating the incident"))?;
+        timeline(
+            &mut tx,
+            id,
+            &actor.username,
+            "unit.released",
+            &format!("Unit {unit} released"),
+            now,
+        )
+        .await?;
+        incident_event(
+            &mut tx,
+            "incident.unit.released",
+            id,
+            serde_json::json!({"unit": unit}),
+            now,
+        )
+        .await?;
+        append(
+            &mut tx,
+            key,
+            now,
+            &AuditRecord::new(
+                &actor.username,
+                "incident.release",
+                format!("incident:{id}"),
+            )
+            .details(serde_json::json!({"unit": unit})),
+        )
+        .await?;
+        tx.commit().await.map_err(db_err("committing"))?;
+        self.incident_view(actor, id).await
+    }
+
+    /// A unit reports its status and/or position. `available` or
+    /// `out_of_service` frees it from its incident; `on_scene` needs one;
+    /// `dispatched` is only reached by assigning it.
+    pub async fn set_unit_status(
+        &self,
+        actor: &Actor,
+        unit: &str,
+        status: Option<UnitStatus>,
+        position: Option<GeoPoint>,
+        now: Timestamp,
+    ) -> Result<UnitView> {
+        actor.require(Permission::Dispatch)?;
+        let key = self.key()?;
+        if status.is_none() && position.is_none() {
+            return Err(Error::invalid(
+                "request body: give a `status`, a position (`latitude` and `longitude`), or both",
+            ));
+        }
+        let mut tx = self.begin_immediate().await?;
+        let u = sqlx::query("SELECT status, incident_id FROM unit WHERE id = ?")
+            .bind(unit)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err("reading the unit"))?
+            .ok_or_else(|| {
+                Error::not_found(format!(
+                    "no unit {unit:?} (units are declared in the config, [[unit]])"
+                ))
+            })?;
+        let from = UnitStatus::parse(&u.get::<String, _>(0))?;
+        let incident: Option<i64> = u.get(1);
+        if let Some(p) = position {
+            sqlx::query("UPDATE unit SET latitude = ?, longitude = ?, position_at_ms = ?, updated_at_ms = ? WHERE id = ?")
+                .bind(p.latitude)
+                .bind(p.longitude)
+                .bind(now.0)
+                .bind(now.0)
+                .bind(unit)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err("updating the unit's position"))?;
+        }
+        if let Some(to) = status.filter(|s| *s != from) {
+            match to {
+                UnitStatus::Dispatched => {
+                    return Err(precondition(format!(
+                        "unit {unit}: a unit becomes dispatched by being assigned to an incident"
+                    )));
+                }
+                UnitStatus::OnScene if incident.is_none() => {
+                    return Err(precondition(format!(
+                        "unit {unit} is not assigned to an incident, so it cannot be on scene"
+                    )));
+                }
+                UnitStatus::OnScene => {
+                    sqlx::query(
+                        "UPDATE unit SET status = 'on_scene', updated_at_ms = ? WHERE id = ?",
+                    )
+                    .bind(now.0)
+                    .bind(unit)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err("updating the unit"))?;
+                }
+                UnitStatus::Available | UnitStatus::OutOfService => {
+                    sqlx::query("UPDATE unit SET status = ?, incident_id = NULL, updated_at_ms = ? WHERE id = ?")
+                        .bind(to.name())
+                        .bind(now.0)
+                        .bind(unit)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_err("updating the unit"))?;
+                }
+            }
+            if let Some(i) = incident {
+                let text = match to {
+                    UnitStatus::OnScene => format!("Unit {unit} on scene"),
+                    _ => format!("Unit {unit} released ({})", to.name()),
+                };
+                timeline(&mut tx, i, &actor.username, "unit.status", &text, now).await?;
+                sqlx::query("UPDATE incident SET updated_at_ms = ? WHERE id = ?")
+                    .bind(now.0)
+                    .bind(i)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err("updating the incident"))?;
+            }
+            append(
+                &mut tx,
+                key,
+                now,
+                &AuditRecord::new(&actor.username, "unit.status", format!("unit:{unit}")).details(
+                    serde_json::json!({"from": from.name(), "to": to.name(), "incident": incident}),
+                ),
+            )
+            .await?;
+        }
+        let view = sqlx::query(concat!(unit_select!(), " WHERE id = ?"))
+            .bind(unit)
+            .fetch_one(&mut *tx)
+            .await
+            .map(|r| unit_from_row(&r))
+            .map_err(db_err("reading the unit"))?;
+        outbox(
+            &mut tx,
+            "unit.status",
+            serde_json::json!({"event": "unit.status", "at_ms": now.0, "unit": {
+                "id": view.id, "kind": view.kind, "status": view.status, "incident": view.incident_id,
+                "latitude": view.latitude, "longitude": view.longitude}}),
+            now,
+        )
+        .await?;
+        tx.commit().await.map_err(db_err("committing"))?;
+        Ok(view)
+    }
+
+    /// Every unit.
+    pub async fn units(&self, actor: &Actor) -> Result<Vec<UnitView>> {
+        actor.require(Permission::Dispatch)?;
+        Ok(sqlx::query(concat!(unit_select!(), " ORDER BY kind, id"))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err("listing units"))?
+            .iter()
+            .map(unit_from_row)
+            .collect())
+    }
+
+    /// Ticks step `step` (from 1) of the incident's procedure.
+    pub async fn tick_sop(
+        &self,
+        actor: &Actor,
+        id: i64,
+        step: i64,
+        now: Timestamp,
+    ) -> Result<IncidentView> {
+        actor.require(Permission::Dispatch)?;
+        let key = self.key()?;
+        let mut tx = self.begin_immediate().await?;
+        if current(&mut tx, actor, id).await? == IncidentStatus::Closed {
+            return Err(precondition(format!(
+                "incident {id} is closed; its procedure can no longer be ticked"
+            )));
+        }
+        let s = sqlx::query("SELECT text, ticked_by, ticked_at_ms FROM incident_sop_step WHERE incident_id = ? AND step = ?")
+            .bind(id)
+            .bind(step)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err("reading the procedure"))?
+            .ok_or_else(|| Error::not_found(format!("incident {id} has no procedure step {step}")))?;
+        if let Some(by) = s.get::<Option<String>, _>(1) {
+            return Err(Error::new(
+                ErrorKind::AlreadyExists,
+                format!("step {step} of incident {id} was already ticked by {by}"),
+            ));
+        }
+        let text: String = s.get(0);
+        sqlx::query("UPDATE incident_sop_step SET ticked_by = ?, ticked_at_ms = ? WHERE incident_id = ? AND step = ?")
+            .bind(&actor.username)
+            .bind(now.0)
+            .bind(id)
+            .bind(step)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err("ticking the step"))?;
+        timeline(
+            &mut tx,
+            id,
+            &actor.username,
+            "sop.tick",
+            &format!("Step {step} done: {text}"),
+            now,
+        )
+        .await?;
+        append(
+            &mut tx,
+            key,
+            now,
+            &AuditRecord::new(
+                &actor.username,
+                "incident.sop.tick",
+                format!("incident:{id}"),
+            )
+            .details(serde_json::json!({"step": step})),
+        )
+        .await?;
+        tx.commit().await.map_err(db_err("committing"))?;
+        self.incident_view(actor, id).await
+    }
+
+    /// Adds a note to the timeline.
+    pub async fn add_incident_note(
+        &self,
+        actor: &Actor,
+        id: i64,
+        text: &str,
+        now: Timestamp,
+    ) -> Result<IncidentView> {
+        actor.require(Permission::Dispatch)?;
+        let key = self.key()?;
+        let text = text.trim();
+        if text.is_empty() || text.chars().count() > 4000 {
+            return Err(Error::invalid(
+                "field `text`: a note must have 1 to 4000 characters",
+            ));
+        }
+        let mut tx = self.begin_immediate().await?;
+        current(&mut tx, actor, id).await?;
+        timeline(&mut tx, id, &actor.username, "note", text, now).await?;
+        append(
+            &mut tx,
+            key,
+            now,
+            &AuditRecord::new(&actor.username, "incident.note", format!("incident:{id}")),
+        )
+        .await?;
+        tx.commit().await.map_err(db_err("committing"))?;
+        self.incident_view(actor, id).await
+    }
+
+    /// Links a confirmed candidate (and its plate read, if any) to an incident.
+    pub async fn link_candidate(
+        &self,
+        actor: &Actor,
+        id: i64,
+        candidate: i64,
+        policy: &ReviewPolicy,
+        now: Timestamp,
+    ) -> Result<IncidentView> {
+        actor.require(Permission::Dispatch)?;
+        let key = self.key()?;
+        let mut tx = self.begin_immediate().await?;
+        current(&mut tx, actor, id).await?;
+        let r = sqlx::query(
+            "SELECT status, kind, camera_id, plate_read_id,
+                    (SELECT COUNT(*) FROM candidate_review r WHERE r.candidate_id = c.id AND r.decision = 'confirm')
+             FROM candidate c WHERE id = ?",
+        )
+        .bind(candidate)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err("reading candidate"))?
+        .filter(|r| actor.covers_camera(&r.get::<String, _>(2)))
+        .ok_or_else(|| Error::not_found(format!("candidate {candidate} does not exist")))?;
+        check_confirmed(
+            candidate,
+            &r.get::<String, _>(0),
+            &r.get::<String, _>(1),
+            r.get(4),
+            policy,
+        )?;
+        let mut links = vec![("candidate", candidate)];
+        if let Some(read) = r.get::<Option<i64>, _>(3) {
+            links.push(("plate_read", read));
+        }
+        for (kind, ref_id) in links {
+            sqlx::query("INSERT OR IGNORE INTO incident_link (incident_id, kind, ref_id, added_by, at_ms) VALUES (?, ?, ?, ?, ?)")
+                .bind(id)
+                .bind(kind)
+                .bind(ref_id)
+                .bind(&actor.username)
+                .bind(now.0)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err("linking"))?;
+        }
+        timeline(
+            &mut tx,
+            id,
+            &actor.username,
+            "link",
+            &format!("Linked confirmed candidate {candidate}"),
+            now,
+        )
+        .await?;
+        append(
+            &mut tx,
+            key,
+            now,
+            &AuditRecord::new(&actor.username, "incident.link", format!("incident:{id}"))
+                .details(serde_json::json!({"candidate": candidate})),
+        )
+        .await?;
+        tx.commit().await.map_err(db_err("committing"))?;
+        self.incident_view(actor, id).await
+    }
+
+    /// Records that `actor` looked at `camera` for incident `id`, in the
+    /// timeline and the audit log. The API checks the camera is near it.
+    pub async fn record_incident_camera_view(
+        &self,
+        actor: &Actor,
+        id: i64,
+        camera: &str,
+        distance_m: f64,
+        now: Timestamp,
+    ) -> Result<()> {
+        actor.require(Permission::Dispatch)?;
+        if !actor.covers_camera(camera) {
+            return Err(Error::not_found(format!(
+                "camera {camera:?} does not exist"
+            )));
+        }
+        let key = self.key()?;
+        let mut tx = self.begin_immediate().await?;
+        if current(&mut tx, actor, id).await? == IncidentStatus::Closed {
+            return Err(precondition(format!(
+                "incident {id} is closed; its cameras are no longer viewed through it"
+            )));
+        }
+        timeline(
+            &mut tx,
+            id,
+            &actor.username,
+            "camera.view",
+            &format!("Viewed camera {camera} ({distance_m:.0} m away)"),
+            now,
+        )
+        .await?;
+        append(
+            &mut tx,
+            key,
+            now,
+            &AuditRecord::new(
+                &actor.username,
+                "incident.camera.view",
+                format!("incident:{id}"),
+            )
+            .details(serde_json::json!({"camera": camera, "distance_m": distance_m.round()})),
+        )
+        .await?;
+        tx.commit().await.map_err(db_err("committing"))?;
+        Ok(())
+    }
+
+    /// The incident's location and status, scope-checked (for the API's
+    /// nearby-camera search).
+    pub async fn incident_location(&self, actor: &Actor, id: i64) -> Result<(GeoPoint, String)> {
+        let v = self.incident_view(actor, id).await?;
+        Ok((
+            GeoPoint {
+                latitude: v.latitude,
+                longitude: v.longitude,
+            },
+            v.status,
+        ))
+    }
+
+    // ---- Outbox ------------------------------------------------------------------------
+
+    /// Registers a destination; a new one starts after the events already
+    /// written (a new integration is not sent the history).
+    pub async fn outbox_register(&self, destination: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT OR IGNORE INTO outbox_cursor (destination, delivered_through) VALUES (?, (SELECT COALESCE(MAX(id), 0) FROM outbox))",
+        )
+        .bind(destination)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err(format!("registering destination {destination}")))?;
+        Ok(())
+    }
+
+    /// The next events `destination` has not acknowledged, oldest first.
+    pub async fn outbox_next(&self, destination: &str, limit: i64) -> Result<Vec<OutboxEvent>> {
+        Ok(sqlx::query(
+            "SELECT id, topic, payload, created_at_ms FROM outbox
+             WHERE id > (SELECT delivered_through FROM outbox_cursor WHERE destination = ?) ORDER BY id LIMIT ?",
+        )
+        .bind(destination)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err("reading the outbox"))?
+        .iter()
+        .map(|r| OutboxEvent {
+            id: r.get(0),
+            topic: r.get(1),
+            payload: serde_json::from_str(&r.get::<String, _>(2)).unwrap_or_default(),
+            created_at_ms: r.get(3),
+        })
+        .collect())
+    }
+
+    /// `destination` acknowledged event `id`.
+    pub async fn outbox_delivered(&self, destination: &str, id: i64, now: Timestamp) -> Result<()> {
+        sqlx::query(
+            "UPDATE outbox_cursor SET delivered_through = MAX(delivered_through, ?), delivered_total = delivered_total + 1,
+             attempts = 0, last_error = NULL, last_attempt_ms = ?, last_success_ms = ? WHERE destination = ?",
+        )
+        .bind(id)
+        .bind(now.0)
+        .bind(now.0)
+        .bind(destination)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err("recording a delivery"))?;
+        Ok(())
+    }
+
+    /// An attempt to deliver to `destination` failed with `error`.
+    pub async fn outbox_failed(
+        &self,
+        destination: &str,
+        error: &str,
+        now: Timestamp,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE outbox_cursor SET attempts = attempts + 1, retries_total = retries_total + 1, last_error = ?, last_attempt_ms = ? WHERE destination = ?",
+        )
+        .bind(error)
+        .bind(now.0)
+        .bind(destination)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err("recording a failed delivery"))?;
+        Ok(())
+    }
+
+    /// Every destination's state.
+    pub async fn outbox_status(&self) -> Result<Vec<DeliveryStatus>> {
+        Ok(sqlx::query(
+            "SELECT destination, (SELECT COUNT(*) FROM outbox o WHERE o.id > c.delivered_through), delivered_total, attempts,
+                    retries_total, last_error, last_attempt_ms, last_success_ms FROM outbox_cursor c ORDER BY destination",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err("reading deliveries"))?
+        .iter()
+        .map(|r| DeliveryStatus {
+            destination: r.get(0),
+            pending: r.get(1),
+            delivered_total: r.get(2),
+            attempts: r.get(3),
+            retries_total: r.get(4),
+            last_error: r.get(5),
+            last_attempt_ms: r.get(6),
+            last_success_ms: r.get(7),
+        })
+        .collect())
+    }
+}
+
+/// An unconfirmed candidate never opens an incident or joins one.
+fn check_confirmed(
+    id: i64,
+    status: &str,
+    kind: &str,
+    confirmations: i64,
+    policy: &ReviewPolicy,
+) -> Result<()> {
+    let required = if kind == "plate" {
+        policy.plate_confirmations
+    } else {
+        policy.face_confirmations
+    };
+    match status {
+        "confirmed" => Ok(()),
+        "candidate" => Err(precondition(format!(
+            "candidate {id} is not confirmed ({confirmations} of {required} confirmation(s)): an unconfirmed {} cannot open an incident that dispatches units{}",
+            if kind == "plate" {
+                "plate hit"
+            } else {
+                "face match"
+            },
+            if kind == "plate" {
+                "; confirm it in the review queue first".to_owned()
+            } else {
+                format!("; {required} different people must confirm it first (two-person rule)")
+            }
+        ))),
+        other => Err(precondition(format!(
+            "candidate {id} is {other}; only a confirmed candidate can open or join an incident"
+        ))),
+    }
+}
