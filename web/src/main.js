@@ -4,7 +4,7 @@
 // (never as HTML).
 import { drawMap } from './map.js';
 
-const state = { me: null, csrf: null, cameras: [], live: [], queue: [], selected: 0, es: null, notes: {}, decided: [] };
+const state = { me: null, csrf: null, cameras: [], live: [], queue: [], selected: 0, es: null, notes: {}, decided: [], incidents: [], units: [], types: [], seen: {} };
 
 // ---- helpers -----------------------------------------------------------------
 function h(tag, attrs = {}, ...kids) {
@@ -68,15 +68,27 @@ function connectLive() {
     if (c) Object.assign(c, d);
     onLive('camera', d);
   });
+  es.addEventListener('incident', (m) => {
+    const d = JSON.parse(m.data);
+    state.seen[d.id] = Date.now();
+    onLive('incident', d);
+  });
+  es.addEventListener('unit', (m) => onLive('unit', JSON.parse(m.data)));
   es.addEventListener('lagged', () => render());
 }
 
 function onLive(kind, d) {
-  const page = currentPage();
+  const page = currentPage().split('?')[0];
   if (page === 'review' && (kind === 'candidate' || kind === 'review')) loadQueue().then(drawReview);
-  else if (page === 'map' || page === 'cameras') render();
+  else if (page === 'incidents' && (kind === 'incident' || kind === 'unit')) drawIncidentList();
+  else if (page === 'incident' && (kind === 'incident' || kind === 'unit')) {
+    const id = Number(hashParams().get('id'));
+    if (kind === 'unit' || d.id === id) render();
+  } else if (page === 'map' || page === 'cameras') render();
   updateBadge();
 }
+
+const hashParams = () => new URLSearchParams(location.hash.split('?')[1] || '');
 
 function updateBadge() {
   const b = document.querySelector('#queue-count');
@@ -87,6 +99,7 @@ function updateBadge() {
 // ---- pages -------------------------------------------------------------------
 const PAGES = [
   ['map', 'Map', 'view_cameras'],
+  ['incidents', 'Incidents', 'dispatch'],
   ['review', 'Review', 'view_candidates'],
   ['watchlist', 'Watchlists', 'enroll'],
   ['cameras', 'Cameras', 'view_cameras'],
@@ -122,7 +135,7 @@ function shell(content) {
     h('header', {},
       h('span', { class: 'brand' }, 'Civitas'),
       h('nav', {}, PAGES.filter(([, , p]) => can(p)).map(([id, label]) =>
-        h('a', { href: `#/${id}`, class: id === page ? 'active' : '', id: `nav-${id}` }, label,
+        h('a', { href: `#/${id}`, class: id === page.split('?')[0] || (id === 'incidents' && page.startsWith('incident?')) ? 'active' : '', id: `nav-${id}` }, label,
           id === 'review' ? h('span', { class: 'badge', id: 'queue-count', style: 'display:none' }) : null))),
       h('span', { class: 'who', id: 'who' }, `${state.me.username} (${state.me.role})`),
       h('button', { id: 'logout', onclick: async () => {
@@ -134,11 +147,16 @@ function shell(content) {
 
 async function mapPage() {
   state.cameras = await api('GET', '/api/v1/cameras');
+  if (can('dispatch')) {
+    [state.units, state.incidents] = await Promise.all([api('GET', '/api/v1/units'), api('GET', '/api/v1/incidents')]);
+  }
   const recent = state.live.filter((e) => e.kind === 'candidate').slice(0, 20);
   const hot = new Set(recent.filter((e) => Date.now() - e.at < 5 * 60_000).map((e) => e.camera));
+  const extras = { minSpan: 0.08, ...(can('dispatch') ? { units: state.units, incidents: state.incidents } : {}) };
   return h('div', { class: 'grid' },
-    h('div', { class: 'panel map' }, h('h1', {}, 'Camera map'), drawMap(state.cameras, hot),
-      h('p', { class: 'muted' }, 'Boundaries: Natural Earth via the world-atlas package (offline). Colours: green online, amber degraded or connecting, red offline, grey stopped. A red ring marks a camera with a candidate in the last five minutes.')),
+    h('div', { class: 'panel map' }, h('h1', {}, 'Camera map'), drawMap(state.cameras, hot, extras),
+      h('p', { class: 'muted' }, 'Boundaries: Natural Earth via the world-atlas package (offline). Cameras (dots): green online, amber degraded or connecting, red offline, grey stopped; a red ring marks a camera with a candidate in the last five minutes.',
+        can('dispatch') ? ' Units are squares (green available, blue dispatched, amber on scene, grey out of service); open incidents are red diamonds.' : '')),
     h('div', { class: 'panel events' }, h('h2', {}, 'Live candidates'),
       recent.length ? h('ul', { id: 'live-list' }, recent.map((e) => h('li', {},
         h('a', { href: '#/review' }, `#${e.id}`), ` ${e.entry_name} on ${e.camera} `, h('span', { class: 'muted' }, fmtTime(e.frame_time_ms)))))
@@ -167,7 +185,7 @@ function candidateCard(c, i) {
         state.notes[c.id] = { cls: 'notice', text: `Confirmation recorded (${out.confirmations} of ${out.required}). A second, different person must also confirm.` };
       } else {
         delete state.notes[c.id];
-        state.decided.unshift(`Candidate ${c.id} (${c.entry_name}) is now ${out.status} (${out.confirmations} of ${out.required} confirmations).`);
+        state.decided.unshift({ id: c.id, status: out.status, text: `Candidate ${c.id} (${c.entry_name}) is now ${out.status} (${out.confirmations} of ${out.required} confirmations).` });
         state.decided = state.decided.slice(0, 5);
       }
     } catch (e) {
@@ -197,6 +215,8 @@ function candidateCard(c, i) {
         h('dt', {}, 'Purpose'), h('dd', {}, c.basis.purpose),
         h('dt', {}, 'Basis expires'), h('dd', { class: expired ? 'flag-expired' : '' }, fmtTime(c.basis.expires_at_ms), expired ? ' (expired)' : ''),
         h('dt', {}, 'Reviews'), h('dd', { class: 'reviews' }, c.reviews.length ? c.reviews.map((r) => `${r.decision} by ${r.username}`).join('; ') : 'none yet')),
+      can('dispatch') ? h('p', { class: 'muted small' }, 'Only a confirmed ', plate ? 'plate hit' : 'match', ' can open an incident that dispatches units',
+        plate ? '.' : ' (two different people must confirm it). ', h('a', { href: `#/incidents?candidate=${c.id}`, class: 'try-incident' }, 'Open incident…')) : null,
       h('p', { class: 'rule' }, plate
         ? `Plate hits: ${confirms} of ${required} confirmation. Check the plate in the picture against the listed plate before confirming; one rejection rejects it.`
         : `Two-person rule: ${confirms} of ${required} confirmations. A match stays a candidate until ${required} different people confirm it; one rejection rejects it.`),
@@ -216,7 +236,8 @@ function drawReview() {
 function reviewBody() {
   return h('div', {},
     h('h1', {}, 'Review queue'),
-    h('div', { id: 'decided' }, state.decided.map((t) => h('div', { class: 'notice' }, t))),
+    h('div', { id: 'decided' }, state.decided.map((d) => h('div', { class: 'notice' }, d.text,
+      d.status === 'confirmed' && can('dispatch') ? [' ', h('a', { href: `#/incidents?candidate=${d.id}`, class: 'open-incident', id: `open-incident-${d.id}` }, 'Open an incident from this match')] : null))),
     h('p', { class: 'keys' }, 'Keys: ', h('kbd', {}, 'j'), '/', h('kbd', {}, 'k'), ' next/previous, ', h('kbd', {}, 'c'), ' confirm, ', h('kbd', {}, 'r'), ' reject (type the reason first). New candidates arrive live.'),
     state.queue.length
       ? h('div', { class: 'cards', id: 'queue' }, state.queue.map(candidateCard))
@@ -292,11 +313,12 @@ async function watchlistPage() {
 async function camerasPage() {
   state.cameras = await api('GET', '/api/v1/cameras');
   return h('div', {}, h('h1', {}, 'Cameras'),
-    h('table', { id: 'cameras' }, h('thead', {}, h('tr', {}, ['Camera', 'Name', 'Health', 'Last error', 'Reconnects', 'Frames', 'Candidates', 'Purpose', 'Owner', 'Source'].map((t) => h('th', {}, t)))),
+    h('table', { id: 'cameras' }, h('thead', {}, h('tr', {}, ['Camera', 'Name', 'Health', 'Last error', 'Reconnects', 'Frames', 'Candidates', 'Purpose', 'Owner', 'Source', ''].map((t) => h('th', {}, t)))),
       h('tbody', {}, state.cameras.map((c) => h('tr', {},
         h('td', {}, c.id), h('td', {}, c.name), h('td', {}, h('span', { class: `pill ${c.state}` }, c.state)),
         h('td', {}, c.last_error || '—'), h('td', {}, c.reconnects), h('td', {}, c.frames), h('td', {}, c.candidates),
-        h('td', {}, c.purpose), h('td', {}, c.owner), h('td', { class: 'muted' }, c.source))))));
+        h('td', {}, c.purpose), h('td', {}, c.owner), h('td', { class: 'muted' }, c.source),
+        h('td', {}, can('dispatch') ? h('a', { href: `#/incidents?camera=${encodeURIComponent(c.id)}`, class: 'open-incident' }, 'Open incident here') : null))))));
 }
 
 async function auditPage() {
@@ -335,11 +357,160 @@ async function reportPage() {
         'Expired unreviewed': c.expired_unreviewed, 'Deleted by retention': c.retention_deleted,
         'Legal bases refused': c.bases_refused, 'Failed logins': c.logins_failed }),
         h('h2', {}, 'Active entries by legal basis'), table(c.active_entries_by_basis_kind),
-        h('h2', {}, 'Rejection reasons'), table(c.rejection_reasons)),
+        h('h2', {}, 'Rejection reasons'), table(c.rejection_reasons),
+        h('h2', {}, 'Incidents opened, by source'), table(c.incidents_opened_by_source),
+        h('h2', {}, 'Incidents closed, by reason'), table(c.incidents_closed_by_reason),
+        table({ 'Units dispatched': c.units_dispatched, 'Cameras viewed through an incident': c.incident_camera_views })),
       h('div', { class: 'panel' }, h('h2', {}, 'Actions in the audit log'), table(c.actions))));
 }
 
-const RENDER = { map: mapPage, review: reviewPage, watchlist: watchlistPage, cameras: camerasPage, audit: auditPage, report: reportPage };
+// ---- incidents -----------------------------------------------------------------
+const ago = (ms) => { const m = Math.round((Date.now() - ms) / 60_000); return m < 1 ? 'just now' : m < 60 ? `${m} min ago` : `${Math.floor(m / 60)} h ${m % 60} min ago`; };
+const statusLabel = (s) => s.replace('_', ' ');
+
+function incidentRow(i) {
+  const fresh = state.seen[i.id] && Date.now() - state.seen[i.id] < 10_000;
+  return h('tr', { id: `inc-${i.id}`, class: fresh ? 'fresh' : '' },
+    h('td', {}, h('a', { href: `#/incident?id=${i.id}` }, `#${i.id}`)),
+    h('td', {}, h('span', { class: `prio p${i.priority}` }, `P${i.priority}`)),
+    h('td', {}, i.type_label), h('td', {}, h('span', { class: `pill st-${i.status}` }, statusLabel(i.status))),
+    h('td', {}, i.address || `${i.latitude.toFixed(4)}, ${i.longitude.toFixed(4)}`),
+    h('td', {}, i.units.join(', ') || '—'), h('td', {}, i.source, i.camera ? ` (${i.camera})` : ''),
+    h('td', { class: 'muted' }, ago(i.opened_at_ms)));
+}
+
+async function drawIncidentList() {
+  const box = document.querySelector('#incident-list');
+  if (!box) return;
+  try {
+    state.incidents = await api('GET', '/api/v1/incidents');
+    box.replaceChildren(state.incidents.length
+      ? h('table', { id: 'incidents' }, h('thead', {}, h('tr', {}, ['#', 'Priority', 'Type', 'Status', 'Where', 'Units', 'Source', 'Opened'].map((t) => h('th', {}, t)))),
+        h('tbody', {}, state.incidents.map(incidentRow)))
+      : h('p', { class: 'muted', id: 'incidents' }, 'No open incidents.'));
+  } catch (e) { box.replaceChildren(errorBox(e)); }
+}
+
+async function incidentsPage() {
+  const q = hashParams();
+  const candidate = q.get('candidate');
+  const camera = q.get('camera');
+  const [types, integrations] = await Promise.all([api('GET', '/api/v1/incident-types'), api('GET', '/api/v1/integrations')]);
+  state.types = types;
+  const msg = h('div', { id: 'open-result' });
+  const typeSel = h('select', { id: 'i-type', name: 'type', required: true },
+    types.map((t) => h('option', { value: t.id }, `${t.label} (P${t.priority})`)));
+  const prio = h('select', { id: 'i-priority', name: 'priority' }, [1, 2, 3, 4, 5].map((p) => h('option', { value: p }, `P${p}${p === 1 ? ' (most urgent)' : ''}`)));
+  const syncPrio = () => { const t = types.find((x) => x.id === typeSel.value); if (t) prio.value = String(t.priority); };
+  typeSel.addEventListener('change', syncPrio);
+  if (candidate) { const plateType = types.find((t) => t.id === 'stolen-vehicle'); if (plateType) typeSel.value = plateType.id; }
+  syncPrio();
+  const f = (name, label, attrs = {}) => [h('label', { for: `i-${name}` }, label), h('input', { id: `i-${name}`, name, ...attrs })];
+  const fromWhat = candidate ? `From confirmed candidate #${candidate}: the location is its camera's.`
+    : camera ? `From camera ${camera}: the location is the camera's.` : null;
+  const form = h('form', { class: 'enrol', id: 'open-incident', onsubmit: async (e) => {
+    e.preventDefault();
+    const fd = Object.fromEntries(new FormData(form).entries());
+    const body = { type: fd.type, priority: Number(fd.priority), address: fd.address || '', caller_name: fd.caller_name || '', caller_phone: fd.caller_phone || '', notes: fd.notes || '' };
+    if (fd.latitude || fd.longitude) { body.latitude = Number(fd.latitude); body.longitude = Number(fd.longitude); }
+    if (candidate) body.candidate = Number(candidate);
+    if (camera) body.camera = camera;
+    try {
+      const inc = await api('POST', '/api/v1/incidents', body);
+      location.hash = `#/incident?id=${inc.id}`;
+    } catch (ex) { msg.replaceChildren(errorBox(ex)); }
+  } },
+    fromWhat ? h('div', { class: 'full notice', id: 'open-from' }, fromWhat) : null,
+    h('label', { for: 'i-type' }, 'Type'), typeSel,
+    h('label', { for: 'i-priority' }, 'Priority'), prio,
+    ...(candidate || camera ? [] : [
+      ...f('latitude', 'Latitude', { required: true, inputmode: 'decimal', placeholder: 'e.g. -0.2202' }),
+      ...f('longitude', 'Longitude', { required: true, inputmode: 'decimal', placeholder: 'e.g. -78.5123' })]),
+    ...f('address', 'Address or landmark'),
+    ...(candidate ? [] : [...f('caller_name', 'Caller'), ...f('caller_phone', 'Call-back number', { type: 'tel' })]),
+    h('label', { for: 'i-notes' }, 'Notes'), h('textarea', { id: 'i-notes', name: 'notes', rows: 3 }),
+    h('div', { class: 'full' }, h('button', { class: 'primary', type: 'submit' }, 'Open incident'),
+      h('span', { class: 'muted' }, ' Opening is recorded in the audit log; the procedure for the type appears on the incident.')),
+    h('div', { class: 'full' }, msg));
+  const hooks = integrations.length
+    ? h('table', { id: 'integrations' }, h('thead', {}, h('tr', {}, ['Webhook', 'Pending', 'Delivered', 'Retries', 'Last error'].map((t) => h('th', {}, t)))),
+      h('tbody', {}, integrations.map((d) => h('tr', { class: d.attempts ? 'failing' : '' }, h('td', {}, d.destination), h('td', {}, d.pending),
+        h('td', {}, d.delivered_total), h('td', {}, d.retries_total),
+        h('td', { class: d.attempts ? 'flag-expired' : 'muted' }, d.last_error ? `${d.last_error} (${d.attempts} attempt(s) so far, ${fmtTime(d.last_attempt_ms)})` : 'none')))))
+    : h('p', { class: 'muted' }, 'No webhooks configured ([[webhook]] in the config).');
+  const page = h('div', { class: 'grid wide' },
+    h('div', {}, h('h1', {}, 'Incidents'), h('div', { id: 'incident-list' }, h('p', { class: 'muted' }, 'Loading…')),
+      h('h2', {}, 'Integrations'), hooks),
+    h('div', { class: 'panel' }, h('h2', {}, candidate || camera ? 'Open an incident' : 'New incident from a call'), form));
+  setTimeout(drawIncidentList, 0);
+  return page;
+}
+
+async function incidentPage() {
+  const id = Number(hashParams().get('id'));
+  const [inc, units, near] = await Promise.all([api('GET', `/api/v1/incidents/${id}`), api('GET', '/api/v1/units'), api('GET', `/api/v1/incidents/${id}/cameras`)]);
+  const msg = h('div', { id: 'incident-msg' });
+  const act = async (method, path, body) => {
+    try { await api(method, path, body); await render(); } catch (e) { msg.replaceChildren(errorBox(e)); }
+  };
+  const closed = inc.status === 'closed';
+  const next = { new: [], dispatched: [['on_scene', 'Mark on scene']], on_scene: [], closed: [] }[inc.status];
+  const reason = h('select', { id: 'close-reason', 'aria-label': 'closing reason' },
+    ['resolved', 'false_alarm', 'duplicate', 'cancelled', 'referred'].map((r) => h('option', { value: r }, statusLabel(r))));
+  const note = h('input', { id: 'status-note', placeholder: 'Note for the timeline (optional)' });
+  const available = units.filter((u) => u.status === 'available');
+  const unitSel = h('select', { id: 'unit-select', 'aria-label': 'unit to dispatch' },
+    available.map((u) => h('option', { value: u.id }, `${u.id} — ${u.name} (${u.kind})`)));
+  const noteText = h('input', { id: 'note-text', placeholder: 'Add a note' });
+  const viewer = h('figure', { id: 'camera-view' });
+  const mine = units.filter((u) => u.incident_id === id);
+  return h('div', { id: 'incident', 'data-id': id },
+    h('p', {}, h('a', { href: '#/incidents' }, '← Incidents')),
+    h('h1', {}, `#${inc.id} · ${inc.type_label} `, h('span', { class: `prio p${inc.priority}` }, `P${inc.priority}`), ' ',
+      h('span', { class: `pill st-${inc.status}`, id: 'incident-status' }, statusLabel(inc.status)),
+      inc.close_reason ? h('span', { class: 'muted' }, ` (${statusLabel(inc.close_reason)})`) : null),
+    msg,
+    h('div', { class: 'grid wide' },
+      h('div', {},
+        h('div', { class: 'panel' },
+          h('dl', { class: 'facts' },
+            h('dt', {}, 'Where'), h('dd', {}, inc.address || '—', h('span', { class: 'muted' }, ` (${inc.latitude.toFixed(5)}, ${inc.longitude.toFixed(5)})`)),
+            h('dt', {}, 'Opened'), h('dd', {}, `${fmtTime(inc.opened_at_ms)} by ${inc.opened_by}, ${inc.source}${inc.camera ? ' on camera ' + inc.camera : ''}`),
+            inc.caller_name || inc.caller_phone ? [h('dt', {}, 'Caller'), h('dd', {}, `${inc.caller_name} ${inc.caller_phone}`)] : null,
+            inc.notes ? [h('dt', {}, 'Notes'), h('dd', {}, inc.notes)] : null,
+            inc.links.length ? [h('dt', {}, 'Linked'), h('dd', { id: 'links' }, inc.links.map((l) => `${l.kind.replace('_', ' ')} ${l.ref_id}`).join(', '))] : null),
+          closed ? null : h('div', { class: 'actions', id: 'transitions' },
+            next.map(([to, label]) => h('button', { class: 'primary', id: `to-${to}`, onclick: () => act('POST', `/api/v1/incidents/${id}/status`, { status: to, note: note.value }) }, label)),
+            note,
+            reason, h('button', { class: 'danger', id: 'close', onclick: () => act('POST', `/api/v1/incidents/${id}/status`, { status: 'closed', reason: reason.value, note: note.value }) }, 'Close incident'))),
+        h('div', { class: 'panel' }, h('h2', {}, 'Units'),
+          h('ul', { id: 'assigned' }, mine.length ? mine.map((u) => h('li', {}, h('strong', {}, u.id), ` ${u.name} — ${statusLabel(u.status)} `,
+            closed ? null : h('button', { class: 'release', onclick: () => act('DELETE', `/api/v1/incidents/${id}/units/${encodeURIComponent(u.id)}`) }, 'Release'))) : h('li', { class: 'muted' }, 'none assigned')),
+          closed ? null : h('div', { class: 'actions' }, unitSel,
+            h('button', { class: 'primary', id: 'dispatch', disabled: !available.length, onclick: () => act('POST', `/api/v1/incidents/${id}/units`, { unit: unitSel.value }) }, 'Dispatch'),
+            available.length ? null : h('span', { class: 'muted' }, 'No unit is available.'))),
+        h('div', { class: 'panel' }, h('h2', {}, 'Procedure'),
+          inc.sop.length ? h('ol', { id: 'sop' }, inc.sop.map((s) => h('li', { class: s.ticked_by ? 'done' : '' },
+            h('button', { class: 'tick', disabled: closed || !!s.ticked_by, 'aria-label': `tick step ${s.step}`, onclick: () => act('POST', `/api/v1/incidents/${id}/sop/${s.step}`) }, s.ticked_by ? '✓' : '○'),
+            ` ${s.text}`, s.ticked_by ? h('span', { class: 'muted' }, ` — ${s.ticked_by}, ${fmtTime(s.ticked_at_ms)}`) : null)))
+            : h('p', { class: 'muted' }, 'This type has no procedure.')),
+        h('div', { class: 'panel' }, h('h2', {}, 'Timeline'),
+          h('ul', { id: 'timeline' }, inc.timeline.map((t) => h('li', {}, h('span', { class: 'muted' }, `${fmtTime(t.at_ms)} · ${t.actor} · `), t.text))),
+          closed ? null : h('form', { class: 'toolbar', onsubmit: (e) => { e.preventDefault(); act('POST', `/api/v1/incidents/${id}/notes`, { text: noteText.value }); } },
+            noteText, h('button', { type: 'submit' }, 'Add note')))),
+      h('div', {},
+        h('div', { class: 'panel map small' }, drawMap(near.map((n) => n.camera), new Set(), { units, incidents: [inc], minSpan: 0.012, size: 2.4, fitUnits: false })),
+        h('div', { class: 'panel' }, h('h2', {}, 'Cameras near the incident'),
+          near.length ? h('ul', { id: 'nearby' }, near.map((n) => h('li', {}, h('strong', {}, n.camera.id), ` ${n.camera.name} — ${Math.round(n.distance_m)} m, ${n.camera.state} `,
+            closed ? null : h('button', { class: 'view-camera', 'data-camera': n.camera.id, onclick: () => {
+              viewer.replaceChildren(h('img', { src: `/api/v1/incidents/${id}/cameras/${encodeURIComponent(n.camera.id)}/frame?t=${Date.now()}`, alt: `latest picture from ${n.camera.id}` }),
+                h('figcaption', {}, `${n.camera.id}, latest picture; this view is recorded against incident ${id}.`));
+            } }, 'View'))))
+            : h('p', { class: 'muted', id: 'nearby' }, 'No camera within the radius.'),
+          viewer))));
+}
+
+const RENDER = { map: mapPage, incidents: incidentsPage, incident: incidentPage, review: reviewPage, watchlist: watchlistPage, cameras: camerasPage, audit: auditPage, report: reportPage };
 
 async function render(override) {
   const app = document.querySelector('#app');

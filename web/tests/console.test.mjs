@@ -4,31 +4,14 @@
 // web/test-artifacts/ (look at them).
 //
 //   CIVITAS_BIN=target/debug/civitas CIVITAS_VAR=var node web/tests/console.test.mjs
-import { chromium } from 'playwright-core';
-import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import assert from 'node:assert/strict';
+import { ROOT, VAR, ART, freePort, stepper, civitas, makeUsers, startRun, launch, session as login, shot } from './harness.mjs';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const BIN = resolve(ROOT, process.env.CIVITAS_BIN || 'target/debug/civitas');
-const VAR = resolve(ROOT, process.env.CIVITAS_VAR || 'var');
-const ART = join(ROOT, 'web/test-artifacts');
-const PW = 'correct horse battery staple';
-mkdirSync(ART, { recursive: true });
-
-const freePort = () => new Promise((ok) => { const s = createServer(); s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => ok(p)); }); });
-const step = (m) => console.log(`browser test: ${m}`);
-
-function civitas(cfg, args, user, extraEnv = {}) {
-  const env = { ...process.env, CIVITAS_NEW_PASSWORD: PW, ...extraEnv };
-  delete env.CIVITAS_USER;
-  if (user) { env.CIVITAS_USER = user; env.CIVITAS_PASSWORD = PW; }
-  return execFileSync(BIN, ['--config', cfg, ...args], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-}
+const step = stepper('browser test');
 
 const dir = mkdtempSync(join(tmpdir(), 'civitas-browser-'));
 const port = await freePort();
@@ -59,45 +42,19 @@ longitude = -78.5123
 purpose = "Public square; watchlist matching under court orders"
 owner = "Municipal security office"
 `);
-civitas(cfg, ['init', '--admin', 'admin']);
-for (const [u, r] of [['olga', 'operator'], ['omar', 'operator'], ['sam', 'supervisor'], ['aude', 'auditor']]) {
-  civitas(cfg, ['user', 'add', u, '--role', r], 'admin');
-}
+makeUsers(cfg);
 civitas(cfg, ['enroll', '--name', 'Barack Obama', '--photo', join(VAR, 'testdata/face_recognition/obama.jpg'),
   '--basis-kind', 'court-order', '--authority', 'Juzgado 3 de Garantias Penales', '--reference', 'CASE-2026-042',
   '--purpose', 'Locate a person named in a court order', '--expires', '2099-01-01', '--scope', '*'], 'sam');
 step('configured, users made, one person enrolled');
 
-const run = spawn(BIN, ['--config', cfg, 'run', '--keep-serving'], { stdio: ['ignore', 'pipe', 'pipe'] });
-let runLog = '';
-run.stdout.on('data', (d) => { runLog += d; });
-run.stderr.on('data', (d) => { runLog += d; });
-const base = `http://127.0.0.1:${port}`;
-for (let i = 0; ; i++) {
-  try { const r = await fetch(`${base}/`); if (r.ok) break; } catch { /* not up yet */ }
-  if (i > 200) throw new Error(`the command centre did not come up:\n${runLog}`);
-  await new Promise((r) => setTimeout(r, 100));
-}
+const { base, out, stop } = await startRun(cfg, port);
 step(`civitas run serves the command centre at ${base}`);
 
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-});
+const browser = await launch();
 let failed = null;
 try {
-  const session = async (user) => {
-    const ctx = await browser.newContext({ viewport: { width: 1400, height: 900 } });
-    const page = await ctx.newPage();
-    page.on('pageerror', (e) => { throw new Error(`page error for ${user}: ${e.message}`); });
-    await page.goto(`${base}/`);
-    await page.fill('#username', user);
-    await page.fill('#password', PW);
-    await page.click('button[type=submit]');
-    await page.waitForSelector('#who');
-    return page;
-  };
-  const shot = (page, name) => page.screenshot({ path: join(ART, `${name}.png`), fullPage: true });
+  const session = (user) => login(browser, base, user);
 
   // A wrong password is refused in words.
   const ctx0 = await browser.newContext();
@@ -225,11 +182,10 @@ try {
   failed = e;
 } finally {
   await browser.close();
-  run.kill('SIGINT');
-  await new Promise((r) => run.on('exit', r));
+  await stop();
 }
 if (failed) {
-  console.error(`browser test FAILED: ${failed.stack || failed}\n--- civitas run output ---\n${runLog}`);
+  console.error(`browser test FAILED: ${failed.stack || failed}\n--- civitas run output ---\n${out.log}`);
   process.exit(1);
 }
 console.log(`browser test: passed; screenshots in ${ART}`);

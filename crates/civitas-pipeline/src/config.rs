@@ -856,17 +856,45 @@ mod tests {
     fn incident_settings_are_checked_and_named_when_wrong() {
         let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/demo.toml");
         let cfg = Config::load(&p).unwrap();
-        assert!(cfg.incident_types.iter().any(|t| t.id == "robbery" && !t.sop.is_empty()));
+        assert!(
+            cfg.incident_types
+                .iter()
+                .any(|t| t.id == "robbery" && !t.sop.is_empty())
+        );
         assert!(cfg.units.iter().any(|u| u.kind == "ambulance"));
         for (toml, want) in [
-            ("[incidents]\narea = [1.0, 0.0, -1.0, 2.0]\n", "incidents.area"),
-            ("[[incident_type]]\nid = \"a b\"\nlabel = \"A\"\n", "incident_type[0].id"),
-            ("[[incident_type]]\nid = \"a\"\nlabel = \"A\"\npriority = 7\n", "incident_type[0].priority"),
-            ("[[incident_type]]\nid = \"a\"\nlabel = \"A\"\n[[incident_type]]\nid = \"a\"\nlabel = \"B\"\n", "used by two"),
-            ("[[unit]]\nid = \"P-1\"\nkind = \"tank\"\nname = \"x\"\n", "unit[0].kind"),
-            ("[[unit]]\nid = \"P-1\"\nkind = \"police\"\nname = \"x\"\nlatitude = 1.0\n", "unit[0].latitude"),
-            ("[[webhook]]\nname = \"radio\"\nurl = \"http://127.0.0.1:1/\"\n", "secret_env"),
-            ("[[webhook]]\nname = \"radio\"\nurl = \"http://127.0.0.1:1/\"\nsecret_env = \"X\"\ntimeout_ms = 1\n", "webhook[0].timeout_ms"),
+            (
+                "[incidents]\narea = [1.0, 0.0, -1.0, 2.0]\n",
+                "incidents.area",
+            ),
+            (
+                "[[incident_type]]\nid = \"a b\"\nlabel = \"A\"\n",
+                "incident_type[0].id",
+            ),
+            (
+                "[[incident_type]]\nid = \"a\"\nlabel = \"A\"\npriority = 7\n",
+                "incident_type[0].priority",
+            ),
+            (
+                "[[incident_type]]\nid = \"a\"\nlabel = \"A\"\n[[incident_type]]\nid = \"a\"\nlabel = \"B\"\n",
+                "used by two",
+            ),
+            (
+                "[[unit]]\nid = \"P-1\"\nkind = \"tank\"\nname = \"x\"\n",
+                "unit[0].kind",
+            ),
+            (
+                "[[unit]]\nid = \"P-1\"\nkind = \"police\"\nname = \"x\"\nlatitude = 1.0\n",
+                "unit[0].latitude",
+            ),
+            (
+                "[[webhook]]\nname = \"radio\"\nurl = \"http://127.0.0.1:1/\"\n",
+                "secret_env",
+            ),
+            (
+                "[[webhook]]\nname = \"radio\"\nurl = \"http://127.0.0.1:1/\"\nsecret_env = \"X\"\ntimeout_ms = 1\n",
+                "webhook[0].timeout_ms",
+            ),
         ] {
             let e = Config::parse(toml).unwrap_err();
             assert!(e.message().contains(want), "{toml}: {}", e.message());
