@@ -433,7 +433,7 @@ async function incidentsPage() {
       h('span', { class: 'muted' }, ' Opening is recorded in the audit log; the procedure for the type appears on the incident.')),
     h('div', { class: 'full' }, msg));
   const hooks = integrations.length
-    ? h('table', { id: 'integrations' }, h('thead', {}, h('tr', {}, ['Webhook', 'Pending', 'Delivered', 'Retries', 'Last error'].map((t) => h('th', {}, t)))),
+    ? h('table', { id: 'integrations' }, h('thead', {}, h('tr', {}, ['Webhook', 'Pending', 'Delivered', 'Failed attempts', 'Last error'].map((t) => h('th', {}, t)))),
       h('tbody', {}, integrations.map((d) => h('tr', { class: d.attempts ? 'failing' : '' }, h('td', {}, d.destination), h('td', {}, d.pending),
         h('td', {}, d.delivered_total), h('td', {}, d.retries_total),
         h('td', { class: d.attempts ? 'flag-expired' : 'muted' }, d.last_error ? `${d.last_error} (${d.attempts} attempt(s) so far, ${fmtTime(d.last_attempt_ms)})` : 'none')))))

@@ -9,6 +9,8 @@
 //
 //   CIVITAS_BIN=target/debug/civitas CIVITAS_VAR=var node web/tests/incidents.test.mjs
 import { execFileSync } from 'node:child_process';
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createServer } from 'node:http';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +24,26 @@ const clip = join(dir, 'plaza.mp4');
 execFileSync(join(ROOT, 'scripts/make-clip'), [clip,
   join(VAR, 'testdata/face_recognition/obama2.jpg'), join(VAR, 'testdata/scrfd/newton.png'), '--seconds', '3']);
 const cfg = join(dir, 'civitas.toml');
+// A webhook receiver on loopback (radio dispatch, say): down at first, up later.
+const hookPort = await freePort();
+const SECRET = 'radio-dispatch-shared-secret-2026';
+writeFileSync(join(dir, 'radio.secret'), `${SECRET}\n`);
+const hook = { got: [], badSignatures: 0, server: null };
+function startReceiver() {
+  hook.server = createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      const ts = req.headers['x-civitas-timestamp'] || '';
+      const want = Buffer.from(`sha256=${createHmac('sha256', SECRET).update(`${ts}.`).update(body).digest('hex')}`);
+      const sig = Buffer.from(String(req.headers['x-civitas-signature'] || ''));
+      if (sig.length !== want.length || !timingSafeEqual(sig, want)) { hook.badSignatures++; res.writeHead(401).end(); return; }
+      hook.got.push({ delivery: Number(req.headers['x-civitas-delivery']), event: req.headers['x-civitas-event'], body: JSON.parse(body) });
+      res.writeHead(204).end();
+    });
+  }).listen(hookPort, '127.0.0.1');
+}
 // Both cameras read their clip as fast as they can (realtime = false): the
 // candidates are waiting when the browser arrives; the cameras keep their
 // last picture for viewing through an incident.
@@ -66,6 +88,13 @@ kind = "ambulance"
 name = "Ambulance 3"
 latitude = -0.2080
 longitude = -78.5000
+[[webhook]]
+name = "radio"
+url = "http://127.0.0.1:${hookPort}/civitas"
+secret_file = "radio.secret"
+timeout_ms = 2000
+backoff_initial_ms = 200
+backoff_max_ms = 1000
 [[camera]]
 id = "plaza"
 name = "Plaza Grande, north side"
@@ -157,6 +186,15 @@ try {
   await olga.click('#dispatch');
   await olga.locator('#incident-status', { hasText: 'dispatched' }).waitFor();
   assert.match(await olga.textContent('#assigned'), /P-11.*dispatched/);
+  // The webhook receiver was down so far; its failures are on the incidents page.
+  await olga.goto(`${base}/#/incidents`);
+  await olga.waitForSelector('#integrations tr.failing');
+  assert.match(await olga.textContent('#integrations'), /radio.*127\.0\.0\.1:\d+.*attempt/);
+  await shot(olga, 'i02b-webhook-down-visible');
+  startReceiver();
+  step('the webhook receiver was down: its failures are shown; now it is up');
+  await olga.goto(`${base}/#/incident?id=${callId}`);
+  await olga.waitForSelector('#sop');
   // Work the procedure.
   for (const n of [1, 2, 3]) {
     await olga.click(`#sop li:nth-child(${n}) button.tick`);
@@ -229,11 +267,27 @@ try {
   await shot(aude, 'i08-report-incidents');
   step('the auditor finds every incident action in the audit log and the counts in the report');
   writeFileSync(join(ART, 'incident-latency.json'), JSON.stringify(figures));
+
+  // ---- The webhook got every event, signed, in order, once each. ----
+  for (let i = 0; hook.got.length < 5; i++) {
+    if (i > 100) throw new Error(`the webhook got ${hook.got.length} of 5 events`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.equal(hook.badSignatures, 0);
+  const ids = hook.got.map((g) => g.delivery);
+  assert.deepEqual(ids, [...new Set(ids)].sort((a, b) => a - b), 'in order, none twice');
+  assert.deepEqual(hook.got.map((g) => g.event), ['incident.opened', 'incident.unit.assigned', 'incident.status', 'incident.status', 'incident.opened']);
+  assert.equal(hook.got[3].body.data.incident.status, 'closed');
+  assert.equal(hook.got[4].body.data.incident.type, 'stolen-vehicle');
+  const all = JSON.stringify(hook.got);
+  assert.ok(!all.includes('María') && !all.includes('123 4567') && !all.includes('knife') && !all.includes('GYE'), 'no caller, notes or plate leave');
+  step('the webhook receiver, down for a while, got all 5 events signed and in order, without caller or plate');
 } catch (e) {
   failed = e;
 } finally {
   await browser.close();
   await stop();
+  if (hook.server) hook.server.close();
 }
 if (failed) {
   console.error(`incidents browser test FAILED: ${failed.stack || failed}\n--- civitas run output ---\n${out.log}`);

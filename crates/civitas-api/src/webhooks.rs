@@ -94,7 +94,7 @@ impl Webhook {
             url: uri,
             secret,
             timeout_ms,
-            backoff_initial_ms: 1_000,
+            backoff_initial_ms: 250,
             backoff_max_ms: 60_000,
         })
     }
@@ -138,12 +138,49 @@ type Client = hyper_util::client::legacy::Client<
     Full<Bytes>,
 >;
 
+/// Why an attempt failed: the receiver answered with a non-2xx status (it is
+/// up), or it did not answer (refused, unreachable, timed out).
+#[derive(Debug)]
+struct Failure {
+    answered: bool,
+    error: Error,
+}
+
+/// How long to wait before the next attempt after `failures` consecutive
+/// failures. A receiver that answers (with 500, say) is up: it is retried
+/// after `initial_ms` for the first three failures, then doubling; one that
+/// does not answer is backed off doubling from the first failure. Either way
+/// at most `max_ms`. (Doubling from the first failure against a receiver that
+/// refuses half the requests at random has no bounded mean delay: runs of k
+/// failures cost 2^k, with probability 2^-k.)
+pub fn retry_delay_ms(initial_ms: u64, max_ms: u64, failures: u32, answered: bool) -> u64 {
+    let doublings = if answered {
+        failures.saturating_sub(3)
+    } else {
+        failures.saturating_sub(1)
+    };
+    initial_ms
+        .saturating_mul(1u64 << doublings.min(30))
+        .min(max_ms)
+}
+
 /// Sends one event; `Ok` only on a 2xx answer within the timeout.
-async fn send(client: &Client, hook: &Webhook, ev: &OutboxEvent, now_ms: i64) -> Result<()> {
+async fn send(
+    client: &Client,
+    hook: &Webhook,
+    ev: &OutboxEvent,
+    now_ms: i64,
+) -> std::result::Result<(), Failure> {
+    let fail = |answered: bool, error: Error| Failure { answered, error };
     let body = serde_json::to_vec(&serde_json::json!({
         "delivery": ev.id, "event": ev.topic, "created_at_ms": ev.created_at_ms, "data": ev.payload,
     }))
-    .map_err(|e| Error::internal(format!("encoding event {}: {e}", ev.id)))?;
+    .map_err(|e| {
+        fail(
+            false,
+            Error::internal(format!("encoding event {}: {e}", ev.id)),
+        )
+    })?;
     let req = hyper::Request::post(hook.url.clone())
         .header("content-type", "application/json")
         .header("user-agent", "civitas-webhook")
@@ -155,7 +192,7 @@ async fn send(client: &Client, hook: &Webhook, ev: &OutboxEvent, now_ms: i64) ->
             signature(&hook.secret, now_ms, &body),
         )
         .body(Full::new(Bytes::from(body)))
-        .map_err(|e| Error::internal(format!("building the request: {e}")))?;
+        .map_err(|e| fail(false, Error::internal(format!("building the request: {e}"))))?;
     let timeout = Duration::from_millis(hook.timeout_ms);
     let resp = tokio::time::timeout(timeout, async {
         let resp = client.request(req).await?;
@@ -168,9 +205,12 @@ async fn send(client: &Client, hook: &Webhook, ev: &OutboxEvent, now_ms: i64) ->
     })
     .await;
     match resp {
-        Err(_) => Err(Error::new(
-            civitas_base::ErrorKind::Unavailable,
-            format!("no answer within {} ms", hook.timeout_ms),
+        Err(_) => Err(fail(
+            false,
+            Error::new(
+                civitas_base::ErrorKind::Unavailable,
+                format!("no answer within {} ms", hook.timeout_ms),
+            ),
         )),
         Ok(Err(e)) => {
             let mut msg = e.to_string();
@@ -179,12 +219,18 @@ async fn send(client: &Client, hook: &Webhook, ev: &OutboxEvent, now_ms: i64) ->
                 msg = format!("{msg}: {s}");
                 src = s.source();
             }
-            Err(Error::new(civitas_base::ErrorKind::Unavailable, msg))
+            Err(fail(
+                false,
+                Error::new(civitas_base::ErrorKind::Unavailable, msg),
+            ))
         }
         Ok(Ok(status)) if status.is_success() => Ok(()),
-        Ok(Ok(status)) => Err(Error::new(
-            civitas_base::ErrorKind::Unavailable,
-            format!("answered HTTP {status}"),
+        Ok(Ok(status)) => Err(fail(
+            true,
+            Error::new(
+                civitas_base::ErrorKind::Unavailable,
+                format!("answered HTTP {status}"),
+            ),
         )),
     }
 }
@@ -217,6 +263,7 @@ pub async fn deliver(
         hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(30))
             .build(connector);
+    let mut failures = 0u32;
     let mut delay_ms = hook.backoff_initial_ms;
     loop {
         if *stop.borrow() {
@@ -235,13 +282,20 @@ pub async fn deliver(
             match send(&client, &hook, ev, now.0).await {
                 Ok(()) => {
                     stats.delivered.fetch_add(1, Ordering::Relaxed);
-                    delay_ms = hook.backoff_initial_ms;
+                    failures = 0;
                     if let Err(e) = store.outbox_delivered(&hook.name, ev.id, clock.now()).await {
                         tracing::warn!(webhook = %hook.name, error = %e, "recording a delivery");
                     }
                 }
-                Err(e) => {
+                Err(Failure { answered, error: e }) => {
                     stats.failed_attempts.fetch_add(1, Ordering::Relaxed);
+                    failures += 1;
+                    delay_ms = retry_delay_ms(
+                        hook.backoff_initial_ms,
+                        hook.backoff_max_ms,
+                        failures,
+                        answered,
+                    );
                     let msg = format!("event {} to {}: {}", ev.id, hook.url, e.message());
                     tracing::warn!(webhook = %hook.name, error = %msg, retry_in_ms = delay_ms, "webhook delivery failed");
                     if let Err(e) = store.outbox_failed(&hook.name, &msg, clock.now()).await {
@@ -254,9 +308,7 @@ pub async fn deliver(
         }
         let wait = if failed {
             let jitter = 0.8 + 0.4 * rand_unit();
-            let d = (delay_ms as f64 * jitter) as u64;
-            delay_ms = (delay_ms * 2).min(hook.backoff_max_ms);
-            Duration::from_millis(d)
+            Duration::from_millis((delay_ms as f64 * jitter) as u64)
         } else if batch.len() == 50 {
             continue;
         } else {
@@ -320,6 +372,21 @@ mod tests {
     }
 
     #[test]
+    fn a_receiver_that_answers_is_retried_soon_one_that_does_not_is_backed_off() {
+        let d = |n, answered| retry_delay_ms(250, 60_000, n, answered);
+        assert_eq!(
+            [d(1, true), d(2, true), d(3, true), d(4, true), d(5, true)],
+            [250, 250, 250, 500, 1000]
+        );
+        assert_eq!(
+            [d(1, false), d(2, false), d(3, false), d(4, false)],
+            [250, 500, 1000, 2000]
+        );
+        assert_eq!(d(40, false), 60_000);
+        assert_eq!(d(40, true), 60_000);
+    }
+
+    #[test]
     fn bad_settings_are_refused_in_words() {
         let s = || b"0123456789abcdef".to_vec();
         assert!(Webhook::new("radio", "http://127.0.0.1:9/hook", s(), 5000).is_ok());
@@ -331,5 +398,92 @@ mod tests {
         assert!(e.message().contains("16 bytes"), "{e}");
         let e = Webhook::new("radio", "http://127.0.0.1/", s(), 5).unwrap_err();
         assert!(e.message().contains("timeout_ms"), "{e}");
+    }
+}
+
+/// One request a [`Receiver`] answered.
+#[derive(Debug, Clone)]
+pub struct Received {
+    /// `X-Civitas-Delivery`.
+    pub delivery: i64,
+    /// `X-Civitas-Event`.
+    pub event: String,
+    /// When it arrived.
+    pub at: std::time::Instant,
+    /// Whether the signature verified.
+    pub signed: bool,
+    /// Whether it was answered 2xx (the rest were answered 500 on purpose).
+    pub accepted: bool,
+}
+
+/// A webhook receiver for measuring and trying integrations: verifies each
+/// signature, and answers 500 to a fraction `fail_rate` of requests (a
+/// deterministic sequence from `seed`), 204 to the rest.
+#[derive(Debug, Clone, Default)]
+pub struct Receiver {
+    pub log: Arc<std::sync::Mutex<Vec<Received>>>,
+}
+
+impl Receiver {
+    /// Serves on `listener` until the task is dropped or aborted.
+    pub fn serve(
+        listener: tokio::net::TcpListener,
+        secret: Vec<u8>,
+        fail_rate: f64,
+        seed: u64,
+    ) -> (Receiver, tokio::task::JoinHandle<()>) {
+        use axum::extract::State;
+        use axum::http::{HeaderMap, StatusCode};
+        let rx = Receiver::default();
+        let state = (
+            rx.log.clone(),
+            Arc::new(secret),
+            Arc::new(std::sync::Mutex::new(seed | 1)),
+        );
+        type St = (
+            Arc<std::sync::Mutex<Vec<Received>>>,
+            Arc<Vec<u8>>,
+            Arc<std::sync::Mutex<u64>>,
+        );
+        let app = axum::Router::new()
+            .fallback(
+                move |State((log, secret, rng)): State<St>, headers: HeaderMap, body: Bytes| async move {
+                    let h = |n: &str| {
+                        headers
+                            .get(n)
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("")
+                            .to_owned()
+                    };
+                    let ts: i64 = h("x-civitas-timestamp").parse().unwrap_or(0);
+                    let signed = verify_signature(&secret, ts, &body, &h("x-civitas-signature"));
+                    let roll = {
+                        let mut s = rng.lock().unwrap_or_else(|p| p.into_inner());
+                        // xorshift64: reproducible failures for a given seed.
+                        *s ^= *s << 13;
+                        *s ^= *s >> 7;
+                        *s ^= *s << 17;
+                        (*s >> 11) as f64 / (1u64 << 53) as f64
+                    };
+                    let accepted = signed && roll >= fail_rate;
+                    log.lock().unwrap_or_else(|p| p.into_inner()).push(Received {
+                        delivery: h("x-civitas-delivery").parse().unwrap_or(-1),
+                        event: h("x-civitas-event"),
+                        at: std::time::Instant::now(),
+                        signed,
+                        accepted,
+                    });
+                    match (signed, accepted) {
+                        (false, _) => StatusCode::UNAUTHORIZED,
+                        (true, true) => StatusCode::NO_CONTENT,
+                        (true, false) => StatusCode::INTERNAL_SERVER_ERROR,
+                    }
+                },
+            )
+            .with_state(state);
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        (rx, task)
     }
 }

@@ -110,7 +110,7 @@ pub struct WebhookConfig {
     /// A request unanswered this long has failed, in ms. Default 5000.
     #[serde(default = "default_webhook_timeout")]
     pub timeout_ms: u64,
-    /// First retry after this long, doubling, in ms. Default 1000.
+    /// First retry after this long, doubling, in ms. Default 250.
     #[serde(default = "default_backoff_initial")]
     pub backoff_initial_ms: u64,
     /// Longest wait between retries, in ms. Default 60000.
@@ -122,7 +122,7 @@ fn default_webhook_timeout() -> u64 {
     5_000
 }
 fn default_backoff_initial() -> u64 {
-    1_000
+    250
 }
 fn default_backoff_max() -> u64 {
     60_000

@@ -67,6 +67,28 @@ pub enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Webhook delivery: incidents opened through the store at RATE per
+    /// second, delivered by the real deliverer to a loopback receiver that
+    /// answers 500 to a fraction FAIL_RATE of requests. Reports delivery
+    /// latency (commit to first accepted request) p50/p95/p99/max, attempts
+    /// per event, and events lost or delivered twice.
+    Webhooks {
+        #[arg(long, default_value_t = 200)]
+        events: usize,
+        /// Incidents opened per second.
+        #[arg(long, default_value_t = 20.0)]
+        rate: f64,
+        /// Fraction of requests the receiver refuses with 500.
+        #[arg(long, default_value_t = 0.5)]
+        fail_rate: f64,
+        /// First retry delay (the config's default is 250).
+        #[arg(long, default_value_t = 250)]
+        backoff_initial_ms: u64,
+        #[arg(long, default_value_t = 60_000)]
+        backoff_max_ms: u64,
+        #[arg(long)]
+        json: bool,
+    },
     /// Exact watchlist search over random normalised 128-d templates.
     Search {
         /// Watchlist size.
@@ -310,6 +332,24 @@ pub fn main(config: &Path, cmd: Cmd) -> Result<()> {
             let rt = engine::tokio()?;
             rt.block_on(bench_audit(entries, appends, json))
         }
+        Cmd::Webhooks {
+            events,
+            rate,
+            fail_rate,
+            backoff_initial_ms,
+            backoff_max_ms,
+            json,
+        } => {
+            let rt = engine::tokio()?;
+            rt.block_on(bench_webhooks(
+                events,
+                rate,
+                fail_rate,
+                backoff_initial_ms,
+                backoff_max_ms,
+                json,
+            ))
+        }
         Cmd::Search {
             entries,
             queries,
@@ -336,6 +376,155 @@ pub fn main(config: &Path, cmd: Cmd) -> Result<()> {
             Ok(())
         }
     }
+}
+
+async fn bench_webhooks(
+    events: usize,
+    rate: f64,
+    fail_rate: f64,
+    backoff_initial_ms: u64,
+    backoff_max_ms: u64,
+    json: bool,
+) -> Result<()> {
+    use civitas_api::webhooks::{Receiver, Webhook, WebhookStats, deliver};
+    use civitas_model::incident::{GeoPoint, IncidentSource, IncidentType};
+    use civitas_store::{NewIncident, ReviewPolicy, Store};
+    use std::sync::Arc;
+    anyhow::ensure!(
+        events > 0 && rate > 0.0,
+        "--events and --rate must be positive"
+    );
+    anyhow::ensure!(
+        (0.0..1.0).contains(&fail_rate),
+        "--fail-rate must be in [0, 1)"
+    );
+    let dir = std::env::temp_dir().join(format!("civitas-bench-webhooks-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let key = Arc::new(civitas_audit::AuditKey::from_seed([5; 32]));
+    let store = Store::open(&dir.join("w.db")).await?.with_audit_key(key);
+    let secret = b"bench-webhook-secret-0123456789".to_vec();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let port = listener.local_addr()?.port();
+    let (receiver, server) = Receiver::serve(listener, secret.clone(), fail_rate, 0x5EED);
+    let mut hook = Webhook::new(
+        "bench",
+        &format!("http://127.0.0.1:{port}/hook"),
+        secret,
+        5_000,
+    )?;
+    hook.backoff_initial_ms = backoff_initial_ms;
+    hook.backoff_max_ms = backoff_max_ms;
+    store.outbox_register("bench").await?;
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let deliverer = tokio::spawn(deliver(
+        store.clone(),
+        hook,
+        Arc::new(civitas_base::SystemClock),
+        wake.clone(),
+        Arc::new(WebhookStats::default()),
+        stop_rx,
+    ));
+    let actor = civitas_auth::Actor {
+        username: "bench".into(),
+        role: civitas_auth::Role::Operator,
+        scope: vec!["*".into()],
+    };
+    let kind = IncidentType {
+        id: "robbery".into(),
+        label: "Robbery".into(),
+        priority: 1,
+        sop: vec!["Confirm the location".into()],
+    };
+    let bar = indicatif::ProgressBar::new(events as u64);
+    let start = Instant::now();
+    let mut opened = Vec::with_capacity(events);
+    for i in 0..events {
+        let due = start + std::time::Duration::from_secs_f64(i as f64 / rate);
+        tokio::time::sleep_until(due.into()).await;
+        let t = Instant::now();
+        let (v, _) = store
+            .open_incident(
+                &actor,
+                NewIncident {
+                    kind: kind.clone(),
+                    priority: 1,
+                    source: IncidentSource::Call,
+                    location: GeoPoint {
+                        latitude: -0.22,
+                        longitude: -78.51,
+                    },
+                    address: String::new(),
+                    caller_name: String::new(),
+                    caller_phone: String::new(),
+                    notes: String::new(),
+                    camera: None,
+                    candidate_id: None,
+                    call_id: None,
+                },
+                &ReviewPolicy::default(),
+                civitas_base::Clock::now(&civitas_base::SystemClock),
+            )
+            .await?;
+        wake.notify_waiters();
+        opened.push((v.id, t));
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    // Each incident wrote one outbox event, in order; wait for all to be accepted.
+    let deadline = Instant::now() + std::time::Duration::from_secs(600);
+    loop {
+        let accepted = receiver
+            .log
+            .lock()
+            .map(|l| l.iter().filter(|r| r.accepted).count())
+            .unwrap_or(0);
+        if accepted >= events || Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let _ = stop_tx.send(true);
+    let _ = deliverer.await;
+    server.abort();
+    let log = receiver.log.lock().map(|l| l.clone()).unwrap_or_default();
+    let mut first_ok = std::collections::HashMap::new();
+    let mut accepted_per = std::collections::HashMap::<i64, usize>::new();
+    for r in log.iter().filter(|r| r.accepted) {
+        first_ok.entry(r.delivery).or_insert(r.at);
+        *accepted_per.entry(r.delivery).or_default() += 1;
+    }
+    // Outbox ids follow incident ids one to one here.
+    let mut lat: Vec<f64> = opened
+        .iter()
+        .filter_map(|(id, t)| {
+            first_ok
+                .get(id)
+                .map(|at| at.duration_since(*t).as_secs_f64() * 1000.0)
+        })
+        .collect();
+    lat.sort_by(f64::total_cmp);
+    let q = |p: f64| {
+        lat.get(((lat.len() as f64 - 1.0) * p).round() as usize)
+            .copied()
+            .unwrap_or(f64::NAN)
+    };
+    let lost = events - first_ok.len().min(events);
+    let duplicated = accepted_per.values().filter(|n| **n > 1).count();
+    let status = store.outbox_status().await?;
+    let report = serde_json::json!({
+        "events": events, "rate_per_s": rate, "receiver_fail_rate": fail_rate,
+        "backoff_initial_ms": backoff_initial_ms, "backoff_max_ms": backoff_max_ms,
+        "requests": log.len(), "answered_500": log.iter().filter(|r| !r.accepted).count(),
+        "attempts_per_event": log.len() as f64 / events as f64,
+        "bad_signatures": log.iter().filter(|r| !r.signed).count(),
+        "latency_ms": {"p50": q(0.5), "p95": q(0.95), "p99": q(0.99), "max": lat.last()},
+        "lost": lost, "accepted_twice": duplicated,
+        "pending_after": status.first().map(|s| s.pending),
+    });
+    store.close().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    print_report(json, &report)
 }
 
 async fn bench_audit(entries: usize, appends: usize, json: bool) -> Result<()> {
