@@ -915,3 +915,89 @@ async fn webhooks_deliver_signed_events_in_order_after_the_receiver_was_down() {
     );
     assert_eq!(by("hang").pending, 4);
 }
+
+#[tokio::test]
+async fn closed_incidents_are_deleted_after_their_period_unless_held() {
+    let f = incident_fixture(0).await;
+    let olga = login(&f.app, "olga").await;
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let r = call(
+            &f.app,
+            "POST",
+            "/api/v1/incidents",
+            &olga,
+            call_from_robbery(),
+        )
+        .await;
+        ids.push(r.json()["id"].as_i64().unwrap());
+    }
+    // Two closed, one still open.
+    for id in &ids[..2] {
+        let r = call(
+            &f.app,
+            "POST",
+            &format!("/api/v1/incidents/{id}/status"),
+            &olga,
+            json(json!({"status": "closed", "reason": "resolved"})),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.message());
+    }
+    let sam = civitas_auth::Actor {
+        username: "sam".into(),
+        role: civitas_auth::Role::Supervisor,
+        scope: vec!["*".into()],
+    };
+    f.store
+        .place_hold(
+            &sam,
+            &format!("incident:{}", ids[1]),
+            "court case 2026-77",
+            Timestamp(T0 + 2000),
+        )
+        .await
+        .unwrap();
+    let policy = civitas_store::RetentionPolicy::default();
+    let review = civitas_store::ReviewPolicy::default();
+    // A day later nothing goes; a year and a day later the unheld closed one does.
+    let r = f
+        .store
+        .sweep(&policy, &review, Timestamp(T0 + 86_400_000))
+        .await
+        .unwrap();
+    assert_eq!(r.incidents_deleted, 0);
+    let r = f
+        .store
+        .sweep(&policy, &review, Timestamp(T0 + 366 * 86_400_000))
+        .await
+        .unwrap();
+    assert_eq!(r.incidents_deleted, 1);
+    assert!(r.outbox_events_deleted >= 5, "{r:?}");
+    let gone = call(
+        &f.app,
+        "GET",
+        &format!("/api/v1/incidents/{}", ids[0]),
+        &olga,
+        None,
+    )
+    .await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND);
+    for id in &ids[1..] {
+        let kept = call(
+            &f.app,
+            "GET",
+            &format!("/api/v1/incidents/{id}"),
+            &olga,
+            None,
+        )
+        .await;
+        assert_eq!(kept.status, StatusCode::OK, "incident {id} is held or open");
+    }
+    let counts = f
+        .store
+        .report_counts(Timestamp(0), Timestamp(i64::MAX), Timestamp(T0))
+        .await
+        .unwrap();
+    assert!(counts.retention_deleted >= 1);
+}

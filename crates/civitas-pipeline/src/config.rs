@@ -293,6 +293,8 @@ pub struct RetentionConfig {
     pub confirmed_candidates_days: f64,
     /// Watchlist entries, counted from their legal basis's expiry. Default 30.
     pub expired_entries_days: f64,
+    /// Incidents, counted from their closing (caller, notes, timeline). Default 365.
+    pub closed_incidents_days: f64,
 }
 
 impl Default for RetentionConfig {
@@ -303,6 +305,7 @@ impl Default for RetentionConfig {
             expired_candidates_days: 7.0,
             confirmed_candidates_days: 365.0,
             expired_entries_days: 30.0,
+            closed_incidents_days: 365.0,
         }
     }
 }

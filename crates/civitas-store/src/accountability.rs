@@ -207,6 +207,8 @@ pub struct RetentionPolicy {
     pub confirmed_candidates_ms: Option<i64>,
     /// Entries whose legal basis expired this long ago are deleted.
     pub expired_entries_ms: Option<i64>,
+    /// Incidents closed this long ago are deleted (caller, notes, timeline).
+    pub closed_incidents_ms: Option<i64>,
 }
 
 impl Default for RetentionPolicy {
@@ -218,6 +220,7 @@ impl Default for RetentionPolicy {
             expired_candidates_ms: Some(7 * DAY),
             confirmed_candidates_ms: Some(365 * DAY),
             expired_entries_ms: Some(30 * DAY),
+            closed_incidents_ms: Some(365 * DAY),
         }
     }
 }
@@ -233,6 +236,10 @@ pub struct SweepReport {
     pub entries_deleted: u64,
     /// Plate reads past their deadline (24 h without a hit by default).
     pub plate_reads_deleted: u64,
+    /// Closed incidents past their period, with their timelines.
+    pub incidents_deleted: u64,
+    /// Outbox events every webhook acknowledged, older than 7 days.
+    pub outbox_events_deleted: u64,
     pub held_and_kept: u64,
 }
 
@@ -887,7 +894,7 @@ impl Store {
             .await
             .map_err(|e| match &e {
                 sqlx::Error::Database(d) if d.is_check_violation() => Error::invalid(format!(
-                    "legal hold: target {target:?} must be candidate:N or entry:N, and `reason` is required"
+                    "legal hold: target {target:?} must be candidate:N, entry:N or incident:N, and `reason` is required"
                 )),
                 _ => db_err("placing legal hold")(e),
             })?
@@ -995,6 +1002,10 @@ impl Store {
             .rows_affected();
         }
         r.plate_reads_deleted = crate::plates::sweep_reads(&mut tx, now).await?;
+        if let Some(p) = policy.closed_incidents_ms {
+            r.incidents_deleted = crate::incidents::sweep_incidents(&mut tx, now.0 - p).await?;
+        }
+        r.outbox_events_deleted = crate::incidents::sweep_outbox(&mut tx, now).await?;
         append(
             &mut tx,
             self.key()?,
@@ -1062,6 +1073,7 @@ impl Store {
                         "confirmed_deleted",
                         "entries_deleted",
                         "plate_reads_deleted",
+                        "incidents_deleted",
                     ] {
                         deleted += d[k].as_u64().unwrap_or(0);
                     }

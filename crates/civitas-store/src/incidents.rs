@@ -1371,6 +1371,37 @@ impl Store {
     }
 }
 
+/// Deletes incidents closed before `closed_before_ms` (their timeline,
+/// procedure and links go with them), except those under a legal hold.
+pub(crate) async fn sweep_incidents(
+    conn: &mut SqliteConnection,
+    closed_before_ms: i64,
+) -> Result<u64> {
+    Ok(sqlx::query(
+        "DELETE FROM incident WHERE status = 'closed' AND closed_at_ms < ?
+         AND NOT EXISTS (SELECT 1 FROM legal_hold h WHERE h.lifted_at_ms IS NULL AND h.target = 'incident:' || incident.id)",
+    )
+    .bind(closed_before_ms)
+    .execute(&mut *conn)
+    .await
+    .map_err(db_err("deleting closed incidents"))?
+    .rows_affected())
+}
+
+/// Deletes outbox events older than a week that every webhook has
+/// acknowledged (with no webhook registered, every event older than a week).
+pub(crate) async fn sweep_outbox(conn: &mut SqliteConnection, now: Timestamp) -> Result<u64> {
+    Ok(sqlx::query(
+        "DELETE FROM outbox WHERE created_at_ms < ?
+         AND id <= COALESCE((SELECT MIN(delivered_through) FROM outbox_cursor), id)",
+    )
+    .bind(now.0 - 7 * 86_400_000)
+    .execute(&mut *conn)
+    .await
+    .map_err(db_err("deleting delivered outbox events"))?
+    .rows_affected())
+}
+
 /// An unconfirmed candidate never opens an incident or joins one.
 fn check_confirmed(
     id: i64,

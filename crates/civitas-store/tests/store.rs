@@ -419,7 +419,8 @@ async fn retention_deletes_what_is_due_except_what_is_held() {
         .await
         .unwrap_err();
     assert!(
-        bad.message().contains("must be candidate:N or entry:N"),
+        bad.message()
+            .contains("must be candidate:N, entry:N or incident:N"),
         "{}",
         bad.message()
     );

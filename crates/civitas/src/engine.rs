@@ -319,6 +319,7 @@ pub fn retention_policy(cfg: &Config) -> civitas_store::RetentionPolicy {
         expired_candidates_ms: ms(r.expired_candidates_days),
         confirmed_candidates_ms: ms(r.confirmed_candidates_days),
         expired_entries_ms: ms(r.expired_entries_days),
+        closed_incidents_ms: ms(r.closed_incidents_days),
     }
 }
 
