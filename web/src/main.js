@@ -101,6 +101,7 @@ const PAGES = [
   ['map', 'Map', 'view_cameras'],
   ['incidents', 'Incidents', 'dispatch'],
   ['review', 'Review', 'view_candidates'],
+  ['search', 'Search', 'search'],
   ['watchlist', 'Watchlists', 'enroll'],
   ['cameras', 'Cameras', 'view_cameras'],
   ['audit', 'Audit', 'read_audit'],
@@ -510,7 +511,84 @@ async function incidentPage() {
           viewer))));
 }
 
-const RENDER = { map: mapPage, incidents: incidentsPage, incident: incidentPage, review: reviewPage, watchlist: watchlistPage, cameras: camerasPage, audit: auditPage, report: reportPage };
+// ---- forensic search -------------------------------------------------------------
+const toLocal = (ms) => new Date(ms - new Date(ms).getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
+const fromLocal = (v) => new Date(v).getTime();
+
+function timeline(from, to, items) {
+  const W = 1000, H = 40, SVGNS = 'http://www.w3.org/2000/svg';
+  const svg = document.createElementNS(SVGNS, 'svg');
+  svg.setAttribute('viewBox', `0 0 ${W} ${H}`); svg.setAttribute('preserveAspectRatio', 'none'); svg.setAttribute('id', 'search-timeline'); svg.setAttribute('class', 'timeline');
+  const line = document.createElementNS(SVGNS, 'line');
+  Object.entries({ x1: 0, x2: W, y1: H / 2, y2: H / 2, class: 'axis' }).forEach(([k, v]) => line.setAttribute(k, v));
+  svg.append(line);
+  for (const it of items) {
+    const x = ((it.at - from) / Math.max(1, to - from)) * W;
+    const tick = document.createElementNS(SVGNS, 'rect');
+    Object.entries({ x: x - 2, y: 6, width: 4, height: H - 12, class: it.hit ? 'tick hit' : 'tick' }).forEach(([k, v]) => tick.setAttribute(k, v));
+    const t = document.createElementNS(SVGNS, 'title'); t.textContent = `${it.label} — ${fmtTime(it.at)}`; tick.append(t);
+    svg.append(tick);
+  }
+  return svg;
+}
+
+async function searchPage() {
+  const cams = await api('GET', '/api/v1/cameras').catch(() => []);
+  const now = Date.now();
+  const results = h('div', { id: 'search-results' });
+  const kind = h('select', { id: 's-kind', name: 'kind' }, h('option', { value: 'plates' }, 'Plate reads'), h('option', { value: 'matches' }, 'Confirmed matches'));
+  const text = h('input', { id: 's-text', name: 'text', required: true, placeholder: 'plate, ? for an unknown character (e.g. GY?0?77)' });
+  kind.addEventListener('change', () => { text.placeholder = kind.value === 'plates' ? 'plate, ? for an unknown character (e.g. GY?0?77)' : 'part of the listed name or plate'; });
+  const from = h('input', { id: 's-from', type: 'datetime-local', value: toLocal(now - 86_400_000), required: true });
+  const to = h('input', { id: 's-to', type: 'datetime-local', value: toLocal(now + 60_000), required: true });
+  const cam = h('select', { id: 's-camera' }, h('option', { value: '' }, 'all my cameras'), cams.map((c) => h('option', { value: c.id }, `${c.id} — ${c.name}`)));
+  const why = h('input', { id: 's-why', required: true, placeholder: 'case or incident reference (recorded in the audit log)' });
+  const form = h('form', { class: 'enrol', id: 'search-form', onsubmit: async (e) => {
+    e.preventDefault();
+    const f = fromLocal(from.value), t = fromLocal(to.value);
+    const q = new URLSearchParams({ justification: why.value, from_ms: f, to_ms: t, limit: 200 });
+    if (cam.value) q.set('camera', cam.value);
+    try {
+      let items;
+      if (kind.value === 'plates') {
+        q.set('pattern', text.value);
+        const reads = await api('GET', `/api/v1/plates?${q}`);
+        items = reads.map((r) => ({ at: r.first_seen_ms, hit: r.hit_entry != null, label: r.plate,
+          card: h('article', { class: 'result', 'data-read': r.id },
+            h('img', { src: `/api/v1/plates/${r.id}/crop`, alt: `plate ${r.plate}` }),
+            h('div', {}, h('strong', { class: 'plate-read' }, r.plate), r.hit_entry != null ? h('span', { class: 'pill candidate' }, 'hotlist hit') : null,
+              h('div', { class: 'muted' }, `${r.camera} · ${fmtTime(r.first_seen_ms)} · ${r.frames} frame(s), confidence ${r.confidence.toFixed(2)}${r.format ? ' · format ' + r.format : ''}`),
+              h('div', { class: 'muted small' }, `kept until ${fmtTime(r.expires_at_ms)}`))) }));
+      } else {
+        q.set('name', text.value);
+        const found = await api('GET', `/api/v1/matches?${q}`);
+        items = found.map((c) => ({ at: c.frame_time_ms, hit: true, label: c.entry_name,
+          card: h('article', { class: 'result', 'data-candidate': c.id },
+            h('img', { src: `/api/v1/candidates/${c.id}/crop`, alt: `confirmed match ${c.id}` }),
+            h('div', {}, h('strong', {}, `#${c.id} · ${c.entry_name}`), c.plate ? ` (plate ${c.read_text})` : '',
+              h('div', { class: 'muted' }, `${c.camera} · ${fmtTime(c.frame_time_ms)} · confirmed by ${c.reviews.filter((r) => r.decision === 'confirm').map((r) => r.username).join(' and ')}`),
+              h('div', { class: 'muted small' }, `${c.basis.kind} — ${c.basis.authority}, ref. ${c.basis.reference}`))) }));
+      }
+      results.replaceChildren(
+        h('p', { id: 'search-count' }, `${items.length} result(s) between ${fmtTime(f)} and ${fmtTime(t)}. This search is recorded in the audit log with its justification.`),
+        timeline(f, t, items),
+        items.length ? h('div', { class: 'results' }, items.map((i) => i.card)) : h('p', { class: 'muted' }, 'Nothing found.'));
+    } catch (ex) { results.replaceChildren(errorBox(ex)); }
+  } },
+    h('label', { for: 's-kind' }, 'Search'), kind,
+    h('label', { for: 's-text' }, 'Plate or name'), text,
+    h('label', { for: 's-from' }, 'From'), from,
+    h('label', { for: 's-to' }, 'To'), to,
+    h('label', { for: 's-camera' }, 'Camera'), cam,
+    h('label', { for: 's-why' }, 'Justification'), why,
+    h('div', { class: 'full' }, h('button', { class: 'primary', type: 'submit' }, 'Search'),
+      h('span', { class: 'muted' }, ' At most 92 days at a time. Characters OCR confuses (0/O/D/Q, 1/I/L, 2/Z, 5/S, 8/B, 6/G) match each other.')));
+  return h('div', {}, h('h1', {}, 'Forensic search'),
+    h('p', { class: 'muted' }, 'Plate reads are kept 24 hours, or 90 days when they hit a hotlist; confirmed matches as the retention policy says. Faces of people on no list are never stored, so there is nothing of theirs to search.'),
+    form, results);
+}
+
+const RENDER = { map: mapPage, incidents: incidentsPage, incident: incidentPage, search: searchPage, review: reviewPage, watchlist: watchlistPage, cameras: camerasPage, audit: auditPage, report: reportPage };
 
 async function render(override) {
   const app = document.querySelector('#app');

@@ -5,7 +5,8 @@
 // sees the cameras near it, views one, dispatches a unit, ticks the
 // procedure and closes it; an unconfirmed face match is refused with the
 // two-person rule; a confirmed plate hit opens an incident that a second
-// operator's console shows live. Screenshots in web/test-artifacts/.
+// operator's console shows live; a supervisor finds the pass by a partial
+// plate in the forensic search. Screenshots in web/test-artifacts/.
 //
 //   CIVITAS_BIN=target/debug/civitas CIVITAS_VAR=var node web/tests/incidents.test.mjs
 import { execFileSync } from 'node:child_process';
@@ -249,6 +250,26 @@ try {
   assert.equal(await omar.locator(`#map path.incident[data-incident="${plateIncident}"]`).count(), 1);
   await shot(omar, 'i07-map-units-incidents');
 
+  // ---- Forensic search: a partial plate with a confusable character finds the pass. ----
+  const sam = await session(browser, base, 'sam');
+  await sam.goto(`${base}/#/search`);
+  await sam.waitForSelector('#search-form');
+  await sam.fill('#s-text', 'G?E0O77');
+  await sam.fill('#s-why', 'Stolen-vehicle report DENUNCIA-2026-118');
+  await sam.click('#search-form button[type=submit]');
+  await sam.waitForSelector('#search-count');
+  assert.match(await sam.textContent('#search-count'), /^1 result/);
+  assert.match(await sam.textContent('#search-results'), /GYE0077.*hotlist hit.*gate/);
+  await sam.waitForFunction(() => { const i = document.querySelector('#search-results img'); return i && i.complete && i.naturalWidth > 0; });
+  assert.equal(await sam.locator('#search-timeline rect.tick.hit').count(), 1);
+  await shot(sam, 'i09-forensic-search-partial-plate');
+  // Confirmed matches by the listed plate.
+  await sam.selectOption('#s-kind', 'matches');
+  await sam.fill('#s-text', 'gye');
+  await sam.click('#search-form button[type=submit]');
+  await sam.waitForFunction(() => /confirmed by olga/.test(document.querySelector('#search-results')?.textContent || ''));
+  step('forensic search: the pass found by a partial plate with a confusable character, and the confirmed hit by its plate');
+
   // ---- The auditor sees every step and the counts. ----
   const aude = await session(browser, base, 'aude');
   await aude.goto(`${base}/#/audit?q=incident.`);
@@ -257,6 +278,9 @@ try {
   for (const a of ['incident.open', 'incident.dispatch', 'incident.sop.tick', 'incident.status', 'incident.camera.view']) {
     assert.match(rows, new RegExp(a.replace('.', '\\.')));
   }
+  await aude.goto(`${base}/#/audit?q=search`);
+  await aude.waitForFunction(() => /plate\.search[\s\S]*Stolen-vehicle report DENUNCIA-2026-118/.test(document.querySelector('#audit tbody')?.textContent || ''));
+  assert.match(await aude.textContent('#audit tbody'), /match\.search/);
   await aude.goto(`${base}/#/report`);
   await aude.waitForSelector('#report table');
   const report = await aude.textContent('#report');

@@ -302,6 +302,7 @@ pub fn router(state: ApiState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(live::events))
         .routes(routes!(routes::plate_search))
         .routes(routes!(routes::plate_crop))
+        .routes(routes!(routes::match_search))
         .routes(routes!(routes::hotlists))
         .routes(routes!(incidents::incident_types))
         .routes(routes!(incidents::incidents, incidents::open_incident))

@@ -207,6 +207,80 @@ impl Store {
         self.candidate_from_row(&r).await
     }
 
+    /// Forensic search of **confirmed** matches (face and plate): by the
+    /// listed person's or plate's name (`name`, a case-insensitive part of
+    /// it) or entry id, in a time window of at most 92 days, on the given
+    /// cameras (all in the searcher's scope when empty). Needs the `search`
+    /// permission and a justification; audited with both. Faces of people on
+    /// no list are never stored, so they cannot be searched.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn search_matches(
+        &self,
+        actor: &Actor,
+        name: &str,
+        entry: Option<i64>,
+        from: Timestamp,
+        to: Timestamp,
+        cameras: &[String],
+        justification: &str,
+        limit: i64,
+        now: Timestamp,
+    ) -> Result<Vec<CandidateView>> {
+        let scope =
+            crate::plates::check_search(actor, "match search", justification, from, to, cameras)?;
+        if name.trim().is_empty() && entry.is_none() {
+            return Err(Error::invalid(
+                "match search: give a `name` (part of it) or an `entry` id",
+            ));
+        }
+        let like = format!(
+            "%{}%",
+            name.trim()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        let rows = sqlx::query(concat!(
+            candidate_select!(),
+            " WHERE c.status = 'confirmed' AND c.frame_time_ms >= ? AND c.frame_time_ms < ?
+               AND (? IS NULL OR c.entry_id = ?) AND (? = '%%' OR e.name LIKE ? ESCAPE '\\' OR e.plate LIKE ? ESCAPE '\\')
+               AND (? IS NULL OR c.camera_id IN (SELECT value FROM json_each(?)))
+             ORDER BY c.frame_time_ms DESC LIMIT ?"
+        ))
+        .bind(from.0)
+        .bind(to.0)
+        .bind(entry)
+        .bind(entry)
+        .bind(&like)
+        .bind(&like)
+        .bind(&like)
+        .bind(&scope)
+        .bind(&scope)
+        .bind(limit.clamp(1, 1000))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err("searching confirmed matches"))?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            out.push(self.candidate_from_row(r).await?);
+        }
+        self.audit(
+            now,
+            crate::AuditRecord::new(
+                &actor.username,
+                "match.search",
+                format!("name:{}", name.trim()),
+            )
+            .why(justification.trim())
+            .details(serde_json::json!({
+                "name": name.trim(), "entry": entry, "from_ms": from.0, "to_ms": to.0,
+                "cameras": cameras, "results": out.iter().map(|v| v.id).collect::<Vec<_>>(),
+            })),
+        )
+        .await?;
+        Ok(out)
+    }
+
     /// The probe crop of a candidate (JPEG), scope-checked.
     pub async fn candidate_crop(&self, actor: &Actor, id: i64) -> Result<Vec<u8>> {
         self.candidate_view(actor, id).await?;

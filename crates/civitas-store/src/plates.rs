@@ -415,54 +415,36 @@ impl Store {
         q: &PlateQuery,
         now: Timestamp,
     ) -> Result<Vec<PlateReadView>> {
-        actor.require(Permission::Search)?;
-        if q.justification.trim().chars().count() < 5 {
-            return Err(Error::invalid(
-                "plate search: field `justification` is required (why this search is made: case or incident reference)",
-            ));
-        }
         let glob = pattern_glob(&q.pattern)?;
-        if q.to.0 <= q.from.0 {
-            return Err(Error::invalid(
-                "plate search: the time window is empty (`to` must be after `from`)",
-            ));
-        }
-        if q.to.0 - q.from.0 > MAX_SEARCH_WINDOW_DAYS * DAY_MS {
-            return Err(Error::invalid(format!(
-                "plate search: the time window is {} days; at most {MAX_SEARCH_WINDOW_DAYS} days may be searched at once",
-                (q.to.0 - q.from.0) / DAY_MS
-            )));
-        }
-        for c in &q.cameras {
-            if !actor.covers_camera(c) {
-                return Err(Error::new(
-                    ErrorKind::PermissionDenied,
-                    format!("user {:?} may not search camera {c:?}", actor.username),
-                ));
-            }
-        }
+        let cameras = check_search(
+            actor,
+            "plate search",
+            &q.justification,
+            q.from,
+            q.to,
+            &q.cameras,
+        )?;
         let limit = q.limit.clamp(1, 1000);
         let rows = sqlx::query(
             "SELECT id, camera_id, plate, format, confidence, frames, bbox_json, first_seen_ms, last_seen_ms,
                     hit_entry_id, hit_distance, expires_at_ms
              FROM plate_read WHERE plate GLOB ? AND first_seen_ms >= ? AND first_seen_ms < ? AND expires_at_ms > ?
-             ORDER BY first_seen_ms DESC",
+               AND (? IS NULL OR camera_id IN (SELECT value FROM json_each(?)))
+             ORDER BY first_seen_ms DESC LIMIT ?",
         )
         .bind(&glob)
         .bind(q.from.0)
         .bind(q.to.0)
         .bind(now.0)
+        .bind(&cameras)
+        .bind(&cameras)
+        .bind(limit)
         .fetch_all(&self.pool)
         .await
         .map_err(db_err("searching plate reads"))?;
         let mut out = Vec::new();
         for r in rows {
             let camera: String = r.get(1);
-            if !actor.covers_camera(&camera)
-                || (!q.cameras.is_empty() && !q.cameras.contains(&camera))
-            {
-                continue;
-            }
             let id: i64 = r.get(0);
             out.push(PlateReadView {
                 id,
@@ -483,9 +465,6 @@ impl Store {
                 hit_distance: r.get::<Option<f64>, _>(10).map(|d| d as f32),
                 expires_at_ms: r.get(11),
             });
-            if out.len() as i64 >= limit {
-                break;
-            }
         }
         self.audit(
             now,
@@ -545,6 +524,53 @@ impl Store {
             .await
             .map_err(db_err("counting plate reads"))
     }
+}
+
+/// Checks what every forensic search needs: the `search` permission, a
+/// justification, a window of at most [`MAX_SEARCH_WINDOW_DAYS`], cameras in
+/// the searcher's scope. Returns the cameras to search as a JSON array for
+/// SQLite's `json_each` (`None`: every camera).
+pub(crate) fn check_search(
+    actor: &Actor,
+    what: &str,
+    justification: &str,
+    from: Timestamp,
+    to: Timestamp,
+    cameras: &[String],
+) -> Result<Option<String>> {
+    actor.require(Permission::Search)?;
+    if justification.trim().chars().count() < 5 {
+        return Err(Error::invalid(format!(
+            "{what}: field `justification` is required (why this search is made: case or incident reference)"
+        )));
+    }
+    if to.0 <= from.0 {
+        return Err(Error::invalid(format!(
+            "{what}: the time window is empty (`to` must be after `from`)"
+        )));
+    }
+    if to.0 - from.0 > MAX_SEARCH_WINDOW_DAYS * DAY_MS {
+        return Err(Error::invalid(format!(
+            "{what}: the time window is {} days; at most {MAX_SEARCH_WINDOW_DAYS} days may be searched at once",
+            (to.0 - from.0) / DAY_MS
+        )));
+    }
+    for c in cameras {
+        if !actor.covers_camera(c) {
+            return Err(Error::new(
+                ErrorKind::PermissionDenied,
+                format!("user {:?} may not search camera {c:?}", actor.username),
+            ));
+        }
+    }
+    let list: Option<&[String]> = if !cameras.is_empty() {
+        Some(cameras)
+    } else if actor.scope.iter().any(|s| s == "*") {
+        None
+    } else {
+        Some(&actor.scope)
+    };
+    Ok(list.map(|l| serde_json::to_string(l).unwrap_or_else(|_| "[]".into())))
 }
 
 /// Deletes reads past their deadline, except those whose candidate is under a legal hold.
