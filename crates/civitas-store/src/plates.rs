@@ -95,7 +95,9 @@ pub struct PlateQuery {
     pub limit: i64,
 }
 
-/// The SQLite GLOB for a search pattern, or an error naming what is wrong.
+/// The SQLite GLOB over `plate_key` for a search pattern (each confusable
+/// character written as its class's first, `?` for any one character), or an
+/// error naming what is wrong.
 pub fn pattern_glob(pattern: &str) -> Result<String> {
     let mut glob = String::new();
     let mut n = 0;
@@ -106,11 +108,7 @@ pub fn pattern_glob(pattern: &str) -> Result<String> {
             c if c.is_ascii_alphanumeric() => {
                 let c = c.to_ascii_uppercase();
                 match CONFUSABLE_CLASSES.iter().find(|k| k.contains(c)) {
-                    Some(k) => {
-                        glob.push('[');
-                        glob.push_str(k);
-                        glob.push(']');
-                    }
+                    Some(k) => glob.push(k.chars().next().unwrap_or(c)),
                     None => glob.push(c),
                 }
             }
@@ -425,23 +423,40 @@ impl Store {
             &q.cameras,
         )?;
         let limit = q.limit.clamp(1, 1000);
-        let rows = sqlx::query(
-            "SELECT id, camera_id, plate, format, confidence, frames, bbox_json, first_seen_ms, last_seen_ms,
-                    hit_entry_id, hit_distance, expires_at_ms
-             FROM plate_read WHERE plate GLOB ? AND first_seen_ms >= ? AND first_seen_ms < ? AND expires_at_ms > ?
-               AND (? IS NULL OR camera_id IN (SELECT value FROM json_each(?)))
-             ORDER BY first_seen_ms DESC LIMIT ?",
-        )
-        .bind(&glob)
-        .bind(q.from.0)
-        .bind(q.to.0)
-        .bind(now.0)
-        .bind(&cameras)
-        .bind(&cameras)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err("searching plate reads"))?;
+        // With known first characters the plate_key index gives the range
+        // (an exact plate is one key); a pattern starting with `?` walks the
+        // time index instead.
+        let prefix: String = glob.chars().take_while(|c| *c != '?').collect();
+        macro_rules! read_search {
+            ($from:literal) => {
+                concat!(
+                    "SELECT id, camera_id, plate, format, confidence, frames, bbox_json, first_seen_ms, last_seen_ms,
+                            hit_entry_id, hit_distance, expires_at_ms FROM plate_read ",
+                    $from,
+                    " WHERE plate_key >= ? AND plate_key < ? AND plate_key GLOB ? AND first_seen_ms >= ? AND first_seen_ms < ?
+                       AND expires_at_ms > ? AND (? IS NULL OR camera_id IN (SELECT value FROM json_each(?)))
+                     ORDER BY first_seen_ms DESC LIMIT ?"
+                )
+            };
+        }
+        let query = if prefix.is_empty() {
+            sqlx::query(read_search!("INDEXED BY plate_read_time"))
+        } else {
+            sqlx::query(read_search!("INDEXED BY plate_read_key"))
+        };
+        let rows = query
+            .bind(&prefix)
+            .bind(format!("{prefix}~"))
+            .bind(&glob)
+            .bind(q.from.0)
+            .bind(q.to.0)
+            .bind(now.0)
+            .bind(&cameras)
+            .bind(&cameras)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err("searching plate reads"))?;
         let mut out = Vec::new();
         for r in rows {
             let camera: String = r.get(1);
@@ -515,6 +530,36 @@ impl Store {
         )
         .await?;
         Ok(r.get::<Option<Vec<u8>>, _>(1).unwrap_or_default())
+    }
+
+    /// For `civitas bench plate-search` only: stores `(camera, plate,
+    /// first_seen_ms)` reads without crops, audit or hotlist matching, in one
+    /// transaction, kept until `expires_at_ms`.
+    pub async fn bench_insert_plate_reads(
+        &self,
+        reads: &[(String, String, i64)],
+        expires_at_ms: i64,
+    ) -> Result<()> {
+        let mut tx = self.begin_immediate().await?;
+        for (i, (camera, plate, at)) in reads.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO plate_read (camera_id, pass_id, plate, format, confidence, frames, bbox_json, first_seen_ms, last_seen_ms, expires_at_ms, created_at_ms)
+                 VALUES (?, ?, ?, 'EC', 0.97, 5, '{\"x0\":0,\"y0\":0,\"x1\":100,\"y1\":30}', ?, ?, ?, ?)",
+            )
+            .bind(camera)
+            .bind(i as i64)
+            .bind(plate)
+            .bind(at)
+            .bind(at + 1_000)
+            .bind(expires_at_ms)
+            .bind(at)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err("storing benchmark reads"))?;
+        }
+        tx.commit()
+            .await
+            .map_err(db_err("committing benchmark reads"))
     }
 
     /// Number of stored plate reads (for tests and metrics; identifies nobody).
