@@ -78,6 +78,14 @@ pub struct IncidentTypeView {
     pub sop: Vec<String>,
 }
 
+/// Pushes unit `id`'s current state (after a dispatch or a release).
+async fn announce_unit_id(c: &Console, actor: &civitas_auth::Actor, id: &str) -> Result<(), Error> {
+    if let Some(u) = c.store.units(actor).await?.into_iter().find(|u| u.id == id) {
+        announce_unit(c, &u);
+    }
+    Ok(())
+}
+
 /// The incident types operators can choose, with their procedures.
 #[utoipa::path(get, path = "/api/v1/incident-types", tag = "incidents",
     security(("session" = ["dispatch"]), ("bearer" = ["dispatch"])),
@@ -402,15 +410,7 @@ pub async fn assign_unit(
         .assign_unit(&caller.actor, id, req.unit.trim(), c.clock.now())
         .await?;
     announce(c, &v, "unit.assigned");
-    if let Some(u) = c
-        .store
-        .units(&caller.actor)
-        .await?
-        .into_iter()
-        .find(|u| u.id == req.unit.trim())
-    {
-        announce_unit(c, &u);
-    }
+    announce_unit_id(c, &caller.actor, req.unit.trim()).await?;
     Ok(axum::Json(v))
 }
 
@@ -436,15 +436,7 @@ pub async fn release_unit(
         .release_unit(&caller.actor, id, &unit, c.clock.now())
         .await?;
     announce(c, &v, "unit.released");
-    if let Some(u) = c
-        .store
-        .units(&caller.actor)
-        .await?
-        .into_iter()
-        .find(|u| u.id == unit)
-    {
-        announce_unit(c, &u);
-    }
+    announce_unit_id(c, &caller.actor, &unit).await?;
     Ok(axum::Json(v))
 }
 

@@ -270,6 +270,52 @@ async fn assigned_units(conn: &mut SqliteConnection, id: i64) -> Result<Vec<Stri
     )
 }
 
+/// A candidate that may open or join an incident: in `actor`'s scope and
+/// confirmed. Returns its camera and the links it brings (itself, and its
+/// plate read if any).
+async fn confirmed_candidate(
+    conn: &mut SqliteConnection,
+    actor: &Actor,
+    cid: i64,
+    policy: &ReviewPolicy,
+) -> Result<(String, Vec<(&'static str, i64)>)> {
+    let r = sqlx::query(
+        "SELECT status, kind, camera_id, plate_read_id,
+                (SELECT COUNT(*) FROM candidate_review r WHERE r.candidate_id = c.id AND r.decision = 'confirm')
+         FROM candidate c WHERE id = ?",
+    )
+    .bind(cid)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db_err("reading candidate"))?
+    .filter(|r| actor.covers_camera(&r.get::<String, _>(2)))
+    // Out of scope reads the same as absent.
+    .ok_or_else(|| Error::not_found(format!("candidate {cid} does not exist")))?;
+    check_confirmed(
+        cid,
+        &r.get::<String, _>(0),
+        &r.get::<String, _>(1),
+        r.get(4),
+        policy,
+    )?;
+    let mut links = vec![("candidate", cid)];
+    if let Some(read) = r.get::<Option<i64>, _>(3) {
+        links.push(("plate_read", read));
+    }
+    Ok((r.get(2), links))
+}
+
+/// Marks the incident changed at `now`.
+async fn touch(conn: &mut SqliteConnection, id: i64, now: Timestamp) -> Result<()> {
+    sqlx::query("UPDATE incident SET updated_at_ms = ? WHERE id = ?")
+        .bind(now.0)
+        .bind(id)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err("updating the incident"))?;
+    Ok(())
+}
+
 fn unit_from_row(r: &sqlx::sqlite::SqliteRow) -> UnitView {
     UnitView {
         id: r.get(0),
@@ -406,32 +452,9 @@ impl Store {
         let mut camera = inc.camera.clone();
         let mut links: Vec<(&str, i64)> = Vec::new();
         if let Some(cid) = inc.candidate_id {
-            let r = sqlx::query(
-                "SELECT status, kind, camera_id, plate_read_id,
-                        (SELECT COUNT(*) FROM candidate_review r WHERE r.candidate_id = c.id AND r.decision = 'confirm')
-                 FROM candidate c WHERE id = ?",
-            )
-            .bind(cid)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db_err("reading candidate"))?
-            .ok_or_else(|| Error::not_found(format!("candidate {cid} does not exist")))?;
-            let cam: String = r.get(2);
-            if !actor.covers_camera(&cam) {
-                return Err(Error::not_found(format!("candidate {cid} does not exist")));
-            }
-            check_confirmed(
-                cid,
-                &r.get::<String, _>(0),
-                &r.get::<String, _>(1),
-                r.get(4),
-                policy,
-            )?;
+            let (cam, l) = confirmed_candidate(&mut tx, actor, cid, policy).await?;
             camera = Some(cam);
-            links.push(("candidate", cid));
-            if let Some(read) = r.get::<Option<i64>, _>(3) {
-                links.push(("plate_read", read));
-            }
+            links = l;
         }
         if let Some(cam) = &camera
             && !actor.covers_camera(cam)
@@ -833,12 +856,7 @@ impl Store {
             )
             .await?;
         }
-        sqlx::query("UPDATE incident SET updated_at_ms = ? WHERE id = ?")
-            .bind(now.0)
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err("updating the incident"))?;
+        touch(&mut tx, id, now).await?;
         incident_event(
             &mut tx,
             "incident.unit.assigned",
@@ -888,12 +906,7 @@ impl Store {
                 "unit {unit:?} is not assigned to incident {id}"
             )));
         }
-        sqlx::query("UPDATE incident SET updated_at_ms = ? WHERE id = ?")
-            .bind(now.0)
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err("updating the incident"))?;
+        touch(&mut tx, id, now).await?;
         timeline(
             &mut tx,
             id,
@@ -1007,12 +1020,7 @@ impl Store {
                     _ => format!("Unit {unit} released ({})", to.name()),
                 };
                 timeline(&mut tx, i, &actor.username, "unit.status", &text, now).await?;
-                sqlx::query("UPDATE incident SET updated_at_ms = ? WHERE id = ?")
-                    .bind(now.0)
-                    .bind(i)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_err("updating the incident"))?;
+                touch(&mut tx, i, now).await?;
             }
             append(
                 &mut tx,
@@ -1161,28 +1169,7 @@ impl Store {
         let key = self.key()?;
         let mut tx = self.begin_immediate().await?;
         current(&mut tx, actor, id).await?;
-        let r = sqlx::query(
-            "SELECT status, kind, camera_id, plate_read_id,
-                    (SELECT COUNT(*) FROM candidate_review r WHERE r.candidate_id = c.id AND r.decision = 'confirm')
-             FROM candidate c WHERE id = ?",
-        )
-        .bind(candidate)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db_err("reading candidate"))?
-        .filter(|r| actor.covers_camera(&r.get::<String, _>(2)))
-        .ok_or_else(|| Error::not_found(format!("candidate {candidate} does not exist")))?;
-        check_confirmed(
-            candidate,
-            &r.get::<String, _>(0),
-            &r.get::<String, _>(1),
-            r.get(4),
-            policy,
-        )?;
-        let mut links = vec![("candidate", candidate)];
-        if let Some(read) = r.get::<Option<i64>, _>(3) {
-            links.push(("plate_read", read));
-        }
+        let (_, links) = confirmed_candidate(&mut tx, actor, candidate, policy).await?;
         for (kind, ref_id) in links {
             sqlx::query("INSERT OR IGNORE INTO incident_link (incident_id, kind, ref_id, added_by, at_ms) VALUES (?, ?, ?, ?, ?)")
                 .bind(id)
