@@ -536,9 +536,10 @@ async function searchPage() {
   const cams = await api('GET', '/api/v1/cameras').catch(() => []);
   const now = Date.now();
   const results = h('div', { id: 'search-results' });
-  const kind = h('select', { id: 's-kind', name: 'kind' }, h('option', { value: 'plates' }, 'Plate reads'), h('option', { value: 'matches' }, 'Confirmed matches'));
+  const kind = h('select', { id: 's-kind', name: 'kind' }, h('option', { value: 'plates' }, 'Plate reads'), h('option', { value: 'matches' }, 'Confirmed matches'), h('option', { value: 'events' }, 'Camera events'));
   const text = h('input', { id: 's-text', name: 'text', required: true, placeholder: 'plate, ? for an unknown character (e.g. GY?0?77)' });
-  kind.addEventListener('change', () => { text.placeholder = kind.value === 'plates' ? 'plate, ? for an unknown character (e.g. GY?0?77)' : 'part of the listed name or plate'; });
+  const hints = { plates: 'plate, ? for an unknown character (e.g. GY?0?77)', matches: 'part of the listed name or plate', events: 'offline, degraded, failed, stopped, online, connecting (empty: all)' };
+  kind.addEventListener('change', () => { text.placeholder = hints[kind.value]; text.required = kind.value !== 'events'; });
   const from = h('input', { id: 's-from', type: 'datetime-local', value: toLocal(now - 86_400_000), required: true });
   const to = h('input', { id: 's-to', type: 'datetime-local', value: toLocal(now + 60_000), required: true });
   const cam = h('select', { id: 's-camera' }, h('option', { value: '' }, 'all my cameras'), cams.map((c) => h('option', { value: c.id }, `${c.id} — ${c.name}`)));
@@ -559,6 +560,13 @@ async function searchPage() {
             h('div', {}, h('strong', { class: 'plate-read' }, r.plate), r.hit_entry != null ? h('span', { class: 'pill candidate' }, 'hotlist hit') : null,
               h('div', { class: 'muted' }, `${r.camera} · ${fmtTime(r.first_seen_ms)} · ${r.frames} frame(s), confidence ${r.confidence.toFixed(2)}${r.format ? ' · format ' + r.format : ''}`),
               h('div', { class: 'muted small' }, `kept until ${fmtTime(r.expires_at_ms)}`))) }));
+      } else if (kind.value === 'events') {
+        if (text.value.trim()) q.set('kind', text.value.trim());
+        const events = await api('GET', `/api/v1/camera-events?${q}`);
+        items = events.map((ev) => ({ at: ev.at_ms, hit: ev.kind === 'offline' || ev.kind === 'failed', label: `${ev.camera} ${ev.kind}`,
+          card: h('article', { class: 'result', 'data-event': ev.id },
+            h('div', {}, h('span', { class: `pill ${ev.kind}` }, ev.kind), ' ', h('strong', {}, ev.camera),
+              h('div', { class: 'muted' }, fmtTime(ev.at_ms)), ev.detail ? h('div', { class: 'small' }, ev.detail) : null)) }));
       } else {
         q.set('name', text.value);
         const found = await api('GET', `/api/v1/matches?${q}`);
@@ -576,7 +584,7 @@ async function searchPage() {
     } catch (ex) { results.replaceChildren(errorBox(ex)); }
   } },
     h('label', { for: 's-kind' }, 'Search'), kind,
-    h('label', { for: 's-text' }, 'Plate or name'), text,
+    h('label', { for: 's-text' }, 'Plate, name or event'), text,
     h('label', { for: 's-from' }, 'From'), from,
     h('label', { for: 's-to' }, 'To'), to,
     h('label', { for: 's-camera' }, 'Camera'), cam,

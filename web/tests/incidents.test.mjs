@@ -268,7 +268,13 @@ try {
   await sam.fill('#s-text', 'gye');
   await sam.click('#search-form button[type=submit]');
   await sam.waitForFunction(() => /confirmed by olga/.test(document.querySelector('#search-results')?.textContent || ''));
-  step('forensic search: the pass found by a partial plate with a confusable character, and the confirmed hit by its plate');
+  // Camera events: the clips ended, so each camera's stop is on record.
+  await sam.selectOption('#s-kind', 'events');
+  await sam.fill('#s-text', 'stopped');
+  await sam.click('#search-form button[type=submit]');
+  await sam.waitForSelector('#search-results article[data-event]');
+  assert.match(await sam.textContent('#search-results'), /stopped\s*plaza/);
+  step('forensic search: the pass found by a partial plate with a confusable character, the confirmed hit by its plate, the cameras\' stops by kind');
 
   // ---- The auditor sees every step and the counts. ----
   const aude = await session(browser, base, 'aude');

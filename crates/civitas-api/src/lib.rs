@@ -303,6 +303,7 @@ pub fn router(state: ApiState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(routes::plate_search))
         .routes(routes!(routes::plate_crop))
         .routes(routes!(routes::match_search))
+        .routes(routes!(routes::camera_event_search))
         .routes(routes!(routes::hotlists))
         .routes(routes!(incidents::incident_types))
         .routes(routes!(incidents::incidents, incidents::open_incident))

@@ -455,6 +455,60 @@ pub async fn match_search(
     ))
 }
 
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CameraEventQuery {
+    /// `connecting`, `online`, `degraded`, `offline`, `stopped` or `failed`; all when absent.
+    pub kind: Option<String>,
+    /// Why this search is made. Required; audited.
+    pub justification: Option<String>,
+    /// Window start, Unix ms (default: 7 days before `to_ms`).
+    pub from_ms: Option<i64>,
+    /// Window end, Unix ms (default: now). At most 92 days after `from_ms`.
+    pub to_ms: Option<i64>,
+    /// Only this camera.
+    pub camera: Option<String>,
+    /// At most this many, newest first (1..1000, default 100).
+    pub limit: Option<i64>,
+}
+
+/// Forensic search of camera events (health changes, stops) by kind, time
+/// and camera; audited with its justification.
+#[utoipa::path(get, path = "/api/v1/camera-events", tag = "plates",
+    params(CameraEventQuery),
+    security(("session" = ["search"]), ("bearer" = ["search"])),
+    responses(
+        (status = 200, body = Vec<civitas_store::CameraEventView>),
+        (status = 400, body = crate::ErrorBody),
+        (status = 401, body = crate::ErrorBody),
+        (status = 403, body = crate::ErrorBody),
+    ))]
+pub async fn camera_event_search(
+    State(st): State<ApiState>,
+    caller: Caller,
+    QueryArgs(q): QueryArgs<CameraEventQuery>,
+) -> Result<axum::Json<Vec<civitas_store::CameraEventView>>, ApiError> {
+    let c = console(&st)?;
+    caller.require(Permission::Search)?;
+    let now = c.clock.now();
+    let to = q.to_ms.unwrap_or(now.0 + 1);
+    let cameras: Vec<String> = q.camera.into_iter().collect();
+    Ok(axum::Json(
+        c.store
+            .search_camera_events(
+                &caller.actor,
+                q.kind.as_deref().filter(|k| !k.is_empty()),
+                Timestamp(q.from_ms.unwrap_or(to - 7 * 86_400_000)),
+                Timestamp(to),
+                &cameras,
+                q.justification.as_deref().unwrap_or(""),
+                q.limit.unwrap_or(100),
+                now,
+            )
+            .await?,
+    ))
+}
+
 /// The best crop of a stored plate read (JPEG). Audited.
 #[utoipa::path(get, path = "/api/v1/plates/{id}/crop", tag = "plates",
     params(("id" = i64, Path, description = "plate read id")),

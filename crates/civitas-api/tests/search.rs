@@ -111,3 +111,89 @@ async fn confirmed_matches_are_searched_with_a_justification_and_audited() {
         log[0].details
     );
 }
+
+#[tokio::test]
+async fn camera_events_are_searched_by_kind_with_a_justification() {
+    let f = fixture(0).await;
+    for (cam, kind, detail, dt) in [
+        ("gate", "online", "", 0),
+        ("gate", "offline", "camera gate: connection refused", 60_000),
+        ("gate", "online", "", 120_000),
+        (
+            "plaza",
+            "offline",
+            "camera plaza: no packets for 10 s",
+            180_000,
+        ),
+    ] {
+        f.store
+            .record_camera_event(cam, kind, detail, civitas_base::Timestamp(T0 + dt))
+            .await
+            .unwrap();
+    }
+    let e = f
+        .store
+        .record_camera_event("gate", "on fire", "", civitas_base::Timestamp(T0))
+        .await
+        .unwrap_err();
+    assert!(e.message().contains("not one of"), "{e}");
+    let sam = login(&f.app, "sam").await;
+    let window = format!("from_ms={}&to_ms={}", T0 - 1, T0 + 86_400_000);
+    let r = call(
+        &f.app,
+        "GET",
+        &format!("/api/v1/camera-events?kind=offline&justification=outage%20report%2012&{window}"),
+        &sam,
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.message());
+    let found = r.json();
+    let cams: Vec<&str> = found
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["camera"].as_str().unwrap())
+        .collect();
+    assert_eq!(cams, ["plaza", "gate"], "newest first, only offline");
+    let r = call(&f.app, "GET", &format!("/api/v1/camera-events?kind=offline&camera=gate&justification=outage%20report%2012&{window}"), &sam, None).await;
+    assert_eq!(r.json()[0]["detail"], "camera gate: connection refused");
+    assert_eq!(r.json().as_array().unwrap().len(), 1);
+    for (q, want) in [
+        (format!("kind=offline&{window}"), "justification"),
+        (
+            format!("kind=exploded&justification=outage%20report%2012&{window}"),
+            "not one of",
+        ),
+    ] {
+        let r = call(
+            &f.app,
+            "GET",
+            &format!("/api/v1/camera-events?{q}"),
+            &sam,
+            None,
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{q}");
+        assert!(r.message().contains(want), "{q}: {}", r.message());
+    }
+    assert_eq!(
+        f.store
+            .audit_entries(0, 100, "camera_event.search")
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    // Retention: 90 days later they are gone.
+    let r = f
+        .store
+        .sweep(
+            &civitas_store::RetentionPolicy::default(),
+            &civitas_store::ReviewPolicy::default(),
+            civitas_base::Timestamp(T0 + 91 * 86_400_000),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.camera_events_deleted, 4);
+}

@@ -295,6 +295,8 @@ pub struct RetentionConfig {
     pub expired_entries_days: f64,
     /// Incidents, counted from their closing (caller, notes, timeline). Default 365.
     pub closed_incidents_days: f64,
+    /// Camera events (health changes, stops). Default 90.
+    pub camera_events_days: f64,
 }
 
 impl Default for RetentionConfig {
@@ -306,6 +308,7 @@ impl Default for RetentionConfig {
             confirmed_candidates_days: 365.0,
             expired_entries_days: 30.0,
             closed_incidents_days: 365.0,
+            camera_events_days: 90.0,
         }
     }
 }

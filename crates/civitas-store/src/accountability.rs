@@ -209,6 +209,8 @@ pub struct RetentionPolicy {
     pub expired_entries_ms: Option<i64>,
     /// Incidents closed this long ago are deleted (caller, notes, timeline).
     pub closed_incidents_ms: Option<i64>,
+    /// Camera events (health changes) older than this are deleted.
+    pub camera_events_ms: Option<i64>,
 }
 
 impl Default for RetentionPolicy {
@@ -221,6 +223,7 @@ impl Default for RetentionPolicy {
             confirmed_candidates_ms: Some(365 * DAY),
             expired_entries_ms: Some(30 * DAY),
             closed_incidents_ms: Some(365 * DAY),
+            camera_events_ms: Some(90 * DAY),
         }
     }
 }
@@ -240,6 +243,8 @@ pub struct SweepReport {
     pub incidents_deleted: u64,
     /// Outbox events every webhook acknowledged, older than 7 days.
     pub outbox_events_deleted: u64,
+    /// Camera health events past their period.
+    pub camera_events_deleted: u64,
     pub held_and_kept: u64,
 }
 
@@ -1006,6 +1011,10 @@ impl Store {
             r.incidents_deleted = crate::incidents::sweep_incidents(&mut tx, now.0 - p).await?;
         }
         r.outbox_events_deleted = crate::incidents::sweep_outbox(&mut tx, now).await?;
+        if let Some(p) = policy.camera_events_ms {
+            r.camera_events_deleted =
+                crate::plates::sweep_camera_events(&mut tx, now.0 - p).await?;
+        }
         append(
             &mut tx,
             self.key()?,

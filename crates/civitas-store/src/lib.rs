@@ -20,7 +20,9 @@ pub use incidents::{
     DeliveryStatus, IncidentView, LinkView, NewIncident, OutboxEvent, SopStepView, TimelineEntry,
     UnitSpec, UnitView,
 };
-pub use plates::{Hotlist, PlateQuery, PlateReadView, PlateRetention, StoredPlateEntry};
+pub use plates::{
+    CameraEventView, Hotlist, PlateQuery, PlateReadView, PlateRetention, StoredPlateEntry,
+};
 
 use civitas_audit::AuditKey;
 use civitas_auth::{Actor, Permission};

@@ -320,6 +320,7 @@ pub fn retention_policy(cfg: &Config) -> civitas_store::RetentionPolicy {
         confirmed_candidates_ms: ms(r.confirmed_candidates_days),
         expired_entries_ms: ms(r.expired_entries_days),
         closed_incidents_ms: ms(r.closed_incidents_days),
+        camera_events_ms: ms(r.camera_events_days),
     }
 }
 

@@ -545,6 +545,13 @@ pub fn main(config: &Path, a: Args) -> Result<()> {
                 }
                 Event::CameraStopped { camera, error } => {
                     stopped += 1;
+                    let (kind, detail) = match &error {
+                        Some(e) => ("failed", e.as_str()),
+                        None => ("stopped", ""),
+                    };
+                    if let Err(e) = store.record_camera_event(&camera.0, kind, detail, SystemClock.now()).await {
+                        tracing::warn!(camera = %camera, error = %e, "recording a camera event");
+                    }
                     match error {
                         Some(e) => {
                             failed += 1;
@@ -558,12 +565,18 @@ pub fn main(config: &Path, a: Args) -> Result<()> {
                     state,
                     last_error,
                     reconnects,
-                } => match last_error {
+                } => {
+                    let detail = last_error.as_deref().unwrap_or("");
+                    if let Err(e) = store.record_camera_event(&camera.0, &state, detail, SystemClock.now()).await {
+                        tracing::warn!(camera = %camera, error = %e, "recording a camera event");
+                    }
+                    match last_error {
                     Some(e) if state != "online" => {
                         eprintln!("camera {camera}: {state} ({e}; {reconnects} reconnect(s))")
                     }
                     _ => eprintln!("camera {camera}: {state}"),
-                },
+                    }
+                }
                 Event::FrameAnalysed { .. } => {}
             }
         }
