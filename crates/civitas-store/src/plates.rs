@@ -423,40 +423,42 @@ impl Store {
             &q.cameras,
         )?;
         let limit = q.limit.clamp(1, 1000);
-        // With known first characters the plate_key index gives the range
-        // (an exact plate is one key); a pattern starting with `?` walks the
-        // time index instead.
-        let prefix: String = glob.chars().take_while(|c| *c != '?').collect();
-        macro_rules! read_search {
-            ($from:literal) => {
-                concat!(
-                    "SELECT id, camera_id, plate, format, confidence, frames, bbox_json, first_seen_ms, last_seen_ms,
-                            hit_entry_id, hit_distance, expires_at_ms FROM plate_read ",
-                    $from,
-                    " WHERE plate_key >= ? AND plate_key < ? AND plate_key GLOB ? AND first_seen_ms >= ? AND first_seen_ms < ?
-                       AND expires_at_ms > ? AND (? IS NULL OR camera_id IN (SELECT value FROM json_each(?)))
-                     ORDER BY first_seen_ms DESC LIMIT ?"
-                )
-            };
-        }
-        let query = if prefix.is_empty() {
-            sqlx::query(read_search!("INDEXED BY plate_read_time"))
-        } else {
-            sqlx::query(read_search!("INDEXED BY plate_read_key"))
-        };
-        let rows = query
-            .bind(&prefix)
-            .bind(format!("{prefix}~"))
+        // The plate_key index answers by prefix ranges: the known first
+        // characters (an exact plate is one key); leading `?`s (at most
+        // three) are expanded into every key character, one range each.
+        // Only a pattern with more leading `?`s scans the table.
+        let prefixes = key_prefixes(&glob);
+        let rows = if prefixes.is_empty() {
+            sqlx::query(
+                "SELECT id, camera_id, plate, format, confidence, frames, bbox_json, first_seen_ms, last_seen_ms,
+                        hit_entry_id, hit_distance, expires_at_ms FROM plate_read NOT INDEXED
+                 WHERE plate_key GLOB ? AND first_seen_ms >= ? AND first_seen_ms < ?
+                   AND expires_at_ms > ? AND (? IS NULL OR camera_id IN (SELECT value FROM json_each(?)))
+                 ORDER BY first_seen_ms DESC LIMIT ?",
+            )
             .bind(&glob)
-            .bind(q.from.0)
-            .bind(q.to.0)
-            .bind(now.0)
-            .bind(&cameras)
-            .bind(&cameras)
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_err("searching plate reads"))?;
+        } else {
+            sqlx::query(
+                "SELECT r.id, r.camera_id, r.plate, r.format, r.confidence, r.frames, r.bbox_json, r.first_seen_ms, r.last_seen_ms,
+                        r.hit_entry_id, r.hit_distance, r.expires_at_ms
+                 FROM json_each(?) p JOIN plate_read r INDEXED BY plate_read_key
+                   ON r.plate_key >= p.value AND r.plate_key < p.value || '~'
+                 WHERE r.plate_key GLOB ? AND r.first_seen_ms >= ? AND r.first_seen_ms < ?
+                   AND r.expires_at_ms > ? AND (? IS NULL OR r.camera_id IN (SELECT value FROM json_each(?)))
+                 ORDER BY r.first_seen_ms DESC LIMIT ?",
+            )
+            .bind(serde_json::to_string(&prefixes).unwrap_or_else(|_| "[]".into()))
+            .bind(&glob)
+        }
+        .bind(q.from.0)
+        .bind(q.to.0)
+        .bind(now.0)
+        .bind(&cameras)
+        .bind(&cameras)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err("searching plate reads"))?;
         let mut out = Vec::new();
         for r in rows {
             let camera: String = r.get(1);
@@ -701,6 +703,41 @@ pub(crate) async fn sweep_camera_events(
         .rows_affected())
 }
 
+/// The characters a `plate_key` holds: A–Z and 0–9 with each confusable
+/// class folded into its first character.
+fn key_alphabet() -> Vec<char> {
+    ('0'..='9')
+        .chain('A'..='Z')
+        .filter(|c| {
+            CONFUSABLE_CLASSES
+                .iter()
+                .all(|k| !k.contains(*c) || k.starts_with(*c))
+        })
+        .collect()
+}
+
+/// The `plate_key` prefixes whose index ranges cover every key `glob`
+/// (a folded pattern, `?` for any character) can match: the characters
+/// before the first `?` after the leading ones, with up to three leading
+/// `?`s expanded over the key alphabet. Empty when there are more (the
+/// caller scans).
+fn key_prefixes(glob: &str) -> Vec<String> {
+    let lead = glob.chars().take_while(|c| *c == '?').count();
+    if lead > 3 {
+        return Vec::new();
+    }
+    let known: String = glob.chars().skip(lead).take_while(|c| *c != '?').collect();
+    let mut out = vec![String::new()];
+    let alphabet = key_alphabet();
+    for _ in 0..lead {
+        out = out
+            .iter()
+            .flat_map(|p| alphabet.iter().map(move |c| format!("{p}{c}")))
+            .collect();
+    }
+    out.into_iter().map(|p| p + &known).collect()
+}
+
 /// Checks what every forensic search needs: the `search` permission, a
 /// justification, a window of at most [`MAX_SEARCH_WINDOW_DAYS`], cameras in
 /// the searcher's scope. Returns the cameras to search as a JSON array for
@@ -760,4 +797,33 @@ pub(crate) async fn sweep_reads(conn: &mut sqlx::SqliteConnection, now: Timestam
     .await
     .map_err(db_err("deleting expired plate reads"))?
     .rows_affected())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_patterns_fold_confusables_and_become_index_prefixes() {
+        assert_eq!(pattern_glob("GY?-0O77").unwrap(), "6Y?0077");
+        assert_eq!(
+            pattern_glob("6YE0O77").unwrap(),
+            pattern_glob("GYEOO77").unwrap()
+        );
+        assert!(pattern_glob("??").is_err());
+        assert!(pattern_glob("ЖY1234").is_err());
+        let alphabet = key_alphabet();
+        assert_eq!(alphabet.len(), 27, "36 characters less the 9 folded away");
+        assert!(!alphabet.contains(&'O') && alphabet.contains(&'0') && alphabet.contains(&'Y'));
+        assert_eq!(key_prefixes("6Y?0?77"), ["6Y"]);
+        assert_eq!(key_prefixes("6YE0077"), ["6YE0077"]);
+        let one = key_prefixes("?YE0077");
+        assert_eq!(one.len(), 27);
+        assert!(one.contains(&"6YE0077".to_string()), "G folds to 6");
+        assert_eq!(key_prefixes("??E0?77").len(), 27 * 27);
+        assert!(
+            key_prefixes("????077").is_empty(),
+            "more than three leading ? scans"
+        );
+    }
 }
