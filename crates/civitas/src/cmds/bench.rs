@@ -670,6 +670,20 @@ async fn bench_plate_search(
             t0 + DAY / 2 + 1_800_000,
             vec![],
         ),
+        (
+            "two leading unknown ??E0?77, whole day",
+            "??E0?77",
+            t0,
+            t0 + DAY,
+            vec![],
+        ),
+        (
+            "four leading unknown ????077 (table scan), whole day",
+            "????077",
+            t0,
+            t0 + DAY,
+            vec![],
+        ),
     ] {
         let q = PlateQuery {
             pattern: pattern.into(),
