@@ -56,6 +56,9 @@ pub struct Live {
     /// Each camera's latest picture (shared, not copied), for viewing the
     /// cameras near an incident.
     frames: RwLock<BTreeMap<String, Arc<RgbImage>>>,
+    /// Cameras someone is viewing, until when: their pictures are kept at
+    /// every analysed frame rather than every few seconds.
+    viewed: RwLock<BTreeMap<String, std::time::Instant>>,
 }
 
 impl Default for Live {
@@ -64,6 +67,7 @@ impl Default for Live {
             tx: broadcast::channel(1024).0,
             cameras: RwLock::default(),
             frames: RwLock::default(),
+            viewed: RwLock::default(),
         }
     }
 }
@@ -106,8 +110,25 @@ impl Live {
             .insert(camera.to_owned(), frame);
     }
 
-    /// The camera's latest picture, if it delivered one.
+    /// Whether someone viewed the camera in the last 30 s (so its source
+    /// should hand over every frame, not one every few seconds).
+    pub fn is_viewed(&self, camera: &str) -> bool {
+        self.viewed
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(camera)
+            .is_some_and(|until| *until > std::time::Instant::now())
+    }
+
+    /// The camera's latest picture, if it delivered one; marks it viewed.
     pub fn frame(&self, camera: &str) -> Option<Arc<RgbImage>> {
+        self.viewed
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(
+                camera.to_owned(),
+                std::time::Instant::now() + std::time::Duration::from_secs(30),
+            );
         self.frames
             .read()
             .unwrap_or_else(|p| p.into_inner())
