@@ -468,7 +468,7 @@ pub async fn tick_sop(
     Ok(axum::Json(v))
 }
 
-/// A note, or a link to a confirmed candidate.
+/// A note for the timeline.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NoteRequest {
