@@ -7,21 +7,13 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { VAR, freePort, makeUsers, startRun, launch, session } from '../web/tests/harness.mjs';
+import { VAR, freePort, baseConfig, makeUsers, startRun, launch, session } from '../web/tests/harness.mjs';
 
 const N = Number(process.argv[2] || 30);
 const dir = mkdtempSync(join(tmpdir(), 'civitas-bench-incidents-'));
 const port = await freePort();
 const cfg = join(dir, 'civitas.toml');
-writeFileSync(cfg, `[store]
-path = "${join(dir, 'civitas.db')}"
-audit_key = "${join(dir, 'keys/audit.key')}"
-[vision]
-models_dir = "${join(VAR, 'models')}"
-ort_library = "${join(VAR, 'lib/libonnxruntime.so.1.31.1')}"
-[api]
-listen = "127.0.0.1:${port}"
-[[incident_type]]
+writeFileSync(cfg, `${baseConfig(dir, port)}[[incident_type]]
 id = "robbery"
 label = "Robbery in progress"
 priority = 1

@@ -9,7 +9,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
-import { ROOT, VAR, ART, freePort, stepper, civitas, makeUsers, startRun, launch, session as login, shot } from './harness.mjs';
+import { ROOT, VAR, ART, freePort, stepper, civitas, baseConfig, makeUsers, startRun, launch, session as login, shot } from './harness.mjs';
 
 const step = stepper('browser test');
 
@@ -23,15 +23,7 @@ execFileSync(join(ROOT, 'scripts/make-clip'), [clip,
   join(VAR, 'testdata/face_recognition/obama2.jpg'), join(VAR, 'testdata/face_recognition/biden.jpg'),
   join(VAR, 'testdata/face_recognition/obama3.jpg'), join(VAR, 'testdata/scrfd/newton.png'), '--seconds', '3']);
 const cfg = join(dir, 'civitas.toml');
-writeFileSync(cfg, `[store]
-path = "${join(dir, 'civitas.db')}"
-audit_key = "${join(dir, 'keys/audit.key')}"
-[vision]
-models_dir = "${join(VAR, 'models')}"
-ort_library = "${join(VAR, 'lib/libonnxruntime.so.1.31.1')}"
-[api]
-listen = "127.0.0.1:${port}"
-[[camera]]
+writeFileSync(cfg, `${baseConfig(dir, port)}[[camera]]
 id = "plaza"
 name = "Plaza Grande, north side"
 url = "${clip}"

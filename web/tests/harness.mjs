@@ -19,6 +19,19 @@ export const freePort = () => new Promise((ok) => { const s = createServer(); s.
 
 export const stepper = (name) => (m) => console.log(`${name}: ${m}`);
 
+/** The [store], [vision] and [api] sections every test config starts with. */
+export function baseConfig(dir, port) {
+  return `[store]
+path = "${join(dir, 'civitas.db')}"
+audit_key = "${join(dir, 'keys/audit.key')}"
+[vision]
+models_dir = "${join(VAR, 'models')}"
+ort_library = "${join(VAR, 'lib/libonnxruntime.so.1.31.1')}"
+[api]
+listen = "127.0.0.1:${port}"
+`;
+}
+
 /** Runs a civitas subcommand (as `user`, when given) and returns its stdout. */
 export function civitas(cfg, args, user, extraEnv = {}) {
   const env = { ...process.env, CIVITAS_NEW_PASSWORD: PW, ...extraEnv };

@@ -16,7 +16,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
-import { ROOT, VAR, ART, freePort, stepper, civitas, makeUsers, startRun, launch, session, shot } from './harness.mjs';
+import { ROOT, VAR, ART, freePort, stepper, civitas, baseConfig, makeUsers, startRun, launch, session, shot } from './harness.mjs';
 
 const step = stepper('incidents browser test');
 const dir = mkdtempSync(join(tmpdir(), 'civitas-incidents-'));
@@ -48,15 +48,7 @@ function startReceiver() {
 // Both cameras read their clip as fast as they can (realtime = false): the
 // candidates are waiting when the browser arrives; the cameras keep their
 // last picture for viewing through an incident.
-writeFileSync(cfg, `[store]
-path = "${join(dir, 'civitas.db')}"
-audit_key = "${join(dir, 'keys/audit.key')}"
-[vision]
-models_dir = "${join(VAR, 'models')}"
-ort_library = "${join(VAR, 'lib/libonnxruntime.so.1.31.1')}"
-[api]
-listen = "127.0.0.1:${port}"
-[anpr]
+writeFileSync(cfg, `${baseConfig(dir, port)}[anpr]
 formats = ["EC"]
 [incidents]
 area = [-0.40, -78.65, 0.05, -78.30]

@@ -563,7 +563,7 @@ async fn nearby(
     id: i64,
     radius_m: f64,
 ) -> Result<Vec<NearbyCamera>, ApiError> {
-    let (at, _) = c.store.incident_location(&caller.actor, id).await?;
+    let at = c.store.incident_location(&caller.actor, id).await?;
     let mut near: Vec<NearbyCamera> = c
         .live
         .cameras()

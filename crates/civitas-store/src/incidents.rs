@@ -1250,17 +1250,25 @@ impl Store {
         Ok(())
     }
 
-    /// The incident's location and status, scope-checked (for the API's
-    /// nearby-camera search).
-    pub async fn incident_location(&self, actor: &Actor, id: i64) -> Result<(GeoPoint, String)> {
-        let v = self.incident_view(actor, id).await?;
-        Ok((
-            GeoPoint {
-                latitude: v.latitude,
-                longitude: v.longitude,
-            },
-            v.status,
-        ))
+    /// The incident's location, scope-checked (for the API's nearby-camera
+    /// search, asked at every camera view: one row, not the whole view).
+    pub async fn incident_location(&self, actor: &Actor, id: i64) -> Result<GeoPoint> {
+        actor.require(Permission::Dispatch)?;
+        let r = sqlx::query("SELECT latitude, longitude, camera_id FROM incident WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err("reading incident"))?
+            .ok_or_else(|| not_found(id))?;
+        if r.get::<Option<String>, _>(2)
+            .is_some_and(|c| !actor.covers_camera(&c))
+        {
+            return Err(not_found(id));
+        }
+        Ok(GeoPoint {
+            latitude: r.get(0),
+            longitude: r.get(1),
+        })
     }
 
     // ---- Outbox ------------------------------------------------------------------------
