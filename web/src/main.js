@@ -598,7 +598,12 @@ async function searchPage() {
 
 const RENDER = { map: mapPage, incidents: incidentsPage, incident: incidentPage, search: searchPage, review: reviewPage, watchlist: watchlistPage, cameras: camerasPage, audit: auditPage, report: reportPage };
 
+// Each render fetches before it draws; a slower, older one must not draw
+// over a newer one (a page left before its data arrived).
+let renderSeq = 0;
+
 async function render(override) {
+  const seq = ++renderSeq;
   const app = document.querySelector('#app');
   if (override) { app.replaceChildren(override); return; }
   if (!state.me) { app.replaceChildren(loginPage()); return; }
@@ -613,6 +618,7 @@ async function render(override) {
     if (!state.me) return;
     body = errorBox(e);
   }
+  if (seq !== renderSeq) return;
   app.replaceChildren(shell(body));
   updateBadge();
 }
