@@ -17,7 +17,9 @@
 
 pub mod avcodec;
 pub mod h264;
+pub mod mp4;
 pub mod push;
+pub mod recorder;
 pub mod rtsp;
 pub mod still;
 pub mod video;
@@ -65,10 +67,11 @@ pub fn open_camera(
     realtime: bool,
     transport: rtsp::Transport,
     h264: avcodec::H264Backend,
+    recorder: Option<recorder::RecorderInput>,
 ) -> Result<Box<dyn FrameSource>> {
     if url.starts_with("rtsp://") {
-        return Ok(Box::new(rtsp::RtspSource::start_with(
-            camera, url, fps, transport, h264,
+        return Ok(Box::new(rtsp::RtspSource::start_recording(
+            camera, url, fps, transport, h264, recorder,
         )?));
     }
     open_path(Path::new(url), fps, realtime)

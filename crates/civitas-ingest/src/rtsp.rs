@@ -6,6 +6,8 @@
 //! error or a log line: URLs are masked.
 
 use crate::avcodec::H264Backend;
+use crate::mp4::TrackParams;
+use crate::recorder::RecorderInput;
 use crate::{FrameSource, SourcedFrame};
 use civitas_base::{Error, ErrorKind, Result};
 use civitas_model::RgbImage;
@@ -106,6 +108,18 @@ impl RtspSource {
         transport: Transport,
         h264: H264Backend,
     ) -> Result<RtspSource> {
+        Self::start_recording(camera, url, fps, transport, h264, None)
+    }
+
+    /// [`RtspSource::start_with`], handing every encoded picture to a recorder.
+    pub fn start_recording(
+        camera: &str,
+        url: &str,
+        fps: f64,
+        transport: Transport,
+        h264: H264Backend,
+        recorder: Option<RecorderInput>,
+    ) -> Result<RtspSource> {
         let parsed = url::Url::parse(url).map_err(|e| {
             Error::invalid(format!(
                 "camera {camera}: URL {} is not valid ({e})",
@@ -125,7 +139,7 @@ impl RtspSource {
         let (h, s, cam) = (health.clone(), stop.clone(), camera.to_owned());
         let thread = std::thread::Builder::new()
             .name(format!("rtsp-{camera}"))
-            .spawn(move || camera_thread(cam, parsed, fps, transport, h264, tx, h, s))
+            .spawn(move || camera_thread(cam, parsed, fps, transport, h264, recorder, tx, h, s))
             .map_err(|e| Error::internal(format!("camera {camera}: cannot start thread: {e}")))?;
         Ok(RtspSource {
             rx,
@@ -178,6 +192,7 @@ fn camera_thread(
     fps: f64,
     transport: Transport,
     h264: H264Backend,
+    mut recorder: Option<RecorderInput>,
     tx: SyncSender<SourcedFrame>,
     health: Arc<Mutex<CameraHealth>>,
     stop: Arc<std::sync::atomic::AtomicBool>,
@@ -199,7 +214,17 @@ fn camera_thread(
     let mut index = 0u64;
     while !stop.load(std::sync::atomic::Ordering::SeqCst) {
         let r = rt.block_on(session(
-            &camera, &url, fps, transport, h264, &tx, &health, &stop, started, &mut index,
+            &camera,
+            &url,
+            fps,
+            transport,
+            h264,
+            recorder.as_mut(),
+            &tx,
+            &health,
+            &stop,
+            started,
+            &mut index,
         ));
         if stop.load(std::sync::atomic::Ordering::SeqCst) {
             break;
@@ -232,6 +257,7 @@ async fn session(
     fps: f64,
     transport: Transport,
     h264: H264Backend,
+    mut recorder: Option<&mut RecorderInput>,
     tx: &SyncSender<SourcedFrame>,
     health: &Mutex<CameraHealth>,
     stop: &std::sync::atomic::AtomicBool,
@@ -284,10 +310,12 @@ async fn session(
         Transport::Tcp => retina::client::Transport::Tcp(Default::default()),
         Transport::Udp => retina::client::Transport::Udp(Default::default()),
     };
-    // Annex B with the parameter sets before every key frame: what both decoders take.
+    // MP4 framing (length-prefixed, parameter sets out of band): what a
+    // recording stores as is; the decoders get Annex B with the parameter
+    // sets before every key frame ([`crate::mp4::to_annex_b`]).
     let setup = SetupOptions::default()
         .transport(t)
-        .frame_format(retina::codec::FrameFormat::SIMPLE);
+        .frame_format(retina::codec::FrameFormat::MP4);
     s.setup(video, setup)
         .await
         .map_err(|e| fail("SETUP failed", &e))?;
@@ -302,7 +330,12 @@ async fn session(
     let period = Duration::from_secs_f64(1.0 / fps.max(0.01));
     let mut next_due = Instant::now();
     let mut rgb = Vec::new();
+    let mut annex_b = Vec::new();
     let mut consecutive_errors = 0u32;
+    let mut params = stream_params(&s, video);
+    if let (Some(r), Some(p)) = (recorder.as_deref_mut(), &params) {
+        r.params(p.track.clone());
+    }
     loop {
         if stop.load(std::sync::atomic::Ordering::SeqCst) {
             return Ok(());
@@ -317,9 +350,34 @@ async fn session(
         let retina::codec::CodecItem::VideoFrame(f) = item else {
             continue;
         };
+        if f.has_new_parameters() || params.is_none() {
+            params = stream_params(&s, video);
+            if let (Some(r), Some(p)) = (recorder.as_deref_mut(), &params) {
+                r.params(p.track.clone());
+            }
+        }
+        // retina flags only IDR pictures; an H.265 CRA (x265's default, open
+        // groups of pictures) starts a group as well.
+        let key =
+            f.is_random_access_point() || (codec == "h265" && crate::mp4::has_h265_irap(f.data()));
+        let sets: Vec<&[u8]> = match (&params, key) {
+            (Some(p), true) => p.sets.iter().map(Vec::as_slice).collect(),
+            _ => Vec::new(),
+        };
+        crate::mp4::to_annex_b(f.data(), &sets, &mut annex_b);
+        if let Some(r) = recorder.as_deref_mut() {
+            r.frame(crate::recorder::EncodedFrame {
+                wall_ms: civitas_base::Clock::now(&civitas_base::SystemClock).0,
+                sample: crate::mp4::Sample {
+                    pts: f.timestamp().timestamp(),
+                    keyframe: key,
+                    data: f.into_data(),
+                },
+            });
+        }
         // Convert to RGB only the frames that will be analysed.
         let due = Instant::now() >= next_due;
-        match dec.decode(f.data(), due.then_some(&mut rgb)) {
+        match dec.decode(&annex_b, due.then_some(&mut rgb)) {
             Ok(Some((w, h))) => {
                 consecutive_errors = 0;
                 set(health, |hh| {
@@ -371,6 +429,35 @@ async fn session(
             }
         }
     }
+}
+
+/// A stream's parameters: the recording's track header and the decoders' parameter sets.
+struct StreamParams {
+    track: TrackParams,
+    sets: Vec<Vec<u8>>,
+}
+
+fn stream_params(s: &retina::client::Demuxed, video: usize) -> Option<StreamParams> {
+    use retina::codec::{ParametersRef, VideoParametersCodec};
+    let Some(ParametersRef::Video(v)) = s.streams().get(video)?.parameters() else {
+        return None;
+    };
+    let sets = match v.codec_params() {
+        VideoParametersCodec::H264 { sps, pps } => vec![sps.to_vec(), pps.to_vec()],
+        VideoParametersCodec::H265 { vps, sps, pps } => {
+            vec![vps.to_vec(), sps.to_vec(), pps.to_vec()]
+        }
+        _ => return None,
+    };
+    let (width, height) = v.pixel_dimensions();
+    Some(StreamParams {
+        track: TrackParams {
+            sample_entry: v.mp4_sample_entry().build().ok()?,
+            width,
+            height,
+        },
+        sets,
+    })
 }
 
 #[cfg(test)]

@@ -248,3 +248,126 @@ fn an_unreachable_camera_is_offline_with_the_reason() {
         "{e}"
     );
 }
+
+/// Records a real camera (B-frames, and H.265) without re-encoding: an event
+/// clip with its pre- and post-roll, then continuous segments; FFmpeg decodes
+/// every picture of every file, at the camera's size, and the clip's length is
+/// what was asked for.
+#[test]
+fn recording_a_real_camera_writes_standard_mp4_ffmpeg_decodes() {
+    use civitas_ingest::recorder::{self, Mode, Notice, RealFs, RecorderConfig};
+    let dir = tempfile::tempdir().unwrap();
+    for (enc, mode) in [
+        (Enc::HighBFrames, Mode::Events),
+        (Enc::H265, Mode::Continuous),
+    ] {
+        let file = clip_with(dir.path(), enc, 30);
+        let port = free_port();
+        let _server = serve(&file, port, None);
+        let rec_dir = dir.path().join(format!("rec-{enc:?}"));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (input, handle, thread) = recorder::start(
+            RecorderConfig {
+                camera: "cam".into(),
+                dir: rec_dir.clone(),
+                mode,
+                pre_roll: Duration::from_secs(2),
+                post_roll: Duration::from_secs(2),
+                segment: Duration::from_secs(3),
+            },
+            RealFs,
+            tx,
+        )
+        .unwrap();
+        let mut src = RtspSource::start_recording(
+            "cam",
+            &format!("rtsp://127.0.0.1:{port}/cam"),
+            2.0,
+            Transport::Tcp,
+            H264Backend::Openh264,
+            Some(input),
+        )
+        .unwrap();
+        // Let 4 s of stream pass (the pre-roll fills), then an event.
+        let t = Instant::now();
+        let mut trigger_at = None;
+        while t.elapsed() < Duration::from_secs(11) {
+            if let Some(f) = src.next_timeout(Duration::from_millis(500))
+                && trigger_at.is_none()
+                && t.elapsed() > Duration::from_secs(4)
+            {
+                let _ = f;
+                let now = civitas_base::Clock::now(&civitas_base::SystemClock).0;
+                handle.trigger(now);
+                trigger_at = Some(now);
+            }
+        }
+        drop(src);
+        handle.stop();
+        thread.join().unwrap();
+        let notices: Vec<Notice> = rx.try_iter().collect();
+        let closed: Vec<_> = notices
+            .iter()
+            .filter_map(|n| match n {
+                Notice::Closed {
+                    path,
+                    start_ms,
+                    end_ms,
+                    ..
+                } => Some((path.clone(), *start_ms, *end_ms)),
+                _ => None,
+            })
+            .collect();
+        match mode {
+            Mode::Events => {
+                assert_eq!(closed.len(), 1, "{notices:?}");
+                let (_, start, end) = closed[0];
+                let at = trigger_at.unwrap();
+                assert!(start <= at - 2000 && start > at - 4000, "{start} vs {at}");
+                assert!(end >= at + 2000 && end < at + 4000, "{end} vs {at}");
+            }
+            _ => assert!(closed.len() >= 2, "{notices:?}"),
+        }
+        for (path, start, end) in closed {
+            let out = Command::new("ffprobe")
+                .args(["-v", "error", "-count_frames", "-select_streams", "v:0"])
+                .args([
+                    "-show_entries",
+                    "stream=codec_name,width,height,nb_read_frames",
+                ])
+                .args(["-of", "csv=p=0"])
+                .arg(&path)
+                .output()
+                .unwrap();
+            let text = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                out.status.success() && err.trim().is_empty(),
+                "{path:?}: {err}"
+            );
+            let f: Vec<&str> = text.split(',').collect();
+            let frames: u64 = f[3].parse().unwrap();
+            // 25 fps for the file's span (the last group's pictures included).
+            let expected = (end - start) as f64 / 40.0;
+            assert!(
+                (frames as f64) >= expected * 0.9 && (frames as f64) <= expected * 1.2 + 25.0,
+                "{enc:?} {path:?}: {text}, expected about {expected}"
+            );
+            assert_eq!(&f[1..3], &["640", "360"], "{text}");
+            let codec = if enc == Enc::H265 { "hevc" } else { "h264" };
+            assert_eq!(f[0], codec);
+            // Decoding the whole file reports no error.
+            let dec = Command::new("ffmpeg")
+                .args(["-v", "error", "-i"])
+                .arg(&path)
+                .args(["-f", "null", "-"])
+                .output()
+                .unwrap();
+            assert!(
+                dec.status.success() && dec.stderr.is_empty(),
+                "{}",
+                String::from_utf8_lossy(&dec.stderr)
+            );
+        }
+    }
+}

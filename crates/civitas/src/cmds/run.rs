@@ -468,6 +468,7 @@ pub fn main(config: &Path, a: Args) -> Result<()> {
                                 realtime,
                                 cam.transport,
                                 cam.h264_decoder,
+                                None,
                             )?,
                         };
                         let mut src = Deadline {
