@@ -28,6 +28,8 @@ pub enum ErrorKind {
     FailedPrecondition,
     /// A dependency (model, database, camera) is not reachable right now; retrying may help.
     Unavailable,
+    /// The thing existed but was removed (a recording retention deleted).
+    Gone,
     /// Stored or received data is corrupt.
     DataLoss,
     /// A bug or an unexpected failure inside Civitas.
@@ -47,6 +49,7 @@ impl ErrorKind {
                 | ErrorKind::TooLarge
                 | ErrorKind::ResourceExhausted
                 | ErrorKind::FailedPrecondition
+                | ErrorKind::Gone
         )
     }
 }
@@ -56,6 +59,7 @@ impl fmt::Display for ErrorKind {
         let s = match self {
             ErrorKind::InvalidArgument => "invalid argument",
             ErrorKind::NotFound => "not found",
+            ErrorKind::Gone => "gone",
             ErrorKind::AlreadyExists => "already exists",
             ErrorKind::Unauthenticated => "unauthenticated",
             ErrorKind::PermissionDenied => "permission denied",

@@ -13,7 +13,7 @@
 use crate::mp4::{self, Sample, TrackParams};
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{Receiver, Sender, SyncSender, TrySendError, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -196,11 +196,14 @@ impl FileSystem for RealFs {
     }
 }
 
+/// Where the recorder reports the files it opens and closes.
+pub type Notify = Box<dyn Fn(Notice) + Send>;
+
 /// Starts a camera's recorder thread.
 pub fn start(
     cfg: RecorderConfig,
     fs: impl FileSystem,
-    notices: Sender<Notice>,
+    notices: Notify,
 ) -> std::io::Result<(RecorderInput, RecorderHandle, std::thread::JoinHandle<()>)> {
     // ~10 s of 25 fps video: the disk may pause; the camera never waits on it.
     let (tx, rx) = sync_channel(256);
@@ -254,7 +257,7 @@ struct Open {
 struct Recorder {
     cfg: RecorderConfig,
     fs: Box<dyn FileSystem>,
-    notices: Sender<Notice>,
+    notices: Notify,
     health: Arc<Mutex<RecorderHealth>>,
     params: Option<TrackParams>,
     ring: VecDeque<Gop>,
@@ -269,7 +272,7 @@ impl Recorder {
     fn new(
         cfg: RecorderConfig,
         fs: Box<dyn FileSystem>,
-        notices: Sender<Notice>,
+        notices: Notify,
         health: Arc<Mutex<RecorderHealth>>,
     ) -> Recorder {
         Recorder {
@@ -432,7 +435,7 @@ impl Recorder {
                     kind,
                 });
                 self.set_health(|h| h.state = "recording".into());
-                let _ = self.notices.send(Notice::Opened {
+                (self.notices)(Notice::Opened {
                     path,
                     start_ms,
                     kind,
@@ -508,7 +511,7 @@ impl Recorder {
             h.state = "failed".into();
             h.error = Some(error.clone());
         });
-        let _ = self.notices.send(Notice::Failed {
+        (self.notices)(Notice::Failed {
             path: saved,
             error,
             kept,
@@ -527,7 +530,7 @@ impl Recorder {
             h.files += 1;
             h.state = "idle".into();
         });
-        let _ = self.notices.send(Notice::Closed {
+        (self.notices)(Notice::Closed {
             path: done,
             start_ms: o.start_ms,
             end_ms: o.end_ms,
@@ -652,6 +655,12 @@ mod tests {
         }
     }
 
+    fn notify(tx: std::sync::mpsc::Sender<Notice>) -> Notify {
+        Box::new(move |n| {
+            let _ = tx.send(n);
+        })
+    }
+
     fn drain(rx: &std::sync::mpsc::Receiver<Notice>) -> Vec<Notice> {
         rx.try_iter().collect()
     }
@@ -663,7 +672,7 @@ mod tests {
         let mut r = Recorder::new(
             cfg(dir.path(), Mode::Events),
             Box::new(RealFs),
-            tx,
+            notify(tx),
             Default::default(),
         );
         r.params = Some(params());
@@ -703,7 +712,7 @@ mod tests {
         let mut r = Recorder::new(
             cfg(dir.path(), Mode::Continuous),
             Box::new(RealFs),
-            tx,
+            notify(tx),
             Default::default(),
         );
         r.params = Some(params());
@@ -760,7 +769,7 @@ mod tests {
         let mut r = Recorder::new(
             cfg(dir.path(), Mode::Continuous),
             Box::new(FullAfter(Arc::new(Mutex::new(3_500)))),
-            tx,
+            notify(tx),
             health.clone(),
         );
         r.params = Some(params());

@@ -276,7 +276,9 @@ fn recording_a_real_camera_writes_standard_mp4_ffmpeg_decodes() {
                 segment: Duration::from_secs(3),
             },
             RealFs,
-            tx,
+            Box::new(move |n| {
+                let _ = tx.send(n);
+            }),
         )
         .unwrap();
         let mut src = RtspSource::start_recording(

@@ -27,6 +27,8 @@ pub struct Config {
     pub anpr: AnprConfig,
     #[serde(default)]
     pub incidents: IncidentsConfig,
+    #[serde(default)]
+    pub recording: RecordingConfig,
     /// Incident types operators can open, each with its procedure.
     #[serde(default, rename = "incident_type")]
     pub incident_types: Vec<IncidentTypeConfig>,
@@ -39,6 +41,35 @@ pub struct Config {
     /// The cameras to analyse.
     #[serde(default, rename = "camera")]
     pub cameras: Vec<CameraConfig>,
+}
+
+/// Recording of RTSP cameras (the encoded stream as received, no re-encoding).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RecordingConfig {
+    /// Where recordings are written, one folder per camera. Default `var/recordings`.
+    pub dir: PathBuf,
+    /// Seconds kept before an event (a candidate, a plate read). Default 10.
+    pub pre_roll_s: f64,
+    /// Seconds kept after the last event of a clip. Default 10.
+    pub post_roll_s: f64,
+    /// Continuous recording: length of one file, in minutes. Default 5.
+    pub segment_minutes: f64,
+    /// Bytes of recordings one camera may keep, in GB; the oldest
+    /// recordings no legal hold covers are deleted beyond it. Default 20.
+    pub max_gb_per_camera: f64,
+}
+
+impl Default for RecordingConfig {
+    fn default() -> Self {
+        RecordingConfig {
+            dir: PathBuf::from("var/recordings"),
+            pre_roll_s: 10.0,
+            post_roll_s: 10.0,
+            segment_minutes: 5.0,
+            max_gb_per_camera: 20.0,
+        }
+    }
 }
 
 /// Emergency incidents.
@@ -297,6 +328,8 @@ pub struct RetentionConfig {
     pub closed_incidents_days: f64,
     /// Camera events (health changes, stops). Default 90.
     pub camera_events_days: f64,
+    /// Recordings (event clips and continuous segments). Default 30.
+    pub recordings_days: f64,
 }
 
 impl Default for RetentionConfig {
@@ -309,6 +342,7 @@ impl Default for RetentionConfig {
             expired_entries_days: 30.0,
             closed_incidents_days: 365.0,
             camera_events_days: 90.0,
+            recordings_days: 30.0,
         }
     }
 }
@@ -456,6 +490,11 @@ pub struct CameraConfig {
     /// frames sampled at `fps` (4 or more suits passing traffic). Default false.
     #[serde(default)]
     pub anpr: bool,
+    /// Recording of an RTSP camera: `events` (clips around candidates and
+    /// plate reads, default), `continuous`, or `off`. Files and pushed
+    /// snapshots are not recorded.
+    #[serde(default = "default_record")]
+    pub record: civitas_ingest::recorder::Mode,
     /// Latitude in degrees, -90..90.
     pub latitude: f64,
     /// Longitude in degrees, -180..180.
@@ -464,6 +503,10 @@ pub struct CameraConfig {
     pub purpose: String,
     /// Who is responsible for it.
     pub owner: String,
+}
+
+fn default_record() -> civitas_ingest::recorder::Mode {
+    civitas_ingest::recorder::Mode::Events
 }
 
 fn default_fps() -> f64 {
@@ -512,6 +555,7 @@ impl Config {
         fix(&mut self.store.path);
         fix(&mut self.store.audit_key);
         fix(&mut self.vision.models_dir);
+        fix(&mut self.recording.dir);
         fix(&mut self.vision.ort_library);
         for c in &mut self.cameras {
             if c.url != PUSH_URL && !c.url.contains("://") && Path::new(&c.url).is_relative() {
@@ -688,6 +732,22 @@ impl Config {
                     self.review.face_confirmations
                 ),
             );
+        }
+        let r = &self.recording;
+        for (f, v, max) in [
+            ("recording.pre_roll_s", r.pre_roll_s, 120.0),
+            ("recording.post_roll_s", r.post_roll_s, 600.0),
+            ("recording.segment_minutes", r.segment_minutes, 60.0),
+        ] {
+            if v.is_nan() || v < 0.0 || v > max {
+                return bad(f, format!("{v} is outside 0..{max}"));
+            }
+        }
+        if r.segment_minutes <= 0.0 {
+            return bad("recording.segment_minutes", "must be > 0".into());
+        }
+        if r.max_gb_per_camera.is_nan() || r.max_gb_per_camera <= 0.0 {
+            return bad("recording.max_gb_per_camera", "must be > 0".into());
         }
         if self.review.plate_confirmations < 1 {
             return bad("review.plate_confirmations", "must be at least 1".into());

@@ -899,7 +899,7 @@ impl Store {
             .await
             .map_err(|e| match &e {
                 sqlx::Error::Database(d) if d.is_check_violation() => Error::invalid(format!(
-                    "legal hold: target {target:?} must be candidate:N, entry:N or incident:N, and `reason` is required"
+                    "legal hold: target {target:?} must be candidate:N, entry:N, incident:N or recording:N, and `reason` is required"
                 )),
                 _ => db_err("placing legal hold")(e),
             })?

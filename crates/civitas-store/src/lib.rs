@@ -10,6 +10,7 @@ pub mod accountability;
 pub mod console;
 pub mod incidents;
 pub mod plates;
+pub mod recordings;
 
 pub use accountability::{
     AuditRecord, AuditVerifyReport, Decision, ReportCounts, RetentionPolicy, ReviewOutcome,
@@ -23,6 +24,7 @@ pub use incidents::{
 pub use plates::{
     CameraEventView, Hotlist, PlateQuery, PlateReadView, PlateRetention, StoredPlateEntry,
 };
+pub use recordings::{DueRecording, RecordingView};
 
 use civitas_audit::AuditKey;
 use civitas_auth::{Actor, Permission};

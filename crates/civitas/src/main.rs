@@ -3,6 +3,7 @@
 mod cmds;
 mod engine;
 mod mqtt;
+mod recording;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;

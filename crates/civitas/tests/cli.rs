@@ -332,31 +332,7 @@ fn an_rtsp_camera_in_the_config_has_its_faces_analysed() {
     let cfg = config_with_obama(dir.path());
     let clip = dir.path().join("cam.mp4");
     make_clip(&clip, &[photo("face_recognition/obama2.jpg")], 30);
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut server = std::process::Command::new("/usr/bin/python3")
-        .arg(repo().join("scripts/rtsp-server"))
-        .arg(&clip)
-        .args([
-            "--port",
-            &port.to_string(),
-            "--user",
-            "viewer",
-            "--password",
-            "s3cret-pass",
-        ])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("python3 with gi (scripts/setup)");
-    let t = std::time::Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(t.elapsed() < std::time::Duration::from_secs(10));
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    let (mut server, port) = rtsp_server(&clip, Some(("viewer", "s3cret-pass")));
     let mut text_cfg = std::fs::read_to_string(&cfg).unwrap();
     text_cfg.push_str(&format!(
         "[[camera]]\nid = \"door\"\nname = \"Front door\"\nurl = \"rtsp://viewer:s3cret-pass@127.0.0.1:{port}/cam\"\nlatitude = 0.1\nlongitude = 0.2\npurpose = \"entrance\"\nowner = \"tests\"\n"
@@ -375,6 +351,125 @@ fn an_rtsp_camera_in_the_config_has_its_faces_analysed() {
         t.contains("rtsp://***@127.0.0.1") && !t.contains("s3cret-pass"),
         "credentials must be masked: {t}"
     );
+    // The candidate started an event clip (recorded by default), a standard MP4.
+    let clips = mp4s(&dir.path().join("var/recordings/door"));
+    assert_eq!(clips.len(), 1, "{clips:?}\n{t}");
+    assert!(ffprobe_frames(&clips[0]) >= 25, "{t}");
+}
+
+/// GStreamer's RTSP server serving `clip` on a free port (basic auth optional).
+fn rtsp_server(clip: &std::path::Path, auth: Option<(&str, &str)>) -> (std::process::Child, u16) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut c = std::process::Command::new("/usr/bin/python3");
+    c.arg(repo().join("scripts/rtsp-server"))
+        .arg(clip)
+        .args(["--port", &port.to_string()]);
+    if let Some((u, p)) = auth {
+        c.args(["--user", u, "--password", p]);
+    }
+    let server = c
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("python3 with gi (scripts/setup)");
+    let t = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(t.elapsed() < std::time::Duration::from_secs(10));
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    (server, port)
+}
+
+/// The finished recordings in a camera's folder.
+fn mp4s(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut v: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    v.retain(|p| p.extension().is_some_and(|e| e == "mp4"));
+    v.sort();
+    v
+}
+
+/// Pictures FFmpeg decodes from a file; any decoding error fails the test.
+fn ffprobe_frames(p: &std::path::Path) -> u64 {
+    let o = std::process::Command::new("ffprobe")
+        .args(["-v", "error", "-count_frames", "-select_streams", "v:0"])
+        .args(["-show_entries", "stream=nb_read_frames", "-of", "csv=p=0"])
+        .arg(p)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success() && err.trim().is_empty(), "{p:?}: {err}");
+    String::from_utf8_lossy(&o.stdout).trim().parse().unwrap()
+}
+
+/// `civitas run` killed with SIGKILL while recording: the next start repairs
+/// the interrupted file to its last complete fragment, says so, and indexes
+/// it; FFmpeg decodes the repaired file without an error.
+#[test]
+fn a_recording_interrupted_by_sigkill_is_repaired_at_the_next_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let clip = dir.path().join("cam.mp4");
+    make_clip(&clip, &[photo("face_recognition/biden.jpg")], 60);
+    let (mut server, port) = rtsp_server(&clip, None);
+    let mut text_cfg = std::fs::read_to_string(&cfg).unwrap();
+    text_cfg.push_str(&format!(
+        "[[camera]]\nid = \"yard\"\nname = \"Yard\"\nurl = \"rtsp://127.0.0.1:{port}/cam\"\nrecord = \"continuous\"\nfps = 1\nlatitude = 0.1\nlongitude = 0.2\npurpose = \"yard\"\nowner = \"tests\"\n"
+    ));
+    std::fs::write(&cfg, text_cfg).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_civitas"))
+        .arg("--config")
+        .arg(&cfg)
+        .args(["run", "--for-seconds", "120"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let cam_dir = dir.path().join("var/recordings/yard");
+    let part = || {
+        std::fs::read_dir(&cam_dir).ok().and_then(|d| {
+            d.flatten()
+                .map(|e| e.path())
+                .find(|p| p.to_string_lossy().ends_with(".mp4.part"))
+        })
+    };
+    // Wait for a few fragments (the clip has a key frame every second or so).
+    let t = std::time::Instant::now();
+    loop {
+        if let Some(p) = part()
+            && std::fs::metadata(&p).map(|m| m.len()).unwrap_or(0) > 60_000
+        {
+            break;
+        }
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(40),
+            "no recording grew"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let p = part().expect("the interrupted file is still .part");
+    // Whatever the kill left, end it in a torn fragment as an interrupted write would.
+    let mut bytes = std::fs::read(&p).unwrap();
+    bytes.extend_from_slice(&[0, 0, 0x40, 0, b'm', b'o', b'o', b'f', 1, 2, 3]);
+    std::fs::write(&p, &bytes).unwrap();
+    let o = run(&cfg, None, &["run", "--for-seconds", "2"]);
+    let _ = server.kill();
+    let _ = server.wait();
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(t.contains("recovered after an interruption"), "{t}");
+    let repaired = p.with_extension("");
+    assert!(repaired.exists() && !p.exists(), "{t}");
+    let kept = std::fs::metadata(&repaired).unwrap().len();
+    assert!(kept < bytes.len() as u64 && kept > 30_000, "{kept}");
+    assert!(ffprobe_frames(&repaired) >= 25);
 }
 
 /// A camera that pushes snapshots over HTTP: `civitas camera token` makes

@@ -14,7 +14,7 @@ pub enum Cmd {
         #[arg(long)]
         at: Option<String>,
     },
-    /// Suspend deletion of `candidate:N`, `entry:N` or `incident:N` until lifted.
+    /// Suspend deletion of `candidate:N`, `entry:N`, `incident:N` or `recording:N` until lifted.
     Hold {
         target: String,
         #[arg(long)]

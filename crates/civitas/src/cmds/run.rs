@@ -416,10 +416,12 @@ pub fn main(config: &Path, a: Args) -> Result<()> {
         ));
         (tx, task)
     });
+    let (recordings, mut rec_inputs) = crate::recording::start(&cfg, &rt, &store, console.clone())?;
     let mut handles = Vec::new();
     for cam in &cfg.cameras {
         let cam = cam.clone();
         let push_src = push_sources.remove(&cam.id);
+        let rec_input = rec_inputs.remove(&cam.id);
         let wl = Arc::new(engine::watchlist_for(&entries, &cam.id)?);
         let hot = Arc::new(engine::hotlist_for(&hot_entries, &cam.id));
         if cam.anpr {
@@ -468,7 +470,7 @@ pub fn main(config: &Path, a: Args) -> Result<()> {
                                 realtime,
                                 cam.transport,
                                 cam.h264_decoder,
-                                None,
+                                rec_input,
                             )?,
                         };
                         let mut src = Deadline {
@@ -519,6 +521,7 @@ pub fn main(config: &Path, a: Args) -> Result<()> {
             to_console(&console, &ev);
             match ev {
                 Event::Candidate(mut c) => {
+                    recordings.trigger(&c.camera.0, c.frame_time.0);
                     let t0 = std::time::Instant::now();
                     let stored_id = store
                         .insert_candidate(&c, SystemClock.now(), &policy)
@@ -538,6 +541,8 @@ pub fn main(config: &Path, a: Args) -> Result<()> {
                     }
                 }
                 Event::PlatePass(p) => {
+                    recordings.trigger(&p.camera.0, p.first_seen.0);
+                    recordings.trigger(&p.camera.0, p.last_seen.0);
                     let t0 = std::time::Instant::now();
                     let (_, cand) = store
                         .record_plate_pass(&p, &retention, &policy, SystemClock.now())
@@ -592,6 +597,7 @@ pub fn main(config: &Path, a: Args) -> Result<()> {
             );
             let _ = tokio::signal::ctrl_c().await;
         }
+        recordings.stop().await;
         let _ = api_stop.send(());
         let _ = hooks_stop.send(true);
         if let Some((stop, task)) = mqtt {
