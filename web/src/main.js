@@ -532,6 +532,35 @@ function timeline(from, to, items) {
   return svg;
 }
 
+// The recorded clip around a result, one click away: the recording of the
+// camera covering `at`, played from the server with range requests (the
+// start of playback is audited; a clip retention deleted says when and why).
+function clipButton(camera, at, why) {
+  const box = h('div', { class: 'clip' });
+  const btn = h('button', { class: 'play', type: 'button', onclick: async () => {
+    btn.disabled = true;
+    try {
+      const q = new URLSearchParams({ camera, from_ms: at - 1, to_ms: at + 1, justification: why, limit: 5 });
+      const recs = await api('GET', `/api/v1/recordings?${q}`);
+      const rec = recs.find((r) => r.state !== 'deleted' && r.state !== 'lost');
+      if (!rec) {
+        const gone = recs.find((r) => r.state === 'deleted');
+        box.replaceChildren(h('p', { class: 'muted small clip-none' }, gone
+          ? `The clip was deleted by retention (${gone.deleted_reason}) on ${fmtTime(gone.deleted_at_ms)}.`
+          : 'No recording covers this moment (the camera is not recorded, or the file was lost).'));
+        return;
+      }
+      const offset = Math.max(0, (at - rec.start_ms) / 1000 - 2);
+      const video = h('video', { class: 'player', controls: true, muted: true, preload: 'auto', 'data-recording': rec.id, src: `/api/v1/recordings/${rec.id}/media#t=${offset.toFixed(1)}` });
+      video.addEventListener('error', () => box.append(h('p', { class: 'error small' }, `recording ${rec.id} could not be played`)));
+      box.replaceChildren(video, h('div', { class: 'muted small' }, `recording ${rec.id} · ${rec.camera} · ${fmtTime(rec.start_ms)} – ${fmtTime(rec.end_ms)} · ${rec.kind}${rec.state === 'recovered' ? ' · recovered after an interruption' : ''}`));
+      video.play().catch(() => {});
+    } catch (ex) { box.replaceChildren(errorBox(ex)); }
+  } }, '▶ Play clip');
+  box.append(btn);
+  return box;
+}
+
 async function searchPage() {
   const cams = await api('GET', '/api/v1/cameras').catch(() => []);
   const now = Date.now();
@@ -559,7 +588,8 @@ async function searchPage() {
             h('img', { src: `/api/v1/plates/${r.id}/crop`, alt: `plate ${r.plate}` }),
             h('div', {}, h('strong', { class: 'plate-read' }, r.plate), r.hit_entry != null ? h('span', { class: 'pill candidate' }, 'hotlist hit') : null,
               h('div', { class: 'muted' }, `${r.camera} · ${fmtTime(r.first_seen_ms)} · ${r.frames} frame(s), confidence ${r.confidence.toFixed(2)}${r.format ? ' · format ' + r.format : ''}`),
-              h('div', { class: 'muted small' }, `kept until ${fmtTime(r.expires_at_ms)}`))) }));
+              h('div', { class: 'muted small' }, `kept until ${fmtTime(r.expires_at_ms)}`),
+              clipButton(r.camera, r.first_seen_ms, why.value))) }));
       } else if (kind.value === 'events') {
         if (text.value.trim()) q.set('kind', text.value.trim());
         const events = await api('GET', `/api/v1/camera-events?${q}`);
@@ -575,7 +605,8 @@ async function searchPage() {
             h('img', { src: `/api/v1/candidates/${c.id}/crop`, alt: `confirmed match ${c.id}` }),
             h('div', {}, h('strong', {}, `#${c.id} · ${c.entry_name}`), c.plate ? ` (plate ${c.read_text})` : '',
               h('div', { class: 'muted' }, `${c.camera} · ${fmtTime(c.frame_time_ms)} · confirmed by ${c.reviews.filter((r) => r.decision === 'confirm').map((r) => r.username).join(' and ')}`),
-              h('div', { class: 'muted small' }, `${c.basis.kind} — ${c.basis.authority}, ref. ${c.basis.reference}`))) }));
+              h('div', { class: 'muted small' }, `${c.basis.kind} — ${c.basis.authority}, ref. ${c.basis.reference}`),
+              clipButton(c.camera, c.frame_time_ms, why.value))) }));
       }
       results.replaceChildren(
         h('p', { id: 'search-count' }, `${items.length} result(s) between ${fmtTime(f)} and ${fmtTime(t)}. This search is recorded in the audit log with its justification.`),

@@ -13,6 +13,7 @@ pub mod incidents;
 pub mod live;
 pub mod metrics;
 pub mod push;
+pub mod recordings;
 pub mod routes;
 pub mod web;
 pub mod webhooks;
@@ -201,6 +202,8 @@ pub struct Console {
     pub incidents: incidents::IncidentSettings,
     /// Woken after each write to the outbox, so webhooks send at once.
     pub outbox_wake: Arc<tokio::sync::Notify>,
+    /// Where recordings are (`[recording] dir`); absent: playback answers 503.
+    pub recordings_dir: Option<std::path::PathBuf>,
 }
 
 impl Console {
@@ -224,6 +227,7 @@ impl Console {
             enroller: None,
             incidents: Default::default(),
             outbox_wake: Default::default(),
+            recordings_dir: None,
         }
     }
 
@@ -306,6 +310,8 @@ pub fn router(state: ApiState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(routes::match_search))
         .routes(routes!(routes::camera_event_search))
         .routes(routes!(routes::hotlists))
+        .routes(routes!(recordings::recordings))
+        .routes(routes!(recordings::media))
         .routes(routes!(incidents::incident_types))
         .routes(routes!(incidents::incidents, incidents::open_incident))
         .routes(routes!(incidents::incident))

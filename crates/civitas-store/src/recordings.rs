@@ -12,7 +12,7 @@ use serde::Serialize;
 use sqlx::Row;
 
 /// A recording as the API shows it.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct RecordingView {
     pub id: i64,
     pub camera: String,

@@ -168,6 +168,7 @@ fn start_api(
     );
     console.enroller = Some(Arc::new(engine::ModelEnroller::new(&cfg.vision)));
     console.incidents = engine::incident_settings(cfg);
+    console.recordings_dir = Some(cfg.recording.dir.clone());
     rt.block_on(store.sync_units(&engine::unit_specs(cfg), SystemClock.now()))?;
     for cam in &cfg.cameras {
         console.live.set_camera(civitas_api::CameraInfo {
