@@ -361,7 +361,8 @@ async function reportPage() {
         h('h2', {}, 'Rejection reasons'), table(c.rejection_reasons),
         h('h2', {}, 'Incidents opened, by source'), table(c.incidents_opened_by_source),
         h('h2', {}, 'Incidents closed, by reason'), table(c.incidents_closed_by_reason),
-        table({ 'Units dispatched': c.units_dispatched, 'Cameras viewed through an incident': c.incident_camera_views })),
+        table({ 'Units dispatched': c.units_dispatched, 'Cameras viewed through an incident': c.incident_camera_views }),
+        h('h2', {}, 'Evidence'), table({ 'Bundles exported': c.evidence_exports, 'Recordings played': c.recordings_played })),
       h('div', { class: 'panel' }, h('h2', {}, 'Actions in the audit log'), table(c.actions))));
 }
 

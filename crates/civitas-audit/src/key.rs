@@ -134,6 +134,10 @@ impl AuditKey {
         AuditKey(SigningKey::from_bytes(&seed))
     }
 
+    pub(crate) fn signing_key(&self) -> &SigningKey {
+        &self.0
+    }
+
     pub fn public(&self) -> [u8; 32] {
         self.0.verifying_key().to_bytes()
     }

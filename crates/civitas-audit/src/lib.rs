@@ -9,6 +9,7 @@
 //! O(n) and gives an outside witness nothing small to hold. A signed root of a
 //! Merkle tree is 32 bytes a witness can keep, and proofs are O(log n).
 
+pub mod bundle;
 pub mod entry;
 pub mod key;
 pub mod merkle;

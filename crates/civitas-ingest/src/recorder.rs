@@ -39,6 +39,10 @@ pub struct RecorderConfig {
     pub mode: Mode,
     pub pre_roll: Duration,
     pub post_roll: Duration,
+    /// How late an event may arrive after the frame it is about (analysis
+    /// decides a few seconds after the first match; a plate pass ends when
+    /// the vehicle has gone): the buffer holds this much beyond the pre-roll.
+    pub event_delay: Duration,
     /// Continuous mode: a new file at the first key frame after this long.
     pub segment: Duration,
 }
@@ -336,25 +340,35 @@ impl Recorder {
         if self.open.is_none() {
             // Pre-roll: the buffered groups that reach into the window.
             let from = at - self.cfg.pre_roll.as_millis() as i64;
-            let first = self.ring.iter().position(|g| g.end_ms() >= from);
-            if let Some(first) = first {
-                let start = self.ring[first].start_ms();
-                if self.open_file(start, "event") {
-                    for i in first..self.ring.len() {
-                        let next = self
-                            .ring
-                            .get(i + 1)
-                            .and_then(|g| g.frames.first())
-                            .map(|f| f.sample.pts)
-                            .or_else(|| {
-                                self.current
-                                    .as_ref()
-                                    .and_then(|g| g.frames.first())
-                                    .map(|f| f.sample.pts)
-                            });
-                        if !self.write_gop(i, next) {
-                            return;
-                        }
+            // Nothing buffered yet (the camera just started): the clip starts
+            // with the group being received.
+            let first = self
+                .ring
+                .iter()
+                .position(|g| g.end_ms() >= from)
+                .unwrap_or(self.ring.len());
+            let start = self
+                .ring
+                .get(first)
+                .or(self.current.as_ref())
+                .map(|g| g.start_ms());
+            if let Some(start) = start
+                && self.open_file(start, "event")
+            {
+                for i in first..self.ring.len() {
+                    let next = self
+                        .ring
+                        .get(i + 1)
+                        .and_then(|g| g.frames.first())
+                        .map(|f| f.sample.pts)
+                        .or_else(|| {
+                            self.current
+                                .as_ref()
+                                .and_then(|g| g.frames.first())
+                                .map(|f| f.sample.pts)
+                        });
+                    if !self.write_gop(i, next) {
+                        return;
                     }
                 }
             }
@@ -367,8 +381,9 @@ impl Recorder {
         self.ring.push_back(g);
         let last = self.ring.len() - 1;
         let end = self.ring[last].end_ms();
-        // Keep the pre-roll, plus one group for the key frame before it.
-        let keep_from = end - self.cfg.pre_roll.as_millis() as i64;
+        // Keep the pre-roll of an event that may still be announced, plus one
+        // group for the key frame before it.
+        let keep_from = end - (self.cfg.pre_roll + self.cfg.event_delay).as_millis() as i64;
         while self.ring.len() > 2 && self.ring[1].end_ms() < keep_from {
             self.ring.pop_front();
         }
@@ -521,6 +536,10 @@ impl Recorder {
     fn close(&mut self) {
         let Some(o) = self.open.take() else { return };
         drop(o.out);
+        // A later clip's pre-roll may take these groups again.
+        for g in &mut self.ring {
+            g.written = false;
+        }
         let done = final_path(&o.path);
         if let Err(e) = std::fs::rename(&o.path, &done) {
             tracing::error!(path = %o.path.display(), error = %e, "closing a recording");
@@ -651,6 +670,7 @@ mod tests {
             mode,
             pre_roll: Duration::from_secs(2),
             post_roll: Duration::from_secs(2),
+            event_delay: Duration::ZERO,
             segment: Duration::from_secs(5),
         }
     }
@@ -680,6 +700,16 @@ mod tests {
             r.frame(frame(i));
             if i == 55 {
                 r.trigger(5_500);
+            }
+        }
+        r.finish_current(None);
+        r.close();
+        // An event announced 3 s after its frame still gets its pre-roll.
+        r.cfg.event_delay = Duration::from_secs(4);
+        for i in 100..160 {
+            r.frame(frame(i));
+            if i == 150 {
+                r.trigger(11_500);
             }
         }
         r.finish_current(None);

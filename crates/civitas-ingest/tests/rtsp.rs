@@ -273,6 +273,7 @@ fn recording_a_real_camera_writes_standard_mp4_ffmpeg_decodes() {
                 mode,
                 pre_roll: Duration::from_secs(2),
                 post_roll: Duration::from_secs(2),
+                event_delay: Duration::from_secs(1),
                 segment: Duration::from_secs(3),
             },
             RealFs,

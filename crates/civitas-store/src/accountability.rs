@@ -269,6 +269,10 @@ pub struct ReportCounts {
     pub units_dispatched: u64,
     /// Cameras viewed through an incident.
     pub incident_camera_views: u64,
+    /// Evidence bundles exported.
+    pub evidence_exports: u64,
+    /// Recordings played.
+    pub recordings_played: u64,
 }
 
 fn forbid(user: &str, what: &str) -> Error {
@@ -403,6 +407,49 @@ impl Store {
     }
 
     /// Inclusion proof for entry `seq` against the latest signed head.
+    /// Inclusion proofs for several entries against the latest head (one pass
+    /// over the log), with the entries. Entries past the head are left out.
+    #[allow(clippy::type_complexity)]
+    pub async fn audit_prove_many(
+        &self,
+        seqs: &[u64],
+    ) -> Result<(Vec<(AuditEntry, Vec<Hash>)>, SignedTreeHead)> {
+        let head = self
+            .audit_head()
+            .await?
+            .ok_or_else(|| Error::not_found("the audit log is empty"))?;
+        let leaves = self.recomputed_leaves().await?;
+        let hashes: Vec<Hash> = leaves
+            .iter()
+            .take(head.tree_size as usize)
+            .map(|l| l.1)
+            .collect();
+        let out = seqs
+            .iter()
+            .filter(|&&s| s < head.tree_size)
+            .filter_map(|&s| {
+                let (e, _, _) = leaves.get(s as usize)?.clone();
+                Some((e, civitas_audit::inclusion_proof(s as usize, &hashes)))
+            })
+            .collect();
+        Ok((out, head))
+    }
+
+    /// The sequence numbers of the entries about any of `targets` (`candidate:3`, `recording:9`...).
+    pub async fn audit_seqs_for(&self, targets: &[String]) -> Result<Vec<u64>> {
+        let list = serde_json::to_string(targets).unwrap_or_else(|_| "[]".into());
+        Ok(sqlx::query_scalar::<_, i64>(
+            "SELECT seq FROM audit_log WHERE target IN (SELECT value FROM json_each(?)) ORDER BY seq",
+        )
+        .bind(list)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err("finding audit entries"))?
+        .into_iter()
+        .map(|s| s as u64)
+        .collect())
+    }
+
     pub async fn audit_prove(&self, seq: u64) -> Result<(AuditEntry, Vec<Hash>, SignedTreeHead)> {
         let head = self
             .audit_head()
@@ -1073,6 +1120,8 @@ impl Store {
                 }
                 "incident.dispatch" => c.units_dispatched += 1,
                 "incident.camera.view" => c.incident_camera_views += 1,
+                "evidence.export" => c.evidence_exports += 1,
+                "recording.play" => c.recordings_played += 1,
                 "retention.sweep" => {
                     c.expired_unreviewed += d["candidates_expired"].as_u64().unwrap_or(0);
                     for k in [

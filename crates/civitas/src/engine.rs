@@ -26,12 +26,21 @@ pub fn load_config(path: &Path) -> Result<Config> {
 }
 
 pub fn models(v: &VisionConfig) -> Result<(Box<dyn FaceDetector>, FaceEmbedder)> {
+    models_at(v, v.min_detector_score.min(0.4))
+}
+
+/// [`models`] with the detector reporting faces down to `min_score` (evidence
+/// redaction blurs on weaker detections than matching needs).
+pub fn models_at(
+    v: &VisionConfig,
+    min_score: f32,
+) -> Result<(Box<dyn FaceDetector>, FaceEmbedder)> {
     runtime::init(&v.ort_library)?;
     let sess = SessionOptions {
         intra_threads: v.threads,
     };
     let det_cfg = DetectorConfig {
-        min_score: v.min_detector_score.min(0.4),
+        min_score,
         ..DetectorConfig::default()
     };
     let detector: Box<dyn FaceDetector> = match v.detector {

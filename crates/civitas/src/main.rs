@@ -2,6 +2,7 @@
 
 mod cmds;
 mod engine;
+mod evidence;
 mod mqtt;
 mod recording;
 
@@ -53,6 +54,9 @@ enum Cmd {
     /// Retention sweeps and legal holds.
     #[command(subcommand)]
     Retention(cmds::retention::Cmd),
+    /// Evidence bundles: export a confirmed match's case with bystanders blurred; verify one offline.
+    #[command(subcommand)]
+    Evidence(cmds::evidence::Cmd),
     /// Write the transparency report (JSON and a self-contained HTML page).
     Report(cmds::report::Args),
     /// Bearer tokens for machines (Prometheus, integrations).
@@ -96,6 +100,7 @@ fn main() -> ExitCode {
         Cmd::Basis(c) => cmds::review::basis(&cli.config, cli.user.as_deref(), c),
         Cmd::Audit(c) => cmds::audit::main(&cli.config, cli.user.as_deref(), c),
         Cmd::Retention(c) => cmds::retention::main(&cli.config, cli.user.as_deref(), c),
+        Cmd::Evidence(c) => cmds::evidence::main(&cli.config, cli.user.as_deref(), c),
         Cmd::Report(a) => cmds::report::main(&cli.config, cli.user.as_deref(), a),
         Cmd::Run(a) => cmds::run::main(&cli.config, a),
         Cmd::Camera(c) => cmds::camera::main(c),

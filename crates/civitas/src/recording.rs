@@ -85,6 +85,9 @@ pub fn start(
                 mode: cam.record,
                 pre_roll: Duration::from_secs_f64(r.pre_roll_s),
                 post_roll: Duration::from_secs_f64(r.post_roll_s),
+                // Face tracks decide 2 s after their first match; plate passes end
+                // when the vehicle has gone.
+                event_delay: Duration::from_secs(8),
                 segment: Duration::from_secs_f64(r.segment_minutes * 60.0),
             },
             RealFs,

@@ -357,56 +357,6 @@ fn an_rtsp_camera_in_the_config_has_its_faces_analysed() {
     assert!(ffprobe_frames(&clips[0]) >= 25, "{t}");
 }
 
-/// GStreamer's RTSP server serving `clip` on a free port (basic auth optional).
-fn rtsp_server(clip: &std::path::Path, auth: Option<(&str, &str)>) -> (std::process::Child, u16) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut c = std::process::Command::new("/usr/bin/python3");
-    c.arg(repo().join("scripts/rtsp-server"))
-        .arg(clip)
-        .args(["--port", &port.to_string()]);
-    if let Some((u, p)) = auth {
-        c.args(["--user", u, "--password", p]);
-    }
-    let server = c
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("python3 with gi (scripts/setup)");
-    let t = std::time::Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(t.elapsed() < std::time::Duration::from_secs(10));
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    (server, port)
-}
-
-/// The finished recordings in a camera's folder.
-fn mp4s(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut v: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
-        .map(|d| d.flatten().map(|e| e.path()).collect())
-        .unwrap_or_default();
-    v.retain(|p| p.extension().is_some_and(|e| e == "mp4"));
-    v.sort();
-    v
-}
-
-/// Pictures FFmpeg decodes from a file; any decoding error fails the test.
-fn ffprobe_frames(p: &std::path::Path) -> u64 {
-    let o = std::process::Command::new("ffprobe")
-        .args(["-v", "error", "-count_frames", "-select_streams", "v:0"])
-        .args(["-show_entries", "stream=nb_read_frames", "-of", "csv=p=0"])
-        .arg(p)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(o.status.success() && err.trim().is_empty(), "{p:?}: {err}");
-    String::from_utf8_lossy(&o.stdout).trim().parse().unwrap()
-}
-
 /// `civitas run` killed with SIGKILL while recording: the next start repairs
 /// the interrupted file to its last complete fragment, says so, and indexes
 /// it; FFmpeg decodes the repaired file without an error.

@@ -8,6 +8,7 @@ pub mod camera;
 pub mod candidates;
 pub mod enroll;
 pub mod eval;
+pub mod evidence;
 pub mod models;
 pub mod plates;
 pub mod report;

@@ -87,6 +87,7 @@ code{{word-break:break-all}}</style>\
 <h2>Incidents opened, by source</h2><table>{}</table>\
 <h2>Incidents closed, by reason</h2><table>{}</table>\
 <h2>Dispatch</h2><table><tr><td>units dispatched</td><td>{}</td></tr><tr><td>cameras viewed through an incident</td><td>{}</td></tr></table>\
+<h2>Evidence</h2><table><tr><td>bundles exported</td><td>{}</td></tr><tr><td>recordings played</td><td>{}</td></tr></table>\
 <h2>All audited actions</h2><table>{}</table>\
 <h2>Cameras</h2><table><tr><th>id</th><th>name</th><th>purpose</th><th>owner</th></tr>{}</table>\
 <h2>Audit log</h2><p>Signed tree head: <code>{}</code></p></html>",
@@ -105,6 +106,8 @@ code{{word-break:break-all}}</style>\
             rows(&counts.incidents_closed_by_reason),
             counts.units_dispatched,
             counts.incident_camera_views,
+            counts.evidence_exports,
+            counts.recordings_played,
             rows(&counts.actions),
             cams,
             esc(&serde_json::to_string(&head)?),
