@@ -536,14 +536,15 @@ function timeline(from, to, items) {
 // The recorded clip around a result, one click away: the recording of the
 // camera covering `at`, played from the server with range requests (the
 // start of playback is audited; a clip retention deleted says when and why).
-function clipButton(camera, at, why) {
+function clipButton(camera, at, why, until = at) {
   const box = h('div', { class: 'clip' });
   const btn = h('button', { class: 'play', type: 'button', onclick: async () => {
     btn.disabled = true;
     try {
-      const q = new URLSearchParams({ camera, from_ms: at - 1, to_ms: at + 1, justification: why, limit: 5 });
+      const q = new URLSearchParams({ camera, from_ms: at - 1, to_ms: until + 1, justification: why, limit: 5 });
       const recs = await api('GET', `/api/v1/recordings?${q}`);
-      const rec = recs.find((r) => r.state !== 'deleted' && r.state !== 'lost');
+      // The oldest playable recording overlapping the moment (newest first from the server).
+      const rec = recs.filter((r) => r.state !== 'deleted' && r.state !== 'lost').pop();
       if (!rec) {
         const gone = recs.find((r) => r.state === 'deleted');
         box.replaceChildren(h('p', { class: 'muted small clip-none' }, gone
@@ -551,7 +552,7 @@ function clipButton(camera, at, why) {
           : 'No recording covers this moment (the camera is not recorded, or the file was lost).'));
         return;
       }
-      const offset = Math.max(0, (at - rec.start_ms) / 1000 - 2);
+      const offset = Math.max(0, (Math.max(at, rec.start_ms) - rec.start_ms) / 1000 - 2);
       const video = h('video', { class: 'player', controls: true, muted: true, preload: 'auto', 'data-recording': rec.id, src: `/api/v1/recordings/${rec.id}/media#t=${offset.toFixed(1)}` });
       video.addEventListener('error', () => box.append(h('p', { class: 'error small' }, `recording ${rec.id} could not be played`)));
       box.replaceChildren(video, h('div', { class: 'muted small' }, `recording ${rec.id} · ${rec.camera} · ${fmtTime(rec.start_ms)} – ${fmtTime(rec.end_ms)} · ${rec.kind}${rec.state === 'recovered' ? ' · recovered after an interruption' : ''}`));
@@ -559,6 +560,37 @@ function clipButton(camera, at, why) {
     } catch (ex) { box.replaceChildren(errorBox(ex)); }
   } }, '▶ Play clip');
   box.append(btn);
+  return box;
+}
+
+// Evidence export of a confirmed match: a background job (blurring takes a
+// while) followed here until its bundle can be downloaded.
+function exportBox(candidate, why) {
+  if (!can('export')) return null;
+  const box = h('div', { class: 'export', 'data-export-for': candidate });
+  const plates = h('input', { type: 'checkbox', id: `blur-plates-${candidate}` });
+  const btn = h('button', { type: 'button', class: 'export-start', onclick: async () => {
+    btn.disabled = true;
+    try {
+      let job = await api('POST', '/api/v1/evidence', { candidate, justification: why, blur_plates: plates.checked });
+      const bar = h('progress', { max: 1, value: 0 });
+      const line = h('span', { class: 'muted small' }, ' blurring…');
+      box.replaceChildren(bar, line);
+      while (job.state === 'running') {
+        await new Promise((r) => setTimeout(r, 700));
+        job = await api('GET', `/api/v1/evidence/${job.id}`);
+        bar.max = Math.max(1, job.frames_total); bar.value = job.frames_done;
+        line.textContent = ` blurring ${job.frames_done} of about ${job.frames_total} frames`;
+      }
+      if (job.state === 'failed') { box.replaceChildren(h('div', { class: 'error', role: 'alert' }, `Export failed: ${job.error}`)); return; }
+      const s = job.summary || {};
+      box.replaceChildren(h('div', { class: 'export-done', role: 'status' },
+        `Bundle ${job.bundle}: ${s.clips} clip(s), ${s.frames} frames, ${s.faces_blurred} face(s) blurred, ${s.subject_faces_kept} of the subject kept, ${s.plates_blurred} plate(s) blurred, ${s.audit_entries} audit entries with proofs. `,
+        h('a', { href: `/api/v1/evidence/${job.id}/bundle`, class: 'download', download: `${job.bundle}.tar` }, 'Download bundle (.tar)'),
+        h('div', { class: 'muted small' }, `Check it anywhere: tar xf ${job.bundle}.tar && civitas evidence verify ${job.bundle}`)));
+    } catch (ex) { btn.disabled = false; box.append(errorBox(ex)); }
+  } }, 'Export evidence');
+  box.append(btn, ' ', h('label', { for: `blur-plates-${candidate}`, class: 'small' }, plates, ' also blur other plates'));
   return box;
 }
 
@@ -590,7 +622,7 @@ async function searchPage() {
             h('div', {}, h('strong', { class: 'plate-read' }, r.plate), r.hit_entry != null ? h('span', { class: 'pill candidate' }, 'hotlist hit') : null,
               h('div', { class: 'muted' }, `${r.camera} · ${fmtTime(r.first_seen_ms)} · ${r.frames} frame(s), confidence ${r.confidence.toFixed(2)}${r.format ? ' · format ' + r.format : ''}`),
               h('div', { class: 'muted small' }, `kept until ${fmtTime(r.expires_at_ms)}`),
-              clipButton(r.camera, r.first_seen_ms, why.value))) }));
+              clipButton(r.camera, r.first_seen_ms, why.value, r.last_seen_ms))) }));
       } else if (kind.value === 'events') {
         if (text.value.trim()) q.set('kind', text.value.trim());
         const events = await api('GET', `/api/v1/camera-events?${q}`);
@@ -607,7 +639,8 @@ async function searchPage() {
             h('div', {}, h('strong', {}, `#${c.id} · ${c.entry_name}`), c.plate ? ` (plate ${c.read_text})` : '',
               h('div', { class: 'muted' }, `${c.camera} · ${fmtTime(c.frame_time_ms)} · confirmed by ${c.reviews.filter((r) => r.decision === 'confirm').map((r) => r.username).join(' and ')}`),
               h('div', { class: 'muted small' }, `${c.basis.kind} — ${c.basis.authority}, ref. ${c.basis.reference}`),
-              clipButton(c.camera, c.frame_time_ms, why.value))) }));
+              clipButton(c.camera, c.frame_time_ms, why.value),
+              exportBox(c.id, why.value))) }));
       }
       results.replaceChildren(
         h('p', { id: 'search-count' }, `${items.length} result(s) between ${fmtTime(f)} and ${fmtTime(t)}. This search is recorded in the audit log with its justification.`),

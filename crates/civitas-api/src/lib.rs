@@ -9,6 +9,7 @@
 //! without it. `docs/openapi.json` is that document, committed and diffed.
 
 pub mod auth;
+pub mod evidence;
 pub mod incidents;
 pub mod live;
 pub mod metrics;
@@ -204,6 +205,8 @@ pub struct Console {
     pub outbox_wake: Arc<tokio::sync::Notify>,
     /// Where recordings are (`[recording] dir`); absent: playback answers 503.
     pub recordings_dir: Option<std::path::PathBuf>,
+    /// Evidence export with the models (absent: export answers 503).
+    pub exporter: Option<Arc<dyn evidence::Exporter>>,
 }
 
 impl Console {
@@ -228,6 +231,7 @@ impl Console {
             incidents: Default::default(),
             outbox_wake: Default::default(),
             recordings_dir: None,
+            exporter: None,
         }
     }
 
@@ -312,6 +316,9 @@ pub fn router(state: ApiState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(routes::hotlists))
         .routes(routes!(recordings::recordings))
         .routes(routes!(recordings::media))
+        .routes(routes!(evidence::start_export))
+        .routes(routes!(evidence::export_job))
+        .routes(routes!(evidence::bundle))
         .routes(routes!(incidents::incident_types))
         .routes(routes!(incidents::incidents, incidents::open_incident))
         .routes(routes!(incidents::incident))

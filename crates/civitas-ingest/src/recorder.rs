@@ -95,6 +95,9 @@ pub struct RecorderHealth {
 enum Msg {
     Params(TrackParams),
     Frame(EncodedFrame),
+    /// The session ended (the camera dropped): the open file is finished;
+    /// timestamps start over after a reconnect, so a new file starts then.
+    StreamEnded,
     Trigger(i64),
     Stop,
 }
@@ -117,6 +120,12 @@ impl RecorderInput {
             let _ = self.tx.send(Msg::Params(p));
             self.skipping = true;
         }
+    }
+
+    /// The camera's session ended; a new one starts a new file.
+    pub fn stream_ended(&mut self) {
+        self.skipping = true;
+        let _ = self.tx.send(Msg::StreamEnded);
     }
 
     /// One picture. If the recorder is behind, pictures are dropped up to the
@@ -310,6 +319,12 @@ impl Recorder {
                     }
                 }
                 Msg::Frame(f) => self.frame(f),
+                Msg::StreamEnded => {
+                    self.finish_current(None);
+                    self.close();
+                    self.ring.clear();
+                    self.until_ms = None;
+                }
                 Msg::Trigger(at) => self.trigger(at),
                 Msg::Stop => break,
             }

@@ -226,6 +226,9 @@ fn camera_thread(
             started,
             &mut index,
         ));
+        if let Some(rec) = recorder.as_mut() {
+            rec.stream_ended();
+        }
         if stop.load(std::sync::atomic::Ordering::SeqCst) {
             break;
         }

@@ -58,6 +58,8 @@ pub struct RecordingConfig {
     /// Bytes of recordings one camera may keep, in GB; the oldest
     /// recordings no legal hold covers are deleted beyond it. Default 20.
     pub max_gb_per_camera: f64,
+    /// Where evidence bundles exported from the console are written. Default `var/evidence`.
+    pub evidence_dir: PathBuf,
 }
 
 impl Default for RecordingConfig {
@@ -68,6 +70,7 @@ impl Default for RecordingConfig {
             post_roll_s: 10.0,
             segment_minutes: 5.0,
             max_gb_per_camera: 20.0,
+            evidence_dir: PathBuf::from("var/evidence"),
         }
     }
 }
@@ -556,6 +559,7 @@ impl Config {
         fix(&mut self.store.audit_key);
         fix(&mut self.vision.models_dir);
         fix(&mut self.recording.dir);
+        fix(&mut self.recording.evidence_dir);
         fix(&mut self.vision.ort_library);
         for c in &mut self.cameras {
             if c.url != PUSH_URL && !c.url.contains("://") && Path::new(&c.url).is_relative() {

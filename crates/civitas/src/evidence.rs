@@ -124,10 +124,23 @@ impl Redactor {
         }
         if let Some((rec, keep)) = &mut self.plates {
             let scan = rec.scan(img)?;
-            for r in &scan.reads {
-                if keep.as_deref() != Some(r.text.as_str()) {
+            // The plate concerned (allowing one OCR confusion) stays; every
+            // other line of text found is blurred, read or not: a plate our
+            // OCR could not read may still be legible to a person.
+            let kept: Vec<BBox> = scan
+                .reads
+                .iter()
+                .filter(|r| {
+                    keep.as_deref()
+                        .is_some_and(|k| civitas_model::plate_text::distance(&r.text, k) <= 1.0)
+                })
+                .map(|r| r.bbox)
+                .collect();
+            for line in &scan.lines {
+                let b = line.bbox();
+                if !kept.iter().any(|k| k.iou(&b) > 0.2) {
                     self.plates_blurred += 1;
-                    blur.push(grow(&r.bbox, 0.15, 0.4));
+                    blur.push(grow(&b, 0.15, 0.4));
                 }
             }
         }
@@ -352,19 +365,33 @@ pub async fn export(
         );
     }
     let now = SystemClock.now();
-    let recs: Vec<_> = store
+    // The recordings covering the match's moment; failing that (a plate pass
+    // announced after its vehicle left), the nearest one within 30 s.
+    let t = c.frame_time_ms;
+    let near = store
         .recordings(
             actor,
             &c.camera,
-            civitas_base::Timestamp(c.frame_time_ms - 1),
-            civitas_base::Timestamp(c.frame_time_ms + 1),
+            civitas_base::Timestamp(t - 30_000),
+            civitas_base::Timestamp(t + 30_000),
             &req.justification,
-            10,
+            20,
             now,
         )
-        .await?
-        .into_iter()
-        .collect();
+        .await?;
+    let gap = |r: &civitas_store::RecordingView| (r.start_ms - t).max(t - r.end_ms).max(0);
+    let covering: Vec<_> = near.iter().filter(|r| gap(r) == 0).cloned().collect();
+    let recs: Vec<_> = if covering.is_empty() {
+        near.iter()
+            .filter(|r| !matches!(r.state.as_str(), "deleted" | "lost" | "recording"))
+            .min_by_key(|r| gap(r))
+            .into_iter()
+            .chain(near.iter().filter(|r| r.state == "deleted").take(1))
+            .cloned()
+            .collect()
+    } else {
+        covering
+    };
     let deleted = recs.iter().find(|r| r.state == "deleted");
     let recs: Vec<_> = recs
         .iter()
@@ -499,4 +526,168 @@ pub async fn export(
         audit_entries: manifest.audit.entries.len(),
         seconds: t0.elapsed().as_secs_f64(),
     })
+}
+
+/// Evidence export for the command centre: one job at a time, in the background.
+pub struct ConsoleExporter {
+    cfg: Config,
+    store: Store,
+    key: std::sync::Arc<civitas_audit::AuditKey>,
+    handle: tokio::runtime::Handle,
+    jobs: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<u64, Job>>>,
+    next: std::sync::atomic::AtomicU64,
+}
+
+struct Job {
+    status: civitas_api::evidence::ExportJob,
+    dir: PathBuf,
+}
+
+impl std::fmt::Debug for ConsoleExporter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConsoleExporter").finish()
+    }
+}
+
+impl ConsoleExporter {
+    pub fn new(
+        cfg: &Config,
+        store: &Store,
+        key: std::sync::Arc<civitas_audit::AuditKey>,
+        handle: tokio::runtime::Handle,
+    ) -> ConsoleExporter {
+        ConsoleExporter {
+            cfg: cfg.clone(),
+            store: store.clone(),
+            key,
+            handle,
+            jobs: Default::default(),
+            next: std::sync::atomic::AtomicU64::new(1),
+        }
+    }
+}
+
+impl civitas_api::evidence::Exporter for ConsoleExporter {
+    fn start(
+        &self,
+        actor: Actor,
+        req: civitas_api::evidence::ExportJobRequest,
+    ) -> civitas_base::Result<civitas_api::evidence::ExportJob> {
+        use civitas_base::{Error, ErrorKind};
+        actor.require(Permission::Export)?;
+        if req.justification.trim().chars().count() < 5 {
+            return Err(Error::invalid(
+                "evidence export: field `justification` is required (the court case or request it answers)",
+            ));
+        }
+        let c = self
+            .handle
+            .block_on(self.store.candidate_view(&actor, req.candidate))?;
+        if c.status != "confirmed" {
+            let n = c.reviews.iter().filter(|r| r.decision == "confirm").count();
+            return Err(Error::new(
+                ErrorKind::FailedPrecondition,
+                format!(
+                    "candidate {} is {} ({n} confirmation(s)): only a confirmed match is exported",
+                    c.id, c.status
+                ),
+            ));
+        }
+        let mut jobs = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(j) = jobs.values().find(|j| j.status.state == "running") {
+            return Err(Error::new(
+                ErrorKind::ResourceExhausted,
+                format!(
+                    "export {} (candidate {}) is running; one export runs at a time",
+                    j.status.id, j.status.candidate
+                ),
+            ));
+        }
+        let id = self.next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let name = format!("case-{}-export-{}-{}", c.id, id, SystemClock.now().0);
+        let dir = self.cfg.recording.evidence_dir.join(&name);
+        let status = civitas_api::evidence::ExportJob {
+            id,
+            candidate: c.id,
+            started_by: actor.username.clone(),
+            state: "running".into(),
+            frames_done: 0,
+            frames_total: 0,
+            error: None,
+            bundle: Some(name),
+            summary: None,
+        };
+        jobs.insert(
+            id,
+            Job {
+                status: status.clone(),
+                dir: dir.clone(),
+            },
+        );
+        drop(jobs);
+        let (cfg, store, key, handle, table) = (
+            self.cfg.clone(),
+            self.store.clone(),
+            self.key.clone(),
+            self.handle.clone(),
+            self.jobs.clone(),
+        );
+        let update =
+            move |t: &std::sync::Mutex<std::collections::HashMap<u64, Job>>,
+                  f: &mut dyn FnMut(&mut civitas_api::evidence::ExportJob)| {
+                if let Some(j) = t.lock().unwrap_or_else(|p| p.into_inner()).get_mut(&id) {
+                    f(&mut j.status);
+                }
+            };
+        std::thread::Builder::new()
+            .name(format!("export-{id}"))
+            .spawn(move || {
+                let er = ExportRequest {
+                    candidate: req.candidate,
+                    justification: req.justification,
+                    blur_plates: req.blur_plates,
+                };
+                let t2 = table.clone();
+                let mut progress = move |done: u64, total: u64| {
+                    update(&t2, &mut |s| {
+                        s.frames_done = done;
+                        s.frames_total = total;
+                    })
+                };
+                let r =
+                    handle.block_on(export(&cfg, &store, &key, &actor, &er, &dir, &mut progress));
+                let mut t = table.lock().unwrap_or_else(|p| p.into_inner());
+                if let Some(j) = t.get_mut(&id) {
+                    match r {
+                        Ok(rep) => {
+                            j.status.state = "done".into();
+                            j.status.summary = serde_json::to_value(&rep).ok();
+                        }
+                        Err(e) => {
+                            j.status.state = "failed".into();
+                            j.status.error = Some(format!("{e:#}"));
+                            let _ = std::fs::remove_dir_all(&dir);
+                        }
+                    }
+                }
+            })
+            .map_err(|e| civitas_base::Error::internal(format!("export: {e}")))?;
+        Ok(status)
+    }
+
+    fn job(&self, id: u64) -> Option<civitas_api::evidence::ExportJob> {
+        self.jobs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&id)
+            .map(|j| j.status.clone())
+    }
+
+    fn bundle_dir(&self, id: u64) -> Option<PathBuf> {
+        self.jobs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&id)
+            .map(|j| j.dir.clone())
+    }
 }

@@ -169,6 +169,14 @@ fn start_api(
     console.enroller = Some(Arc::new(engine::ModelEnroller::new(&cfg.vision)));
     console.incidents = engine::incident_settings(cfg);
     console.recordings_dir = Some(cfg.recording.dir.clone());
+    console.exporter = Some(Arc::new(crate::evidence::ConsoleExporter::new(
+        cfg,
+        store,
+        Arc::new(civitas_audit::AuditKey::load_or_create(
+            &cfg.store.audit_key,
+        )?),
+        rt.handle().clone(),
+    )));
     rt.block_on(store.sync_units(&engine::unit_specs(cfg), SystemClock.now()))?;
     for cam in &cfg.cameras {
         console.live.set_camera(civitas_api::CameraInfo {
