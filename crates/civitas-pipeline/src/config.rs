@@ -496,8 +496,8 @@ pub struct CameraConfig {
     /// Recording of an RTSP camera: `events` (clips around candidates and
     /// plate reads, default), `continuous`, or `off`. Files and pushed
     /// snapshots are not recorded.
-    #[serde(default = "default_record")]
-    pub record: civitas_ingest::recorder::Mode,
+    #[serde(default)]
+    pub record: Option<civitas_ingest::recorder::Mode>,
     /// Latitude in degrees, -90..90.
     pub latitude: f64,
     /// Longitude in degrees, -180..180.
@@ -508,8 +508,15 @@ pub struct CameraConfig {
     pub owner: String,
 }
 
-fn default_record() -> civitas_ingest::recorder::Mode {
-    civitas_ingest::recorder::Mode::Events
+impl CameraConfig {
+    /// How this camera is recorded: `record`, by default `events` for an RTSP camera; never a file or push camera.
+    pub fn record_mode(&self) -> civitas_ingest::recorder::Mode {
+        use civitas_ingest::recorder::Mode;
+        match (self.url.starts_with("rtsp://"), self.record) {
+            (false, _) => Mode::Off,
+            (true, m) => m.unwrap_or(Mode::Events),
+        }
+    }
 }
 
 fn default_fps() -> f64 {
@@ -846,6 +853,15 @@ impl Config {
                     return bad(&f(n), "is required".into());
                 }
             }
+            if !c.url.starts_with("rtsp://")
+                && c.record
+                    .is_some_and(|m| m != civitas_ingest::recorder::Mode::Off)
+            {
+                return bad(
+                    &f("record"),
+                    "only RTSP cameras are recorded (a file is a recording already; pushed snapshots have no stream)".into(),
+                );
+            }
             match (&c.push_token_sha256, c.url == PUSH_URL) {
                 (None, true) => {
                     return bad(
@@ -964,6 +980,23 @@ mod tests {
             (
                 "[[webhook]]\nname = \"radio\"\nurl = \"http://127.0.0.1:1/\"\nsecret_env = \"X\"\ntimeout_ms = 1\n",
                 "webhook[0].timeout_ms",
+            ),
+            ("[recording]\npre_roll_s = 500\n", "recording.pre_roll_s"),
+            (
+                "[recording]\nmax_gb_per_camera = 0\n",
+                "recording.max_gb_per_camera",
+            ),
+            (
+                "[recording]\nsegment_minutes = 0\n",
+                "recording.segment_minutes",
+            ),
+            (
+                "[[camera]]\nid = \"c\"\nname = \"C\"\nurl = \"clip.mp4\"\nrecord = \"continuous\"\nlatitude = 0.0\nlongitude = 0.0\npurpose = \"p\"\nowner = \"o\"\n",
+                "field `camera[0].record`: only RTSP cameras are recorded",
+            ),
+            (
+                "[[camera]]\nid = \"c\"\nname = \"C\"\nurl = \"rtsp://h/s\"\nrecord = \"always\"\nlatitude = 0.0\nlongitude = 0.0\npurpose = \"p\"\nowner = \"o\"\n",
+                "unknown variant `always`",
             ),
         ] {
             let e = Config::parse(toml).unwrap_err();

@@ -32,7 +32,7 @@ impl std::fmt::Debug for Recordings {
 
 /// Whether a camera is recorded: an RTSP camera whose `record` is not `off`.
 pub fn records(cam: &civitas_pipeline::config::CameraConfig) -> bool {
-    cam.url.starts_with("rtsp://") && cam.record != Mode::Off
+    cam.record_mode() != Mode::Off
 }
 
 fn relative(dir: &Path, p: &Path) -> String {
@@ -82,7 +82,7 @@ pub fn start(
             RecorderConfig {
                 camera: cam.id.clone(),
                 dir: dir.clone(),
-                mode: cam.record,
+                mode: cam.record_mode(),
                 pre_roll: Duration::from_secs_f64(r.pre_roll_s),
                 post_roll: Duration::from_secs_f64(r.post_roll_s),
                 // Face tracks decide 2 s after their first match; plate passes end
@@ -98,7 +98,7 @@ pub fn start(
         eprintln!(
             "camera {}: recording {} to {} (pre-roll {} s, post-roll {} s)",
             cam.id,
-            match cam.record {
+            match cam.record_mode() {
                 Mode::Continuous => "continuously",
                 _ => "event clips",
             },

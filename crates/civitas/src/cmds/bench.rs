@@ -50,6 +50,9 @@ pub enum Cmd {
         /// Measured seconds (after 3 s of warm-up).
         #[arg(long, default_value_t = 20.0)]
         seconds: f64,
+        /// Also record every camera continuously into this folder (what recording adds).
+        #[arg(long)]
+        record: Option<std::path::PathBuf>,
         /// H.264 decoder: openh264 or libavcodec.
         #[arg(long, default_value = "openh264")]
         decoder: String,
@@ -104,6 +107,17 @@ pub enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Evidence redaction: decode CLIP, blur every face (SCRFD + dlib
+    /// templates; no subject kept) and, with --plates, every line of text
+    /// (PP-OCRv4), re-encode with libx264. Reports frames per second and
+    /// seconds per minute of video.
+    Redact {
+        clip: std::path::PathBuf,
+        #[arg(long)]
+        plates: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// Exact watchlist search over random normalised 128-d templates.
     Search {
         /// Watchlist size.
@@ -141,8 +155,10 @@ fn bench_fleet(
     fps: f64,
     seconds: f64,
     h264: civitas_ingest::avcodec::H264Backend,
+    record: Option<&std::path::Path>,
     json: bool,
 ) -> Result<()> {
+    use civitas_ingest::recorder::{self, Mode, RealFs, RecorderConfig};
     use civitas_ingest::rtsp::{RtspSource, Transport};
     use civitas_pipeline::motion::{MotionConfig, MotionGate};
     use std::sync::atomic::{AtomicBool, Ordering};
@@ -153,9 +169,36 @@ fn bench_fleet(
     let latencies = Arc::new(Mutex::new(Vec::<f64>::new()));
     let mut threads = Vec::new();
     let mut healths = Vec::new();
+    let mut recorders = Vec::new();
     for i in 0..cameras {
-        let mut src =
-            RtspSource::start_with(&format!("fleet-{i}"), url, fps, Transport::Tcp, h264)?;
+        let input = match record {
+            Some(dir) => {
+                let (input, handle, thread) = recorder::start(
+                    RecorderConfig {
+                        camera: format!("fleet-{i}"),
+                        dir: dir.to_owned(),
+                        mode: Mode::Continuous,
+                        pre_roll: Duration::from_secs(10),
+                        post_roll: Duration::from_secs(10),
+                        event_delay: Duration::from_secs(8),
+                        segment: Duration::from_secs(300),
+                    },
+                    RealFs,
+                    Box::new(|_| {}),
+                )?;
+                recorders.push((handle, thread));
+                Some(input)
+            }
+            None => None,
+        };
+        let mut src = RtspSource::start_recording(
+            &format!("fleet-{i}"),
+            url,
+            fps,
+            Transport::Tcp,
+            h264,
+            input,
+        )?;
         healths.push(
             civitas_ingest::FrameSource::health(&src)
                 .ok_or_else(|| anyhow::anyhow!("an RTSP source without health"))?,
@@ -183,6 +226,10 @@ fn bench_fleet(
     }
     std::thread::sleep(Duration::from_secs(3));
     let decoded0: u64 = healths.iter().map(|h| h.get().frames_decoded).sum();
+    let rec_bytes = |r: &[(recorder::RecorderHandle, std::thread::JoinHandle<()>)]| -> u64 {
+        r.iter().map(|(h, _)| h.health().bytes).sum()
+    };
+    let bytes0 = rec_bytes(&recorders);
     let cpu0 = cpu_seconds()?;
     let t0 = Instant::now();
     measuring.store(true, Ordering::SeqCst);
@@ -190,6 +237,8 @@ fn bench_fleet(
     measuring.store(false, Ordering::SeqCst);
     let wall = t0.elapsed().as_secs_f64();
     let cpu = cpu_seconds()? - cpu0;
+    let written = rec_bytes(&recorders) - bytes0;
+    let dropped: u64 = recorders.iter().map(|(h, _)| h.health().dropped).sum();
     let decoded: u64 = healths.iter().map(|h| h.get().frames_decoded).sum::<u64>() - decoded0;
     let offline = healths
         .iter()
@@ -214,9 +263,48 @@ fn bench_fleet(
         "cameras_per_core": cameras as f64 / cores,
         "latency_ms_p50": pct(0.50), "latency_ms_p99": pct(0.99),
         "cameras_not_online": offline,
+        "recording": record.is_some(),
+        "recorded_bytes_per_s_per_camera": written as f64 / wall / cameras as f64,
+        "recorder_dropped_frames": dropped,
     });
+    for (h, t) in recorders {
+        h.stop();
+        let _ = t.join();
+    }
     print_report(json, &report)?;
     Ok(())
+}
+
+fn tempfile_dir() -> Result<std::path::PathBuf> {
+    let d = std::env::temp_dir().join(format!("civitas-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&d)?;
+    Ok(d)
+}
+
+/// Width, height and frame rate of a video (ffprobe).
+fn probe_size(p: &std::path::Path) -> Result<(u64, u64, f64)> {
+    let o = std::process::Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "stream=width,height,avg_frame_rate",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(p)
+        .output()?;
+    let t = String::from_utf8_lossy(&o.stdout).trim().to_owned();
+    let f: Vec<&str> = t.split(',').collect();
+    anyhow::ensure!(f.len() == 3, "{}: ffprobe said {t:?}", p.display());
+    let (a, b) = f[2].split_once('/').unwrap_or((f[2], "1"));
+    Ok((
+        f[0].parse()?,
+        f[1].parse()?,
+        a.parse::<f64>()? / b.parse::<f64>()?.max(1.0),
+    ))
 }
 
 /// xorshift64*: deterministic random numbers with no dependency.
@@ -328,12 +416,37 @@ pub fn main(config: &Path, cmd: Cmd) -> Result<()> {
             print_report(json, &report)?;
             Ok(())
         }
+        Cmd::Redact { clip, plates, json } => {
+            let cfg = engine::load_config(config)?;
+            let mut r = crate::evidence::Redactor::new(&cfg, Vec::new(), plates.then_some(None))?;
+            let dir = tempfile_dir()?;
+            let out = dir.join("redacted.mp4");
+            let t0 = Instant::now();
+            let cpu0 = cpu_seconds()?;
+            let frames = crate::evidence::redact_clip(&clip, &out, &mut r, &mut |_, _| {})?;
+            let wall = t0.elapsed().as_secs_f64();
+            let cpu = cpu_seconds()? - cpu0;
+            let (w, h, fps) = probe_size(&clip)?;
+            let video_s = frames as f64 / fps;
+            let report = serde_json::json!({
+                "clip": clip.display().to_string(), "width": w, "height": h, "frames": frames,
+                "video_seconds": video_s, "plates": plates,
+                "wall_seconds": wall, "frames_per_second": frames as f64 / wall,
+                "seconds_per_minute_of_video": wall / video_s * 60.0,
+                "cpu_seconds_per_minute_of_video": cpu / video_s * 60.0,
+                "faces_blurred": r.faces_blurred, "plates_blurred": r.plates_blurred,
+            });
+            let _ = std::fs::remove_dir_all(&dir);
+            print_report(json, &report)?;
+            Ok(())
+        }
         Cmd::Fleet {
             url,
             cameras,
             fps,
             seconds,
             decoder,
+            record,
             json,
         } => {
             let h264 = match decoder.as_str() {
@@ -341,7 +454,7 @@ pub fn main(config: &Path, cmd: Cmd) -> Result<()> {
                 "libavcodec" => civitas_ingest::avcodec::H264Backend::Libavcodec,
                 other => anyhow::bail!("--decoder {other:?}: openh264 or libavcodec"),
             };
-            bench_fleet(&url, cameras, fps, seconds, h264, json)
+            bench_fleet(&url, cameras, fps, seconds, h264, record.as_deref(), json)
         }
         Cmd::Audit {
             entries,
