@@ -214,7 +214,7 @@ pub fn pixelate(img: &mut RgbImage, b: &BBox) {
 }
 
 /// Width, height, frame rate and an estimate of the frame count of a video.
-fn probe(path: &Path) -> Result<(u32, u32, f64, u64)> {
+pub fn probe(path: &Path) -> Result<(u32, u32, f64, u64)> {
     let o = Command::new("ffprobe")
         .args(["-v", "error", "-select_streams", "v:0"])
         .args([

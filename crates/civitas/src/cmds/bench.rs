@@ -281,32 +281,6 @@ fn tempfile_dir() -> Result<std::path::PathBuf> {
     Ok(d)
 }
 
-/// Width, height and frame rate of a video (ffprobe).
-fn probe_size(p: &std::path::Path) -> Result<(u64, u64, f64)> {
-    let o = std::process::Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-select_streams",
-            "v:0",
-            "-show_entries",
-            "stream=width,height,avg_frame_rate",
-            "-of",
-            "csv=p=0",
-        ])
-        .arg(p)
-        .output()?;
-    let t = String::from_utf8_lossy(&o.stdout).trim().to_owned();
-    let f: Vec<&str> = t.split(',').collect();
-    anyhow::ensure!(f.len() == 3, "{}: ffprobe said {t:?}", p.display());
-    let (a, b) = f[2].split_once('/').unwrap_or((f[2], "1"));
-    Ok((
-        f[0].parse()?,
-        f[1].parse()?,
-        a.parse::<f64>()? / b.parse::<f64>()?.max(1.0),
-    ))
-}
-
 /// xorshift64*: deterministic random numbers with no dependency.
 struct Rng(u64);
 impl Rng {
@@ -426,7 +400,7 @@ pub fn main(config: &Path, cmd: Cmd) -> Result<()> {
             let frames = crate::evidence::redact_clip(&clip, &out, &mut r, &mut |_, _| {})?;
             let wall = t0.elapsed().as_secs_f64();
             let cpu = cpu_seconds()? - cpu0;
-            let (w, h, fps) = probe_size(&clip)?;
+            let (w, h, fps, _) = crate::evidence::probe(&clip)?;
             let video_s = frames as f64 / fps;
             let report = serde_json::json!({
                 "clip": clip.display().to_string(), "width": w, "height": h, "frames": frames,
