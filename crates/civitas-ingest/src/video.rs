@@ -16,9 +16,11 @@ pub struct VideoInfo {
     pub height_px: u32,
     /// Duration in milliseconds, if the container says.
     pub duration_ms: Option<i64>,
+    /// Average frame rate (else the stream's base rate), if the stream says.
+    pub frame_rate: Option<f64>,
 }
 
-/// Asks ffprobe for the first video stream's size and the duration.
+/// Asks ffprobe for the first video stream's size, frame rate and the duration.
 pub fn probe(path: &Path) -> Result<VideoInfo> {
     let out = Command::new("ffprobe")
         .args([
@@ -27,7 +29,7 @@ pub fn probe(path: &Path) -> Result<VideoInfo> {
             "-select_streams",
             "v:0",
             "-show_entries",
-            "stream=width,height:format=duration",
+            "stream=width,height,avg_frame_rate,r_frame_rate:format=duration",
             "-of",
             "default=noprint_wrappers=1",
         ])
@@ -57,6 +59,11 @@ pub fn probe(path: &Path) -> Result<VideoInfo> {
             duration_ms: field("duration")
                 .and_then(|d| d.parse::<f64>().ok())
                 .map(|s| (s * 1000.0) as i64),
+            frame_rate: ["avg_frame_rate", "r_frame_rate"].iter().find_map(|k| {
+                let (a, b) = field(k)?.split_once('/')?;
+                let (a, b): (f64, f64) = (a.parse().ok()?, b.parse().ok()?);
+                (a > 0.0 && b > 0.0).then_some(a / b)
+            }),
         }),
         _ => {
             let why = String::from_utf8_lossy(&out.stderr);

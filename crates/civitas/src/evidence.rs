@@ -213,49 +213,13 @@ pub fn pixelate(img: &mut RgbImage, b: &BBox) {
     }
 }
 
-/// Width, height, frame rate and an estimate of the frame count of a video.
+/// Width, height, frame rate (25 when the stream does not say) and an
+/// estimate of the frame count of a video, from `civitas_ingest::video::probe`.
 pub fn probe(path: &Path) -> Result<(u32, u32, f64, u64)> {
-    let o = Command::new("ffprobe")
-        .args(["-v", "error", "-select_streams", "v:0"])
-        .args([
-            "-show_entries",
-            "stream=width,height,avg_frame_rate,r_frame_rate:format=duration",
-        ])
-        .args(["-of", "json"])
-        .arg(path)
-        .output()
-        .context("running ffprobe (scripts/setup installs ffmpeg)")?;
-    if !o.status.success() {
-        bail!(
-            "{}: not a readable video: {}",
-            path.display(),
-            String::from_utf8_lossy(&o.stderr).trim()
-        );
-    }
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout)?;
-    let s = &v["streams"][0];
-    let rate = |k: &str| -> Option<f64> {
-        let r = s[k].as_str()?;
-        let (a, b) = r.split_once('/')?;
-        let (a, b): (f64, f64) = (a.parse().ok()?, b.parse().ok()?);
-        (b > 0.0 && a > 0.0).then_some(a / b)
-    };
-    let fps = rate("avg_frame_rate")
-        .or_else(|| rate("r_frame_rate"))
-        .unwrap_or(25.0)
-        .clamp(1.0, 120.0);
-    let dur: f64 = v["format"]["duration"]
-        .as_str()
-        .and_then(|d| d.parse().ok())
-        .unwrap_or(0.0);
-    let (w, h) = (
-        s["width"].as_u64().unwrap_or(0) as u32,
-        s["height"].as_u64().unwrap_or(0) as u32,
-    );
-    if w == 0 || h == 0 {
-        bail!("{}: no video stream", path.display());
-    }
-    Ok((w, h, fps, (dur * fps).round() as u64))
+    let v = civitas_ingest::video::probe(path)?;
+    let fps = v.frame_rate.unwrap_or(25.0).clamp(1.0, 120.0);
+    let frames = (v.duration_ms.unwrap_or(0) as f64 / 1000.0 * fps).round() as u64;
+    Ok((v.width_px, v.height_px, fps, frames))
 }
 
 /// Decodes `src`, redacts every frame, encodes `dst` (H.264, MP4). Returns frames written.
