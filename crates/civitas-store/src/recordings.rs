@@ -91,7 +91,8 @@ impl Store {
 
     /// A file is complete (closed by the recorder: `complete`; repaired after a
     /// crash or a write error: `recovered`, with what was found in `note`; nothing
-    /// in it could be kept: `lost`).
+    /// in it could be kept: `lost`). A row opened while the file was still
+    /// `PATH.part` is renamed to `path` in the same transaction.
     #[allow(clippy::too_many_arguments)]
     pub async fn recording_finished(
         &self,
@@ -104,7 +105,14 @@ impl Store {
         state: &str,
         note: Option<&str>,
     ) -> Result<i64> {
-        sqlx::query(
+        let mut tx = self.begin_immediate().await?;
+        sqlx::query("UPDATE recording SET path = ? WHERE path = ? || '.part'")
+            .bind(path)
+            .bind(path)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err("renaming a recording"))?;
+        let id = sqlx::query(
             "INSERT INTO recording (camera_id, path, kind, start_ms, end_ms, bytes, state, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
              ON CONFLICT (path) DO UPDATE SET end_ms = excluded.end_ms, bytes = excluded.bytes, state = excluded.state, note = excluded.note
              RETURNING id",
@@ -117,21 +125,12 @@ impl Store {
         .bind(bytes)
         .bind(state)
         .bind(note)
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *tx)
         .await
         .map(|r| r.get(0))
-        .map_err(db_err("indexing a recording"))
-    }
-
-    /// The recorder renamed a finished file (`X.mp4.part` to `X.mp4`).
-    pub async fn recording_renamed(&self, from: &str, to: &str) -> Result<()> {
-        sqlx::query("UPDATE recording SET path = ? WHERE path = ?")
-            .bind(to)
-            .bind(from)
-            .execute(&self.pool)
-            .await
-            .map(|_| ())
-            .map_err(db_err("renaming a recording"))
+        .map_err(db_err("indexing a recording"))?;
+        tx.commit().await.map_err(db_err("committing"))?;
+        Ok(id)
     }
 
     /// A file opened before a crash held nothing that could be kept: its row says so.

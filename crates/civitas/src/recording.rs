@@ -125,9 +125,6 @@ async fn repair(dir: &Path, store: &Store) -> Result<()> {
         match &r.path {
             Some(p) => {
                 let rel = relative(dir, p);
-                store
-                    .recording_renamed(&format!("{rel}.part"), &rel)
-                    .await?;
                 let note = format!(
                     "recovered after an interruption: {} byte(s) of an incomplete fragment cut",
                     r.cut_bytes
@@ -176,10 +173,12 @@ async fn index(
         tokio::select! {
             n = rx.recv() => {
                 let Some((camera, n)) = n else { break };
+                // Only a finished file changes a camera's total against its budget.
+                let finished = !matches!(n, Notice::Opened { .. });
                 if let Err(e) = note(&store, &console, &dir, &camera, n).await {
                     tracing::error!(camera = %camera, error = %e, "indexing a recording");
                 }
-                if let Err(e) = retention(&store, &dir, budget, None).await {
+                if finished && let Err(e) = retention(&store, &dir, budget, None).await {
                     tracing::error!(error = %e, "recording retention");
                 }
             }
@@ -216,11 +215,7 @@ async fn note(
             bytes,
             kind,
         } => {
-            // The row was opened under the `.part` name.
             let rel = relative(dir, &path);
-            store
-                .recording_renamed(&format!("{rel}.part"), &rel)
-                .await?;
             store
                 .recording_finished(
                     camera,
@@ -241,9 +236,6 @@ async fn note(
             });
             if let (Some(p), Some((start, end, bytes))) = (path, kept) {
                 let rel = relative(dir, &p);
-                store
-                    .recording_renamed(&format!("{rel}.part"), &rel)
-                    .await?;
                 store
                     .recording_finished(
                         camera,
