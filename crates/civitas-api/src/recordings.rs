@@ -123,7 +123,7 @@ pub async fn media(
         )
     })?;
     let path = dir.join(&r.path);
-    let mut f = std::fs::File::open(&path).map_err(|e| {
+    let f = std::fs::File::open(&path).map_err(|e| {
         Error::new(
             ErrorKind::Gone,
             format!(
@@ -161,10 +161,17 @@ pub async fn media(
     }
     // At most 8 MiB an answer: a browser asks again for the rest.
     let end = end.min(start + (8 << 20) - 1);
-    let mut buf = vec![0u8; (end + 1 - start) as usize];
-    f.seek(SeekFrom::Start(start))
-        .and_then(|_| f.read_exact(&mut buf))
-        .map_err(|e| Error::internal(format!("recording {id}: reading: {e}")))?;
+    // Off the async workers: up to 8 MiB from the disk.
+    let buf = tokio::task::spawn_blocking(move || {
+        let mut f = f;
+        let mut buf = vec![0u8; (end + 1 - start) as usize];
+        f.seek(SeekFrom::Start(start))
+            .and_then(|_| f.read_exact(&mut buf))
+            .map(|()| buf)
+    })
+    .await
+    .map_err(|e| Error::internal(format!("recording {id}: reading: {e}")))?
+    .map_err(|e| Error::internal(format!("recording {id}: reading: {e}")))?;
     let status = if end + 1 < len && status == StatusCode::OK {
         StatusCode::PARTIAL_CONTENT
     } else {

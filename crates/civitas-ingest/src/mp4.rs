@@ -6,6 +6,7 @@
 //! ends in at most one incomplete fragment; [`recover`] truncates it to the last
 //! complete one. Any standard player or FFmpeg reads the result.
 
+use std::borrow::Borrow;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
@@ -139,7 +140,11 @@ pub fn header(p: &TrackParams) -> Vec<u8> {
 /// presentation times sorted, and each picture's offset is the difference
 /// (negative offsets are allowed by `trun` version 1). `next_pts` is the first
 /// presentation time of the next group, for the last duration.
-fn timing(samples: &[Sample], next_pts: Option<i64>) -> (Vec<i64>, Vec<u32>, Vec<i32>) {
+fn timing<S: Borrow<Sample>>(
+    samples: &[S],
+    next_pts: Option<i64>,
+) -> (Vec<i64>, Vec<u32>, Vec<i32>) {
+    let samples: Vec<&Sample> = samples.iter().map(Borrow::borrow).collect();
     let mut sorted: Vec<i64> = samples.iter().map(|s| s.pts).collect();
     sorted.sort_unstable();
     let mut durations = Vec::with_capacity(sorted.len());
@@ -164,8 +169,15 @@ fn timing(samples: &[Sample], next_pts: Option<i64>) -> (Vec<i64>, Vec<u32>, Vec
 }
 
 /// One `moof`+`mdat` fragment. `base` is the file's first decode time.
-pub fn fragment(sequence: u32, base: i64, samples: &[Sample], next_pts: Option<i64>) -> Vec<u8> {
-    let (dts, durations, offsets) = timing(samples, next_pts);
+/// Takes samples or references to them (the recorder's ring keeps the bytes).
+pub fn fragment<S: Borrow<Sample>>(
+    sequence: u32,
+    base: i64,
+    samples: &[S],
+    next_pts: Option<i64>,
+) -> Vec<u8> {
+    let samples: Vec<&Sample> = samples.iter().map(Borrow::borrow).collect();
+    let (dts, durations, offsets) = timing(&samples, next_pts);
     let mfhd = full(b"mfhd", 0, 0, &sequence.to_be_bytes());
     // default-base-is-moof: data offsets count from the moof's first byte.
     let tfhd = full(b"tfhd", 0, 0x02_0000, &1u32.to_be_bytes());

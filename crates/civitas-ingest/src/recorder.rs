@@ -489,12 +489,13 @@ impl Recorder {
         if g.written || g.frames.is_empty() {
             return true;
         }
-        let samples: Vec<Sample> = g.frames.iter().map(|f| f.sample.clone()).collect();
+        let samples: Vec<&Sample> = g.frames.iter().map(|f| &f.sample).collect();
         if o.base == i64::MIN {
             o.base = samples.iter().map(|s| s.pts).min().unwrap_or(0);
         }
         o.sequence += 1;
         let bytes = mp4::fragment(o.sequence, o.base, &samples, next_pts);
+        drop(samples);
         match o.out.append(&bytes) {
             Ok(()) => {
                 g.written = true;
