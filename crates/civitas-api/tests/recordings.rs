@@ -5,36 +5,12 @@
 
 mod common;
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
+use axum::http::{StatusCode, header};
 use common::*;
-use tower::ServiceExt;
 
 async fn get(f: &Fixture, path: &str, who: &Who, range: Option<&str>) -> Resp {
-    let mut req = Request::builder().method("GET").uri(path);
-    if let Some(c) = &who.cookie {
-        req = req.header(header::COOKIE, c);
-    }
-    if let Some(r) = range {
-        req = req.header(header::RANGE, r);
-    }
-    let resp = f
-        .app
-        .clone()
-        .oneshot(req.body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let status = resp.status();
-    let headers = resp.headers().clone();
-    let body = axum::body::to_bytes(resp.into_body(), 64 << 20)
-        .await
-        .unwrap()
-        .to_vec();
-    Resp {
-        status,
-        headers,
-        body,
-    }
+    let headers: Vec<(&str, &str)> = range.map(|r| ("range", r)).into_iter().collect();
+    call_with(&f.app, "GET", path, who, None, &headers).await
 }
 
 #[tokio::test]

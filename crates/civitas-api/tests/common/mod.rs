@@ -185,7 +185,22 @@ pub async fn call(
     who: &Who,
     body: Option<Vec<u8>>,
 ) -> Resp {
+    call_with(app, method, path, who, body, &[]).await
+}
+
+/// [`call`] with extra request headers (`Range`, say).
+pub async fn call_with(
+    app: &axum::Router,
+    method: &str,
+    path: &str,
+    who: &Who,
+    body: Option<Vec<u8>>,
+    headers: &[(&str, &str)],
+) -> Resp {
     let mut req = Request::builder().method(method).uri(path);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
     if let Some(c) = &who.cookie {
         req = req.header(header::COOKIE, c);
     }
