@@ -669,7 +669,8 @@ async fn a_plate_hit_is_reviewed_by_one_person_and_plate_searches_need_a_justifi
         .unwrap();
     let pass = |plate: &str, hit: bool| civitas_model::PlatePass {
         camera: CameraId("gate".into()),
-        pass: 1,
+        // Passes are numbered per camera: two vehicles, two numbers.
+        pass: 1 + u64::from(hit),
         plate: plate.into(),
         format: Some("EC".into()),
         confidence: 0.97,

@@ -10,10 +10,10 @@
 use crate::ids::{CameraId, CandidateId, EntryId, TrackId};
 use crate::legal::LegalBasis;
 use civitas_base::Timestamp;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// An axis-aligned box in pixels of the frame it was found in.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct BBox {
     pub x0: f32,
     pub y0: f32,
@@ -133,7 +133,7 @@ pub enum MatchOutcome {
 }
 
 /// A candidate match: a face that resembles a watchlist entry, awaiting human review.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Candidate {
     pub id: Option<CandidateId>,
     pub camera: CameraId,
@@ -151,4 +151,17 @@ pub struct Candidate {
     /// JPEG of the best face crop (evidence for the reviewer).
     #[serde(skip)]
     pub crop_jpeg: Vec<u8>,
+}
+
+impl Candidate {
+    /// The candidate's stable key: the same camera, frame, entry and track
+    /// give the same key however often the result is delivered (a bus
+    /// redelivery, a camera replayed by another worker), so the store
+    /// applies it once.
+    pub fn key(&self) -> String {
+        format!(
+            "candidate/{}/{}/{}/{}",
+            self.camera, self.frame_time.0, self.entry.0, self.track.0
+        )
+    }
 }

@@ -3,10 +3,10 @@
 use crate::face::BBox;
 use crate::ids::{CameraId, EntryId};
 use civitas_base::Timestamp;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A hotlist hit: the entry whose plate the read resembles, within its list's threshold.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PlateHit {
     pub entry: EntryId,
     /// The entry's plate (normalised).
@@ -17,7 +17,7 @@ pub struct PlateHit {
 }
 
 /// One vehicle pass on one camera, read across its frames and voted into one read.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PlatePass {
     pub camera: CameraId,
     /// Per camera, increasing.
@@ -40,4 +40,11 @@ pub struct PlatePass {
     #[serde(skip)]
     pub crop_jpeg: Vec<u8>,
     pub hit: Option<PlateHit>,
+}
+
+impl PlatePass {
+    /// The pass's stable key (see [`crate::Candidate::key`]).
+    pub fn key(&self) -> String {
+        format!("plate/{}/{}/{}", self.camera, self.first_seen.0, self.pass)
+    }
 }

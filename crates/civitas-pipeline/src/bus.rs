@@ -8,12 +8,12 @@
 //! serialisable, so it could not be put on a wire bus even by mistake.
 
 use civitas_model::{CameraId, Candidate, PlatePass};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::sync::Mutex;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 
 /// Something that happened, for the sinks.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
     /// A face resembling a watchlist entry: a candidate for human review.

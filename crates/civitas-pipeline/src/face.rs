@@ -86,30 +86,31 @@ pub struct FrameOutcome {
     pub candidates: Vec<Candidate>,
 }
 
-/// One camera's face pipeline.
+/// One camera's face pipeline: the models ([`FaceDetector`],
+/// [`FaceEmbedder`]) and what follows them ([`FaceMatcher`]).
 #[derive(Debug)]
 pub struct FacePipeline {
-    camera: CameraId,
     detector: Box<dyn FaceDetector>,
     embedder: FaceEmbedder,
+    pub matcher: FaceMatcher,
+}
+
+/// What follows the models for one camera: watchlist search and tracking.
+/// Holds no model, so a load simulation can run thousands of them behind a
+/// stand-in detector.
+#[derive(Debug)]
+pub struct FaceMatcher {
+    camera: CameraId,
     watchlist: Arc<Watchlist>,
     tracker: Tracker,
     cfg: FaceStageConfig,
     pub stats: StageStats,
 }
 
-impl FacePipeline {
-    pub fn new(
-        camera: CameraId,
-        detector: Box<dyn FaceDetector>,
-        embedder: FaceEmbedder,
-        watchlist: Arc<Watchlist>,
-        cfg: FaceStageConfig,
-    ) -> Self {
-        FacePipeline {
+impl FaceMatcher {
+    pub fn new(camera: CameraId, watchlist: Arc<Watchlist>, cfg: FaceStageConfig) -> Self {
+        FaceMatcher {
             camera,
-            detector,
-            embedder,
             watchlist,
             tracker: Tracker::new(cfg.tracker),
             cfg,
@@ -122,47 +123,30 @@ impl FacePipeline {
         self.watchlist = w;
     }
 
-    /// Detects the faces in a frame and returns them with their templates.
-    /// For enrolment and evaluation; the live path is [`FacePipeline::process`].
-    pub fn faces_with_templates(
+    /// What follows the models: each face's template searched in the
+    /// watchlist (then dropped), every face fed to the tracker, candidates
+    /// for tracks that decided. `good` faces come with their templates,
+    /// `small` ones (below the quality gate) join tracks unsearched. The
+    /// load simulation calls this with a stand-in detector's faces.
+    #[allow(clippy::too_many_arguments)]
+    pub fn observe(
         &mut self,
         frame: &RgbImage,
-    ) -> Result<Vec<(FaceDetection, FaceTemplate)>> {
-        let dets = self.detector.detect(frame)?;
-        let chips: Vec<RgbImage> = dets
-            .iter()
-            .map(|d| align_chip(frame, &d.landmarks, 150))
-            .collect();
-        let t = self.embedder.embed(&chips)?;
-        Ok(dets.into_iter().zip(t).collect())
-    }
-
-    /// Runs one frame through the pipeline. `frame_time` is the wall-clock time
-    /// of the frame, `now` the clock used for legal-basis expiry.
-    pub fn process(
-        &mut self,
-        frame: &RgbImage,
+        good: Vec<FaceDetection>,
+        templates: Vec<FaceTemplate>,
+        small: &[FaceDetection],
         offset_ms: i64,
         frame_time: Timestamp,
         now: Timestamp,
-    ) -> Result<FrameOutcome> {
-        let mut out = FrameOutcome::default();
+    ) -> FrameOutcome {
+        let mut out = FrameOutcome {
+            faces: good.len() + small.len(),
+            too_small: small.len(),
+            ..Default::default()
+        };
+        self.stats.frames += 1;
+        self.stats.faces += out.faces as u64;
         let t0 = Instant::now();
-        let dets = self.detector.detect(frame)?;
-        let t1 = Instant::now();
-        out.faces = dets.len();
-        let (good, small): (Vec<_>, Vec<_>) = dets.into_iter().partition(|d| {
-            d.score >= self.cfg.min_detector_score
-                && d.eye_distance_px() >= self.cfg.min_eye_distance_px
-        });
-        out.too_small = small.len();
-        let chips: Vec<RgbImage> = good
-            .iter()
-            .map(|d| align_chip(frame, &d.landmarks, 150))
-            .collect();
-        let t2 = Instant::now();
-        let templates = self.embedder.embed(&chips)?;
-        let t3 = Instant::now();
         let mut obs = Vec::with_capacity(good.len() + small.len());
         for (d, tpl) in good.iter().zip(templates) {
             let outcome = self
@@ -199,18 +183,12 @@ impl FacePipeline {
             bbox: d.bbox,
             matched: None,
         }));
-        let t4 = Instant::now();
+        let t1 = Instant::now();
         let decisions = self.tracker.update(offset_ms, obs);
         out.candidates = self.to_candidates(decisions);
-        let t5 = Instant::now();
-        self.stats.frames += 1;
-        self.stats.faces += out.faces as u64;
-        self.stats.detect += t1 - t0;
-        self.stats.align += t2 - t1;
-        self.stats.embed += t3 - t2;
-        self.stats.search += t4 - t3;
-        self.stats.track += t5 - t4;
-        Ok(out)
+        self.stats.search += t1 - t0;
+        self.stats.track += t1.elapsed();
+        out
     }
 
     /// End of stream: candidates for every track still open.
@@ -241,6 +219,84 @@ impl FacePipeline {
                 crop_jpeg: civitas_ingest::encode_jpeg(&d.view.crop).unwrap_or_default(),
             })
             .collect()
+    }
+}
+
+impl FacePipeline {
+    pub fn new(
+        camera: CameraId,
+        detector: Box<dyn FaceDetector>,
+        embedder: FaceEmbedder,
+        watchlist: Arc<Watchlist>,
+        cfg: FaceStageConfig,
+    ) -> Self {
+        FacePipeline {
+            detector,
+            embedder,
+            matcher: FaceMatcher::new(camera, watchlist, cfg),
+        }
+    }
+
+    /// Replaces the watchlist (after an enrolment or expiry) without touching tracks.
+    pub fn set_watchlist(&mut self, w: Arc<Watchlist>) {
+        self.matcher.set_watchlist(w);
+    }
+
+    pub fn stats(&self) -> &StageStats {
+        &self.matcher.stats
+    }
+
+    /// End of stream: candidates for every track still open.
+    pub fn finish(&mut self) -> Vec<Candidate> {
+        self.matcher.finish()
+    }
+
+    /// Detects the faces in a frame and returns them with their templates.
+    /// For enrolment and evaluation; the live path is [`FacePipeline::process`].
+    pub fn faces_with_templates(
+        &mut self,
+        frame: &RgbImage,
+    ) -> Result<Vec<(FaceDetection, FaceTemplate)>> {
+        let dets = self.detector.detect(frame)?;
+        let chips: Vec<RgbImage> = dets
+            .iter()
+            .map(|d| align_chip(frame, &d.landmarks, 150))
+            .collect();
+        let t = self.embedder.embed(&chips)?;
+        Ok(dets.into_iter().zip(t).collect())
+    }
+
+    /// Runs one frame through the pipeline. `frame_time` is the wall-clock time
+    /// of the frame, `now` the clock used for legal-basis expiry.
+    pub fn process(
+        &mut self,
+        frame: &RgbImage,
+        offset_ms: i64,
+        frame_time: Timestamp,
+        now: Timestamp,
+    ) -> Result<FrameOutcome> {
+        let t0 = Instant::now();
+        let dets = self.detector.detect(frame)?;
+        let t1 = Instant::now();
+        let (good, small): (Vec<_>, Vec<_>) = dets.into_iter().partition(|d| {
+            d.score >= self.matcher.cfg.min_detector_score
+                && d.eye_distance_px() >= self.matcher.cfg.min_eye_distance_px
+        });
+        let chips: Vec<RgbImage> = good
+            .iter()
+            .map(|d| align_chip(frame, &d.landmarks, 150))
+            .collect();
+        let t2 = Instant::now();
+        let templates = self.embedder.embed(&chips)?;
+        let t3 = Instant::now();
+        let out = self
+            .matcher
+            .observe(frame, good, templates, &small, offset_ms, frame_time, now);
+        let stats = &mut self.matcher.stats;
+        stats.detect += t1 - t0;
+        stats.align += t2 - t1;
+        stats.embed += t3 - t2;
+        Ok(out)
     }
 }
 

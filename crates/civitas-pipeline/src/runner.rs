@@ -28,11 +28,50 @@ pub struct Summary {
 
 /// How to run a source.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct RunOptions {
+pub struct RunOptions<'a> {
     /// The frames are independent stills: close tracks after each one.
     pub stills: bool,
     /// Skip frames without motion (`None`: analyse every sampled frame).
     pub motion: Option<MotionConfig>,
+    /// When the source's first frame was (frame times are this plus the
+    /// frame's offset); `None`: now. A worker taking over a file camera
+    /// replays it with the epoch its first worker used, so every frame keeps
+    /// its time and every result its stable key.
+    pub epoch: Option<civitas_base::Timestamp>,
+    /// Newer watchlist/hotlist for this camera, taken between frames (a
+    /// worker refreshes its lists when they change, without restarting).
+    pub lists: Option<&'a ListUpdates>,
+}
+
+/// A camera's pending watchlist and hotlist replacement, set by whoever
+/// watches the store and taken by the runner before its next frame.
+#[derive(Debug, Default)]
+pub struct ListUpdates(
+    std::sync::Mutex<
+        Option<(
+            std::sync::Arc<crate::face::Watchlist>,
+            std::sync::Arc<crate::plate::CameraHotlist>,
+        )>,
+    >,
+);
+
+impl ListUpdates {
+    pub fn set(
+        &self,
+        w: std::sync::Arc<crate::face::Watchlist>,
+        h: std::sync::Arc<crate::plate::CameraHotlist>,
+    ) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some((w, h));
+    }
+
+    fn take(
+        &self,
+    ) -> Option<(
+        std::sync::Arc<crate::face::Watchlist>,
+        std::sync::Arc<crate::plate::CameraHotlist>,
+    )> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
 }
 
 /// Runs `source` through `pipe` (and `plates`, for ANPR cameras), publishing every event on `bus`.
@@ -45,11 +84,11 @@ pub fn analyse_source(
     bus: &dyn Bus,
     clock: &dyn Clock,
     mut on_frame: impl FnMut(),
-    opts: RunOptions,
+    opts: RunOptions<'_>,
 ) -> civitas_base::Result<Summary> {
     let stills = opts.stills;
     let mut gate = opts.motion.map(MotionGate::new);
-    let start = clock.now();
+    let start = opts.epoch.unwrap_or_else(|| clock.now());
     let mut s = Summary::default();
     let publish = |cands: Vec<civitas_model::Candidate>, s: &mut Summary| {
         for c in cands {
@@ -65,6 +104,12 @@ pub fn analyse_source(
         }
     };
     while let Some(f) = source.next_frame()? {
+        if let Some((w, h)) = opts.lists.and_then(ListUpdates::take) {
+            pipe.set_watchlist(w);
+            if let Some(p) = plates.as_deref_mut() {
+                p.set_hotlist(h);
+            }
+        }
         if let Some(g) = gate.as_mut()
             && !g.admit(&f.image, f.offset_ms)
         {

@@ -1058,6 +1058,13 @@ impl Store {
             r.incidents_deleted = crate::incidents::sweep_incidents(&mut tx, now.0 - p).await?;
         }
         r.outbox_events_deleted = crate::incidents::sweep_outbox(&mut tx, now).await?;
+        // Result keys only need to outlive redelivery and replay (minutes);
+        // a week is generous and keeps the table small.
+        sqlx::query("DELETE FROM applied_event WHERE at_ms < ?")
+            .bind(now.0 - 7 * 86_400_000)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err("deleting old result keys"))?;
         if let Some(p) = policy.camera_events_ms {
             r.camera_events_deleted =
                 crate::plates::sweep_camera_events(&mut tx, now.0 - p).await?;

@@ -265,6 +265,11 @@ impl Store {
             .clone()
             .ok_or_else(|| Error::internal("storing candidates needs the audit key"))?;
         let mut tx = self.begin_immediate().await?;
+        let dedup = c.key();
+        if let Some(prior) = applied(&mut tx, &dedup).await? {
+            tx.commit().await.map_err(db_err("committing"))?;
+            return Ok(prior["candidate"].as_i64().map(CandidateId));
+        }
         let suppressed = rejected_recently(
             &mut tx,
             c.entry,
@@ -282,10 +287,12 @@ impl Store {
                     .details(serde_json::json!({"reason": "rejected on this camera within the suppression window"})),
             )
             .await?;
+            mark_applied(&mut tx, &dedup, serde_json::json!({"candidate": null}), now).await?;
             tx.commit().await.map_err(db_err("committing"))?;
             return Ok(None);
         }
         let id = insert_candidate_row(&mut tx, c, now).await?;
+        mark_applied(&mut tx, &dedup, serde_json::json!({"candidate": id}), now).await?;
         accountability::append(
             &mut tx,
             &key,
@@ -297,6 +304,30 @@ impl Store {
         .await?;
         tx.commit().await.map_err(db_err("committing candidate"))?;
         Ok(Some(CandidateId(id)))
+    }
+
+    /// Whether the result with this stable key ([`Candidate::key`],
+    /// [`civitas_model::PlatePass::key`]) has been applied already: a redelivered or
+    /// replayed result, which the writer applies as a no-op and announces
+    /// nowhere.
+    pub async fn is_applied(&self, key: &str) -> Result<bool> {
+        let mut conn = self.pool.acquire().await.map_err(db_err("connecting"))?;
+        Ok(applied(&mut conn, key).await?.is_some())
+    }
+
+    /// A number that changes whenever the watchlists or hotlists do
+    /// (enrolment, a refused basis, a retention sweep): the sequence number
+    /// of the latest audit entry for such a change (-1: none). Workers poll
+    /// it and reload their lists when it moves; the audit log's action index
+    /// makes it a few index lookups.
+    pub async fn watchlist_version(&self) -> Result<i64> {
+        sqlx::query_scalar(
+            "SELECT COALESCE(MAX(seq), -1) FROM audit_log
+             WHERE action IN ('watchlist.enroll', 'hotlist.create', 'hotlist.enroll', 'basis.refuse', 'retention.sweep')",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_err("reading the watchlist version"))
     }
 
     /// Benchmark only: the same candidate INSERT as [`Store::insert_candidate`]
@@ -456,6 +487,37 @@ async fn insert_candidate_row(
     .await
     .map_err(db_err(format!("storing candidate from camera {}", c.camera)))?
     .get(0))
+}
+
+/// What applying the result with `key` returned the first time, if it was applied.
+pub(crate) async fn applied(
+    conn: &mut sqlx::SqliteConnection,
+    key: &str,
+) -> Result<Option<serde_json::Value>> {
+    let row: Option<String> =
+        sqlx::query_scalar("SELECT result_json FROM applied_event WHERE key = ?")
+            .bind(key)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db_err(format!("looking up result {key}")))?;
+    Ok(row.and_then(|r| serde_json::from_str(&r).ok()))
+}
+
+/// Records that the result with `key` was applied (same transaction as the result).
+pub(crate) async fn mark_applied(
+    conn: &mut sqlx::SqliteConnection,
+    key: &str,
+    result: serde_json::Value,
+    now: Timestamp,
+) -> Result<()> {
+    sqlx::query("INSERT INTO applied_event (key, result_json, at_ms) VALUES (?, ?, ?)")
+        .bind(key)
+        .bind(result.to_string())
+        .bind(now.0)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err(format!("recording result {key} as applied")))?;
+    Ok(())
 }
 
 pub(crate) fn parse_bbox(s: &str) -> Option<BBox> {

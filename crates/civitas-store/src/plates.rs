@@ -320,6 +320,14 @@ impl Store {
             retention.no_hit_ms
         };
         let mut tx = self.begin_immediate().await?;
+        let dedup = p.key();
+        if let Some(prior) = crate::applied(&mut tx, &dedup).await? {
+            tx.commit().await.map_err(db_err("committing"))?;
+            return Ok((
+                prior["plate_read"].as_i64().unwrap_or_default(),
+                prior["candidate"].as_i64().map(CandidateId),
+            ));
+        }
         let read_id: i64 = sqlx::query(
             "INSERT INTO plate_read (camera_id, pass_id, plate, format, confidence, frames, bbox_json, crop_jpeg,
                                      first_seen_ms, last_seen_ms, hit_entry_id, hit_distance, expires_at_ms, created_at_ms)
@@ -344,6 +352,13 @@ impl Store {
         .map_err(db_err(format!("storing a plate read from camera {}", p.camera)))?
         .get(0);
         let Some(hit) = &p.hit else {
+            crate::mark_applied(
+                &mut tx,
+                &dedup,
+                serde_json::json!({"plate_read": read_id, "candidate": null}),
+                now,
+            )
+            .await?;
             tx.commit().await.map_err(db_err("committing plate read"))?;
             return Ok((read_id, None));
         };
@@ -362,6 +377,13 @@ impl Store {
                 now,
                 &AuditRecord::new(&actor, "candidate.suppress", format!("entry:{}", hit.entry))
                     .details(serde_json::json!({"reason": "rejected on this camera within the suppression window", "plate_read": read_id})),
+            )
+            .await?;
+            crate::mark_applied(
+                &mut tx,
+                &dedup,
+                serde_json::json!({"plate_read": read_id, "candidate": null}),
+                now,
             )
             .await?;
             tx.commit().await.map_err(db_err("committing"))?;
@@ -396,6 +418,13 @@ impl Store {
                 serde_json::json!({"kind": "plate", "entry": hit.entry.0, "hotlist": hit.hotlist,
                                    "distance": hit.distance, "plate_read": read_id, "pass": p.pass}),
             ),
+        )
+        .await?;
+        crate::mark_applied(
+            &mut tx,
+            &dedup,
+            serde_json::json!({"plate_read": read_id, "candidate": cid}),
+            now,
         )
         .await?;
         tx.commit()

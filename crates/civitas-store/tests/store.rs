@@ -59,6 +59,14 @@ async fn enrolled(store: &Store, name: &str, expires: &str) -> EntryId {
         .unwrap()
 }
 
+/// A candidate seen at `t` (a later sighting is a different result).
+fn cand_at(entry: EntryId, camera: &str, t: Timestamp) -> Candidate {
+    Candidate {
+        frame_time: t,
+        ..cand(entry, camera)
+    }
+}
+
 fn cand(entry: EntryId, camera: &str) -> Candidate {
     Candidate {
         id: None,
@@ -273,14 +281,22 @@ async fn rejection_needs_a_reason_and_suppresses_re_alerts_for_a_while() {
     // Same entry, same camera, within the window: suppressed. Another camera: raised.
     assert_eq!(
         store
-            .insert_candidate(&cand(id, "cam1"), t0().plus_ms(60_000), &p)
+            .insert_candidate(
+                &cand_at(id, "cam1", t0().plus_ms(60_000)),
+                t0().plus_ms(60_000),
+                &p
+            )
             .await
             .unwrap(),
         None
     );
     assert!(
         store
-            .insert_candidate(&cand(id, "cam2"), t0().plus_ms(60_000), &p)
+            .insert_candidate(
+                &cand_at(id, "cam2", t0().plus_ms(60_000)),
+                t0().plus_ms(60_000),
+                &p
+            )
             .await
             .unwrap()
             .is_some()
@@ -289,7 +305,7 @@ async fn rejection_needs_a_reason_and_suppresses_re_alerts_for_a_while() {
     let later = t0().plus_ms(p.suppress_after_reject_ms + 1);
     assert!(
         store
-            .insert_candidate(&cand(id, "cam1"), later, &p)
+            .insert_candidate(&cand_at(id, "cam1", later), later, &p)
             .await
             .unwrap()
             .is_some()
@@ -732,4 +748,41 @@ async fn recordings_are_deleted_by_age_and_budget_except_what_a_hold_covers() {
         actions.contains(&"recording.search".to_owned()),
         "{actions:?}"
     );
+}
+
+/// A result delivered twice (a bus redelivery, a camera replayed by another
+/// worker) is applied once: one candidate, one audit entry, one plate read.
+#[tokio::test]
+async fn a_result_delivered_twice_is_applied_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    let e = enrolled(&store, "Alice", "2027-06-01").await;
+    let policy = ReviewPolicy::default();
+    let c = cand(e, "gate");
+    let key = c.key();
+    assert!(!store.is_applied(&key).await.unwrap());
+    let first = store.insert_candidate(&c, t0(), &policy).await.unwrap();
+    let audit_after_first = store.audit_head().await.unwrap().unwrap().tree_size;
+    assert!(store.is_applied(&key).await.unwrap());
+    let again = store
+        .insert_candidate(&c, t0().plus_ms(40_000), &policy)
+        .await
+        .unwrap();
+    assert_eq!(first, again, "a repeat answers what the first delivery got");
+    assert_eq!(store.candidates(100).await.unwrap().len(), 1);
+    assert_eq!(
+        store.audit_head().await.unwrap().unwrap().tree_size,
+        audit_after_first
+    );
+    // The same face in a later frame is a different result.
+    let mut later = c.clone();
+    later.frame_time = t0().plus_ms(2_000);
+    assert!(
+        store
+            .insert_candidate(&later, t0(), &policy)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(store.candidates(100).await.unwrap().len(), 2);
 }

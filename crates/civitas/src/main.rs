@@ -67,6 +67,12 @@ enum Cmd {
     Camera(cmds::camera::Cmd),
     /// Run the main job: analyse every configured camera, store and print candidates.
     Run(cmds::run::Args),
+    /// At scale: a stateless analysis worker; analyses the cameras it owns
+    /// (shared among workers by leases over NATS) and publishes results on NATS JetStream.
+    Worker(cmds::worker::Args),
+    /// At scale: the command centre and the single store writer, fed by the
+    /// workers over NATS JetStream.
+    Serve(cmds::serve::Args),
     /// Enrol a person on the face watchlist under a legal basis.
     Enroll(cmds::enroll::Args),
     /// Plate hotlists: create, add a plate under a legal basis, list.
@@ -103,6 +109,8 @@ fn main() -> ExitCode {
         Cmd::Evidence(c) => cmds::evidence::main(&cli.config, cli.user.as_deref(), c),
         Cmd::Report(a) => cmds::report::main(&cli.config, cli.user.as_deref(), a),
         Cmd::Run(a) => cmds::run::main(&cli.config, a),
+        Cmd::Worker(a) => cmds::worker::main(&cli.config, a),
+        Cmd::Serve(a) => cmds::serve::main(&cli.config, a),
         Cmd::Camera(c) => cmds::camera::main(c),
         Cmd::Token(c) => cmds::token::main(&cli.config, cli.user.as_deref(), c),
         Cmd::Enroll(a) => cmds::enroll::main(&cli.config, cli.user.as_deref(), a),

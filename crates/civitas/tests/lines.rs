@@ -306,6 +306,8 @@ fn templates_of_strangers_are_written_nowhere() {
     while let Ok(ev) = rx.try_recv() {
         bus_bytes.extend(serde_json::to_vec(&ev).unwrap());
         bus_bytes.extend(format!("{ev:?}").into_bytes());
+        // Exactly the bytes a worker puts on NATS JetStream for this event.
+        bus_bytes.extend(civitas_nats::wire::encode(&ev));
     }
     assert!(!bus_bytes.is_empty());
     written.push(("bus".into(), bus_bytes));

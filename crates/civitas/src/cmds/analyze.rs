@@ -150,6 +150,7 @@ pub fn main(config: &Path, a: Args) -> Result<()> {
         civitas_pipeline::runner::RunOptions {
             stills,
             motion: a.motion_gate.then(Default::default),
+            ..Default::default()
         },
     )?;
     if let Some(p) = &progress {

@@ -118,6 +118,10 @@ pub enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Load simulation of a national deployment: thousands of cameras
+    /// behind a STAND-IN detector of fixed cost, everything after it real
+    /// (matching, NATS JetStream, the store writer, audit, live push).
+    Scale(crate::cmds::bench_scale::Args),
     /// Exact watchlist search over random normalised 128-d templates.
     Search {
         /// Watchlist size.
@@ -132,7 +136,7 @@ pub enum Cmd {
 }
 
 /// CPU seconds (user + system) this process has used, from /proc/self/stat.
-fn cpu_seconds() -> Result<f64> {
+pub(crate) fn cpu_seconds() -> Result<f64> {
     let s = std::fs::read_to_string("/proc/self/stat")?;
     // Fields after the command name (which may hold spaces) start after ')'.
     let rest = s
@@ -303,6 +307,7 @@ impl Rng {
 
 pub fn main(config: &Path, cmd: Cmd) -> Result<()> {
     match cmd {
+        Cmd::Scale(a) => crate::cmds::bench_scale::main(a),
         Cmd::Pipeline {
             input,
             fps,
@@ -328,7 +333,7 @@ pub fn main(config: &Path, cmd: Cmd) -> Result<()> {
                 n += 1;
             }
             let wall = wall.elapsed();
-            let s = &pipe.stats;
+            let s = pipe.stats();
             let ms = |d: Duration| d.as_secs_f64() * 1000.0 / n.max(1) as f64;
             let report = serde_json::json!({
                 "input": input.display().to_string(),
@@ -889,8 +894,13 @@ async fn bench_audit(entries: usize, appends: usize, json: bool) -> Result<()> {
     }
     let plain_ms = t.elapsed().as_secs_f64() * 1000.0 / m as f64;
     let t = Instant::now();
-    for _ in 0..m {
-        store2.insert_candidate(&cand, now, &policy).await?;
+    for i in 0..m {
+        // Each a different frame (one key each), as real candidates are.
+        let c = civitas_model::Candidate {
+            frame_time: civitas_base::Timestamp(now.0 + i as i64),
+            ..cand.clone()
+        };
+        store2.insert_candidate(&c, now, &policy).await?;
     }
     let audited_ms = t.elapsed().as_secs_f64() * 1000.0 / m as f64;
     store.close().await;

@@ -26,7 +26,7 @@ pub struct Args {
 }
 
 /// Sets a flag when dropped (stops a camera's health watcher with its thread).
-struct StopOnDrop(Arc<std::sync::atomic::AtomicBool>);
+pub(crate) struct StopOnDrop(pub(crate) Arc<std::sync::atomic::AtomicBool>);
 
 impl Drop for StopOnDrop {
     fn drop(&mut self) {
@@ -79,10 +79,10 @@ impl civitas_ingest::FrameSource for Deadline {
 }
 
 /// Publishes a camera's health on the bus whenever its state changes, until `done`.
-fn watch_health(
+pub(crate) fn watch_health<B: Bus + 'static>(
     camera: CameraId,
     h: civitas_ingest::rtsp::HealthHandle,
-    bus: Arc<InProcessBus>,
+    bus: Arc<B>,
     done: Arc<std::sync::atomic::AtomicBool>,
 ) {
     std::thread::spawn(move || {
@@ -109,17 +109,17 @@ fn watch_health(
 type PushSources = std::collections::HashMap<String, civitas_ingest::push::PushSource>;
 
 /// What `start_api` started.
-struct Api {
-    push_sources: PushSources,
-    console: Arc<civitas_api::Console>,
-    stop: tokio::sync::oneshot::Sender<()>,
+pub(crate) struct Api {
+    pub push_sources: PushSources,
+    pub console: Arc<civitas_api::Console>,
+    pub stop: tokio::sync::oneshot::Sender<()>,
     /// Stops the webhook deliverers.
-    hooks_stop: tokio::sync::watch::Sender<bool>,
+    pub hooks_stop: tokio::sync::watch::Sender<bool>,
 }
 
 /// Starts the HTTP service on `[api] listen`: the command centre (API and
 /// web console) and the upload endpoint of the `url = "push"` cameras.
-fn start_api(
+pub(crate) fn start_api(
     cfg: &civitas_pipeline::config::Config,
     rt: &tokio::runtime::Runtime,
     store: &civitas_store::Store,
@@ -257,7 +257,7 @@ fn start_api(
 }
 
 /// Feeds a bus event to the command centre: camera table, metrics, live push.
-fn to_console(c: &civitas_api::Console, ev: &Event) {
+pub(crate) fn to_console(c: &civitas_api::Console, ev: &Event) {
     use civitas_api::LiveEvent;
     let camera_event = |id: &str| {
         if let Some(cam) = c.live.cameras().into_iter().find(|x| x.id == id) {
@@ -505,6 +505,7 @@ pub fn main(config: &Path, a: Args) -> Result<()> {
                             civitas_pipeline::runner::RunOptions {
                                 stills: false,
                                 motion: cam.motion_gate.then(Default::default),
+                                ..Default::default()
                             },
                         )
                     })();
@@ -519,7 +520,15 @@ pub fn main(config: &Path, a: Args) -> Result<()> {
     }
     let cameras = cfg.cameras.len();
     let (stored, failed) = rt.block_on(async {
-        let (mut stopped, mut stored, mut failed) = (0, 0u64, 0);
+        let writer = Writer {
+            store: &store,
+            console: &console,
+            policy: &policy,
+            retention: &retention,
+            recordings: Some(&recordings),
+            quiet: false,
+        };
+        let (mut stopped, mut stored, mut failed) = (0, 0u64, 0usize);
         while stopped < cameras {
             let Some(ev) = rx.recv().await else { break };
             console.metrics.set(
@@ -527,77 +536,13 @@ pub fn main(config: &Path, a: Args) -> Result<()> {
                 &[("sink", "store")],
                 rx.len() as f64,
             );
-            to_console(&console, &ev);
-            match ev {
-                Event::Candidate(mut c) => {
-                    recordings.trigger(&c.camera.0, c.frame_time.0);
-                    let t0 = std::time::Instant::now();
-                    let stored_id = store
-                        .insert_candidate(&c, SystemClock.now(), &policy)
-                        .await?;
-                    let store_s = t0.elapsed().as_secs_f64();
-                    match stored_id {
-                    Some(id) => {
-                        c.id = Some(id);
-                        stored += 1;
-                        println!("{}", describe(&c));
-                        candidate_to_console(&console, &c, store_s);
-                    }
-                    None => eprintln!(
-                        "camera {}: candidate for entry {} suppressed (rejected here recently)",
-                        c.camera, c.entry
-                    ),
-                    }
-                }
-                Event::PlatePass(p) => {
-                    recordings.trigger(&p.camera.0, p.first_seen.0);
-                    recordings.trigger(&p.camera.0, p.last_seen.0);
-                    let t0 = std::time::Instant::now();
-                    let (_, cand) = store
-                        .record_plate_pass(&p, &retention, &policy, SystemClock.now())
-                        .await?;
-                    let store_s = t0.elapsed().as_secs_f64();
-                    println!("{}", crate::cmds::analyze::describe_pass(&p));
-                    if let (Some(id), Some(hit)) = (cand, &p.hit) {
-                        stored += 1;
-                        candidate_to_console(&console, &engine::plate_candidate(&p, hit, id), store_s);
-                    }
-                }
-                Event::CameraStopped { camera, error } => {
+            match writer.apply(ev).await? {
+                Applied::Stored => stored += 1,
+                Applied::Stopped { failed: f } => {
                     stopped += 1;
-                    let (kind, detail) = match &error {
-                        Some(e) => ("failed", e.as_str()),
-                        None => ("stopped", ""),
-                    };
-                    if let Err(e) = store.record_camera_event(&camera.0, kind, detail, SystemClock.now()).await {
-                        tracing::warn!(camera = %camera, error = %e, "recording a camera event");
-                    }
-                    match error {
-                        Some(e) => {
-                            failed += 1;
-                            eprintln!("camera {camera} stopped: {e}");
-                        }
-                        None => eprintln!("camera {camera}: end of stream"),
-                    }
+                    failed += usize::from(f);
                 }
-                Event::CameraHealth {
-                    camera,
-                    state,
-                    last_error,
-                    reconnects,
-                } => {
-                    let detail = last_error.as_deref().unwrap_or("");
-                    if let Err(e) = store.record_camera_event(&camera.0, &state, detail, SystemClock.now()).await {
-                        tracing::warn!(camera = %camera, error = %e, "recording a camera event");
-                    }
-                    match last_error {
-                    Some(e) if state != "online" => {
-                        eprintln!("camera {camera}: {state} ({e}; {reconnects} reconnect(s))")
-                    }
-                    _ => eprintln!("camera {camera}: {state}"),
-                    }
-                }
-                Event::FrameAnalysed { .. } => {}
+                Applied::Other | Applied::Repeat => {}
             }
         }
         if a.keep_serving {
@@ -634,4 +579,144 @@ pub fn main(config: &Path, a: Args) -> Result<()> {
         anyhow::bail!("{failed} of {cameras} camera(s) failed (see above)");
     }
     Ok(())
+}
+
+/// What applying one event did.
+pub(crate) enum Applied {
+    /// A new candidate was stored (a face match or a plate hit).
+    Stored,
+    /// A camera's source ended (`failed`: with an error).
+    Stopped {
+        failed: bool,
+    },
+    /// Applied before (a redelivery or a replay): nothing done, nothing announced.
+    Repeat,
+    Other,
+}
+
+/// The single appender: applies the bus's events to the store (each
+/// result once, by its stable key, with its audit entry in the same
+/// transaction) and announces what it stored to the command centre.
+/// `civitas run` feeds it from the in-process bus, `civitas serve` from
+/// the NATS consumer.
+pub(crate) struct Writer<'a> {
+    pub store: &'a civitas_store::Store,
+    pub console: &'a civitas_api::Console,
+    pub policy: &'a civitas_store::ReviewPolicy,
+    pub retention: &'a civitas_store::PlateRetention,
+    pub recordings: Option<&'a crate::recording::Recordings>,
+    /// Print nothing per result (the load simulation).
+    pub quiet: bool,
+}
+
+impl Writer<'_> {
+    pub(crate) async fn apply(&self, ev: Event) -> civitas_base::Result<Applied> {
+        let (store, console, policy, retention) =
+            (self.store, self.console, self.policy, self.retention);
+        let trigger = |camera: &str, at: i64| {
+            if let Some(r) = self.recordings {
+                r.trigger(camera, at);
+            }
+        };
+        if let Some(key) = match &ev {
+            Event::Candidate(c) => Some(c.key()),
+            Event::PlatePass(p) => Some(p.key()),
+            _ => None,
+        } && store.is_applied(&key).await?
+        {
+            return Ok(Applied::Repeat);
+        }
+        to_console(console, &ev);
+        Ok(match ev {
+            Event::Candidate(mut c) => {
+                trigger(&c.camera.0, c.frame_time.0);
+                let t0 = std::time::Instant::now();
+                let stored_id = store
+                    .insert_candidate(&c, SystemClock.now(), policy)
+                    .await?;
+                let store_s = t0.elapsed().as_secs_f64();
+                match stored_id {
+                    Some(id) => {
+                        c.id = Some(id);
+                        if !self.quiet {
+                            println!("{}", describe(&c));
+                        }
+                        candidate_to_console(console, &c, store_s);
+                        Applied::Stored
+                    }
+                    None => {
+                        eprintln!(
+                            "camera {}: candidate for entry {} suppressed (rejected here recently)",
+                            c.camera, c.entry
+                        );
+                        Applied::Other
+                    }
+                }
+            }
+            Event::PlatePass(p) => {
+                trigger(&p.camera.0, p.first_seen.0);
+                trigger(&p.camera.0, p.last_seen.0);
+                let t0 = std::time::Instant::now();
+                let (_, cand) = store
+                    .record_plate_pass(&p, retention, policy, SystemClock.now())
+                    .await?;
+                let store_s = t0.elapsed().as_secs_f64();
+                if !self.quiet {
+                    println!("{}", crate::cmds::analyze::describe_pass(&p));
+                }
+                match (cand, &p.hit) {
+                    (Some(id), Some(hit)) => {
+                        candidate_to_console(
+                            console,
+                            &engine::plate_candidate(&p, hit, id),
+                            store_s,
+                        );
+                        Applied::Stored
+                    }
+                    _ => Applied::Other,
+                }
+            }
+            Event::CameraStopped { camera, error } => {
+                let (kind, detail) = match &error {
+                    Some(e) => ("failed", e.as_str()),
+                    None => ("stopped", ""),
+                };
+                if let Err(e) = store
+                    .record_camera_event(&camera.0, kind, detail, SystemClock.now())
+                    .await
+                {
+                    tracing::warn!(camera = %camera, error = %e, "recording a camera event");
+                }
+                match &error {
+                    Some(e) => eprintln!("camera {camera} stopped: {e}"),
+                    None => eprintln!("camera {camera}: end of stream"),
+                }
+                Applied::Stopped {
+                    failed: error.is_some(),
+                }
+            }
+            Event::CameraHealth {
+                camera,
+                state,
+                last_error,
+                reconnects,
+            } => {
+                let detail = last_error.as_deref().unwrap_or("");
+                if let Err(e) = store
+                    .record_camera_event(&camera.0, &state, detail, SystemClock.now())
+                    .await
+                {
+                    tracing::warn!(camera = %camera, error = %e, "recording a camera event");
+                }
+                match last_error {
+                    Some(e) if state != "online" => {
+                        eprintln!("camera {camera}: {state} ({e}; {reconnects} reconnect(s))")
+                    }
+                    _ => eprintln!("camera {camera}: {state}"),
+                }
+                Applied::Other
+            }
+            Event::FrameAnalysed { .. } => Applied::Other,
+        })
+    }
 }

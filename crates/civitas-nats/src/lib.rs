@@ -1,0 +1,388 @@
+//! Civitas at scale: the bus on NATS JetStream, and the leases that share
+//! cameras among workers.
+//!
+//! - [`Nats`] connects and declares, under one namespace (so runs and tests
+//!   never collide), the durable stream `{ns}_events` (subjects
+//!   `{ns}.events.{camera}.{kind}`, file storage, work-queue retention: a
+//!   message stays until the store writer acknowledges it).
+//! - [`NatsBus`] is the [`Bus`] a worker publishes on: candidates, plate
+//!   passes and camera health/stops go to JetStream, each with its stable key
+//!   as `Nats-Msg-Id` (the server drops a repeat within its 2-minute window;
+//!   the store drops any later one); a publish is retried until the server
+//!   acknowledges it, so a result a camera produced while NATS was restarting
+//!   is sent when it is back. Per-frame counts go over core NATS (metrics,
+//!   not records).
+//! - [`consume`] is the store writer's side: a durable pull consumer with
+//!   explicit acks; a message is acknowledged only after the handler has
+//!   committed it, refused (redelivered after a pause) when the handler
+//!   fails, and terminated when it cannot be decoded (named in the log).
+//! - [`membership`]: workers' heartbeats and rendezvous hashing of cameras.
+//! - [`epochs`]: the epoch a file camera was first started with, shared so a
+//!   replay keeps its frame times and stable keys.
+//!
+//! No face template is ever on the bus: [`Event`] cannot carry one.
+
+pub mod epochs;
+pub mod membership;
+pub mod wire;
+
+use async_nats::jetstream;
+use civitas_base::{Error, ErrorKind, Result};
+use civitas_pipeline::{Bus, Event, InProcessBus};
+use futures_util::StreamExt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+
+/// Where NATS is and which namespace this deployment uses.
+#[derive(Debug, Clone)]
+pub struct NatsSettings {
+    /// `nats://host:port`.
+    pub url: String,
+    /// Prefix of every stream, consumer, bucket and subject (letters, digits, `_`, `-`).
+    pub namespace: String,
+}
+
+pub(crate) fn unavailable(what: impl Into<String>) -> impl FnOnce(String) -> Error {
+    let what = what.into();
+    move |e| Error::new(ErrorKind::Unavailable, format!("{what}: {e}"))
+}
+
+/// A subject token from a camera id: anything NATS treats specially becomes `_`.
+pub fn token(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// A connection to NATS with this deployment's streams declared.
+#[derive(Debug, Clone)]
+pub struct Nats {
+    pub client: async_nats::Client,
+    pub js: jetstream::Context,
+    pub ns: String,
+}
+
+impl Nats {
+    /// Connects (retrying until `timeout`) and declares the events stream.
+    pub async fn connect(s: &NatsSettings, timeout: Duration) -> Result<Nats> {
+        if s.namespace.is_empty() || token(&s.namespace) != s.namespace {
+            return Err(Error::invalid(format!(
+                "[bus] namespace {:?}: use letters, digits, '_' and '-' only",
+                s.namespace
+            )));
+        }
+        let client = tokio::time::timeout(
+            timeout,
+            async_nats::ConnectOptions::new()
+                .retry_on_initial_connect()
+                .connection_timeout(Duration::from_secs(2))
+                .connect(&s.url),
+        )
+        .await
+        .map_err(|_| {
+            Error::new(
+                ErrorKind::Unavailable,
+                format!(
+                    "NATS at {} did not answer within {:.0} s (is nats-server running with JetStream?)",
+                    s.url,
+                    timeout.as_secs_f64()
+                ),
+            )
+        })?
+        .map_err(|e| unavailable(format!("connecting to NATS at {}", s.url))(e.to_string()))?;
+        let js = jetstream::new(client.clone());
+        let nats = Nats {
+            client,
+            js,
+            ns: s.namespace.clone(),
+        };
+        nats.events_stream().await?;
+        Ok(nats)
+    }
+
+    pub fn events_stream_name(&self) -> String {
+        format!("{}_events", self.ns)
+    }
+
+    /// The durable events stream (declared if missing).
+    pub async fn events_stream(&self) -> Result<jetstream::stream::Stream> {
+        self.js
+            .get_or_create_stream(jetstream::stream::Config {
+                name: self.events_stream_name(),
+                subjects: vec![format!("{}.events.>", self.ns)],
+                retention: jetstream::stream::RetentionPolicy::WorkQueue,
+                storage: jetstream::stream::StorageType::File,
+                duplicate_window: Duration::from_secs(120),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| {
+                unavailable(format!(
+                    "declaring JetStream stream {} (does nats-server run with -js?)",
+                    self.events_stream_name()
+                ))(e.to_string())
+            })
+    }
+
+    /// The subject an event goes to, and whether it is durable.
+    pub fn subject(&self, ev: &Event) -> (String, bool) {
+        let (camera, kind, durable) = match ev {
+            Event::Candidate(c) => (&c.camera, "candidate", true),
+            Event::PlatePass(p) => (&p.camera, "plate", true),
+            Event::CameraHealth { camera, .. } => (camera, "health", true),
+            Event::CameraStopped { camera, .. } => (camera, "stopped", true),
+            Event::FrameAnalysed { camera, .. } => (camera, "frame", false),
+        };
+        let family = if durable { "events" } else { "stats" };
+        (
+            format!("{}.{family}.{}.{kind}", self.ns, token(&camera.0)),
+            durable,
+        )
+    }
+
+    /// Publishes one event; for durable events, returns once JetStream has
+    /// stored it, with `true` when JetStream recognised it as a repeat of one
+    /// it stored within its window (the same stable key) and dropped it.
+    pub async fn publish(&self, ev: &Event) -> Result<bool> {
+        let (subject, durable) = self.subject(ev);
+        let payload = bytes::Bytes::from(wire::encode(ev));
+        if !durable {
+            return self
+                .client
+                .publish(subject, payload)
+                .await
+                .map(|()| false)
+                .map_err(|e| unavailable("publishing frame counts")(e.to_string()));
+        }
+        let mut headers = async_nats::HeaderMap::new();
+        if let Some(key) = wire::key(ev) {
+            headers.insert(async_nats::header::NATS_MESSAGE_ID, key.as_str());
+        }
+        let ack = self
+            .js
+            .publish_with_headers(subject.clone(), headers, payload)
+            .await
+            .map_err(|e| unavailable(format!("publishing to {subject}"))(e.to_string()))?;
+        let ack = tokio::time::timeout(Duration::from_secs(5), ack)
+            .await
+            .map_err(|_| {
+                Error::new(
+                    ErrorKind::Unavailable,
+                    format!("JetStream did not acknowledge {subject} within 5 s"),
+                )
+            })?
+            .map_err(|e| unavailable(format!("JetStream refused {subject}"))(e.to_string()))?;
+        Ok(ack.duplicate)
+    }
+}
+
+/// Counters of a [`NatsBus`].
+#[derive(Debug, Default)]
+pub struct BusCounters {
+    /// Events handed to the bus and not yet acknowledged by NATS.
+    pub pending: AtomicU64,
+    /// Events NATS acknowledged (durable) or took (frame counts).
+    pub published: AtomicU64,
+    /// Failed publish attempts (each retried).
+    pub retries: AtomicU64,
+    /// Results JetStream recognised as repeats (same stable key within its window) and dropped.
+    pub duplicates: AtomicU64,
+}
+
+/// The bus of a worker: events go to NATS in order, each retried until
+/// acknowledged; local subscribers (if any) see them too.
+#[derive(Debug, Clone)]
+pub struct NatsBus {
+    tx: UnboundedSender<Event>,
+    local: Arc<InProcessBus>,
+    pub counters: Arc<BusCounters>,
+}
+
+impl NatsBus {
+    /// Starts the publisher task on `rt`.
+    pub fn start(nats: Nats, rt: &tokio::runtime::Handle) -> NatsBus {
+        let (tx, rx) = unbounded_channel();
+        let counters = Arc::new(BusCounters::default());
+        rt.spawn(publisher(nats, rx, counters.clone()));
+        NatsBus {
+            tx,
+            local: Arc::new(InProcessBus::default()),
+            counters,
+        }
+    }
+
+    /// Waits until every event handed to the bus is acknowledged, or `timeout`.
+    /// Returns the number still pending.
+    pub async fn flush(&self, timeout: Duration) -> u64 {
+        let until = tokio::time::Instant::now() + timeout;
+        loop {
+            let n = self.counters.pending.load(Ordering::SeqCst);
+            if n == 0 || tokio::time::Instant::now() >= until {
+                return n;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl Bus for NatsBus {
+    fn publish(&self, ev: Event) {
+        self.local.publish(ev.clone());
+        self.counters.pending.fetch_add(1, Ordering::SeqCst);
+        if self.tx.send(ev).is_err() {
+            self.counters.pending.fetch_sub(1, Ordering::SeqCst);
+            tracing::error!("the NATS publisher has stopped; an event was not sent");
+        }
+    }
+
+    fn subscribe(&self) -> UnboundedReceiver<Event> {
+        self.local.subscribe()
+    }
+}
+
+async fn publisher(nats: Nats, mut rx: UnboundedReceiver<Event>, counters: Arc<BusCounters>) {
+    while let Some(ev) = rx.recv().await {
+        let mut backoff = Duration::from_millis(250);
+        loop {
+            match nats.publish(&ev).await {
+                Ok(duplicate) => {
+                    if duplicate {
+                        counters.duplicates.fetch_add(1, Ordering::SeqCst);
+                    }
+                    break;
+                }
+                Err(e) if matches!(ev, Event::FrameAnalysed { .. }) => {
+                    // Counts are metrics: dropped, not retried.
+                    tracing::debug!(error = %e, "frame counts not published");
+                    break;
+                }
+                Err(e) => {
+                    counters.retries.fetch_add(1, Ordering::SeqCst);
+                    tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "publishing a result; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(2));
+                }
+            }
+        }
+        counters.published.fetch_add(1, Ordering::SeqCst);
+        counters.pending.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// What a handler did with a delivered event.
+#[derive(Debug)]
+pub enum Handled {
+    /// Applied (or recognised as applied before): acknowledge it.
+    Done,
+    /// Could not be applied now (the store is down): redeliver after a pause.
+    Retry(String),
+}
+
+/// Runs the durable consumer `name` on the events stream until `stop` turns
+/// true: each event is decoded, given to `handle`, and acknowledged only
+/// after `handle` says it is done. Survives NATS restarts (it re-attaches
+/// with a pause, the consumer's position kept by the server).
+pub async fn consume<F, Fut>(
+    nats: &Nats,
+    name: &str,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+    mut handle: F,
+) -> Result<()>
+where
+    F: FnMut(Event, u64) -> Fut,
+    Fut: std::future::Future<Output = Handled>,
+{
+    let mut pause = Duration::from_millis(250);
+    while !*stop.borrow() {
+        let attached = async {
+            let stream = nats.events_stream().await?;
+            let consumer = stream
+                .get_or_create_consumer(
+                    name,
+                    jetstream::consumer::pull::Config {
+                        durable_name: Some(name.to_owned()),
+                        ack_policy: jetstream::consumer::AckPolicy::Explicit,
+                        ack_wait: Duration::from_secs(30),
+                        max_ack_pending: 1024,
+                        ..Default::default()
+                    },
+                )
+                .await
+                .map_err(|e| unavailable(format!("attaching consumer {name}"))(e.to_string()))?;
+            consumer
+                .messages()
+                .await
+                .map_err(|e| unavailable(format!("reading consumer {name}"))(e.to_string()))
+        }
+        .await;
+        let mut messages = match attached {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(error = %e, "NATS consumer not attached; retrying");
+                tokio::select! {
+                    _ = tokio::time::sleep(pause) => {}
+                    _ = stop.changed() => {}
+                }
+                pause = (pause * 2).min(Duration::from_secs(2));
+                continue;
+            }
+        };
+        pause = Duration::from_millis(250);
+        loop {
+            let next = tokio::select! {
+                m = messages.next() => m,
+                _ = stop.changed() => break,
+            };
+            let msg = match next {
+                Some(Ok(m)) => m,
+                Some(Err(e)) => {
+                    tracing::warn!(error = %e, "NATS consumer interrupted; re-attaching");
+                    tokio::time::sleep(pause).await;
+                    break;
+                }
+                None => break,
+            };
+            let delivered = msg.info().map(|i| i.delivered as u64).unwrap_or(1);
+            let ev = match wire::decode(&msg.payload) {
+                Ok(ev) => ev,
+                Err(e) => {
+                    tracing::error!(subject = %msg.subject, error = %e, "undecodable event; dropping it");
+                    let _ = msg.ack_with(jetstream::AckKind::Term).await;
+                    continue;
+                }
+            };
+            match handle(ev, delivered).await {
+                Handled::Done => {
+                    if let Err(e) = msg.double_ack().await {
+                        // Applied but not acknowledged: it will come again and be recognised.
+                        tracing::warn!(error = %e, "acknowledging an applied event");
+                    }
+                }
+                Handled::Retry(why) => {
+                    tracing::warn!(subject = %msg.subject, reason = %why, "event not applied; redelivering in 1 s");
+                    let _ = msg
+                        .ack_with(jetstream::AckKind::Nak(Some(Duration::from_secs(1))))
+                        .await;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Live events of every camera (core NATS, not durable): for a command
+/// centre's live view beside the store writer.
+pub async fn live(nats: &Nats) -> Result<async_nats::Subscriber> {
+    nats.client
+        .subscribe(format!("{}.*.>", nats.ns))
+        .await
+        .map_err(|e| unavailable("subscribing to live events")(e.to_string()))
+}

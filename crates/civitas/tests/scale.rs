@@ -1,0 +1,290 @@
+//! At scale, on real parts: `civitas serve` and two `civitas worker`
+//! processes on a NATS server with JetStream (a private `nats-server` on a
+//! free port with its own store directory, so the test may kill it), the
+//! real face models and a real clip.
+//!
+//! One run, two faults: the worker analysing the camera is killed with
+//! SIGKILL in the middle of the clip, and later the NATS server is killed
+//! and restarted. The candidates stored must be exactly those a plain
+//! `civitas run` of the same clip stores (none lost, none twice), each with
+//! one audit entry, the audit log one verifiable tree, and the camera must
+//! move to the other worker within the lease.
+
+mod common;
+
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const LEASE_MS: u64 = 1500;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn nats_server(port: u16, store_dir: &Path) -> Child {
+    let child = Command::new("/usr/sbin/nats-server")
+        .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
+        .arg(store_dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("nats-server (Debian package nats-server)");
+    let t = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "nats-server did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child
+}
+
+/// Starts `civitas ARGS` with its output in `log`.
+fn spawn(cfg: &Path, args: &[&str], log: &Path) -> Child {
+    let out = std::fs::File::create(log).unwrap();
+    Command::new(env!("CARGO_BIN_EXE_civitas"))
+        .arg("--config")
+        .arg(cfg)
+        .args(args)
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .spawn()
+        .unwrap()
+}
+
+fn read(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_default()
+}
+
+fn wait_for(what: &str, limit: Duration, mut f: impl FnMut() -> bool) -> Duration {
+    let t = Instant::now();
+    while !f() {
+        assert!(t.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    t.elapsed()
+}
+
+/// A config with Obama enrolled and one file camera on `clip`.
+fn setup(dir: &Path, clip: &Path, bus: Option<(u16, &str)>) -> PathBuf {
+    let cfg = config_with_obama(dir);
+    let mut text_cfg = std::fs::read_to_string(&cfg).unwrap();
+    if let Some((port, ns)) = bus {
+        text_cfg.push_str(&format!(
+            "[bus]\nnats_url = \"nats://127.0.0.1:{port}\"\nnamespace = \"{ns}\"\nheartbeat_ms = 250\nlease_ms = {LEASE_MS}\n"
+        ));
+    }
+    text_cfg.push_str(&format!(
+        "[[camera]]\nid = \"plaza\"\nname = \"Plaza\"\nurl = \"{}\"\nfps = 5\nlatitude = 0.1\nlongitude = 0.2\npurpose = \"test\"\nowner = \"tests\"\n",
+        clip.display()
+    ));
+    std::fs::write(&cfg, text_cfg).unwrap();
+    cfg
+}
+
+struct Stored {
+    /// (entry, offset in the clip) of every candidate, sorted.
+    candidates: Vec<(i64, i64)>,
+    raised: usize,
+    verified_entries: u64,
+}
+
+fn stored(dir: &Path) -> Stored {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let store = civitas_store::Store::open(&dir.join("civitas.db"))
+            .await
+            .unwrap();
+        let mut candidates: Vec<(i64, i64)> = store
+            .candidates(1000)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| (c.candidate.entry.0, c.candidate.offset_ms))
+            .collect();
+        candidates.sort();
+        let raised = store
+            .audit_entries(0, 10_000, "candidate.raise")
+            .await
+            .unwrap()
+            .len();
+        let key = civitas_audit::AuditKey::load_or_create(&dir.join("keys/audit.key")).unwrap();
+        let report = store.audit_verify(&key.public()).await.unwrap();
+        store.close().await;
+        Stored {
+            candidates,
+            raised,
+            verified_entries: report.entries,
+        }
+    })
+}
+
+fn interrupt(child: &mut Child) {
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let t = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if t.elapsed() > Duration::from_secs(40) {
+            let _ = child.kill();
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn serve_and_two_workers_lose_nothing_and_duplicate_nothing_through_a_killed_worker_and_a_nats_restart()
+ {
+    let tmp = tempfile::tempdir().unwrap();
+    let clip = tmp.path().join("plaza.mp4");
+    let (o2, o3, b) = (
+        photo("face_recognition/obama2.jpg"),
+        photo("face_recognition/obama3.jpg"),
+        photo("face_recognition/biden.jpg"),
+    );
+    make_clip(
+        &clip,
+        &[
+            o2.clone(),
+            b.clone(),
+            o3.clone(),
+            b.clone(),
+            o2,
+            b.clone(),
+            o3,
+            b,
+        ],
+        2,
+    );
+
+    // What the frames should produce: a plain run of the clip.
+    let ref_dir = tmp.path().join("reference");
+    std::fs::create_dir_all(&ref_dir).unwrap();
+    let ref_cfg = setup(&ref_dir, &clip, None);
+    let o = run(&ref_cfg, None, &["run", "--fast"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let expected = stored(&ref_dir);
+    assert!(
+        expected.candidates.len() >= 3,
+        "the clip should give several candidates: {:?}",
+        expected.candidates
+    );
+
+    // The same clip through serve + two workers on NATS.
+    let dir = tmp.path().join("scale");
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = free_port();
+    let nats_dir = tmp.path().join("nats");
+    let mut nats = nats_server(port, &nats_dir);
+    let cfg = setup(&dir, &clip, Some((port, "scaletest")));
+    let logs = |n: &str| dir.join(format!("{n}.log"));
+    let mut serve = spawn(&cfg, &["serve"], &logs("serve"));
+    let mut workers = [
+        spawn(&cfg, &["worker", "--id", "worker-a"], &logs("worker-a")),
+        spawn(&cfg, &["worker", "--id", "worker-b"], &logs("worker-b")),
+    ];
+    let owner = {
+        let mut owner = None;
+        wait_for(
+            "a worker to take the camera",
+            Duration::from_secs(60),
+            || {
+                owner = ["worker-a", "worker-b"]
+                    .into_iter()
+                    .position(|w| read(&logs(w)).contains("taking camera plaza"));
+                owner.is_some()
+            },
+        );
+        owner.unwrap()
+    };
+    let (dead, heir) = (
+        ["worker-a", "worker-b"][owner],
+        ["worker-a", "worker-b"][1 - owner],
+    );
+    // Mid-stream: once the first candidate is stored, kill its worker.
+    wait_for("the first candidate", Duration::from_secs(60), || {
+        read(&logs("serve")).contains("CANDIDATE camera plaza")
+    });
+    workers[owner].kill().unwrap(); // SIGKILL
+    workers[owner].wait().unwrap();
+    let killed_at = Instant::now();
+    let moved = wait_for("the camera to move", Duration::from_secs(20), || {
+        read(&logs(heir)).contains("taking camera plaza")
+    });
+    assert!(
+        moved <= Duration::from_millis(LEASE_MS + 1000),
+        "the camera moved {moved:?} after {dead} was killed (lease {LEASE_MS} ms)"
+    );
+    assert!(killed_at.elapsed() >= moved);
+
+    // Later, NATS itself goes away and comes back on the same store.
+    std::thread::sleep(Duration::from_secs(3));
+    nats.kill().unwrap();
+    nats.wait().unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    let mut nats = nats_server(port, &nats_dir);
+
+    wait_for(
+        "the heir to finish the clip",
+        Duration::from_secs(90),
+        || read(&logs(heir)).contains("camera plaza reached its end"),
+    );
+    wait_for("the store to catch up", Duration::from_secs(30), || {
+        stored(&dir).candidates.len() >= expected.candidates.len()
+    });
+    // Anything late (a duplicate) would arrive now.
+    std::thread::sleep(Duration::from_secs(2));
+    interrupt(&mut workers[1 - owner]);
+    interrupt(&mut serve);
+    let _ = nats.kill();
+    let _ = nats.wait();
+    let got = stored(&dir);
+    let all_logs = format!(
+        "--- serve\n{}\n--- {dead}\n{}\n--- {heir}\n{}",
+        read(&logs("serve")),
+        read(&logs(dead)),
+        read(&logs(heir))
+    );
+    assert_eq!(
+        got.candidates, expected.candidates,
+        "lost or duplicated candidates\n{all_logs}"
+    );
+    assert_eq!(
+        got.raised,
+        got.candidates.len(),
+        "one audit entry per candidate"
+    );
+    assert!(got.verified_entries > 0);
+    assert!(read(&logs(heir)).contains("file epoch"), "{all_logs}");
+    // The heir replayed the clip from its start: what the dead worker had
+    // already delivered came again and was recognised, not stored twice.
+    // JetStream drops a repeat within its window, the store any later one.
+    let number_after = |log: &str, marker: &str| -> u64 {
+        log.split(marker)
+            .nth(1)
+            .and_then(|t| t.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no summary with {marker:?}\n{all_logs}"))
+    };
+    let (serve_log, heir_log) = (read(&logs("serve")), read(&logs(heir)));
+    let store_repeats = number_after(&serve_log, "applied, ");
+    let bus_repeats = number_after(&heir_log, "published, ");
+    assert!(store_repeats + bus_repeats >= 1, "{all_logs}");
+    eprintln!(
+        "scale: expected {} candidate(s), stored {}, repeats dropped by JetStream {bus_repeats}, by the store {store_repeats}, camera moved {moved:?} after the kill\n{}\n{}",
+        expected.candidates.len(),
+        got.candidates.len(),
+        serve_log.lines().last().unwrap_or_default(),
+        heir_log.lines().last().unwrap_or_default()
+    );
+}
