@@ -122,6 +122,50 @@ impl Store {
         })
     }
 
+    /// Test support for the schema-upgrade test: creates a database at
+    /// `path` with only the migrations up to `version` applied, then runs
+    /// `seed` (SQL valid at that version) in it.
+    #[doc(hidden)]
+    pub async fn create_at_version(path: &Path, version: i64, seed: &'static str) -> Result<()> {
+        let opts = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))
+            .map_err(db_err("database path"))?
+            .create_if_missing(true)
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(opts)
+            .await
+            .map_err(db_err("opening database"))?;
+        MIGRATOR.run_to(version, &pool).await.map_err(|e| {
+            Error::with_source(ErrorKind::DataLoss, format!("migrating to {version}"), e)
+        })?;
+        sqlx::raw_sql(seed)
+            .execute(&pool)
+            .await
+            .map_err(db_err(format!("seeding at version {version}")))?;
+        pool.close().await;
+        Ok(())
+    }
+
+    /// The schema as SQLite stores it (every table, index and trigger with
+    /// its SQL, sorted), without sqlx's bookkeeping; and the number of rows
+    /// failing `PRAGMA foreign_key_check`.
+    #[doc(hidden)]
+    pub async fn schema_dump(&self) -> Result<(Vec<String>, usize)> {
+        let rows = sqlx::query(
+            "SELECT type || ' ' || name || ': ' || COALESCE(sql, '') FROM sqlite_master
+             WHERE name NOT LIKE 'sqlite_%' AND name NOT LIKE '_sqlx%' ORDER BY type, name",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err("reading the schema"))?;
+        let fk = sqlx::query("PRAGMA foreign_key_check")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err("checking foreign keys"))?;
+        Ok((rows.iter().map(|r| r.get(0)).collect(), fk.len()))
+    }
+
     /// The store, able to append to the audit log with `key`.
     pub fn with_audit_key(mut self, key: Arc<AuditKey>) -> Store {
         self.audit_key = Some(key);

@@ -72,8 +72,8 @@ fn wait_for(what: &str, limit: Duration, mut f: impl FnMut() -> bool) -> Duratio
     t.elapsed()
 }
 
-/// A config with Obama enrolled and one file camera on `clip`.
-fn setup(dir: &Path, clip: &Path, bus: Option<(u16, &str)>) -> PathBuf {
+/// A config with Obama enrolled and file cameras `plaza` on `clip` and `door` on `door`.
+fn setup(dir: &Path, clip: &Path, door: &Path, bus: Option<(u16, &str)>) -> PathBuf {
     let cfg = config_with_obama(dir);
     let mut text_cfg = std::fs::read_to_string(&cfg).unwrap();
     if let Some((port, ns)) = bus {
@@ -85,13 +85,17 @@ fn setup(dir: &Path, clip: &Path, bus: Option<(u16, &str)>) -> PathBuf {
         "[[camera]]\nid = \"plaza\"\nname = \"Plaza\"\nurl = \"{}\"\nfps = 5\nlatitude = 0.1\nlongitude = 0.2\npurpose = \"test\"\nowner = \"tests\"\n",
         clip.display()
     ));
+    text_cfg.push_str(&format!(
+        "[[camera]]\nid = \"door\"\nname = \"Door\"\nurl = \"{}\"\nfps = 5\nlatitude = 0.1\nlongitude = 0.2\npurpose = \"test\"\nowner = \"tests\"\n",
+        door.display()
+    ));
     std::fs::write(&cfg, text_cfg).unwrap();
     cfg
 }
 
 struct Stored {
-    /// (entry, offset in the clip) of every candidate, sorted.
-    candidates: Vec<(i64, i64)>,
+    /// (camera, entry name, offset in the clip) of every candidate, sorted.
+    candidates: Vec<(String, String, i64)>,
     raised: usize,
     verified_entries: u64,
 }
@@ -105,12 +109,18 @@ fn stored(dir: &Path) -> Stored {
         let store = civitas_store::Store::open(&dir.join("civitas.db"))
             .await
             .unwrap();
-        let mut candidates: Vec<(i64, i64)> = store
+        let mut candidates: Vec<(String, String, i64)> = store
             .candidates(1000)
             .await
             .unwrap()
             .into_iter()
-            .map(|c| (c.candidate.entry.0, c.candidate.offset_ms))
+            .map(|c| {
+                (
+                    c.candidate.camera.0.clone(),
+                    c.candidate.entry_name.clone(),
+                    c.candidate.offset_ms,
+                )
+            })
             .collect();
         candidates.sort();
         let raised = store
@@ -147,6 +157,7 @@ fn serve_and_two_workers_lose_nothing_and_duplicate_nothing_through_a_killed_wor
  {
     let tmp = tempfile::tempdir().unwrap();
     let clip = tmp.path().join("plaza.mp4");
+    let b_photo = photo("face_recognition/biden.jpg");
     let (o2, o3, b) = (
         photo("face_recognition/obama2.jpg"),
         photo("face_recognition/obama3.jpg"),
@@ -162,15 +173,19 @@ fn serve_and_two_workers_lose_nothing_and_duplicate_nothing_through_a_killed_wor
             o2,
             b.clone(),
             o3,
-            b,
+            b.clone(),
         ],
         2,
     );
+    // A second camera on which only Joe Biden appears; he is enrolled, for
+    // that camera only, while the workers run.
+    let door_clip = tmp.path().join("door.mp4");
+    make_clip(&door_clip, &[b], 16);
 
     // What the frames should produce: a plain run of the clip.
     let ref_dir = tmp.path().join("reference");
     std::fs::create_dir_all(&ref_dir).unwrap();
-    let ref_cfg = setup(&ref_dir, &clip, None);
+    let ref_cfg = setup(&ref_dir, &clip, &door_clip, None);
     let o = run(&ref_cfg, None, &["run", "--fast"]);
     assert!(o.status.success(), "{}", text(&o));
     let expected = stored(&ref_dir);
@@ -179,6 +194,7 @@ fn serve_and_two_workers_lose_nothing_and_duplicate_nothing_through_a_killed_wor
         "the clip should give several candidates: {:?}",
         expected.candidates
     );
+    assert!(expected.candidates.iter().all(|c| c.0 == "plaza"));
 
     // The same clip through serve + two workers on NATS.
     let dir = tmp.path().join("scale");
@@ -186,7 +202,7 @@ fn serve_and_two_workers_lose_nothing_and_duplicate_nothing_through_a_killed_wor
     let port = free_port();
     let nats_dir = tmp.path().join("nats");
     let mut nats = nats_server(port, &nats_dir);
-    let cfg = setup(&dir, &clip, Some((port, "scaletest")));
+    let cfg = setup(&dir, &clip, &door_clip, Some((port, "scaletest")));
     let logs = |n: &str| dir.join(format!("{n}.log"));
     let mut serve = spawn(&cfg, &["serve"], &logs("serve"));
     let mut workers = [
@@ -211,10 +227,32 @@ fn serve_and_two_workers_lose_nothing_and_duplicate_nothing_through_a_killed_wor
         ["worker-a", "worker-b"][owner],
         ["worker-a", "worker-b"][1 - owner],
     );
-    // Mid-stream: once the first candidate is stored, kill its worker.
+    // Once the first candidate is stored, Biden is enrolled for the door
+    // camera: both workers reload their watchlists without restarting cameras.
     wait_for("the first candidate", Duration::from_secs(60), || {
         read(&logs("serve")).contains("CANDIDATE camera plaza")
     });
+    let mut args = vec![
+        "enroll",
+        "--name",
+        "Joe Biden",
+        "--photo",
+        b_photo.to_str().unwrap(),
+    ];
+    args.extend(BASIS);
+    let star = args.iter().position(|a| *a == "*").unwrap();
+    args[star] = "door";
+    let o = civitas(&cfg, &args);
+    assert!(o.status.success(), "{}", text(&o));
+    wait_for(
+        "both workers to reload their watchlists",
+        Duration::from_secs(10),
+        || {
+            read(&logs(dead)).contains("watchlists changed")
+                && read(&logs(heir)).contains("watchlists changed")
+        },
+    );
+    // Mid-stream: kill it.
     workers[owner].kill().unwrap(); // SIGKILL
     workers[owner].wait().unwrap();
     let killed_at = Instant::now();
@@ -248,7 +286,21 @@ fn serve_and_two_workers_lose_nothing_and_duplicate_nothing_through_a_killed_wor
     interrupt(&mut serve);
     let _ = nats.kill();
     let _ = nats.wait();
-    let got = stored(&dir);
+    let mut got = stored(&dir);
+    // Biden, enrolled during the run, was found on the door camera only.
+    let biden: Vec<_> = got
+        .candidates
+        .iter()
+        .filter(|c| c.1 == "Joe Biden")
+        .cloned()
+        .collect();
+    let mut distinct = biden.clone();
+    distinct.dedup();
+    assert!(!biden.is_empty(), "the refreshed watchlist matched nothing");
+    assert!(biden.iter().all(|c| c.0 == "door"), "{biden:?}");
+    assert_eq!(biden, distinct, "a Biden sighting stored twice");
+    let biden_n = biden.len();
+    got.candidates.retain(|c| c.1 != "Joe Biden");
     let all_logs = format!(
         "--- serve\n{}\n--- {dead}\n{}\n--- {heir}\n{}",
         read(&logs("serve")),
@@ -261,7 +313,7 @@ fn serve_and_two_workers_lose_nothing_and_duplicate_nothing_through_a_killed_wor
     );
     assert_eq!(
         got.raised,
-        got.candidates.len(),
+        got.candidates.len() + biden_n,
         "one audit entry per candidate"
     );
     assert!(got.verified_entries > 0);
