@@ -10,6 +10,7 @@ pub mod accountability;
 pub mod console;
 pub mod incidents;
 pub mod plates;
+pub mod postgres;
 pub mod recordings;
 
 pub use accountability::{
@@ -24,6 +25,7 @@ pub use incidents::{
 pub use plates::{
     CameraEventView, Hotlist, PlateQuery, PlateReadView, PlateRetention, StoredPlateEntry,
 };
+pub use postgres::PgStore;
 pub use recordings::{DueRecording, RecordingView};
 
 use civitas_audit::AuditKey;
@@ -164,6 +166,19 @@ impl Store {
             .await
             .map_err(db_err("checking foreign keys"))?;
         Ok((rows.iter().map(|r| r.get(0)).collect(), fk.len()))
+    }
+
+    /// Every (table, column), sorted: compared with PostgreSQL's by a test.
+    pub async fn columns(&self) -> Result<Vec<(String, String)>> {
+        let rows = sqlx::query(
+            "SELECT m.name, p.name FROM sqlite_master m JOIN pragma_table_xinfo(m.name) p
+              WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name NOT LIKE '_sqlx%'
+              ORDER BY 1, 2",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err("reading the columns"))?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
     }
 
     /// The store, able to append to the audit log with `key`.

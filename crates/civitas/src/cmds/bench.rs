@@ -122,6 +122,19 @@ pub enum Cmd {
     /// behind a STAND-IN detector of fixed cost, everything after it real
     /// (matching, NATS JetStream, the store writer, audit, live push).
     Scale(crate::cmds::bench_scale::Args),
+    /// The store writer's hot path on SQLite beside PostgreSQL: idempotent,
+    /// audited candidate writes (one transaction each: key check, rejection
+    /// window, row, audit entry, signed head), one writer and four at once.
+    Store {
+        /// Candidates per backend and writer count.
+        #[arg(long, default_value_t = 2000)]
+        candidates: usize,
+        /// PostgreSQL server (a database is created for the run and dropped).
+        #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+        pg_url: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Exact watchlist search over random normalised 128-d templates.
     Search {
         /// Watchlist size.
@@ -308,6 +321,11 @@ impl Rng {
 pub fn main(config: &Path, cmd: Cmd) -> Result<()> {
     match cmd {
         Cmd::Scale(a) => crate::cmds::bench_scale::main(a),
+        Cmd::Store {
+            candidates,
+            pg_url,
+            json,
+        } => bench_store(candidates, &pg_url, json),
         Cmd::Pipeline {
             input,
             fps,
@@ -924,6 +942,168 @@ fn print_report(json: bool, report: &serde_json::Value) -> Result<()> {
         println!("{report}");
     } else {
         println!("{}", serde_json::to_string_pretty(report)?);
+    }
+    Ok(())
+}
+
+/// A candidate for the store benchmarks, distinct per `i` (its own stable key).
+fn bench_candidate(entry: EntryId, i: usize, now: Timestamp) -> civitas_model::Candidate {
+    civitas_model::Candidate {
+        id: None,
+        camera: "bench".into(),
+        track: civitas_model::TrackId(i as i64),
+        entry,
+        entry_name: "bench".into(),
+        distance: 0.3,
+        detector_score: 0.9,
+        bbox: civitas_model::BBox {
+            x0: 0.0,
+            y0: 0.0,
+            x1: 10.0,
+            y1: 10.0,
+        },
+        frame_time: Timestamp(now.0 + i as i64),
+        offset_ms: 0,
+        crop_jpeg: vec![0u8; 6_000],
+    }
+}
+
+/// Writes `n` candidates with `writers` concurrent tasks; candidates per second.
+async fn write_rate<F, Fut>(n: usize, writers: usize, write: F) -> Result<f64>
+where
+    F: Fn(usize) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = civitas_base::Result<Option<civitas_model::CandidateId>>>
+        + Send,
+{
+    let t = Instant::now();
+    let mut tasks = Vec::new();
+    for w in 0..writers {
+        let write = write.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut i = w;
+            while i < n {
+                write(i).await?;
+                i += writers;
+            }
+            civitas_base::Result::<()>::Ok(())
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    Ok(n as f64 / t.elapsed().as_secs_f64())
+}
+
+fn bench_store(n: usize, pg_url: &str, json: bool) -> Result<()> {
+    use civitas_base::Clock;
+    use civitas_store::{PgStore, ReviewPolicy, Store};
+    use std::sync::Arc;
+    let rt = engine::tokio()?;
+    let key = Arc::new(civitas_audit::AuditKey::from_seed([9; 32]));
+    let now = Timestamp(1_800_000_000_000);
+    let policy = ReviewPolicy::default();
+    let mut rows = Vec::new();
+    // SQLite: a file in the temp directory, WAL, synchronous FULL (as run).
+    let dir = std::env::temp_dir().join(format!("civitas-bench-store-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let sqlite = rt
+        .block_on(Store::open(&dir.join("bench.db")))?
+        .with_audit_key(key.clone());
+    let basis = civitas_model::LegalBasisInput {
+        kind: "court-order".into(),
+        authority: "Benchmark".into(),
+        reference: "B-1".into(),
+        purpose: "benchmark".into(),
+        expires: "2099-01-01".into(),
+    }
+    .validate(civitas_base::SystemClock.now())
+    .map_err(anyhow::Error::msg)?;
+    let sup = civitas_auth::Actor {
+        username: "bench".into(),
+        role: civitas_auth::Role::Supervisor,
+        scope: vec!["*".into()],
+    };
+    let entry = rt.block_on(sqlite.enroll(
+        &sup,
+        "bench",
+        &basis,
+        &["*".into()],
+        vec![(
+            "b".into(),
+            FaceTemplate::new(vec![0.6, 0.8]).into_enrolled_bytes(&basis),
+        )],
+        None,
+        civitas_base::SystemClock.now(),
+    ))?;
+    for writers in [1usize, 4] {
+        let (s, p, base) = (sqlite.clone(), policy, writers * n);
+        let rate = rt.block_on(write_rate(n, writers, move |i| {
+            let s = s.clone();
+            async move {
+                s.insert_candidate(&bench_candidate(entry, base + i, now), now, &p)
+                    .await
+            }
+        }));
+        rows.push((
+            "SQLite (WAL, synchronous=FULL)",
+            writers,
+            rate.map_err(|e| format!("{e:#}")),
+        ));
+    }
+    rt.block_on(sqlite.close());
+    let _ = std::fs::remove_dir_all(&dir);
+    // PostgreSQL: a database made for the run, dropped after.
+    let name = format!("civitas_bench_{}", std::process::id());
+    let base_url = &pg_url[..pg_url.rfind('/').unwrap_or(pg_url.len())];
+    let db_url = format!("{base_url}/{name}");
+    rt.block_on(PgStore::create_database(pg_url, &name))?;
+    let result = (|| -> Result<()> {
+        let pg = rt
+            .block_on(PgStore::open(&db_url))?
+            .with_audit_key(key.clone());
+        let entry = EntryId(rt.block_on(pg.bench_seed_entry(now))?);
+        for writers in [1usize, 4] {
+            let (s, p, base) = (pg.clone(), policy, writers * n);
+            let rate = rt.block_on(write_rate(n, writers, move |i| {
+                let s = s.clone();
+                async move {
+                    s.insert_candidate(&bench_candidate(entry, base + i, now), now, &p)
+                        .await
+                }
+            }));
+            rows.push((
+                "PostgreSQL 15 (synchronous_commit=on)",
+                writers,
+                rate.map_err(|e| format!("{e:#}")),
+            ));
+        }
+        if !rt.block_on(pg.audit_root_matches())? {
+            anyhow::bail!("PostgreSQL audit tree does not match its signed head");
+        }
+        rt.block_on(pg.close());
+        Ok(())
+    })();
+    rt.block_on(PgStore::drop_database(pg_url, &name))?;
+    result?;
+    let sqlite_1 = rows[0].2.clone().unwrap_or(f64::NAN);
+    if json {
+        let v: Vec<_> = rows
+            .iter()
+            .map(|(b, w, r)| match r {
+                Ok(r) => serde_json::json!({"backend": b, "writers": w, "candidates_per_s": r}),
+                Err(e) => serde_json::json!({"backend": b, "writers": w, "failed": e}),
+            })
+            .collect();
+        println!("{}", serde_json::json!({"candidates": n, "rows": v}));
+    } else {
+        println!("| backend | writers | candidates/s | vs SQLite, 1 writer |");
+        println!("|---|---|---|---|");
+        for (b, w, r) in &rows {
+            match r {
+                Ok(r) => println!("| {b} | {w} | {r:.0} | {:.2}× |", r / sqlite_1),
+                Err(e) => println!("| {b} | {w} | failed: {e} | |"),
+            }
+        }
     }
     Ok(())
 }

@@ -1,0 +1,245 @@
+//! The PostgreSQL store against the real server (127.0.0.1:5432, trust
+//! auth), each test in its own database: the schema (upgrade from every
+//! version equals fresh, rows kept; the same tables and columns as SQLite)
+//! and the writer's path (idempotent, audited, one tree under concurrent
+//! writers).
+
+use civitas_audit::AuditKey;
+use civitas_base::Timestamp;
+use civitas_model::{BBox, CameraId, Candidate, EntryId, TrackId};
+use civitas_store::{PgStore, ReviewPolicy, Store};
+use sqlx::{AssertSqlSafe, Connection};
+use std::sync::Arc;
+
+fn admin_url() -> String {
+    std::env::var("CIVITAS_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// A fresh database for one test; dropped by [`TestDb::drop_db`].
+struct TestDb {
+    name: String,
+    url: String,
+}
+
+impl TestDb {
+    async fn new(tag: &str) -> TestDb {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        let name = format!("civitas_t_{}_{nanos}_{tag}", std::process::id());
+        let mut admin = sqlx::PgConnection::connect(&admin_url())
+            .await
+            .expect("PostgreSQL at 127.0.0.1:5432 (trust auth)");
+        sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        let base = admin_url();
+        let url = format!("{}/{name}", &base[..base.rfind('/').unwrap()]);
+        TestDb { name, url }
+    }
+
+    async fn drop_db(self) {
+        let mut admin = sqlx::PgConnection::connect(&admin_url()).await.unwrap();
+        sqlx::query(AssertSqlSafe(format!(
+            "DROP DATABASE {} WITH (FORCE)",
+            self.name
+        )))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    }
+}
+
+const SEED_V2: &str = "
+INSERT INTO legal_basis (id, kind, authority, reference, purpose, granted_at_ms, expires_at_ms, entered_by)
+  VALUES (1, 'court-order', 'Court 1', 'CO-1', 'test', 1000, 9000000000000, 'sam');
+INSERT INTO watchlist_entry (id, name, legal_basis_id, created_at_ms) VALUES (1, 'Alice', 1, 1000);
+INSERT INTO entry_template (entry_id, source_photo, template) VALUES (1, 'a.jpg', '\\x00010203');
+INSERT INTO candidate (id, camera_id, track_id, entry_id, distance, detector_score, bbox_json, frame_time_ms, offset_ms, created_at_ms)
+  VALUES (1, 'gate', 1, 1, 0.3, 0.9, '{\"x0\":0,\"y0\":0,\"x1\":1,\"y1\":1}', 2000, 0, 2000);
+INSERT INTO app_user (username, password_hash, role, created_at_ms) VALUES ('sam', 'x', 'supervisor', 1000);
+INSERT INTO candidate_review (candidate_id, username, decision, at_ms) VALUES (1, 'sam', 'confirm', 3000);
+INSERT INTO legal_hold (target, reason, placed_by, placed_at_ms) VALUES ('candidate:1', 'case 7', 'sam', 4000);
+";
+
+#[tokio::test]
+async fn an_upgraded_postgres_schema_equals_a_fresh_one_and_matches_sqlites_tables() {
+    let fresh_db = TestDb::new("fresh").await;
+    let fresh = PgStore::open(&fresh_db.url).await.unwrap();
+    let fresh_schema = fresh.schema_dump().await.unwrap();
+    assert!(
+        fresh_schema
+            .iter()
+            .any(|s| s.starts_with("column applied_event.key "))
+    );
+    for v in 1..=10 {
+        let db = TestDb::new(&format!("v{v}")).await;
+        let seed = if v >= 2 { SEED_V2 } else { "" };
+        PgStore::create_at_version(&db.url, v, seed).await.unwrap();
+        let up = PgStore::open(&db.url).await.unwrap();
+        assert_eq!(
+            up.schema_dump().await.unwrap(),
+            fresh_schema,
+            "upgraded from v{v}"
+        );
+        if v >= 2 {
+            assert_eq!(
+                up.counts().await.unwrap().0,
+                1,
+                "the v{v} candidate survives"
+            );
+        }
+        up.close().await;
+        db.drop_db().await;
+    }
+    // Holds widened at v6 and v9 accept what SQLite accepts, refuse what it refuses.
+    let mut conn = sqlx::PgConnection::connect(&fresh_db.url).await.unwrap();
+    let hold = |t: &str| {
+        format!(
+            "INSERT INTO legal_hold (target, reason, placed_by, placed_at_ms) VALUES ('{t}', 'r', 'sam', 1)"
+        )
+    };
+    for ok in ["candidate:1", "entry:2", "incident:3", "recording:4"] {
+        sqlx::query(AssertSqlSafe(hold(ok)))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    for bad in ["camera:1", "candidate:x", "recording:"] {
+        assert!(
+            sqlx::query(AssertSqlSafe(hold(bad)))
+                .execute(&mut conn)
+                .await
+                .is_err(),
+            "{bad}"
+        );
+    }
+    // The confusion-folded plate key is computed as SQLite computes it.
+    let key: String = sqlx::query_scalar(
+        "INSERT INTO plate_read (camera_id, pass_id, plate, confidence, frames, bbox_json, first_seen_ms, last_seen_ms, expires_at_ms, created_at_ms)
+         VALUES ('g', 1, 'GYE0O77', 0.9, 3, '{}', 1, 1, 2, 1) RETURNING plate_key",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(key, "6YE0077");
+
+    // Same tables, same columns as the SQLite schema.
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = Store::open(&dir.path().join("c.db")).await.unwrap();
+    assert_eq!(
+        fresh.columns().await.unwrap(),
+        sqlite.columns().await.unwrap()
+    );
+    fresh.close().await;
+    drop(conn);
+    fresh_db.drop_db().await;
+}
+
+fn cand(entry: i64, frame_ms: i64) -> Candidate {
+    Candidate {
+        id: None,
+        camera: CameraId("gate".into()),
+        track: TrackId(1),
+        entry: EntryId(entry),
+        entry_name: "Alice".into(),
+        distance: 0.3,
+        detector_score: 0.9,
+        bbox: BBox {
+            x0: 0.0,
+            y0: 0.0,
+            x1: 10.0,
+            y1: 10.0,
+        },
+        frame_time: Timestamp(frame_ms),
+        offset_ms: 0,
+        crop_jpeg: vec![1, 2, 3],
+    }
+}
+
+#[tokio::test]
+async fn postgres_candidate_writes_are_idempotent_audited_and_one_tree_under_concurrency() {
+    let db = TestDb::new("writes").await;
+    let store = PgStore::open(&db.url)
+        .await
+        .unwrap()
+        .with_audit_key(Arc::new(AuditKey::from_seed([3; 32])));
+    let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    sqlx::raw_sql(
+        "INSERT INTO legal_basis (kind, authority, reference, purpose, granted_at_ms, expires_at_ms, entered_by)
+           VALUES ('court-order', 'Court 1', 'CO-1', 'test', 1000, 9000000000000, 'sam');
+         INSERT INTO watchlist_entry (name, legal_basis_id, created_at_ms) VALUES ('Alice', 1, 1000);",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let p = ReviewPolicy::default();
+    let first = store
+        .insert_candidate(&cand(1, 5_000), Timestamp(6_000), &p)
+        .await
+        .unwrap();
+    assert!(first.is_some());
+    let again = store
+        .insert_candidate(&cand(1, 5_000), Timestamp(9_000), &p)
+        .await
+        .unwrap();
+    assert_eq!(
+        first, again,
+        "a redelivered result answers what the first got"
+    );
+    assert_eq!(
+        store.counts().await.unwrap(),
+        (1, 1),
+        "one row, one audit entry"
+    );
+
+    // Four writers at once, 25 results each: one contiguous, verifiable tree.
+    let mut tasks = Vec::new();
+    for w in 0..4i64 {
+        let s = store.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..25i64 {
+                s.insert_candidate(
+                    &cand(1, 10_000 + w * 1000 + i),
+                    Timestamp(20_000),
+                    &ReviewPolicy::default(),
+                )
+                .await
+                .unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_eq!(store.counts().await.unwrap(), (101, 101));
+    let seqs: Vec<i64> = sqlx::query_scalar("SELECT seq FROM audit_log ORDER BY seq")
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(seqs, (0..101).collect::<Vec<i64>>());
+    assert!(store.audit_root_matches().await.unwrap());
+
+    // A rejection on this camera suppresses the entry there for a while.
+    sqlx::query("UPDATE candidate SET status = 'rejected', decided_at_ms = 30000 WHERE id = $1")
+        .bind(first.unwrap().0)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let suppressed = store
+        .insert_candidate(&cand(1, 31_000), Timestamp(31_000), &p)
+        .await
+        .unwrap();
+    assert_eq!(suppressed, None);
+    assert_eq!(
+        store.counts().await.unwrap(),
+        (101, 102),
+        "suppression audited, nothing stored"
+    );
+    store.close().await;
+    drop(conn);
+    db.drop_db().await;
+}
