@@ -8,6 +8,11 @@
 //! it ends or `decide_after_ms` after its first match (so an alert does not
 //! wait for the person to leave the scene).
 //!
+//! A face that matches a different entry from the one its overlapping track
+//! has matched is another person in the same place (one after the other at a
+//! door or a turnstile): it starts a track of its own, so the second person
+//! is not lost behind the first one's decision.
+//!
 //! Tracks hold no templates: only boxes, match outcomes and, for faces that
 //! matched, the crop a reviewer will need.
 
@@ -54,6 +59,8 @@ struct Track {
     first_match_ms: Option<i64>,
     best: Option<BestView>,
     emitted: bool,
+    /// The entry this track's matches point to (kept after it decided).
+    entry: Option<EntryId>,
 }
 
 /// One face observed in a frame, as the tracker sees it.
@@ -102,6 +109,11 @@ impl Tracker {
                 .iter()
                 .enumerate()
                 .filter(|(i, _)| !taken[*i])
+                // Another entry's match is another person, not this track.
+                .filter(|(_, t)| match (&o.matched, t.entry) {
+                    (Some(m), Some(e)) => m.entry == e,
+                    _ => true,
+                })
                 .map(|(i, t)| (i, t.bbox.iou(&o.bbox)))
                 .filter(|(_, iou)| *iou >= self.cfg.min_iou)
                 .max_by(|a, b| a.1.total_cmp(&b.1));
@@ -115,6 +127,7 @@ impl Tracker {
                         first_match_ms: None,
                         best: None,
                         emitted: false,
+                        entry: None,
                     });
                     self.next_id += 1;
                     taken.push(false);
@@ -126,6 +139,7 @@ impl Tracker {
             t.bbox = o.bbox;
             t.last_seen_ms = offset_ms;
             if let Some(m) = o.matched {
+                t.entry = Some(m.entry);
                 t.first_match_ms.get_or_insert(offset_ms);
                 if t.best.as_ref().is_none_or(|b| m.distance < b.distance) && !t.emitted {
                     t.best = Some(m);
@@ -210,6 +224,28 @@ mod tests {
         assert_eq!(decisions[0].view.distance, 0.3);
         assert_eq!(t.live(), 0);
         assert!(t.finish().is_empty());
+    }
+
+    #[test]
+    fn a_second_person_in_the_same_place_is_not_lost_behind_the_first() {
+        let mut t = Tracker::new(TrackerConfig::default());
+        let mut decisions = Vec::new();
+        for i in 0..20i64 {
+            // Entry 1 for two seconds, then entry 2 in the very same box.
+            let mut v = view(0.3, 100.0);
+            v.entry = EntryId(if i < 10 { 1 } else { 2 });
+            decisions.extend(t.update(
+                i * 200,
+                vec![Observation {
+                    bbox: bx(100.0),
+                    matched: Some(v),
+                }],
+            ));
+        }
+        decisions.extend(t.finish());
+        let entries: Vec<i64> = decisions.iter().map(|d| d.view.entry.0).collect();
+        assert_eq!(entries, vec![1, 2]);
+        assert_ne!(decisions[0].track, decisions[1].track);
     }
 
     #[test]
