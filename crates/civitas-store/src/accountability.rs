@@ -56,6 +56,38 @@ pub(crate) async fn append(
     append_many(conn, key, now, std::slice::from_ref(r)).await
 }
 
+/// The frontier stored at `size` (`None`: an empty log), refusing a corrupt one.
+pub(crate) fn frontier_from(stored: Option<(i64, Vec<u8>)>) -> Result<Frontier> {
+    match stored {
+        Some((size, bytes)) => Frontier::from_bytes(&bytes)
+            .filter(|f| f.size() == size as u64)
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::DataLoss,
+                    format!("audit frontier at size {size} is corrupt; run `civitas audit verify`"),
+                )
+            }),
+        None => Ok(Frontier::default()),
+    }
+}
+
+/// The entry recording `r` as leaf `seq` (the same on every backend).
+pub(crate) fn entry_for(seq: u64, now: Timestamp, r: &AuditRecord) -> AuditEntry {
+    AuditEntry {
+        seq,
+        at_ms: now.0,
+        actor: r.actor.clone(),
+        action: r.action.clone(),
+        target: r.target.clone(),
+        justification: r.justification.clone(),
+        details: if r.details.is_null() {
+            String::new()
+        } else {
+            r.details.to_string()
+        },
+    }
+}
+
 /// Appends entries and one signed head covering them, inside the caller's
 /// transaction. Returns the seq of the last entry.
 pub(crate) async fn append_many(
@@ -64,27 +96,12 @@ pub(crate) async fn append_many(
     now: Timestamp,
     records: &[AuditRecord],
 ) -> Result<u64> {
-    let last = sqlx::query("SELECT tree_size, frontier FROM audit_frontier WHERE id = 1")
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(db_err("reading the audit frontier"))?;
-    let mut frontier = match last {
-        Some(row) => {
-            let size: i64 = row.get(0);
-            let bytes: Vec<u8> = row.get(1);
-            Frontier::from_bytes(&bytes)
-                .filter(|f| f.size() == size as u64)
-                .ok_or_else(|| {
-                    Error::new(
-                        ErrorKind::DataLoss,
-                        format!(
-                            "audit frontier at size {size} is corrupt; run `civitas audit verify`"
-                        ),
-                    )
-                })?
-        }
-        None => Frontier::default(),
-    };
+    let last: Option<(i64, Vec<u8>)> =
+        sqlx::query_as("SELECT tree_size, frontier FROM audit_frontier WHERE id = 1")
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db_err("reading the audit frontier"))?;
+    let mut frontier = frontier_from(last)?;
     let max_seq: Option<i64> = sqlx::query("SELECT MAX(seq) FROM audit_log")
         .fetch_one(&mut *conn)
         .await
@@ -100,19 +117,7 @@ pub(crate) async fn append_many(
         ));
     }
     for r in records {
-        let entry = AuditEntry {
-            seq: frontier.size(),
-            at_ms: now.0,
-            actor: r.actor.clone(),
-            action: r.action.clone(),
-            target: r.target.clone(),
-            justification: r.justification.clone(),
-            details: if r.details.is_null() {
-                String::new()
-            } else {
-                r.details.to_string()
-            },
-        };
+        let entry = entry_for(frontier.size(), now, r);
         let leaf = entry.leaf_hash();
         sqlx::query(
             "INSERT INTO audit_log (seq, at_ms, actor, action, target, justification, details, leaf_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",

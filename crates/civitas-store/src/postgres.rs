@@ -19,7 +19,7 @@
 
 use crate::accountability::AuditRecord;
 use crate::{ReviewPolicy, db_err};
-use civitas_audit::{AuditEntry, AuditKey, Frontier};
+use civitas_audit::{AuditKey, Frontier};
 use civitas_base::{Error, ErrorKind, Result, Timestamp};
 use civitas_model::{Candidate, CandidateId};
 use sqlx::postgres::{PgConnection, PgPool, PgPoolOptions};
@@ -352,30 +352,8 @@ async fn append(
             .fetch_optional(&mut *conn)
             .await
             .map_err(db_err("reading the audit frontier"))?;
-    let mut frontier = match last {
-        Some((size, bytes)) => Frontier::from_bytes(&bytes)
-            .filter(|f| f.size() == size as u64)
-            .ok_or_else(|| {
-                Error::new(
-                    ErrorKind::DataLoss,
-                    format!("audit frontier at size {size} is corrupt"),
-                )
-            })?,
-        None => Frontier::default(),
-    };
-    let entry = AuditEntry {
-        seq: frontier.size(),
-        at_ms: now.0,
-        actor: r.actor.clone(),
-        action: r.action.clone(),
-        target: r.target.clone(),
-        justification: r.justification.clone(),
-        details: if r.details.is_null() {
-            String::new()
-        } else {
-            r.details.to_string()
-        },
-    };
+    let mut frontier = crate::accountability::frontier_from(last)?;
+    let entry = crate::accountability::entry_for(frontier.size(), now, r);
     let leaf = entry.leaf_hash();
     sqlx::query(
         "INSERT INTO audit_log (seq, at_ms, actor, action, target, justification, details, leaf_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
