@@ -329,7 +329,8 @@ where
                 tracing::warn!(error = %e, "NATS consumer not attached; retrying");
                 tokio::select! {
                     _ = tokio::time::sleep(pause) => {}
-                    _ = stop.changed() => {}
+                    // A dropped sender means no one can stop us any more: stop now.
+                    r = stop.changed() => if r.is_err() { return Ok(()) },
                 }
                 pause = (pause * 2).min(Duration::from_secs(2));
                 continue;
@@ -339,7 +340,12 @@ where
         loop {
             let next = tokio::select! {
                 m = messages.next() => m,
-                _ = stop.changed() => break,
+                r = stop.changed() => {
+                    if r.is_err() {
+                        return Ok(());
+                    }
+                    break;
+                }
             };
             let msg = match next {
                 Some(Ok(m)) => m,
