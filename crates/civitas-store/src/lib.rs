@@ -48,7 +48,24 @@ pub(crate) fn db_err(what: impl Into<String>) -> impl FnOnce(sqlx::Error) -> Err
             sqlx::Error::Database(d) if d.is_foreign_key_violation() => ErrorKind::NotFound,
             sqlx::Error::Database(d) if d.is_check_violation() => ErrorKind::InvalidArgument,
             sqlx::Error::Database(d) if d.is_unique_violation() => ErrorKind::AlreadyExists,
-            sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut => ErrorKind::Unavailable,
+            sqlx::Error::Io(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => ErrorKind::Unavailable,
+            // PostgreSQL going away under a transaction: connection exceptions
+            // (08), operator intervention such as a shutdown or crash (57),
+            // insufficient resources (53). Worth retrying, not a bug.
+            sqlx::Error::Database(d)
+                if d.code().is_some_and(|c| {
+                    c.starts_with("08") || c.starts_with("57") || c.starts_with("53")
+                }) =>
+            {
+                ErrorKind::Unavailable
+            }
+            // SQLite busy (5) or locked (6) past the busy timeout.
+            sqlx::Error::Database(d) if matches!(d.code().as_deref(), Some("5" | "6")) => {
+                ErrorKind::Unavailable
+            }
             _ => ErrorKind::Internal,
         };
         Error::with_source(kind, what, e)
