@@ -227,6 +227,26 @@ fn serve_and_two_workers_lose_nothing_and_duplicate_nothing_through_a_killed_wor
         ["worker-a", "worker-b"][owner],
         ["worker-a", "worker-b"][1 - owner],
     );
+    // The command centre is up in `serve` (the console's page answers).
+    let serve_log = read(&logs("serve"));
+    let addr = serve_log
+        .split("command centre at http://")
+        .nth(1)
+        .and_then(|t| t.split('/').next())
+        .unwrap_or_else(|| panic!("no address in\n{serve_log}"))
+        .to_owned();
+    {
+        use std::io::{Read, Write};
+        let mut c = std::net::TcpStream::connect(&addr).unwrap();
+        write!(
+            c,
+            "GET / HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut answer = String::new();
+        c.read_to_string(&mut answer).unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    }
     // Once the first candidate is stored, Biden is enrolled for the door
     // camera: both workers reload their watchlists without restarting cameras.
     wait_for("the first candidate", Duration::from_secs(60), || {
