@@ -159,6 +159,8 @@ pub fn main(config: &Path, a: Args) -> Result<()> {
     let mut running: HashMap<String, Running> = HashMap::new();
     // File cameras analysed to their end, and cameras that failed to start (config errors).
     let mut done: HashSet<String> = HashSet::new();
+    // File cameras analysed to their end, not yet marked so on NATS.
+    let mut unfinished: Vec<(String, i64)> = Vec::new();
     let mut last_refresh = Instant::now();
     loop {
         let over = interrupted.load(Ordering::SeqCst) || until.is_some_and(|u| Instant::now() >= u);
@@ -185,7 +187,7 @@ pub fn main(config: &Path, a: Args) -> Result<()> {
                 continue;
             }
             if let (Some(epoch), None) = (r.epoch_ms, &error) {
-                rt.block_on(epochs.finish(&id, epoch))?;
+                unfinished.push((id.clone(), epoch));
             }
             done.insert(id.clone());
             eprintln!(
@@ -197,6 +199,14 @@ pub fn main(config: &Path, a: Args) -> Result<()> {
                 error,
             });
         }
+        // Marking a file camera finished needs NATS; while it is away, try again next round.
+        unfinished.retain(|(id, epoch)| match rt.block_on(epochs.finish(id, *epoch)) {
+            Ok(()) => false,
+            Err(e) => {
+                tracing::warn!(camera = %id, error = %e, "marking a file camera finished; will retry");
+                true
+            }
+        });
         if over {
             break;
         }
@@ -208,7 +218,14 @@ pub fn main(config: &Path, a: Args) -> Result<()> {
                 Some(r) if !mine && view.settled => r.stop.store(true, Ordering::SeqCst),
                 None if mine && view.settled && !done.contains(&cam.id) => {
                     let epoch = if is_file(cam) {
-                        let e = rt.block_on(epochs.claim(&cam.id, SystemClock.now()))?;
+                        let e = match rt.block_on(epochs.claim(&cam.id, SystemClock.now())) {
+                            Ok(e) => e,
+                            Err(e) => {
+                                // NATS away: claim it next round.
+                                tracing::warn!(camera = %cam.id, error = %e, "reading a file camera's epoch; will retry");
+                                continue;
+                            }
+                        };
                         if e.finished {
                             done.insert(cam.id.clone());
                             continue;
@@ -244,19 +261,23 @@ pub fn main(config: &Path, a: Args) -> Result<()> {
         if last_refresh.elapsed() >= Duration::from_secs(2) {
             last_refresh = Instant::now();
             match rt.block_on(store.watchlist_version()) {
-                Ok(v) if v != lists.version => {
-                    lists = rt.block_on(load_lists(&store))?;
-                    for (id, r) in &running {
-                        r.lists.set(
-                            Arc::new(engine::watchlist_for(&lists.entries, id)?),
-                            Arc::new(engine::hotlist_for(&lists.hot, id)),
+                Ok(v) if v != lists.version => match rt.block_on(load_lists(&store)) {
+                    Ok(fresh) => {
+                        lists = fresh;
+                        for (id, r) in &running {
+                            r.lists.set(
+                                Arc::new(engine::watchlist_for(&lists.entries, id)?),
+                                Arc::new(engine::hotlist_for(&lists.hot, id)),
+                            );
+                        }
+                        eprintln!(
+                            "worker {me}: watchlists changed; refreshed {} camera(s)",
+                            running.len()
                         );
                     }
-                    eprintln!(
-                        "worker {me}: watchlists changed; refreshed {} camera(s)",
-                        running.len()
-                    );
-                }
+                    // The store busy or away: the version is read again in 2 s.
+                    Err(e) => tracing::warn!(error = %e, "reloading the watchlists; will retry"),
+                },
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "checking the watchlists for changes"),
             }
