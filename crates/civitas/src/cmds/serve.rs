@@ -124,8 +124,13 @@ pub fn main(config: &Path, a: Args) -> Result<()> {
                     c.retried.fetch_add(1, Ordering::Relaxed);
                     Handled::Retry(e.chain())
                 }
+                // An unexpected failure may still be passing: a few more deliveries.
+                Err(e) if delivered < 5 => {
+                    c.retried.fetch_add(1, Ordering::Relaxed);
+                    Handled::Retry(e.chain())
+                }
                 Err(e) => {
-                    // Not the store's state but the event: retrying cannot help.
+                    // Refused five times: the event, not the store's state; retrying cannot help.
                     tracing::error!(error = %e.chain(), delivered, "a worker's result could not be applied; dropped");
                     eprintln!("civitas serve: result dropped: {}", e.chain());
                     Handled::Done
