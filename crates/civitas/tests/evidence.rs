@@ -40,8 +40,11 @@ fn an_exported_case_shows_only_the_subject_and_verifies_until_a_byte_changes() {
     let (mut server, port) = rtsp_server(&clip, None);
     let mut text_cfg = std::fs::read_to_string(&cfg).unwrap();
     text_cfg.push_str(&format!(
-        "[recording]\npre_roll_s = 2\npost_roll_s = 2\n[[camera]]\nid = \"hall\"\nname = \"Hall\"\nurl = \"rtsp://127.0.0.1:{port}/cam\"\nfps = 1\nlatitude = 0.1\nlongitude = 0.2\npurpose = \"entrance hall\"\nowner = \"tests\"\n"
+        "[recording]\npre_roll_s = 2\npost_roll_s = 2\n[[camera]]\nid = \"hall\"\nname = \"Hall\"\nurl = \"rtsp://127.0.0.1:{port}/cam\"\nfps = 1\nmotion_gate = false\nlatitude = 0.1\nlongitude = 0.2\npurpose = \"entrance hall\"\nowner = \"tests\"\n"
     ));
+    // The scene is still (two photos), so the motion gate would skip every
+    // frame after the first and the match would decide only at the end of
+    // the run, after the recorder has stopped; this test is about export.
     std::fs::write(&cfg, text_cfg).unwrap();
     let o = run(&cfg, None, &["run", "--for-seconds", "9"]);
     let _ = server.kill();
