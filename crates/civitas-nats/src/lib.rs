@@ -163,7 +163,7 @@ impl Nats {
                 .map_err(|e| unavailable("publishing frame counts")(e.to_string()));
         }
         let mut headers = async_nats::HeaderMap::new();
-        if let Some(key) = wire::key(ev) {
+        if let Some(key) = ev.key() {
             headers.insert(async_nats::header::NATS_MESSAGE_ID, key.as_str());
         }
         let ack = self

@@ -34,16 +34,6 @@ pub fn decode(bytes: &[u8]) -> Result<Event> {
     Ok(ev)
 }
 
-/// The stable key a result is deduplicated by (`None` for health and counts,
-/// which are not deduplicated: a repeated health change is harmless).
-pub fn key(ev: &Event) -> Option<String> {
-    match ev {
-        Event::Candidate(c) => Some(c.key()),
-        Event::PlatePass(p) => Some(p.key()),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

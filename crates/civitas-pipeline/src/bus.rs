@@ -46,6 +46,18 @@ pub enum Event {
     },
 }
 
+impl Event {
+    /// The stable key a result is applied once by (`None` for health and
+    /// counts, which are not results: a repeat of them is harmless).
+    pub fn key(&self) -> Option<String> {
+        match self {
+            Event::Candidate(c) => Some(c.key()),
+            Event::PlatePass(p) => Some(p.key()),
+            _ => None,
+        }
+    }
+}
+
 /// Publish/subscribe between stages.
 pub trait Bus: Send + Sync + std::fmt::Debug {
     fn publish(&self, ev: Event);

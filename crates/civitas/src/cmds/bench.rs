@@ -994,6 +994,26 @@ where
     Ok(n as f64 / t.elapsed().as_secs_f64())
 }
 
+/// One backend's rows: `n` candidates written by one writer, then by four
+/// (each run with its own candidates, so none is a repeat of another's).
+fn backend_rows<F, Fut>(
+    rt: &tokio::runtime::Runtime,
+    label: &'static str,
+    n: usize,
+    write: F,
+    rows: &mut Vec<(&'static str, usize, std::result::Result<f64, String>)>,
+) where
+    F: Fn(usize) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = civitas_base::Result<Option<civitas_model::CandidateId>>>
+        + Send,
+{
+    for writers in [1usize, 4] {
+        let (w, base) = (write.clone(), writers * n);
+        let rate = rt.block_on(write_rate(n, writers, move |i| w(base + i)));
+        rows.push((label, writers, rate.map_err(|e| format!("{e:#}"))));
+    }
+}
+
 fn bench_store(n: usize, pg_url: &str, json: bool) -> Result<()> {
     use civitas_base::Clock;
     use civitas_store::{PgStore, ReviewPolicy, Store};
@@ -1035,21 +1055,20 @@ fn bench_store(n: usize, pg_url: &str, json: bool) -> Result<()> {
         None,
         civitas_base::SystemClock.now(),
     ))?;
-    for writers in [1usize, 4] {
-        let (s, p, base) = (sqlite.clone(), policy, writers * n);
-        let rate = rt.block_on(write_rate(n, writers, move |i| {
+    let (s, p) = (sqlite.clone(), policy);
+    backend_rows(
+        &rt,
+        "SQLite (WAL, synchronous=FULL)",
+        n,
+        move |i| {
             let s = s.clone();
             async move {
-                s.insert_candidate(&bench_candidate(entry, base + i, now), now, &p)
+                s.insert_candidate(&bench_candidate(entry, i, now), now, &p)
                     .await
             }
-        }));
-        rows.push((
-            "SQLite (WAL, synchronous=FULL)",
-            writers,
-            rate.map_err(|e| format!("{e:#}")),
-        ));
-    }
+        },
+        &mut rows,
+    );
     rt.block_on(sqlite.close());
     let _ = std::fs::remove_dir_all(&dir);
     // PostgreSQL: a database made for the run, dropped after.
@@ -1062,21 +1081,20 @@ fn bench_store(n: usize, pg_url: &str, json: bool) -> Result<()> {
             .block_on(PgStore::open(&db_url))?
             .with_audit_key(key.clone());
         let entry = EntryId(rt.block_on(pg.bench_seed_entry(now))?);
-        for writers in [1usize, 4] {
-            let (s, p, base) = (pg.clone(), policy, writers * n);
-            let rate = rt.block_on(write_rate(n, writers, move |i| {
+        let (s, p) = (pg.clone(), policy);
+        backend_rows(
+            &rt,
+            "PostgreSQL 15 (synchronous_commit=on)",
+            n,
+            move |i| {
                 let s = s.clone();
                 async move {
-                    s.insert_candidate(&bench_candidate(entry, base + i, now), now, &p)
+                    s.insert_candidate(&bench_candidate(entry, i, now), now, &p)
                         .await
                 }
-            }));
-            rows.push((
-                "PostgreSQL 15 (synchronous_commit=on)",
-                writers,
-                rate.map_err(|e| format!("{e:#}")),
-            ));
-        }
+            },
+            &mut rows,
+        );
         if !rt.block_on(pg.audit_root_matches())? {
             anyhow::bail!("PostgreSQL audit tree does not match its signed head");
         }

@@ -618,11 +618,8 @@ impl Writer<'_> {
                 r.trigger(camera, at);
             }
         };
-        if let Some(key) = match &ev {
-            Event::Candidate(c) => Some(c.key()),
-            Event::PlatePass(p) => Some(p.key()),
-            _ => None,
-        } && store.is_applied(&key).await?
+        if let Some(key) = ev.key()
+            && store.is_applied(&key).await?
         {
             return Ok(Applied::Repeat);
         }
