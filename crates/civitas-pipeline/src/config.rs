@@ -386,9 +386,15 @@ impl Default for RetentionConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreConfig {
-    /// SQLite database file. Default `var/civitas.db`.
+    /// SQLite database file. Default `var/civitas.db`. Unused when `url` is set.
     #[serde(default = "default_db")]
     pub path: PathBuf,
+    /// A PostgreSQL server instead of the SQLite file:
+    /// `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE`. The store that
+    /// `civitas serve`, every `civitas worker` and `civitas run` share at
+    /// scale. Default: none (SQLite at `path`).
+    #[serde(default)]
+    pub url: Option<String>,
     /// The audit log's Ed25519 signing key (created by `civitas init`, mode 0600).
     /// Keep it off the database's disk if you can. Default `var/keys/audit-ed25519.key`.
     #[serde(default = "default_key")]
@@ -406,6 +412,7 @@ impl Default for StoreConfig {
     fn default() -> Self {
         StoreConfig {
             path: default_db(),
+            url: None,
             audit_key: default_key(),
         }
     }
@@ -954,6 +961,15 @@ impl Config {
                 ),
             );
         }
+        if let Some(url) = &self.store.url
+            && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
+        {
+            return bad(
+                "store.url",
+                "must start with postgres:// (or postgresql://); for SQLite set `path` instead"
+                    .into(),
+            );
+        }
         if !self.bus.nats_url.starts_with("nats://") {
             return bad(
                 "bus.nats_url",
@@ -998,6 +1014,18 @@ mod tests {
         );
         let e = Config::parse("[anpr]\npass_gap_ms = 5\n").unwrap_err();
         assert!(e.message().contains("anpr.pass_gap_ms"), "{}", e.message());
+    }
+
+    #[test]
+    fn a_store_url_must_name_postgres_and_is_never_echoed() {
+        let cfg = Config::parse("[store]\nurl = \"postgres://civitas@db:5432/civitas\"\n").unwrap();
+        assert_eq!(
+            cfg.store.url.as_deref(),
+            Some("postgres://civitas@db:5432/civitas")
+        );
+        let e = Config::parse("[store]\nurl = \"mysql://u:s3cret@db/c\"\n").unwrap_err();
+        assert!(e.message().contains("store.url"), "{}", e.message());
+        assert!(!e.message().contains("s3cret"), "{}", e.message());
     }
 
     #[test]

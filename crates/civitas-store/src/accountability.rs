@@ -12,7 +12,7 @@ use civitas_audit::{AuditEntry, AuditKey, Frontier, Hash, SignedTreeHead, verify
 use civitas_auth::{Actor, Permission, Role};
 use civitas_base::{Error, ErrorKind, Result, Timestamp};
 use serde::Serialize;
-use sqlx::{Row, SqliteConnection};
+use sqlx::{AnyConnection, Row};
 
 /// What to record.
 #[derive(Debug, Clone)]
@@ -48,7 +48,7 @@ impl AuditRecord {
 
 /// Appends one entry and a new signed head, inside the caller's transaction.
 pub(crate) async fn append(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     key: &AuditKey,
     now: Timestamp,
     r: &AuditRecord,
@@ -91,7 +91,7 @@ pub(crate) fn entry_for(seq: u64, now: Timestamp, r: &AuditRecord) -> AuditEntry
 /// Appends entries and one signed head covering them, inside the caller's
 /// transaction. Returns the seq of the last entry.
 pub(crate) async fn append_many(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     key: &AuditKey,
     now: Timestamp,
     records: &[AuditRecord],
@@ -120,7 +120,7 @@ pub(crate) async fn append_many(
         let entry = entry_for(frontier.size(), now, r);
         let leaf = entry.leaf_hash();
         sqlx::query(
-            "INSERT INTO audit_log (seq, at_ms, actor, action, target, justification, details, leaf_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO audit_log (seq, at_ms, actor, action, target, justification, details, leaf_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(entry.seq as i64)
         .bind(entry.at_ms)
@@ -136,7 +136,7 @@ pub(crate) async fn append_many(
         frontier.push(leaf);
     }
     let sth = key.sign(frontier.size(), now.0, frontier.root());
-    sqlx::query("INSERT INTO audit_tree_head (tree_size, at_ms, root, signature, public_key) VALUES (?, ?, ?, ?, ?)")
+    sqlx::query("INSERT INTO audit_tree_head (tree_size, at_ms, root, signature, public_key) VALUES ($1, $2, $3, $4, $5)")
         .bind(sth.tree_size as i64)
         .bind(sth.at_ms)
         .bind(sth.root.as_slice())
@@ -145,7 +145,7 @@ pub(crate) async fn append_many(
         .execute(&mut *conn)
         .await
         .map_err(db_err("storing the signed tree head"))?;
-    sqlx::query("INSERT INTO audit_frontier (id, tree_size, frontier) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET tree_size = excluded.tree_size, frontier = excluded.frontier")
+    sqlx::query("INSERT INTO audit_frontier (id, tree_size, frontier) VALUES (1, $1, $2) ON CONFLICT (id) DO UPDATE SET tree_size = excluded.tree_size, frontier = excluded.frontier")
         .bind(frontier.size() as i64)
         .bind(frontier.to_bytes())
         .execute(&mut *conn)
@@ -294,11 +294,31 @@ impl Store {
         })
     }
 
-    pub(crate) async fn begin_immediate(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
-        self.pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(db_err("starting a transaction"))
+    /// A write transaction. Writers are serialised, so the audit log has
+    /// one order: SQLite's `BEGIN IMMEDIATE` takes the database's write lock;
+    /// on PostgreSQL the transaction's first statement locks
+    /// `audit_frontier` in EXCLUSIVE mode (other writers wait, readers do
+    /// not).
+    pub(crate) async fn begin_immediate(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        match self.backend {
+            crate::Backend::Sqlite => self
+                .pool
+                .begin_with("BEGIN IMMEDIATE")
+                .await
+                .map_err(db_err("starting a transaction")),
+            crate::Backend::Postgres => {
+                let mut tx = self
+                    .pool
+                    .begin()
+                    .await
+                    .map_err(db_err("starting a transaction"))?;
+                sqlx::query("LOCK TABLE audit_frontier IN EXCLUSIVE MODE")
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err("locking the audit log"))?;
+                Ok(tx)
+            }
+        }
     }
 
     /// Appends one audit entry in its own transaction.
@@ -344,7 +364,7 @@ impl Store {
     ) -> Result<Vec<AuditEntry>> {
         let rows = sqlx::query(
             "SELECT seq, at_ms, actor, action, target, justification, details FROM audit_log
-             WHERE seq >= ? AND action LIKE ? ORDER BY seq LIMIT ?",
+             WHERE seq >= $1 AND action LIKE $2 ORDER BY seq LIMIT $3",
         )
         .bind(from_seq as i64)
         .bind(format!("{}%", action_prefix.replace('%', "")))
@@ -359,7 +379,7 @@ impl Store {
     pub async fn last_audit(&self, action_prefix: &str) -> Result<Option<AuditEntry>> {
         let row = sqlx::query(
             "SELECT seq, at_ms, actor, action, target, justification, details FROM audit_log
-             WHERE action LIKE ? ORDER BY seq DESC LIMIT 1",
+             WHERE action LIKE $1 ORDER BY seq DESC LIMIT 1",
         )
         .bind(format!("{}%", action_prefix.replace('%', "")))
         .fetch_optional(&self.pool)
@@ -443,9 +463,10 @@ impl Store {
     /// The sequence numbers of the entries about any of `targets` (`candidate:3`, `recording:9`...).
     pub async fn audit_seqs_for(&self, targets: &[String]) -> Result<Vec<u64>> {
         let list = serde_json::to_string(targets).unwrap_or_else(|_| "[]".into());
-        Ok(sqlx::query_scalar::<_, i64>(
-            "SELECT seq FROM audit_log WHERE target IN (SELECT value FROM json_each(?)) ORDER BY seq",
-        )
+        Ok(sqlx::query_scalar::<_, i64>(self.sql(
+            "SELECT seq FROM audit_log WHERE target IN (SELECT value FROM json_each($1)) ORDER BY seq",
+            "SELECT seq FROM audit_log WHERE target IN (SELECT json_array_elements_text($1::json)) ORDER BY seq",
+        ))
         .bind(list)
         .fetch_all(&self.pool)
         .await
@@ -599,7 +620,7 @@ impl Store {
             scope.to_vec()
         };
         let mut tx = self.begin_immediate().await?;
-        let id: i64 = sqlx::query("INSERT INTO app_user (username, password_hash, role, scope_json, created_at_ms) VALUES (?, ?, ?, ?, ?) RETURNING id")
+        let id: i64 = sqlx::query("INSERT INTO app_user (username, password_hash, role, scope_json, created_at_ms) VALUES ($1, $2, $3, $4, $5) RETURNING id")
             .bind(username)
             .bind(password_hash)
             .bind(role.name())
@@ -632,7 +653,7 @@ impl Store {
     ) -> Result<()> {
         by.require(Permission::ManageUsers)?;
         let mut tx = self.begin_immediate().await?;
-        let n = sqlx::query("UPDATE app_user SET disabled = 1 WHERE username = ?")
+        let n = sqlx::query("UPDATE app_user SET disabled = 1 WHERE username = $1")
             .bind(username)
             .execute(&mut *tx)
             .await
@@ -662,7 +683,7 @@ impl Store {
         now: Timestamp,
     ) -> Result<Actor> {
         let row = sqlx::query(
-            "SELECT password_hash, role, scope_json, disabled FROM app_user WHERE username = ?",
+            "SELECT password_hash, role, scope_json, disabled FROM app_user WHERE username = $1",
         )
         .bind(username)
         .fetch_optional(&self.pool)
@@ -741,7 +762,7 @@ impl Store {
         }
         let mut tx = self.begin_immediate().await?;
         let row = sqlx::query(
-            "SELECT status, kind, created_at_ms, camera_id FROM candidate WHERE id = ?",
+            "SELECT status, kind, created_at_ms, camera_id FROM candidate WHERE id = $1",
         )
         .bind(candidate)
         .fetch_optional(&mut *tx)
@@ -763,12 +784,14 @@ impl Store {
             ));
         }
         if now.0 - created > policy.candidate_expiry_ms {
-            sqlx::query("UPDATE candidate SET status = 'expired', decided_at_ms = ? WHERE id = ?")
-                .bind(now.0)
-                .bind(candidate)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err("expiring candidate"))?;
+            sqlx::query(
+                "UPDATE candidate SET status = 'expired', decided_at_ms = $1 WHERE id = $2",
+            )
+            .bind(now.0)
+            .bind(candidate)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err("expiring candidate"))?;
             append(
                 &mut tx,
                 self.key()?,
@@ -787,7 +810,7 @@ impl Store {
             ));
         }
         let already: Option<String> = sqlx::query(
-            "SELECT decision FROM candidate_review WHERE candidate_id = ? AND username = ?",
+            "SELECT decision FROM candidate_review WHERE candidate_id = $1 AND username = $2",
         )
         .bind(candidate)
         .bind(&actor.username)
@@ -809,7 +832,7 @@ impl Store {
         } else {
             "reject"
         };
-        sqlx::query("INSERT INTO candidate_review (candidate_id, username, decision, reason, at_ms) VALUES (?, ?, ?, ?, ?)")
+        sqlx::query("INSERT INTO candidate_review (candidate_id, username, decision, reason, at_ms) VALUES ($1, $2, $3, $4, $5)")
             .bind(candidate)
             .bind(&actor.username)
             .bind(d)
@@ -819,7 +842,7 @@ impl Store {
             .await
             .map_err(db_err("storing review"))?;
         let confirmations: i64 = sqlx::query(
-            "SELECT COUNT(*) FROM candidate_review WHERE candidate_id = ? AND decision = 'confirm'",
+            "SELECT COUNT(*) FROM candidate_review WHERE candidate_id = $1 AND decision = 'confirm'",
         )
         .bind(candidate)
         .fetch_one(&mut *tx)
@@ -837,7 +860,7 @@ impl Store {
             Decision::Confirm => "candidate",
         };
         if new_status != "candidate" {
-            sqlx::query("UPDATE candidate SET status = ?, decided_at_ms = ? WHERE id = ?")
+            sqlx::query("UPDATE candidate SET status = $1, decided_at_ms = $2 WHERE id = $3")
                 .bind(new_status)
                 .bind(now.0)
                 .bind(candidate)
@@ -882,7 +905,7 @@ impl Store {
             ));
         }
         let mut tx = self.begin_immediate().await?;
-        let status: String = sqlx::query("SELECT status FROM legal_basis WHERE id = ?")
+        let status: String = sqlx::query("SELECT status FROM legal_basis WHERE id = $1")
             .bind(basis)
             .fetch_optional(&mut *tx)
             .await
@@ -896,22 +919,22 @@ impl Store {
             ));
         }
         let count = |sql: &'static str| sqlx::query(sql).bind(basis);
-        let candidates: i64 = count("SELECT COUNT(*) FROM candidate WHERE entry_id IN (SELECT id FROM watchlist_entry WHERE legal_basis_id = ?)")
+        let candidates: i64 = count("SELECT COUNT(*) FROM candidate WHERE entry_id IN (SELECT id FROM watchlist_entry WHERE legal_basis_id = $1)")
             .fetch_one(&mut *tx)
             .await
             .map_err(db_err("counting"))?
             .get(0);
-        let templates: i64 = count("SELECT COUNT(*) FROM entry_template WHERE entry_id IN (SELECT id FROM watchlist_entry WHERE legal_basis_id = ?)")
+        let templates: i64 = count("SELECT COUNT(*) FROM entry_template WHERE entry_id IN (SELECT id FROM watchlist_entry WHERE legal_basis_id = $1)")
             .fetch_one(&mut *tx)
             .await
             .map_err(db_err("counting"))?
             .get(0);
-        let entries = count("DELETE FROM watchlist_entry WHERE legal_basis_id = ?")
+        let entries = count("DELETE FROM watchlist_entry WHERE legal_basis_id = $1")
             .execute(&mut *tx)
             .await
             .map_err(db_err("deleting entries"))?
             .rows_affected();
-        sqlx::query("UPDATE legal_basis SET status = 'refused', refused_at_ms = ? WHERE id = ?")
+        sqlx::query("UPDATE legal_basis SET status = 'refused', refused_at_ms = $1 WHERE id = $2")
             .bind(now.0)
             .bind(basis)
             .execute(&mut *tx)
@@ -942,7 +965,7 @@ impl Store {
     ) -> Result<i64> {
         actor.require(Permission::ManageRetention)?;
         let mut tx = self.begin_immediate().await?;
-        let id: i64 = sqlx::query("INSERT INTO legal_hold (target, reason, placed_by, placed_at_ms) VALUES (?, ?, ?, ?) RETURNING id")
+        let id: i64 = sqlx::query("INSERT INTO legal_hold (target, reason, placed_by, placed_at_ms) VALUES ($1, $2, $3, $4) RETURNING id")
             .bind(target)
             .bind(reason.trim())
             .bind(&actor.username)
@@ -978,7 +1001,7 @@ impl Store {
     ) -> Result<()> {
         actor.require(Permission::ManageRetention)?;
         let mut tx = self.begin_immediate().await?;
-        let target: String = sqlx::query("UPDATE legal_hold SET lifted_by = ?, lifted_at_ms = ? WHERE id = ? AND lifted_at_ms IS NULL RETURNING target")
+        let target: String = sqlx::query("UPDATE legal_hold SET lifted_by = $1, lifted_at_ms = $2 WHERE id = $3 AND lifted_at_ms IS NULL RETURNING target")
             .bind(&actor.username)
             .bind(now.0)
             .bind(hold)
@@ -1009,7 +1032,7 @@ impl Store {
     ) -> Result<SweepReport> {
         let mut tx = self.begin_immediate().await?;
         let mut r = SweepReport::default();
-        let expired_now = sqlx::query("UPDATE candidate SET status = 'expired', decided_at_ms = ? WHERE status = 'candidate' AND created_at_ms < ?")
+        let expired_now = sqlx::query("UPDATE candidate SET status = 'expired', decided_at_ms = $1 WHERE status = 'candidate' AND created_at_ms < $2")
             .bind(now.0)
             .bind(now.0 - review.candidate_expiry_ms)
             .execute(&mut *tx)
@@ -1031,7 +1054,7 @@ impl Store {
         ] {
             let Some(p) = period else { continue };
             let n = sqlx::query(
-                "DELETE FROM candidate WHERE status = ? AND created_at_ms < ?
+                "DELETE FROM candidate WHERE status = $1 AND created_at_ms < $2
                  AND NOT EXISTS (SELECT 1 FROM legal_hold h WHERE h.lifted_at_ms IS NULL AND h.target = 'candidate:' || candidate.id)",
             )
                 .bind(status)
@@ -1049,7 +1072,7 @@ impl Store {
         }
         if let Some(p) = policy.expired_entries_ms {
             r.entries_deleted = sqlx::query(
-                "DELETE FROM watchlist_entry WHERE legal_basis_id IN (SELECT id FROM legal_basis WHERE expires_at_ms < ?)
+                "DELETE FROM watchlist_entry WHERE legal_basis_id IN (SELECT id FROM legal_basis WHERE expires_at_ms < $1)
                  AND NOT EXISTS (SELECT 1 FROM legal_hold h WHERE h.lifted_at_ms IS NULL AND h.target = 'entry:' || watchlist_entry.id)",
             )
             .bind(now.0 - p)
@@ -1065,7 +1088,7 @@ impl Store {
         r.outbox_events_deleted = crate::incidents::sweep_outbox(&mut tx, now).await?;
         // Result keys only need to outlive redelivery and replay (minutes);
         // a week is generous and keeps the table small.
-        sqlx::query("DELETE FROM applied_event WHERE at_ms < ?")
+        sqlx::query("DELETE FROM applied_event WHERE at_ms < $1")
             .bind(now.0 - 7 * 86_400_000)
             .execute(&mut *tx)
             .await
@@ -1096,7 +1119,7 @@ impl Store {
         now: Timestamp,
     ) -> Result<ReportCounts> {
         let mut c = ReportCounts::default();
-        for r in sqlx::query("SELECT b.kind, COUNT(*) FROM watchlist_entry e JOIN legal_basis b ON b.id = e.legal_basis_id WHERE b.expires_at_ms > ? AND b.status = 'active' GROUP BY b.kind")
+        for r in sqlx::query("SELECT b.kind, COUNT(*) FROM watchlist_entry e JOIN legal_basis b ON b.id = e.legal_basis_id WHERE b.expires_at_ms > $1 AND b.status = 'active' GROUP BY b.kind")
             .bind(now.0)
             .fetch_all(&self.pool)
             .await
@@ -1105,12 +1128,13 @@ impl Store {
             c.active_entries_by_basis_kind.insert(r.get(0), r.get::<i64, _>(1) as u64);
         }
         let mut deleted = 0u64;
-        for r in sqlx::query("SELECT action, details FROM audit_log WHERE at_ms >= ? AND at_ms < ?")
-            .bind(from.0)
-            .bind(to.0)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_err("reading the audit log"))?
+        for r in
+            sqlx::query("SELECT action, details FROM audit_log WHERE at_ms >= $1 AND at_ms < $2")
+                .bind(from.0)
+                .bind(to.0)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_err("reading the audit log"))?
         {
             let action: String = r.get(0);
             *c.actions.entry(action.clone()).or_default() += 1;
@@ -1152,7 +1176,7 @@ impl Store {
             }
         }
         c.retention_deleted = deleted;
-        for r in sqlx::query("SELECT reason, COUNT(*) FROM candidate_review WHERE decision = 'reject' AND at_ms >= ? AND at_ms < ? GROUP BY reason")
+        for r in sqlx::query("SELECT reason, COUNT(*) FROM candidate_review WHERE decision = 'reject' AND at_ms >= $1 AND at_ms < $2 GROUP BY reason")
             .bind(from.0)
             .bind(to.0)
             .fetch_all(&self.pool)
@@ -1166,7 +1190,7 @@ impl Store {
 }
 
 /// An audit row selected as `seq, at_ms, actor, action, target, justification, details`.
-pub(crate) fn entry_from_row(r: &sqlx::sqlite::SqliteRow) -> AuditEntry {
+pub(crate) fn entry_from_row(r: &sqlx::any::AnyRow) -> AuditEntry {
     AuditEntry {
         seq: r.get::<i64, _>(0) as u64,
         at_ms: r.get(1),
@@ -1178,7 +1202,7 @@ pub(crate) fn entry_from_row(r: &sqlx::sqlite::SqliteRow) -> AuditEntry {
     }
 }
 
-fn head_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<SignedTreeHead> {
+fn head_from_row(r: &sqlx::any::AnyRow) -> Result<SignedTreeHead> {
     let size: i64 = r.get(0);
     let root: Vec<u8> = r.get(2);
     let sig: Vec<u8> = r.get(3);

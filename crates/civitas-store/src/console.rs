@@ -96,13 +96,13 @@ macro_rules! candidate_select {
     () => {
         "SELECT c.id, c.kind, c.status, c.camera_id, c.entry_id, e.name, c.distance, c.detector_score,
         c.frame_time_ms, c.created_at_ms, b.id, b.kind, b.authority, b.reference, b.purpose, b.expires_at_ms, b.status,
-        c.crop_jpeg IS NOT NULL AND length(c.crop_jpeg) > 0, e.photo_jpeg IS NOT NULL,
+        CASE WHEN length(c.crop_jpeg) > 0 THEN 1 ELSE 0 END, CASE WHEN e.photo_jpeg IS NULL THEN 0 ELSE 1 END,
         c.read_text, e.plate, (SELECT h.name FROM hotlist h WHERE h.id = e.hotlist_id)
  FROM candidate c JOIN watchlist_entry e ON e.id = c.entry_id JOIN legal_basis b ON b.id = e.legal_basis_id"
     };
 }
 
-fn basis_from(r: &sqlx::sqlite::SqliteRow, at: usize) -> BasisView {
+fn basis_from(r: &sqlx::any::AnyRow, at: usize) -> BasisView {
     BasisView {
         id: r.get(at),
         kind: r.get(at + 1),
@@ -133,7 +133,7 @@ impl Store {
         }
         let rows = sqlx::query(concat!(
             candidate_select!(),
-            " WHERE (? IS NULL OR c.status = ?) ORDER BY c.id DESC LIMIT ?"
+            " WHERE ($1 IS NULL OR c.status = $2) ORDER BY c.id DESC LIMIT $3"
         ))
         .bind(status)
         .bind(status)
@@ -152,10 +152,10 @@ impl Store {
         Ok(out)
     }
 
-    async fn candidate_from_row(&self, r: &sqlx::sqlite::SqliteRow) -> Result<CandidateView> {
+    async fn candidate_from_row(&self, r: &sqlx::any::AnyRow) -> Result<CandidateView> {
         let id: i64 = r.get(0);
         let reviews = sqlx::query(
-            "SELECT username, decision, reason, at_ms FROM candidate_review WHERE candidate_id = ? ORDER BY at_ms, id",
+            "SELECT username, decision, reason, at_ms FROM candidate_review WHERE candidate_id = $1 ORDER BY at_ms, id",
         )
         .bind(id)
         .fetch_all(&self.pool)
@@ -193,7 +193,7 @@ impl Store {
     /// One candidate, if it exists and its camera is in `actor`'s scope.
     pub async fn candidate_view(&self, actor: &Actor, id: i64) -> Result<CandidateView> {
         actor.require(Permission::ViewCandidates)?;
-        let r = sqlx::query(concat!(candidate_select!(), " WHERE c.id = ?"))
+        let r = sqlx::query(concat!(candidate_select!(), " WHERE c.id = $1"))
             .bind(id)
             .fetch_optional(&self.pool)
             .await
@@ -240,12 +240,23 @@ impl Store {
                 .replace('%', "\\%")
                 .replace('_', "\\_")
         );
-        let rows = sqlx::query(concat!(
-            candidate_select!(),
-            " WHERE c.status = 'confirmed' AND c.frame_time_ms >= ? AND c.frame_time_ms < ?
-               AND (? IS NULL OR c.entry_id = ?) AND (? = '%%' OR e.name LIKE ? ESCAPE '\\' OR e.plate LIKE ? ESCAPE '\\')
-               AND (? IS NULL OR c.camera_id IN (SELECT value FROM json_each(?)))
-             ORDER BY c.frame_time_ms DESC LIMIT ?"
+        let rows = sqlx::query(self.sql(
+            concat!(
+                candidate_select!(),
+                " WHERE c.status = 'confirmed' AND c.frame_time_ms >= $1 AND c.frame_time_ms < $2
+                   AND ($3 IS NULL OR c.entry_id = $4)
+                   AND ($5 = '%%' OR LOWER(e.name) LIKE LOWER($6) ESCAPE '\\' OR LOWER(e.plate) LIKE LOWER($7) ESCAPE '\\')
+                   AND ($8 IS NULL OR c.camera_id IN (SELECT value FROM json_each($9)))
+                 ORDER BY c.frame_time_ms DESC LIMIT $10"
+            ),
+            concat!(
+                candidate_select!(),
+                " WHERE c.status = 'confirmed' AND c.frame_time_ms >= $1 AND c.frame_time_ms < $2
+                   AND ($3 IS NULL OR c.entry_id = $4)
+                   AND ($5 = '%%' OR LOWER(e.name) LIKE LOWER($6) ESCAPE '\\' OR LOWER(e.plate) LIKE LOWER($7) ESCAPE '\\')
+                   AND ($8 IS NULL OR c.camera_id IN (SELECT json_array_elements_text($9::json)))
+                 ORDER BY c.frame_time_ms DESC LIMIT $10"
+            ),
         ))
         .bind(from.0)
         .bind(to.0)
@@ -284,7 +295,7 @@ impl Store {
     /// The probe crop of a candidate (JPEG), scope-checked.
     pub async fn candidate_crop(&self, actor: &Actor, id: i64) -> Result<Vec<u8>> {
         self.candidate_view(actor, id).await?;
-        let r = sqlx::query("SELECT crop_jpeg FROM candidate WHERE id = ?")
+        let r = sqlx::query("SELECT crop_jpeg FROM candidate WHERE id = $1")
             .bind(id)
             .fetch_one(&self.pool)
             .await
@@ -297,7 +308,7 @@ impl Store {
     /// The enrolled photo of the entry a candidate resembles (JPEG).
     pub async fn candidate_entry_photo(&self, actor: &Actor, id: i64) -> Result<Vec<u8>> {
         let c = self.candidate_view(actor, id).await?;
-        let r = sqlx::query("SELECT photo_jpeg FROM watchlist_entry WHERE id = ?")
+        let r = sqlx::query("SELECT photo_jpeg FROM watchlist_entry WHERE id = $1")
             .bind(c.entry_id)
             .fetch_one(&self.pool)
             .await
@@ -357,8 +368,9 @@ impl Store {
         );
         let rows = sqlx::query(
             "SELECT seq, at_ms, actor, action, target, justification, details FROM audit_log
-             WHERE seq < ?1 AND (actor LIKE ?2 ESCAPE '\\' OR action LIKE ?2 ESCAPE '\\' OR target LIKE ?2 ESCAPE '\\' OR justification LIKE ?2 ESCAPE '\\')
-             ORDER BY seq DESC LIMIT ?3",
+             WHERE seq < $1 AND (LOWER(actor) LIKE LOWER($2) ESCAPE '\\' OR LOWER(action) LIKE LOWER($2) ESCAPE '\\'
+                                 OR LOWER(target) LIKE LOWER($2) ESCAPE '\\' OR LOWER(justification) LIKE LOWER($2) ESCAPE '\\')
+             ORDER BY seq DESC LIMIT $3",
         )
         .bind(before_seq.map_or(i64::MAX, |s| s as i64))
         .bind(&like)
@@ -388,7 +400,7 @@ impl Store {
             ));
         }
         let mut tx = self.begin_immediate().await?;
-        let row = sqlx::query("SELECT id, role FROM app_user WHERE username = ?")
+        let row = sqlx::query("SELECT id, role FROM app_user WHERE username = $1")
             .bind(username)
             .fetch_optional(&mut *tx)
             .await
@@ -412,7 +424,7 @@ impl Store {
             .transpose()
             .map_err(|e| Error::internal(e.to_string()))?;
         let id: i64 = sqlx::query(
-            "INSERT INTO api_token (user_id, label, token_sha256, only_json, created_at_ms) VALUES (?, ?, ?, ?, ?) RETURNING id",
+            "INSERT INTO api_token (user_id, label, token_sha256, only_json, created_at_ms) VALUES ($1, $2, $3, $4, $5) RETURNING id",
         )
         .bind(user_id)
         .bind(label.trim())
@@ -440,7 +452,7 @@ impl Store {
         by.require(Permission::ManageUsers)?;
         let mut tx = self.begin_immediate().await?;
         let n = sqlx::query(
-            "UPDATE api_token SET revoked_at_ms = ? WHERE id = ? AND revoked_at_ms IS NULL",
+            "UPDATE api_token SET revoked_at_ms = $1 WHERE id = $2 AND revoked_at_ms IS NULL",
         )
         .bind(now.0)
         .bind(id)
@@ -497,8 +509,8 @@ impl Store {
         now: Timestamp,
     ) -> Result<TokenActor> {
         let row = sqlx::query(
-            "SELECT t.id, t.only_json, t.revoked_at_ms IS NOT NULL, u.username, u.role, u.scope_json, u.disabled
-             FROM api_token t JOIN app_user u ON u.id = t.user_id WHERE t.token_sha256 = ?",
+            "SELECT t.id, t.only_json, CASE WHEN t.revoked_at_ms IS NULL THEN 0 ELSE 1 END, u.username, u.role, u.scope_json, u.disabled
+             FROM api_token t JOIN app_user u ON u.id = t.user_id WHERE t.token_sha256 = $1",
         )
         .bind(sha256.to_vec())
         .fetch_optional(&self.pool)
@@ -553,7 +565,7 @@ impl Store {
     /// Whether `username` exists and is enabled (sessions are re-checked with it).
     pub async fn user_enabled(&self, username: &str) -> Result<bool> {
         Ok(
-            sqlx::query("SELECT disabled FROM app_user WHERE username = ?")
+            sqlx::query("SELECT disabled FROM app_user WHERE username = $1")
                 .bind(username)
                 .fetch_optional(&self.pool)
                 .await

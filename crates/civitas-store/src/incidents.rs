@@ -17,7 +17,7 @@ use civitas_model::incident::{
     CloseReason, GeoPoint, IncidentSource, IncidentStatus, IncidentType, UNIT_KINDS, UnitStatus,
 };
 use serde::Serialize;
-use sqlx::{Row, SqliteConnection};
+use sqlx::{AnyConnection, Row};
 
 /// What an operator (or a telephony system) supplies to open an incident.
 #[derive(Debug, Clone)]
@@ -159,7 +159,7 @@ fn precondition(msg: String) -> Error {
 
 /// Appends a timeline row.
 async fn timeline(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     incident: i64,
     actor: &str,
     kind: &str,
@@ -167,7 +167,7 @@ async fn timeline(
     now: Timestamp,
 ) -> Result<()> {
     sqlx::query(
-        "INSERT INTO incident_event (incident_id, at_ms, actor, kind, text) VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO incident_event (incident_id, at_ms, actor, kind, text) VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(incident)
     .bind(now.0)
@@ -182,12 +182,12 @@ async fn timeline(
 
 /// Writes an event for other systems, inside the caller's transaction.
 async fn outbox(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     topic: &str,
     payload: serde_json::Value,
     now: Timestamp,
 ) -> Result<()> {
-    sqlx::query("INSERT INTO outbox (topic, payload, created_at_ms) VALUES (?, ?, ?)")
+    sqlx::query("INSERT INTO outbox (topic, payload, created_at_ms) VALUES ($1, $2, $3)")
         .bind(topic)
         .bind(payload.to_string())
         .bind(now.0)
@@ -199,15 +199,15 @@ async fn outbox(
 
 /// What other systems are told about an incident: what and where, never who
 /// called, the notes, or who a match was about.
-async fn public_incident(conn: &mut SqliteConnection, id: i64) -> Result<serde_json::Value> {
+async fn public_incident(conn: &mut AnyConnection, id: i64) -> Result<serde_json::Value> {
     let r = sqlx::query(
-        "SELECT type_id, type_label, priority, status, latitude, longitude, address, close_reason, opened_at_ms, updated_at_ms FROM incident WHERE id = ?",
+        "SELECT type_id, type_label, priority, status, latitude, longitude, address, close_reason, opened_at_ms, updated_at_ms FROM incident WHERE id = $1",
     )
     .bind(id)
     .fetch_one(&mut *conn)
     .await
     .map_err(db_err("reading incident"))?;
-    let units: Vec<String> = sqlx::query("SELECT id FROM unit WHERE incident_id = ? ORDER BY id")
+    let units: Vec<String> = sqlx::query("SELECT id FROM unit WHERE incident_id = $1 ORDER BY id")
         .bind(id)
         .fetch_all(&mut *conn)
         .await
@@ -225,7 +225,7 @@ async fn public_incident(conn: &mut SqliteConnection, id: i64) -> Result<serde_j
 }
 
 async fn incident_event(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     topic: &str,
     id: i64,
     extra: serde_json::Value,
@@ -242,8 +242,8 @@ async fn incident_event(
 }
 
 /// The incident's status and camera, scope-checked, for an update.
-async fn current(conn: &mut SqliteConnection, actor: &Actor, id: i64) -> Result<IncidentStatus> {
-    let r = sqlx::query("SELECT status, camera_id FROM incident WHERE id = ?")
+async fn current(conn: &mut AnyConnection, actor: &Actor, id: i64) -> Result<IncidentStatus> {
+    let r = sqlx::query("SELECT status, camera_id FROM incident WHERE id = $1")
         .bind(id)
         .fetch_optional(&mut *conn)
         .await
@@ -257,9 +257,9 @@ async fn current(conn: &mut SqliteConnection, actor: &Actor, id: i64) -> Result<
     IncidentStatus::parse(&r.get::<String, _>(0))
 }
 
-async fn assigned_units(conn: &mut SqliteConnection, id: i64) -> Result<Vec<String>> {
+async fn assigned_units(conn: &mut AnyConnection, id: i64) -> Result<Vec<String>> {
     Ok(
-        sqlx::query("SELECT id FROM unit WHERE incident_id = ? ORDER BY id")
+        sqlx::query("SELECT id FROM unit WHERE incident_id = $1 ORDER BY id")
             .bind(id)
             .fetch_all(&mut *conn)
             .await
@@ -274,7 +274,7 @@ async fn assigned_units(conn: &mut SqliteConnection, id: i64) -> Result<Vec<Stri
 /// confirmed. Returns its camera and the links it brings (itself, and its
 /// plate read if any).
 async fn confirmed_candidate(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     actor: &Actor,
     cid: i64,
     policy: &ReviewPolicy,
@@ -282,7 +282,7 @@ async fn confirmed_candidate(
     let r = sqlx::query(
         "SELECT status, kind, camera_id, plate_read_id,
                 (SELECT COUNT(*) FROM candidate_review r WHERE r.candidate_id = c.id AND r.decision = 'confirm')
-         FROM candidate c WHERE id = ?",
+         FROM candidate c WHERE id = $1",
     )
     .bind(cid)
     .fetch_optional(&mut *conn)
@@ -306,8 +306,8 @@ async fn confirmed_candidate(
 }
 
 /// Marks the incident changed at `now`.
-async fn touch(conn: &mut SqliteConnection, id: i64, now: Timestamp) -> Result<()> {
-    sqlx::query("UPDATE incident SET updated_at_ms = ? WHERE id = ?")
+async fn touch(conn: &mut AnyConnection, id: i64, now: Timestamp) -> Result<()> {
+    sqlx::query("UPDATE incident SET updated_at_ms = $1 WHERE id = $2")
         .bind(now.0)
         .bind(id)
         .execute(&mut *conn)
@@ -316,7 +316,7 @@ async fn touch(conn: &mut SqliteConnection, id: i64, now: Timestamp) -> Result<(
     Ok(())
 }
 
-fn unit_from_row(r: &sqlx::sqlite::SqliteRow) -> UnitView {
+fn unit_from_row(r: &sqlx::any::AnyRow) -> UnitView {
     UnitView {
         id: r.get(0),
         kind: r.get(1),
@@ -352,14 +352,14 @@ impl Store {
                     UNIT_KINDS.join(", ")
                 )));
             }
-            let existed = sqlx::query("SELECT 1 FROM unit WHERE id = ?")
+            let existed = sqlx::query("SELECT 1 FROM unit WHERE id = $1")
                 .bind(&u.id)
                 .fetch_optional(&mut *tx)
                 .await
                 .map_err(db_err("reading units"))?
                 .is_some();
             if existed {
-                sqlx::query("UPDATE unit SET kind = ?, name = ? WHERE id = ?")
+                sqlx::query("UPDATE unit SET kind = $1, name = $2 WHERE id = $3")
                     .bind(&u.kind)
                     .bind(&u.name)
                     .bind(&u.id)
@@ -369,7 +369,7 @@ impl Store {
                 continue;
             }
             sqlx::query(
-                "INSERT INTO unit (id, kind, name, latitude, longitude, position_at_ms, updated_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO unit (id, kind, name, latitude, longitude, position_at_ms, updated_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
             .bind(&u.id)
             .bind(&u.kind)
@@ -426,7 +426,7 @@ impl Store {
                     "field `call_id`: empty or longer than 200 characters",
                 ));
             }
-            let seen = sqlx::query("SELECT id FROM incident WHERE call_id = ?")
+            let seen = sqlx::query("SELECT id FROM incident WHERE call_id = $1")
                 .bind(call)
                 .fetch_optional(&mut *tx)
                 .await
@@ -466,7 +466,7 @@ impl Store {
         }
         let id: i64 = sqlx::query(
             "INSERT INTO incident (type_id, type_label, priority, source, latitude, longitude, address, caller_name, caller_phone, notes, camera_id, call_id, opened_by, opened_at_ms, updated_at_ms)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id",
         )
         .bind(&inc.kind.id)
         .bind(&inc.kind.label)
@@ -488,16 +488,18 @@ impl Store {
         .map_err(db_err("storing the incident"))?
         .get(0);
         for (i, step) in inc.kind.sop.iter().enumerate() {
-            sqlx::query("INSERT INTO incident_sop_step (incident_id, step, text) VALUES (?, ?, ?)")
-                .bind(id)
-                .bind(i as i64 + 1)
-                .bind(step)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err("storing the procedure"))?;
+            sqlx::query(
+                "INSERT INTO incident_sop_step (incident_id, step, text) VALUES ($1, $2, $3)",
+            )
+            .bind(id)
+            .bind(i as i64 + 1)
+            .bind(step)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err("storing the procedure"))?;
         }
         for (kind, ref_id) in &links {
-            sqlx::query("INSERT INTO incident_link (incident_id, kind, ref_id, added_by, at_ms) VALUES (?, ?, ?, ?, ?)")
+            sqlx::query("INSERT INTO incident_link (incident_id, kind, ref_id, added_by, at_ms) VALUES ($1, $2, $3, $4, $5)")
                 .bind(id)
                 .bind(kind)
                 .bind(ref_id)
@@ -547,7 +549,7 @@ impl Store {
         actor.require(Permission::Dispatch)?;
         let r = sqlx::query(
             "SELECT id, type_id, type_label, priority, status, source, latitude, longitude, address, caller_name, caller_phone, notes,
-                    camera_id, call_id, opened_by, opened_at_ms, updated_at_ms, closed_at_ms, close_reason FROM incident WHERE id = ?",
+                    camera_id, call_id, opened_by, opened_at_ms, updated_at_ms, closed_at_ms, close_reason FROM incident WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(&self.pool)
@@ -564,7 +566,7 @@ impl Store {
             .await
             .map_err(db_err("reading incident"))?;
         let units = assigned_units(&mut conn, id).await?;
-        let sop = sqlx::query("SELECT step, text, ticked_by, ticked_at_ms FROM incident_sop_step WHERE incident_id = ? ORDER BY step")
+        let sop = sqlx::query("SELECT step, text, ticked_by, ticked_at_ms FROM incident_sop_step WHERE incident_id = $1 ORDER BY step")
             .bind(id)
             .fetch_all(&mut *conn)
             .await
@@ -573,7 +575,7 @@ impl Store {
             .map(|s| SopStepView { step: s.get(0), text: s.get(1), ticked_by: s.get(2), ticked_at_ms: s.get(3) })
             .collect();
         let timeline = sqlx::query(
-            "SELECT at_ms, actor, kind, text FROM incident_event WHERE incident_id = ? ORDER BY id",
+            "SELECT at_ms, actor, kind, text FROM incident_event WHERE incident_id = $1 ORDER BY id",
         )
         .bind(id)
         .fetch_all(&mut *conn)
@@ -587,7 +589,7 @@ impl Store {
             text: t.get(3),
         })
         .collect();
-        let links = sqlx::query("SELECT kind, ref_id, added_by, at_ms FROM incident_link WHERE incident_id = ? ORDER BY at_ms, kind")
+        let links = sqlx::query("SELECT kind, ref_id, added_by, at_ms FROM incident_link WHERE incident_id = $1 ORDER BY at_ms, kind")
             .bind(id)
             .fetch_all(&mut *conn)
             .await
@@ -637,7 +639,7 @@ impl Store {
             )));
         }
         let ids: Vec<(i64, Option<String>)> = sqlx::query(
-            "SELECT id, camera_id FROM incident WHERE (? OR status != 'closed')
+            "SELECT id, camera_id FROM incident WHERE ($1 OR status != 'closed')
              ORDER BY status = 'closed', CASE WHEN status = 'closed' THEN -closed_at_ms ELSE priority END, opened_at_ms",
         )
         .bind(include_closed)
@@ -687,7 +689,7 @@ impl Store {
         from.check_transition(to, units.len())
             .map_err(|e| precondition(format!("incident {id}: {}", e.message())))?;
         let unticked: i64 = sqlx::query(
-            "SELECT COUNT(*) FROM incident_sop_step WHERE incident_id = ? AND ticked_by IS NULL",
+            "SELECT COUNT(*) FROM incident_sop_step WHERE incident_id = $1 AND ticked_by IS NULL",
         )
         .bind(id)
         .fetch_one(&mut *tx)
@@ -696,7 +698,7 @@ impl Store {
         .get(0);
         match to {
             IncidentStatus::Closed => {
-                sqlx::query("UPDATE incident SET status = 'closed', closed_at_ms = ?, close_reason = ?, updated_at_ms = ? WHERE id = ?")
+                sqlx::query("UPDATE incident SET status = 'closed', closed_at_ms = $1, close_reason = $2, updated_at_ms = $3 WHERE id = $4")
                     .bind(now.0)
                     .bind(reason.map(|r| r.name()))
                     .bind(now.0)
@@ -704,7 +706,7 @@ impl Store {
                     .execute(&mut *tx)
                     .await
                     .map_err(db_err("closing the incident"))?;
-                sqlx::query("UPDATE unit SET status = 'available', incident_id = NULL, updated_at_ms = ? WHERE incident_id = ?")
+                sqlx::query("UPDATE unit SET status = 'available', incident_id = NULL, updated_at_ms = $1 WHERE incident_id = $2")
                     .bind(now.0)
                     .bind(id)
                     .execute(&mut *tx)
@@ -712,7 +714,7 @@ impl Store {
                     .map_err(db_err("freeing units"))?;
             }
             _ => {
-                sqlx::query("UPDATE incident SET status = ?, updated_at_ms = ? WHERE id = ?")
+                sqlx::query("UPDATE incident SET status = $1, updated_at_ms = $2 WHERE id = $3")
                     .bind(to.name())
                     .bind(now.0)
                     .bind(id)
@@ -720,7 +722,7 @@ impl Store {
                     .await
                     .map_err(db_err("updating the incident"))?;
                 if to == IncidentStatus::OnScene {
-                    sqlx::query("UPDATE unit SET status = 'on_scene', updated_at_ms = ? WHERE incident_id = ?")
+                    sqlx::query("UPDATE unit SET status = 'on_scene', updated_at_ms = $1 WHERE incident_id = $2")
                         .bind(now.0)
                         .bind(id)
                         .execute(&mut *tx)
@@ -783,7 +785,7 @@ impl Store {
                 "incident {id} is closed; no unit can be sent to it"
             )));
         }
-        let u = sqlx::query("SELECT status, incident_id FROM unit WHERE id = ?")
+        let u = sqlx::query("SELECT status, incident_id FROM unit WHERE id = $1")
             .bind(unit)
             .fetch_optional(&mut *tx)
             .await
@@ -820,14 +822,16 @@ impl Store {
         } else {
             "dispatched"
         };
-        sqlx::query("UPDATE unit SET status = ?, incident_id = ?, updated_at_ms = ? WHERE id = ?")
-            .bind(unit_status)
-            .bind(id)
-            .bind(now.0)
-            .bind(unit)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err("dispatching the unit"))?;
+        sqlx::query(
+            "UPDATE unit SET status = $1, incident_id = $2, updated_at_ms = $3 WHERE id = $4",
+        )
+        .bind(unit_status)
+        .bind(id)
+        .bind(now.0)
+        .bind(unit)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err("dispatching the unit"))?;
         timeline(
             &mut tx,
             id,
@@ -839,7 +843,7 @@ impl Store {
         .await?;
         if status == IncidentStatus::New {
             sqlx::query(
-                "UPDATE incident SET status = 'dispatched', updated_at_ms = ? WHERE id = ?",
+                "UPDATE incident SET status = 'dispatched', updated_at_ms = $1 WHERE id = $2",
             )
             .bind(now.0)
             .bind(id)
@@ -893,7 +897,7 @@ impl Store {
         let key = self.key()?;
         let mut tx = self.begin_immediate().await?;
         current(&mut tx, actor, id).await?;
-        let n = sqlx::query("UPDATE unit SET status = 'available', incident_id = NULL, updated_at_ms = ? WHERE id = ? AND incident_id = ?")
+        let n = sqlx::query("UPDATE unit SET status = 'available', incident_id = NULL, updated_at_ms = $1 WHERE id = $2 AND incident_id = $3")
             .bind(now.0)
             .bind(unit)
             .bind(id)
@@ -959,7 +963,7 @@ impl Store {
             ));
         }
         let mut tx = self.begin_immediate().await?;
-        let u = sqlx::query("SELECT status, incident_id FROM unit WHERE id = ?")
+        let u = sqlx::query("SELECT status, incident_id FROM unit WHERE id = $1")
             .bind(unit)
             .fetch_optional(&mut *tx)
             .await
@@ -972,7 +976,7 @@ impl Store {
         let from = UnitStatus::parse(&u.get::<String, _>(0))?;
         let incident: Option<i64> = u.get(1);
         if let Some(p) = position {
-            sqlx::query("UPDATE unit SET latitude = ?, longitude = ?, position_at_ms = ?, updated_at_ms = ? WHERE id = ?")
+            sqlx::query("UPDATE unit SET latitude = $1, longitude = $2, position_at_ms = $3, updated_at_ms = $4 WHERE id = $5")
                 .bind(p.latitude)
                 .bind(p.longitude)
                 .bind(now.0)
@@ -996,7 +1000,7 @@ impl Store {
                 }
                 UnitStatus::OnScene => {
                     sqlx::query(
-                        "UPDATE unit SET status = 'on_scene', updated_at_ms = ? WHERE id = ?",
+                        "UPDATE unit SET status = 'on_scene', updated_at_ms = $1 WHERE id = $2",
                     )
                     .bind(now.0)
                     .bind(unit)
@@ -1005,7 +1009,7 @@ impl Store {
                     .map_err(db_err("updating the unit"))?;
                 }
                 UnitStatus::Available | UnitStatus::OutOfService => {
-                    sqlx::query("UPDATE unit SET status = ?, incident_id = NULL, updated_at_ms = ? WHERE id = ?")
+                    sqlx::query("UPDATE unit SET status = $1, incident_id = NULL, updated_at_ms = $2 WHERE id = $3")
                         .bind(to.name())
                         .bind(now.0)
                         .bind(unit)
@@ -1032,7 +1036,7 @@ impl Store {
             )
             .await?;
         }
-        let view = sqlx::query(concat!(unit_select!(), " WHERE id = ?"))
+        let view = sqlx::query(concat!(unit_select!(), " WHERE id = $1"))
             .bind(unit)
             .fetch_one(&mut *tx)
             .await
@@ -1079,7 +1083,7 @@ impl Store {
                 "incident {id} is closed; its procedure can no longer be ticked"
             )));
         }
-        let s = sqlx::query("SELECT text, ticked_by, ticked_at_ms FROM incident_sop_step WHERE incident_id = ? AND step = ?")
+        let s = sqlx::query("SELECT text, ticked_by, ticked_at_ms FROM incident_sop_step WHERE incident_id = $1 AND step = $2")
             .bind(id)
             .bind(step)
             .fetch_optional(&mut *tx)
@@ -1093,7 +1097,7 @@ impl Store {
             ));
         }
         let text: String = s.get(0);
-        sqlx::query("UPDATE incident_sop_step SET ticked_by = ?, ticked_at_ms = ? WHERE incident_id = ? AND step = ?")
+        sqlx::query("UPDATE incident_sop_step SET ticked_by = $1, ticked_at_ms = $2 WHERE incident_id = $3 AND step = $4")
             .bind(&actor.username)
             .bind(now.0)
             .bind(id)
@@ -1171,7 +1175,7 @@ impl Store {
         current(&mut tx, actor, id).await?;
         let (_, links) = confirmed_candidate(&mut tx, actor, candidate, policy).await?;
         for (kind, ref_id) in links {
-            sqlx::query("INSERT OR IGNORE INTO incident_link (incident_id, kind, ref_id, added_by, at_ms) VALUES (?, ?, ?, ?, ?)")
+            sqlx::query("INSERT INTO incident_link (incident_id, kind, ref_id, added_by, at_ms) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING")
                 .bind(id)
                 .bind(kind)
                 .bind(ref_id)
@@ -1254,7 +1258,7 @@ impl Store {
     /// search, asked at every camera view: one row, not the whole view).
     pub async fn incident_location(&self, actor: &Actor, id: i64) -> Result<GeoPoint> {
         actor.require(Permission::Dispatch)?;
-        let r = sqlx::query("SELECT latitude, longitude, camera_id FROM incident WHERE id = ?")
+        let r = sqlx::query("SELECT latitude, longitude, camera_id FROM incident WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await
@@ -1277,7 +1281,7 @@ impl Store {
     /// written (a new integration is not sent the history).
     pub async fn outbox_register(&self, destination: &str) -> Result<()> {
         sqlx::query(
-            "INSERT OR IGNORE INTO outbox_cursor (destination, delivered_through) VALUES (?, (SELECT COALESCE(MAX(id), 0) FROM outbox))",
+            "INSERT INTO outbox_cursor (destination, delivered_through) VALUES ($1, (SELECT COALESCE(MAX(id), 0) FROM outbox)) ON CONFLICT DO NOTHING",
         )
         .bind(destination)
         .execute(&self.pool)
@@ -1290,7 +1294,7 @@ impl Store {
     pub async fn outbox_next(&self, destination: &str, limit: i64) -> Result<Vec<OutboxEvent>> {
         Ok(sqlx::query(
             "SELECT id, topic, payload, created_at_ms FROM outbox
-             WHERE id > (SELECT delivered_through FROM outbox_cursor WHERE destination = ?) ORDER BY id LIMIT ?",
+             WHERE id > (SELECT delivered_through FROM outbox_cursor WHERE destination = $1) ORDER BY id LIMIT $2",
         )
         .bind(destination)
         .bind(limit)
@@ -1310,8 +1314,8 @@ impl Store {
     /// `destination` acknowledged event `id`.
     pub async fn outbox_delivered(&self, destination: &str, id: i64, now: Timestamp) -> Result<()> {
         sqlx::query(
-            "UPDATE outbox_cursor SET delivered_through = MAX(delivered_through, ?), delivered_total = delivered_total + 1,
-             attempts = 0, last_error = NULL, last_attempt_ms = ?, last_success_ms = ? WHERE destination = ?",
+            "UPDATE outbox_cursor SET delivered_through = CASE WHEN delivered_through > $1 THEN delivered_through ELSE $1 END, delivered_total = delivered_total + 1,
+             attempts = 0, last_error = NULL, last_attempt_ms = $2, last_success_ms = $3 WHERE destination = $4",
         )
         .bind(id)
         .bind(now.0)
@@ -1331,7 +1335,7 @@ impl Store {
         now: Timestamp,
     ) -> Result<()> {
         sqlx::query(
-            "UPDATE outbox_cursor SET attempts = attempts + 1, retries_total = retries_total + 1, last_error = ?, last_attempt_ms = ? WHERE destination = ?",
+            "UPDATE outbox_cursor SET attempts = attempts + 1, retries_total = retries_total + 1, last_error = $1, last_attempt_ms = $2 WHERE destination = $3",
         )
         .bind(error)
         .bind(now.0)
@@ -1369,11 +1373,11 @@ impl Store {
 /// Deletes incidents closed before `closed_before_ms` (their timeline,
 /// procedure and links go with them), except those under a legal hold.
 pub(crate) async fn sweep_incidents(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     closed_before_ms: i64,
 ) -> Result<u64> {
     Ok(sqlx::query(
-        "DELETE FROM incident WHERE status = 'closed' AND closed_at_ms < ?
+        "DELETE FROM incident WHERE status = 'closed' AND closed_at_ms < $1
          AND NOT EXISTS (SELECT 1 FROM legal_hold h WHERE h.lifted_at_ms IS NULL AND h.target = 'incident:' || incident.id)",
     )
     .bind(closed_before_ms)
@@ -1385,9 +1389,9 @@ pub(crate) async fn sweep_incidents(
 
 /// Deletes outbox events older than a week that every webhook has
 /// acknowledged (with no webhook registered, every event older than a week).
-pub(crate) async fn sweep_outbox(conn: &mut SqliteConnection, now: Timestamp) -> Result<u64> {
+pub(crate) async fn sweep_outbox(conn: &mut AnyConnection, now: Timestamp) -> Result<u64> {
     Ok(sqlx::query(
-        "DELETE FROM outbox WHERE created_at_ms < ?
+        "DELETE FROM outbox WHERE created_at_ms < $1
          AND id <= COALESCE((SELECT MIN(delivered_through) FROM outbox_cursor), id)",
     )
     .bind(now.0 - 7 * 86_400_000)

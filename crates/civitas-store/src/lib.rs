@@ -1,8 +1,13 @@
 //! Civitas storage: the only crate that speaks SQL.
 //!
-//! SQLite is the embedded default (one file, WAL mode). The schema lives in
-//! numbered, forward-only migrations under `migrations/sqlite/`, applied at
-//! open. Probe templates have no table: the store can only receive templates
+//! SQLite is the embedded default (one file, WAL mode); PostgreSQL serves
+//! deployments at scale. One [`Store`] runs on either, chosen by its URL,
+//! through sqlx's `Any` driver: the same SQL text (`$N` placeholders, which
+//! both engines read) wherever the dialects agree, and a text per engine
+//! ([`Store::sql`]) where they do not. The schema lives in numbered,
+//! forward-only migrations under `migrations/sqlite/` and
+//! `migrations/postgres/` (same numbers, same tables and columns), applied
+//! at open. Probe templates have no table: the store can only receive templates
 //! of enrolled entries, as bytes produced by
 //! [`civitas_model::FaceTemplate::into_enrolled_bytes`].
 
@@ -12,6 +17,8 @@ pub mod incidents;
 pub mod plates;
 pub mod postgres;
 pub mod recordings;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use accountability::{
     AuditRecord, AuditVerifyReport, Decision, ReportCounts, RetentionPolicy, ReviewOutcome,
@@ -25,20 +32,22 @@ pub use incidents::{
 pub use plates::{
     CameraEventView, Hotlist, PlateQuery, PlateReadView, PlateRetention, StoredPlateEntry,
 };
-pub use postgres::PgStore;
 pub use recordings::{DueRecording, RecordingView};
 
 use civitas_audit::AuditKey;
 use civitas_auth::{Actor, Permission};
 use civitas_base::{Error, ErrorKind, Result, Timestamp};
 use civitas_model::{BBox, Candidate, CandidateId, EntryId, FaceTemplate, LegalBasis};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
-use sqlx::{Row, SqlitePool};
+use sqlx::AnyPool;
+use sqlx::any::AnyPoolOptions;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
+use sqlx::{ConnectOptions, Connection, Row};
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static PG_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 pub(crate) fn db_err(what: impl Into<String>) -> impl FnOnce(sqlx::Error) -> Error {
     let what = what.into();
@@ -96,68 +105,153 @@ pub struct StoredCandidate {
     pub status: String,
 }
 
-/// The SQLite store. Writes that must be audited need the audit key
-/// ([`Store::with_audit_key`]); without it the store is read-only for them.
+/// Which database engine a [`Store`] runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// One file, WAL mode: the embedded default.
+    Sqlite,
+    /// A PostgreSQL server: deployments at scale.
+    Postgres,
+}
+
+/// The store, on SQLite or PostgreSQL (the same methods and the same SQL
+/// text wherever the dialects agree; see [`Store::sql`]). Writes that must
+/// be audited need the audit key ([`Store::with_audit_key`]); without it the
+/// store is read-only for them.
 #[derive(Debug, Clone)]
 pub struct Store {
-    pub(crate) pool: SqlitePool,
+    pub(crate) pool: AnyPool,
+    pub(crate) backend: Backend,
     pub(crate) audit_key: Option<Arc<AuditKey>>,
 }
 
-impl Store {
-    /// Opens (creating if needed) the database file and applies pending migrations.
-    pub async fn open(path: &Path) -> Result<Store> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                Error::with_source(
-                    ErrorKind::Unavailable,
-                    format!("creating database directory {}", dir.display()),
-                    e,
-                )
-            })?;
+/// What a store URL names: `postgres://…` / `postgresql://…`, or a SQLite
+/// file as `sqlite://PATH` or a plain path.
+fn backend_of(url: &str) -> Backend {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Backend::Postgres
+    } else {
+        Backend::Sqlite
+    }
+}
+
+/// A pool on `url`. A SQLite file is created if missing and put in WAL
+/// mode (which the file keeps); sqlx's SQLite defaults give every connection
+/// foreign keys and a 5 s busy timeout.
+async fn pool_for(url: &str, max: u32) -> Result<(AnyPool, Backend)> {
+    sqlx::any::install_default_drivers();
+    let backend = backend_of(url);
+    let url = match backend {
+        Backend::Postgres => url.to_owned(),
+        Backend::Sqlite => {
+            let path = Path::new(url.strip_prefix("sqlite://").unwrap_or(url));
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    Error::with_source(
+                        ErrorKind::Unavailable,
+                        format!("creating database directory {}", dir.display()),
+                        e,
+                    )
+                })?;
+            }
+            let opts = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))
+                .map_err(db_err(format!("database path {}", path.display())))?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal);
+            let first = opts
+                .connect()
+                .await
+                .map_err(db_err(format!("opening database {}", path.display())))?;
+            first
+                .close()
+                .await
+                .map_err(db_err(format!("opening database {}", path.display())))?;
+            format!("sqlite://{}", path.display())
         }
-        let url = format!("sqlite://{}", path.display());
-        let opts = SqliteConnectOptions::from_str(&url)
-            .map_err(db_err(format!("database path {}", path.display())))?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .foreign_keys(true)
-            .busy_timeout(std::time::Duration::from_secs(5));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(opts)
-            .await
-            .map_err(db_err(format!("opening database {}", path.display())))?;
-        MIGRATOR.run(&pool).await.map_err(|e| {
+    };
+    let pool = AnyPoolOptions::new()
+        .max_connections(max)
+        .acquire_timeout(std::time::Duration::from_secs(10))
+        .connect(&url)
+        .await
+        .map_err(|e| {
+            let what = match backend {
+                Backend::Postgres => format!(
+                    "connecting to PostgreSQL at {} (is it running?)",
+                    postgres::mask(&url)
+                ),
+                Backend::Sqlite => format!("opening database {}", &url["sqlite://".len()..]),
+            };
+            Error::with_source(ErrorKind::Unavailable, what, e)
+        })?;
+    Ok((pool, backend))
+}
+
+fn migrator(backend: Backend) -> &'static sqlx::migrate::Migrator {
+    match backend {
+        Backend::Sqlite => &SQLITE_MIGRATIONS,
+        Backend::Postgres => &PG_MIGRATIONS,
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the SQLite database file and applies
+    /// pending migrations.
+    pub async fn open(path: &Path) -> Result<Store> {
+        Store::connect(&format!("sqlite://{}", path.display())).await
+    }
+
+    /// Opens the store `url` names (`postgres://…`, or `sqlite://PATH` / a
+    /// path) and applies pending migrations.
+    pub async fn connect(url: &str) -> Result<Store> {
+        let (pool, backend) = pool_for(
+            url,
+            match backend_of(url) {
+                Backend::Sqlite => 4,
+                Backend::Postgres => 8,
+            },
+        )
+        .await?;
+        migrator(backend).run(&pool).await.map_err(|e| {
             Error::with_source(
                 ErrorKind::DataLoss,
-                format!("migrating database {}", path.display()),
+                format!("migrating database {}", postgres::mask(url)),
                 e,
             )
         })?;
         Ok(Store {
             pool,
+            backend,
             audit_key: None,
         })
     }
 
-    /// Test support for the schema-upgrade test: creates a database at
-    /// `path` with only the migrations up to `version` applied, then runs
+    /// The engine this store runs on.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The SQL text for this store's engine, for the few statements whose
+    /// dialects differ (JSON arrays, pattern search, index hints).
+    pub(crate) fn sql(&self, sqlite: &'static str, postgres: &'static str) -> &'static str {
+        match self.backend {
+            Backend::Sqlite => sqlite,
+            Backend::Postgres => postgres,
+        }
+    }
+
+    /// Test support for the schema-upgrade tests: creates the database at
+    /// `url` with only the migrations up to `version` applied, then runs
     /// `seed` (SQL valid at that version) in it.
     #[doc(hidden)]
-    pub async fn create_at_version(path: &Path, version: i64, seed: &'static str) -> Result<()> {
-        let opts = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))
-            .map_err(db_err("database path"))?
-            .create_if_missing(true)
-            .foreign_keys(true);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(opts)
+    pub async fn create_at_version(url: &str, version: i64, seed: &'static str) -> Result<()> {
+        let (pool, backend) = pool_for(url, 1).await?;
+        migrator(backend)
+            .run_to(version, &pool)
             .await
-            .map_err(db_err("opening database"))?;
-        MIGRATOR.run_to(version, &pool).await.map_err(|e| {
-            Error::with_source(ErrorKind::DataLoss, format!("migrating to {version}"), e)
-        })?;
+            .map_err(|e| {
+                Error::with_source(ErrorKind::DataLoss, format!("migrating to {version}"), e)
+            })?;
         sqlx::raw_sql(seed)
             .execute(&pool)
             .await
@@ -166,32 +260,54 @@ impl Store {
         Ok(())
     }
 
-    /// The schema as SQLite stores it (every table, index and trigger with
-    /// its SQL, sorted), without sqlx's bookkeeping; and the number of rows
-    /// failing `PRAGMA foreign_key_check`.
+    /// The schema as the engine describes it, sorted, without sqlx's
+    /// bookkeeping; and the number of rows failing SQLite's `PRAGMA
+    /// foreign_key_check` (PostgreSQL enforces keys as it goes: 0). SQLite:
+    /// every table, index and trigger with its SQL. PostgreSQL: every column
+    /// with its type, nullability and default; every index and constraint
+    /// with its definition.
     #[doc(hidden)]
     pub async fn schema_dump(&self) -> Result<(Vec<String>, usize)> {
-        let rows = sqlx::query(
+        let rows = sqlx::query(self.sql(
             "SELECT type || ' ' || name || ': ' || COALESCE(sql, '') FROM sqlite_master
              WHERE name NOT LIKE 'sqlite_%' AND name NOT LIKE '_sqlx%' ORDER BY type, name",
-        )
+            "SELECT 'column ' || table_name || '.' || column_name || ' ' || data_type || ' '
+                    || is_nullable || ' ' || COALESCE(column_default, '') || ' ' || COALESCE(generation_expression, '')
+               FROM information_schema.columns
+              WHERE table_schema = current_schema() AND table_name NOT LIKE '\\_sqlx%'
+             UNION ALL
+             SELECT 'index ' || indexname || ': ' || indexdef FROM pg_indexes
+              WHERE schemaname = current_schema() AND tablename NOT LIKE '\\_sqlx%'
+             UNION ALL
+             SELECT 'constraint ' || conrelid::regclass::text || '.' || conname || ': ' || pg_get_constraintdef(oid)
+               FROM pg_constraint
+              WHERE connamespace = current_schema()::regnamespace AND conrelid::regclass::text NOT LIKE '\\_sqlx%'
+             ORDER BY 1",
+        ))
         .fetch_all(&self.pool)
         .await
         .map_err(db_err("reading the schema"))?;
-        let fk = sqlx::query("PRAGMA foreign_key_check")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_err("checking foreign keys"))?;
-        Ok((rows.iter().map(|r| r.get(0)).collect(), fk.len()))
+        let fk = match self.backend {
+            Backend::Sqlite => sqlx::query("PRAGMA foreign_key_check")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_err("checking foreign keys"))?
+                .len(),
+            Backend::Postgres => 0,
+        };
+        Ok((rows.iter().map(|r| r.get(0)).collect(), fk))
     }
 
-    /// Every (table, column), sorted: compared with PostgreSQL's by a test.
+    /// Every (table, column), sorted: the two engines' are compared by a test.
     pub async fn columns(&self) -> Result<Vec<(String, String)>> {
-        let rows = sqlx::query(
+        let rows = sqlx::query(self.sql(
             "SELECT m.name, p.name FROM sqlite_master m JOIN pragma_table_xinfo(m.name) p
               WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name NOT LIKE '_sqlx%'
               ORDER BY 1, 2",
-        )
+            "SELECT table_name::text, column_name::text FROM information_schema.columns
+              WHERE table_schema = current_schema() AND table_name NOT LIKE '\\_sqlx%'
+              ORDER BY 1, 2",
+        ))
         .fetch_all(&self.pool)
         .await
         .map_err(db_err("reading the columns"))?;
@@ -236,7 +352,7 @@ impl Store {
         let mut tx = self.begin_immediate().await?;
         let basis_id = insert_basis(&mut tx, basis, entered_by, scope).await?;
         let entry_id: i64 = sqlx::query(
-            "INSERT INTO watchlist_entry (name, legal_basis_id, created_at_ms, photo_jpeg) VALUES (?, ?, ?, ?) RETURNING id",
+            "INSERT INTO watchlist_entry (name, legal_basis_id, created_at_ms, photo_jpeg) VALUES ($1, $2, $3, $4) RETURNING id",
         )
         .bind(name)
         .bind(basis_id)
@@ -249,7 +365,7 @@ impl Store {
         let photos = templates.len();
         for (photo, bytes) in templates {
             sqlx::query(
-                "INSERT INTO entry_template (entry_id, source_photo, template) VALUES (?, ?, ?)",
+                "INSERT INTO entry_template (entry_id, source_photo, template) VALUES ($1, $2, $3)",
             )
             .bind(entry_id)
             .bind(photo)
@@ -288,7 +404,7 @@ impl Store {
         for r in rows {
             let id: i64 = r.get(0);
             let trows = sqlx::query(
-                "SELECT id, template FROM entry_template WHERE entry_id = ? ORDER BY id",
+                "SELECT id, template FROM entry_template WHERE entry_id = $1 ORDER BY id",
             )
             .bind(id)
             .fetch_all(&self.pool)
@@ -425,7 +541,7 @@ impl Store {
         let rows = sqlx::query(
             "SELECT c.id, c.camera_id, c.track_id, c.entry_id, e.name, c.distance, c.detector_score, c.bbox_json,
                     c.frame_time_ms, c.offset_ms, c.status
-             FROM candidate c JOIN watchlist_entry e ON e.id = c.entry_id ORDER BY c.id DESC LIMIT ?",
+             FROM candidate c JOIN watchlist_entry e ON e.id = c.entry_id ORDER BY c.id DESC LIMIT $1",
         )
         .bind(limit)
         .fetch_all(&self.pool)
@@ -462,7 +578,27 @@ impl Store {
 
     /// The live schema: every table's and index's `CREATE` statement, and every
     /// column name, as SQLite reports them (for the lines-we-never-cross tests).
+    /// On PostgreSQL the same shape: every index's and constraint's
+    /// definition as `CREATE …` text, and every `table.column`.
     pub async fn schema(&self) -> Result<Vec<String>> {
+        if self.backend == Backend::Postgres {
+            let rows = sqlx::query(
+                "SELECT indexdef FROM pg_indexes
+                  WHERE schemaname = current_schema() AND tablename NOT LIKE '\\_sqlx%'
+                 UNION ALL
+                 SELECT 'CREATE TABLE ' || conrelid::regclass::text || ' CONSTRAINT ' || conname || ' ' || pg_get_constraintdef(oid)
+                   FROM pg_constraint
+                  WHERE connamespace = current_schema()::regnamespace AND conrelid::regclass::text NOT LIKE '\\_sqlx%'
+                 UNION ALL
+                 SELECT table_name || '.' || column_name FROM information_schema.columns
+                  WHERE table_schema = current_schema() AND table_name NOT LIKE '\\_sqlx%'
+                 ORDER BY 1",
+            )
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err("reading the schema"))?;
+            return Ok(rows.iter().map(|r| r.get(0)).collect());
+        }
         let rows =
             sqlx::query("SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name")
                 .fetch_all(&self.pool)
@@ -472,7 +608,7 @@ impl Store {
         for r in rows {
             let name: String = r.get(0);
             out.push(r.get::<String, _>(1));
-            let cols = sqlx::query("SELECT name FROM pragma_table_info(?)")
+            let cols = sqlx::query("SELECT name FROM pragma_table_info($1)")
                 .bind(&name)
                 .fetch_all(&self.pool)
                 .await
@@ -485,7 +621,19 @@ impl Store {
         Ok(out)
     }
 
-    /// Closes the pool, flushing the WAL.
+    /// Test and benchmark support: the number of candidates and of audit entries.
+    #[doc(hidden)]
+    pub async fn counts(&self) -> Result<(i64, i64)> {
+        let row = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM candidate), (SELECT COUNT(*) FROM audit_log)",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_err("counting"))?;
+        Ok((row.get(0), row.get(1)))
+    }
+
+    /// Closes the pool (on SQLite, flushing the WAL).
     pub async fn close(&self) {
         self.pool.close().await;
     }
@@ -496,13 +644,13 @@ impl Store {
 /// `since_ms`: the suppression rule (the rejection is feedback, the same
 /// probe is not re-alerted there), for faces and plates alike.
 pub(crate) async fn rejected_recently(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut sqlx::AnyConnection,
     entry: EntryId,
     camera: &str,
     since_ms: i64,
 ) -> Result<bool> {
     let n: i64 = sqlx::query(
-        "SELECT COUNT(*) FROM candidate WHERE entry_id = ? AND camera_id = ? AND status = 'rejected' AND decided_at_ms >= ?",
+        "SELECT COUNT(*) FROM candidate WHERE entry_id = $1 AND camera_id = $2 AND status = 'rejected' AND decided_at_ms >= $3",
     )
     .bind(entry.0)
     .bind(camera)
@@ -516,14 +664,14 @@ pub(crate) async fn rejected_recently(
 
 /// Stores a legal basis covering `scope`; returns its id.
 pub(crate) async fn insert_basis(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut sqlx::AnyConnection,
     basis: &LegalBasis,
     entered_by: &str,
     scope: &[String],
 ) -> Result<i64> {
     Ok(sqlx::query(
         "INSERT INTO legal_basis (kind, authority, reference, purpose, granted_at_ms, expires_at_ms, entered_by, scope_json)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
     )
     .bind(&basis.kind)
     .bind(&basis.authority)
@@ -540,14 +688,14 @@ pub(crate) async fn insert_basis(
 }
 
 async fn insert_candidate_row(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut sqlx::AnyConnection,
     c: &Candidate,
     now: Timestamp,
 ) -> Result<i64> {
     let bbox = serde_json::to_string(&c.bbox).map_err(|e| Error::internal(e.to_string()))?;
     Ok(sqlx::query(
         "INSERT INTO candidate (camera_id, track_id, entry_id, distance, detector_score, bbox_json, frame_time_ms, offset_ms, crop_jpeg, created_at_ms)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
     )
     .bind(&c.camera.0)
     .bind(c.track.0)
@@ -567,11 +715,11 @@ async fn insert_candidate_row(
 
 /// What applying the result with `key` returned the first time, if it was applied.
 pub(crate) async fn applied(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut sqlx::AnyConnection,
     key: &str,
 ) -> Result<Option<serde_json::Value>> {
     let row: Option<String> =
-        sqlx::query_scalar("SELECT result_json FROM applied_event WHERE key = ?")
+        sqlx::query_scalar("SELECT result_json FROM applied_event WHERE key = $1")
             .bind(key)
             .fetch_optional(&mut *conn)
             .await
@@ -581,12 +729,12 @@ pub(crate) async fn applied(
 
 /// Records that the result with `key` was applied (same transaction as the result).
 pub(crate) async fn mark_applied(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut sqlx::AnyConnection,
     key: &str,
     result: serde_json::Value,
     now: Timestamp,
 ) -> Result<()> {
-    sqlx::query("INSERT INTO applied_event (key, result_json, at_ms) VALUES (?, ?, ?)")
+    sqlx::query("INSERT INTO applied_event (key, result_json, at_ms) VALUES ($1, $2, $3)")
         .bind(key)
         .bind(result.to_string())
         .bind(now.0)

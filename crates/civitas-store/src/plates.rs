@@ -158,7 +158,7 @@ impl Store {
         }
         let mut tx = self.begin_immediate().await?;
         let id: i64 = sqlx::query(
-            "INSERT INTO hotlist (name, max_distance, created_by, created_at_ms) VALUES (?, ?, ?, ?) RETURNING id",
+            "INSERT INTO hotlist (name, max_distance, created_by, created_at_ms) VALUES ($1, $2, $3, $4) RETURNING id",
         )
         .bind(name.trim())
         .bind(max_distance)
@@ -225,7 +225,7 @@ impl Store {
             ));
         }
         let mut tx = self.begin_immediate().await?;
-        let list: i64 = sqlx::query("SELECT id FROM hotlist WHERE name = ?")
+        let list: i64 = sqlx::query("SELECT id FROM hotlist WHERE name = $1")
             .bind(hotlist)
             .fetch_optional(&mut *tx)
             .await
@@ -238,7 +238,7 @@ impl Store {
             .get(0);
         let basis_id = insert_basis(&mut tx, basis, &actor.username, scope).await?;
         let id: i64 = sqlx::query(
-            "INSERT INTO watchlist_entry (name, legal_basis_id, created_at_ms, hotlist_id, plate) VALUES (?, ?, ?, ?, ?) RETURNING id",
+            "INSERT INTO watchlist_entry (name, legal_basis_id, created_at_ms, hotlist_id, plate) VALUES ($1, $2, $3, $4, $5) RETURNING id",
         )
         .bind(description.trim())
         .bind(basis_id)
@@ -331,14 +331,14 @@ impl Store {
         let read_id: i64 = sqlx::query(
             "INSERT INTO plate_read (camera_id, pass_id, plate, format, confidence, frames, bbox_json, crop_jpeg,
                                      first_seen_ms, last_seen_ms, hit_entry_id, hit_distance, expires_at_ms, created_at_ms)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
         )
         .bind(&p.camera.0)
         .bind(p.pass as i64)
         .bind(&plate)
         .bind(&p.format)
         .bind(p.confidence)
-        .bind(p.frames)
+        .bind(i64::from(p.frames))
         .bind(&bbox)
         .bind(&p.crop_jpeg)
         .bind(p.first_seen.0)
@@ -392,7 +392,7 @@ impl Store {
         let cid: i64 = sqlx::query(
             "INSERT INTO candidate (camera_id, track_id, entry_id, distance, detector_score, bbox_json, frame_time_ms, offset_ms,
                                     crop_jpeg, created_at_ms, kind, plate_read_id, read_text)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'plate', ?, ?) RETURNING id",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'plate', $11, $12) RETURNING id",
         )
         .bind(&p.camera.0)
         .bind(p.pass as i64)
@@ -457,27 +457,47 @@ impl Store {
         // three) are expanded into every key character, one range each.
         // Only a pattern with more leading `?`s scans the table.
         let prefixes = key_prefixes(&glob);
+        // SQLite matches the key with GLOB; PostgreSQL with the same pattern
+        // as an anchored regular expression (`?` is `.`; the rest are key
+        // characters, letters and digits) and reaches its `text_pattern_ops`
+        // index through the byte-order operators `~>=~` / `~<~`.
+        let pattern = match self.backend {
+            crate::Backend::Sqlite => glob.clone(),
+            crate::Backend::Postgres => format!("^{}$", glob.replace('?', ".")),
+        };
         let rows = if prefixes.is_empty() {
-            sqlx::query(
+            sqlx::query(self.sql(
                 "SELECT id, camera_id, plate, format, confidence, frames, bbox_json, first_seen_ms, last_seen_ms,
                         hit_entry_id, hit_distance, expires_at_ms FROM plate_read NOT INDEXED
-                 WHERE plate_key GLOB ? AND first_seen_ms >= ? AND first_seen_ms < ?
-                   AND expires_at_ms > ? AND (? IS NULL OR camera_id IN (SELECT value FROM json_each(?)))
-                 ORDER BY first_seen_ms DESC LIMIT ?",
-            )
-            .bind(&glob)
+                 WHERE plate_key GLOB $1 AND first_seen_ms >= $2 AND first_seen_ms < $3
+                   AND expires_at_ms > $4 AND ($5 IS NULL OR camera_id IN (SELECT value FROM json_each($6)))
+                 ORDER BY first_seen_ms DESC LIMIT $7",
+                "SELECT id, camera_id, plate, format, confidence, frames, bbox_json, first_seen_ms, last_seen_ms,
+                        hit_entry_id, hit_distance, expires_at_ms FROM plate_read
+                 WHERE plate_key ~ $1 AND first_seen_ms >= $2 AND first_seen_ms < $3
+                   AND expires_at_ms > $4 AND ($5 IS NULL OR camera_id IN (SELECT json_array_elements_text($6::json)))
+                 ORDER BY first_seen_ms DESC LIMIT $7",
+            ))
+            .bind(pattern)
         } else {
-            sqlx::query(
+            sqlx::query(self.sql(
                 "SELECT r.id, r.camera_id, r.plate, r.format, r.confidence, r.frames, r.bbox_json, r.first_seen_ms, r.last_seen_ms,
                         r.hit_entry_id, r.hit_distance, r.expires_at_ms
-                 FROM json_each(?) p JOIN plate_read r INDEXED BY plate_read_key
+                 FROM json_each($1) p JOIN plate_read r INDEXED BY plate_read_key
                    ON r.plate_key >= p.value AND r.plate_key < p.value || '~'
-                 WHERE r.plate_key GLOB ? AND r.first_seen_ms >= ? AND r.first_seen_ms < ?
-                   AND r.expires_at_ms > ? AND (? IS NULL OR r.camera_id IN (SELECT value FROM json_each(?)))
-                 ORDER BY r.first_seen_ms DESC LIMIT ?",
-            )
+                 WHERE r.plate_key GLOB $2 AND r.first_seen_ms >= $3 AND r.first_seen_ms < $4
+                   AND r.expires_at_ms > $5 AND ($6 IS NULL OR r.camera_id IN (SELECT value FROM json_each($7)))
+                 ORDER BY r.first_seen_ms DESC LIMIT $8",
+                "SELECT r.id, r.camera_id, r.plate, r.format, r.confidence, r.frames, r.bbox_json, r.first_seen_ms, r.last_seen_ms,
+                        r.hit_entry_id, r.hit_distance, r.expires_at_ms
+                 FROM json_array_elements_text($1::json) p(value) JOIN plate_read r
+                   ON r.plate_key ~>=~ p.value AND r.plate_key ~<~ (p.value || '~')
+                 WHERE r.plate_key ~ $2 AND r.first_seen_ms >= $3 AND r.first_seen_ms < $4
+                   AND r.expires_at_ms > $5 AND ($6 IS NULL OR r.camera_id IN (SELECT json_array_elements_text($7::json)))
+                 ORDER BY r.first_seen_ms DESC LIMIT $8",
+            ))
             .bind(serde_json::to_string(&prefixes).unwrap_or_else(|_| "[]".into()))
-            .bind(&glob)
+            .bind(pattern)
         }
         .bind(q.from.0)
         .bind(q.to.0)
@@ -533,7 +553,7 @@ impl Store {
     pub async fn plate_read_crop(&self, actor: &Actor, id: i64, now: Timestamp) -> Result<Vec<u8>> {
         actor.require(Permission::Search)?;
         let r = sqlx::query(
-            "SELECT camera_id, crop_jpeg FROM plate_read WHERE id = ? AND expires_at_ms > ?",
+            "SELECT camera_id, crop_jpeg FROM plate_read WHERE id = $1 AND expires_at_ms > $2",
         )
         .bind(id)
         .bind(now.0)
@@ -575,7 +595,7 @@ impl Store {
         for (i, (camera, plate, at)) in reads.iter().enumerate() {
             sqlx::query(
                 "INSERT INTO plate_read (camera_id, pass_id, plate, format, confidence, frames, bbox_json, first_seen_ms, last_seen_ms, expires_at_ms, created_at_ms)
-                 VALUES (?, ?, ?, 'EC', 0.97, 5, '{\"x0\":0,\"y0\":0,\"x1\":100,\"y1\":30}', ?, ?, ?, ?)",
+                 VALUES ($1, $2, $3, 'EC', 0.97, 5, '{\"x0\":0,\"y0\":0,\"x1\":100,\"y1\":30}', $4, $5, $6, $7)",
             )
             .bind(camera)
             .bind(i as i64)
@@ -640,7 +660,7 @@ impl Store {
             )));
         }
         sqlx::query(
-            "INSERT INTO camera_event (camera_id, kind, detail, at_ms) VALUES (?, ?, ?, ?)",
+            "INSERT INTO camera_event (camera_id, kind, detail, at_ms) VALUES ($1, $2, $3, $4)",
         )
         .bind(camera)
         .bind(kind)
@@ -683,12 +703,16 @@ impl Store {
                 CAMERA_EVENT_KINDS.join(", ")
             )));
         }
-        let out: Vec<CameraEventView> = sqlx::query(
+        let out: Vec<CameraEventView> = sqlx::query(self.sql(
             "SELECT id, camera_id, kind, detail, at_ms FROM camera_event
-             WHERE (? IS NULL OR kind = ?) AND at_ms >= ? AND at_ms < ?
-               AND (? IS NULL OR camera_id IN (SELECT value FROM json_each(?)))
-             ORDER BY at_ms DESC LIMIT ?",
-        )
+             WHERE ($1 IS NULL OR kind = $2) AND at_ms >= $3 AND at_ms < $4
+               AND ($5 IS NULL OR camera_id IN (SELECT value FROM json_each($6)))
+             ORDER BY at_ms DESC LIMIT $7",
+            "SELECT id, camera_id, kind, detail, at_ms FROM camera_event
+             WHERE ($1 IS NULL OR kind = $2) AND at_ms >= $3 AND at_ms < $4
+               AND ($5 IS NULL OR camera_id IN (SELECT json_array_elements_text($6::json)))
+             ORDER BY at_ms DESC LIMIT $7",
+        ))
         .bind(kind)
         .bind(kind)
         .bind(from.0)
@@ -721,10 +745,10 @@ impl Store {
 
 /// Deletes camera events older than `before_ms`.
 pub(crate) async fn sweep_camera_events(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut sqlx::AnyConnection,
     before_ms: i64,
 ) -> Result<u64> {
-    Ok(sqlx::query("DELETE FROM camera_event WHERE at_ms < ?")
+    Ok(sqlx::query("DELETE FROM camera_event WHERE at_ms < $1")
         .bind(before_ms)
         .execute(&mut *conn)
         .await
@@ -769,8 +793,9 @@ fn key_prefixes(glob: &str) -> Vec<String> {
 
 /// Checks what every forensic search needs: the `search` permission, a
 /// justification, a window of at most [`MAX_SEARCH_WINDOW_DAYS`], cameras in
-/// the searcher's scope. Returns the cameras to search as a JSON array for
-/// SQLite's `json_each` (`None`: every camera).
+/// the searcher's scope. Returns the cameras to search as a JSON array (for
+/// SQLite's `json_each`, PostgreSQL's `json_array_elements_text`; `None`:
+/// every camera).
 pub(crate) fn check_search(
     actor: &Actor,
     what: &str,
@@ -815,9 +840,9 @@ pub(crate) fn check_search(
 }
 
 /// Deletes reads past their deadline, except those whose candidate is under a legal hold.
-pub(crate) async fn sweep_reads(conn: &mut sqlx::SqliteConnection, now: Timestamp) -> Result<u64> {
+pub(crate) async fn sweep_reads(conn: &mut sqlx::AnyConnection, now: Timestamp) -> Result<u64> {
     Ok(sqlx::query(
-        "DELETE FROM plate_read WHERE expires_at_ms <= ?
+        "DELETE FROM plate_read WHERE expires_at_ms <= $1
          AND NOT EXISTS (SELECT 1 FROM candidate c JOIN legal_hold h ON h.target = 'candidate:' || c.id
                          WHERE c.plate_read_id = plate_read.id AND h.lifted_at_ms IS NULL)",
     )

@@ -42,7 +42,7 @@ pub struct DueRecording {
 
 const COLUMNS: &str = "id, camera_id, path, kind, start_ms, end_ms, bytes, state, note, deleted_at_ms, deleted_reason";
 
-fn view(r: &sqlx::sqlite::SqliteRow) -> RecordingView {
+fn view(r: &sqlx::any::AnyRow) -> RecordingView {
     RecordingView {
         id: r.get(0),
         camera: r.get(1),
@@ -75,7 +75,7 @@ impl Store {
         start_ms: i64,
     ) -> Result<i64> {
         sqlx::query(
-            "INSERT INTO recording (camera_id, path, kind, start_ms, end_ms, state) VALUES (?, ?, ?, ?, ?, 'recording')
+            "INSERT INTO recording (camera_id, path, kind, start_ms, end_ms, state) VALUES ($1, $2, $3, $4, $5, 'recording')
              ON CONFLICT (path) DO UPDATE SET state = 'recording' RETURNING id",
         )
         .bind(camera)
@@ -106,14 +106,14 @@ impl Store {
         note: Option<&str>,
     ) -> Result<i64> {
         let mut tx = self.begin_immediate().await?;
-        sqlx::query("UPDATE recording SET path = ? WHERE path = ? || '.part'")
+        sqlx::query("UPDATE recording SET path = $1 WHERE path = $2 || '.part'")
             .bind(path)
             .bind(path)
             .execute(&mut *tx)
             .await
             .map_err(db_err("renaming a recording"))?;
         let id = sqlx::query(
-            "INSERT INTO recording (camera_id, path, kind, start_ms, end_ms, bytes, state, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            "INSERT INTO recording (camera_id, path, kind, start_ms, end_ms, bytes, state, note) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
              ON CONFLICT (path) DO UPDATE SET end_ms = excluded.end_ms, bytes = excluded.bytes, state = excluded.state, note = excluded.note
              RETURNING id",
         )
@@ -136,7 +136,7 @@ impl Store {
     /// A file opened before a crash held nothing that could be kept: its row says so.
     pub async fn recording_lost(&self, path: &str, why: &str) -> Result<()> {
         sqlx::query(
-            "UPDATE recording SET state = 'lost', note = ? WHERE path = ? AND state = 'recording'",
+            "UPDATE recording SET state = 'lost', note = $1 WHERE path = $2 AND state = 'recording'",
         )
         .bind(why)
         .bind(path)
@@ -168,8 +168,8 @@ impl Store {
             &[camera.to_owned()],
         )?;
         let out: Vec<RecordingView> = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM recording WHERE camera_id = ? AND start_ms < ? AND end_ms >= ?
-             ORDER BY start_ms DESC LIMIT ?"
+            "SELECT {COLUMNS} FROM recording WHERE camera_id = $1 AND start_ms < $2 AND end_ms >= $3
+             ORDER BY start_ms DESC LIMIT $4"
         )))
         .bind(camera)
         .bind(to.0)
@@ -201,7 +201,7 @@ impl Store {
     pub async fn recording(&self, actor: &Actor, id: i64) -> Result<RecordingView> {
         actor.require(Permission::Search)?;
         let r = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM recording WHERE id = ?"
+            "SELECT {COLUMNS} FROM recording WHERE id = $1"
         )))
         .bind(id)
         .fetch_optional(&self.pool)
@@ -276,7 +276,7 @@ impl Store {
         if let Some(age) = max_age_ms {
             for r in sqlx::query(sqlx::AssertSqlSafe(format!(
                 "SELECT id, camera_id, path, bytes FROM recording r
-                 WHERE state IN ('complete', 'recovered') AND end_ms < ? AND {NOT_HELD}"
+                 WHERE state IN ('complete', 'recovered') AND end_ms < $1 AND {NOT_HELD}"
             )))
             .bind(now.0 - age)
             .fetch_all(&self.pool)
@@ -293,8 +293,8 @@ impl Store {
             }
         }
         let over: Vec<(String, i64)> = sqlx::query(
-            "SELECT camera_id, SUM(bytes) FROM recording WHERE state IN ('recording', 'complete', 'recovered')
-             GROUP BY camera_id HAVING SUM(bytes) > ?",
+            "SELECT camera_id, CAST(SUM(bytes) AS BIGINT) FROM recording WHERE state IN ('recording', 'complete', 'recovered')
+             GROUP BY camera_id HAVING SUM(bytes) > $1",
         )
         .bind(budget_bytes)
         .fetch_all(&self.pool)
@@ -311,7 +311,7 @@ impl Store {
                 .sum::<i64>();
             for r in sqlx::query(sqlx::AssertSqlSafe(format!(
                 "SELECT id, path, bytes FROM recording r
-                 WHERE camera_id = ? AND state IN ('complete', 'recovered') AND {NOT_HELD}
+                 WHERE camera_id = $1 AND state IN ('complete', 'recovered') AND {NOT_HELD}
                  ORDER BY start_ms"
             )))
             .bind(&camera)
@@ -347,7 +347,7 @@ impl Store {
         }
         let mut tx = self.begin_immediate().await?;
         for d in done {
-            sqlx::query("UPDATE recording SET state = 'deleted', deleted_at_ms = ?, deleted_reason = ? WHERE id = ?")
+            sqlx::query("UPDATE recording SET state = 'deleted', deleted_at_ms = $1, deleted_reason = $2 WHERE id = $3")
                 .bind(now.0)
                 .bind(d.reason)
                 .bind(d.id)

@@ -1,57 +1,17 @@
-//! The PostgreSQL store against the real server (127.0.0.1:5432, trust
-//! auth), each test in its own database: the schema (upgrade from every
-//! version equals fresh, rows kept; the same tables and columns as SQLite)
-//! and the writer's path (idempotent, audited, one tree under concurrent
-//! writers).
+//! What is particular to PostgreSQL, against the real server (127.0.0.1:5432,
+//! trust auth), each test in its own database: the schema (upgrade from
+//! every version equals fresh, rows kept; the same tables and columns as
+//! SQLite; its checks and generated key behave as SQLite's) and the
+//! writer's path under concurrent writers (one tree). Everything else runs
+//! on PostgreSQL as the whole store suite (`CIVITAS_TEST_STORE=postgres`).
 
 use civitas_audit::AuditKey;
 use civitas_base::Timestamp;
 use civitas_model::{BBox, CameraId, Candidate, EntryId, TrackId};
-use civitas_store::{PgStore, ReviewPolicy, Store};
+use civitas_store::testing::TestStore;
+use civitas_store::{Backend, ReviewPolicy, Store};
 use sqlx::{AssertSqlSafe, Connection};
 use std::sync::Arc;
-
-fn admin_url() -> String {
-    std::env::var("CIVITAS_TEST_PG")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
-
-/// A fresh database for one test; dropped by [`TestDb::drop_db`].
-struct TestDb {
-    name: String,
-    url: String,
-}
-
-impl TestDb {
-    async fn new(tag: &str) -> TestDb {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .subsec_nanos();
-        let name = format!("civitas_t_{}_{nanos}_{tag}", std::process::id());
-        let mut admin = sqlx::PgConnection::connect(&admin_url())
-            .await
-            .expect("PostgreSQL at 127.0.0.1:5432 (trust auth)");
-        sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut admin)
-            .await
-            .unwrap();
-        let base = admin_url();
-        let url = format!("{}/{name}", &base[..base.rfind('/').unwrap()]);
-        TestDb { name, url }
-    }
-
-    async fn drop_db(self) {
-        let mut admin = sqlx::PgConnection::connect(&admin_url()).await.unwrap();
-        sqlx::query(AssertSqlSafe(format!(
-            "DROP DATABASE {} WITH (FORCE)",
-            self.name
-        )))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    }
-}
 
 const SEED_V2: &str = "
 INSERT INTO legal_basis (id, kind, authority, reference, purpose, granted_at_ms, expires_at_ms, entered_by)
@@ -67,21 +27,23 @@ INSERT INTO legal_hold (target, reason, placed_by, placed_at_ms) VALUES ('candid
 
 #[tokio::test]
 async fn an_upgraded_postgres_schema_equals_a_fresh_one_and_matches_sqlites_tables() {
-    let fresh_db = TestDb::new("fresh").await;
-    let fresh = PgStore::open(&fresh_db.url).await.unwrap();
-    let fresh_schema = fresh.schema_dump().await.unwrap();
+    let fresh_db = TestStore::on(Backend::Postgres, "fresh").await.unwrap();
+    let fresh = fresh_db.open().await.unwrap();
+    let (fresh_schema, _) = fresh.schema_dump().await.unwrap();
     assert!(
         fresh_schema
             .iter()
             .any(|s| s.starts_with("column applied_event.key "))
     );
     for v in 1..=10 {
-        let db = TestDb::new(&format!("v{v}")).await;
+        let db = TestStore::on(Backend::Postgres, &format!("v{v}"))
+            .await
+            .unwrap();
         let seed = if v >= 2 { SEED_V2 } else { "" };
-        PgStore::create_at_version(&db.url, v, seed).await.unwrap();
-        let up = PgStore::open(&db.url).await.unwrap();
+        Store::create_at_version(&db.url, v, seed).await.unwrap();
+        let up = db.open().await.unwrap();
         assert_eq!(
-            up.schema_dump().await.unwrap(),
+            up.schema_dump().await.unwrap().0,
             fresh_schema,
             "upgraded from v{v}"
         );
@@ -93,7 +55,6 @@ async fn an_upgraded_postgres_schema_equals_a_fresh_one_and_matches_sqlites_tabl
             );
         }
         up.close().await;
-        db.drop_db().await;
     }
     // Holds widened at v6 and v9 accept what SQLite accepts, refuse what it refuses.
     let mut conn = sqlx::PgConnection::connect(&fresh_db.url).await.unwrap();
@@ -128,15 +89,13 @@ async fn an_upgraded_postgres_schema_equals_a_fresh_one_and_matches_sqlites_tabl
     assert_eq!(key, "6YE0077");
 
     // Same tables, same columns as the SQLite schema.
-    let dir = tempfile::tempdir().unwrap();
-    let sqlite = Store::open(&dir.path().join("c.db")).await.unwrap();
+    let lite = TestStore::on(Backend::Sqlite, "c").await.unwrap();
+    let sqlite = lite.open().await.unwrap();
     assert_eq!(
         fresh.columns().await.unwrap(),
         sqlite.columns().await.unwrap()
     );
     fresh.close().await;
-    drop(conn);
-    fresh_db.drop_db().await;
 }
 
 fn cand(entry: i64, frame_ms: i64) -> Candidate {
@@ -162,8 +121,9 @@ fn cand(entry: i64, frame_ms: i64) -> Candidate {
 
 #[tokio::test]
 async fn postgres_candidate_writes_are_idempotent_audited_and_one_tree_under_concurrency() {
-    let db = TestDb::new("writes").await;
-    let store = PgStore::open(&db.url)
+    let db = TestStore::on(Backend::Postgres, "writes").await.unwrap();
+    let store = db
+        .open()
         .await
         .unwrap()
         .with_audit_key(Arc::new(AuditKey::from_seed([3; 32])));
@@ -221,7 +181,10 @@ async fn postgres_candidate_writes_are_idempotent_audited_and_one_tree_under_con
         .await
         .unwrap();
     assert_eq!(seqs, (0..101).collect::<Vec<i64>>());
-    assert!(store.audit_root_matches().await.unwrap());
+    store
+        .audit_verify(&AuditKey::from_seed([3; 32]).public())
+        .await
+        .unwrap();
 
     // A rejection on this camera suppresses the entry there for a while.
     sqlx::query("UPDATE candidate SET status = 'rejected', decided_at_ms = 30000 WHERE id = $1")
@@ -240,6 +203,4 @@ async fn postgres_candidate_writes_are_idempotent_audited_and_one_tree_under_con
         "suppression audited, nothing stored"
     );
     store.close().await;
-    drop(conn);
-    db.drop_db().await;
 }

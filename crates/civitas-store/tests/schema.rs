@@ -34,7 +34,9 @@ async fn a_database_upgraded_from_any_version_has_the_fresh_schema_and_keeps_its
     for v in versions {
         let path = dir.path().join(format!("from-v{v}.db"));
         let seed = if v >= 2 { SEED_V2 } else { "" };
-        Store::create_at_version(&path, v, seed).await.unwrap();
+        Store::create_at_version(&format!("sqlite://{}", path.display()), v, seed)
+            .await
+            .unwrap();
         let upgraded = Store::open(&path).await.unwrap();
         let (schema, fk_failures) = upgraded.schema_dump().await.unwrap();
         assert_eq!(schema, fresh_schema, "upgraded from v{v}");

@@ -1,11 +1,13 @@
-//! Store tests on real SQLite files: round trips, and the accountability core
+//! Store tests on real databases: round trips, and the accountability core
 //! (audit tree, two-person review, expiry, refusal, retention, holds) with
-//! simulated time.
+//! simulated time. SQLite files by default; with `CIVITAS_TEST_STORE=postgres`
+//! each test gets its own PostgreSQL database (`scripts/test` runs both).
 
 use civitas_audit::AuditKey;
 use civitas_auth::{Actor, Role};
 use civitas_base::{ErrorKind, Timestamp};
 use civitas_model::{BBox, CameraId, Candidate, EntryId, FaceTemplate, LegalBasisInput, TrackId};
+use civitas_store::testing::TestStore;
 use civitas_store::{Decision, RetentionPolicy, ReviewPolicy, Store};
 use std::sync::Arc;
 
@@ -19,8 +21,8 @@ fn actor(name: &str, role: Role) -> Actor {
     }
 }
 
-async fn open(dir: &std::path::Path) -> Store {
-    Store::open(&dir.join("c.db"))
+async fn open(db: &TestStore) -> Store {
+    db.open()
         .await
         .unwrap()
         .with_audit_key(Arc::new(AuditKey::from_seed(SEED)))
@@ -90,8 +92,8 @@ fn cand(entry: EntryId, camera: &str) -> Candidate {
 
 #[tokio::test]
 async fn enroll_then_load_and_store_candidate() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path()).await;
+    let dir = TestStore::new("store").await.unwrap();
+    let store = open(&dir).await;
     let id = enrolled(&store, "Alice", "2030-01-01").await;
     let wl = store.watchlist().await.unwrap();
     assert_eq!(wl.len(), 1);
@@ -109,7 +111,7 @@ async fn enroll_then_load_and_store_candidate() {
     assert_eq!(cs[0].status, "candidate");
     assert_eq!(cs[0].candidate.bbox, c.bbox);
     store.close().await;
-    let store = open(dir.path()).await;
+    let store = open(&dir).await;
     assert_eq!(store.watchlist().await.unwrap().len(), 1);
     // Enrolment and the candidate were audited, and the log verifies.
     let r = store
@@ -127,8 +129,8 @@ async fn enroll_then_load_and_store_candidate() {
 
 #[tokio::test]
 async fn a_missing_legal_basis_field_is_refused_by_the_schema_too() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path()).await;
+    let dir = TestStore::new("store").await.unwrap();
+    let store = open(&dir).await;
     let mut b = basis(t0(), "2030-01-01");
     b.authority = "  ".into();
     let e = store
@@ -177,8 +179,8 @@ async fn an_unwritable_path_names_the_file() {
 
 #[tokio::test]
 async fn a_face_candidate_needs_two_different_people() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path()).await;
+    let dir = TestStore::new("store").await.unwrap();
+    let store = open(&dir).await;
     let id = enrolled(&store, "Alice", "2030-01-01").await;
     let c = store
         .insert_candidate(&cand(id, "cam1"), t0(), &ReviewPolicy::default())
@@ -259,8 +261,8 @@ async fn a_face_candidate_needs_two_different_people() {
 
 #[tokio::test]
 async fn rejection_needs_a_reason_and_suppresses_re_alerts_for_a_while() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path()).await;
+    let dir = TestStore::new("store").await.unwrap();
+    let store = open(&dir).await;
     let id = enrolled(&store, "Alice", "2030-01-01").await;
     let p = ReviewPolicy::default();
     let c = store
@@ -321,8 +323,8 @@ async fn rejection_needs_a_reason_and_suppresses_re_alerts_for_a_while() {
 
 #[tokio::test]
 async fn candidates_expire_unreviewed_and_cannot_then_be_confirmed() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path()).await;
+    let dir = TestStore::new("store").await.unwrap();
+    let store = open(&dir).await;
     let id = enrolled(&store, "Alice", "2030-01-01").await;
     let p = ReviewPolicy::default();
     let c = store
@@ -352,8 +354,8 @@ async fn candidates_expire_unreviewed_and_cannot_then_be_confirmed() {
 
 #[tokio::test]
 async fn a_refused_basis_deletes_its_entries_and_everything_derived() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path()).await;
+    let dir = TestStore::new("store").await.unwrap();
+    let store = open(&dir).await;
     let keep = enrolled(&store, "Kept", "2030-01-01").await;
     let gone = enrolled(&store, "Refused", "2030-01-01").await;
     let p = ReviewPolicy::default();
@@ -411,8 +413,8 @@ async fn a_refused_basis_deletes_its_entries_and_everything_derived() {
 
 #[tokio::test]
 async fn retention_deletes_what_is_due_except_what_is_held() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path()).await;
+    let dir = TestStore::new("store").await.unwrap();
+    let store = open(&dir).await;
     let id = enrolled(&store, "Alice", "2027-01-01").await;
     let p = ReviewPolicy::default();
     let a = store
@@ -489,10 +491,10 @@ async fn retention_deletes_what_is_due_except_what_is_held() {
     assert_eq!(acts.iter().filter(|a| *a == "retention.sweep").count(), 4);
 }
 
-/// Runs one statement on the database file directly, behind Civitas's back.
-async fn tamper(dir: &std::path::Path, sql: &str, blob: Option<Vec<u8>>) {
-    let url = format!("sqlite://{}", dir.join("c.db").display());
-    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+/// Runs one statement on the database directly, behind Civitas's back.
+async fn tamper(db: &TestStore, sql: &str, blob: Option<Vec<u8>>) {
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&db.url).await.unwrap();
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()));
     if let Some(b) = blob {
         q = q.bind(b);
@@ -504,7 +506,7 @@ async fn tamper(dir: &std::path::Path, sql: &str, blob: Option<Vec<u8>>) {
 /// Tampers with the database directly, the four ways, and each is detected.
 #[tokio::test]
 async fn audit_verify_detects_modified_deleted_inserted_and_reordered_rows() {
-    async fn fresh(dir: &std::path::Path) -> Store {
+    async fn fresh(dir: &TestStore) -> Store {
         let store = open(dir).await;
         for i in 0..10 {
             store
@@ -547,30 +549,30 @@ async fn audit_verify_detects_modified_deleted_inserted_and_reordered_rows() {
         ),
     ];
     for (what, sql, expect) in cases {
-        let dir = tempfile::tempdir().unwrap();
-        let store = fresh(dir.path()).await;
+        let dir = TestStore::new("store").await.unwrap();
+        let store = fresh(&dir).await;
         store.close().await;
         for stmt in sql.split(';').filter(|s| !s.trim().is_empty()) {
-            tamper(dir.path(), stmt, None).await;
+            tamper(&dir, stmt, None).await;
         }
-        let store = open(dir.path()).await;
+        let store = open(&dir).await;
         let e = store.audit_verify(&public).await.unwrap_err();
         assert_eq!(e.kind(), ErrorKind::DataLoss, "{what}");
         assert!(e.message().contains(expect), "{what}: {}", e.message());
     }
     // Modified with its leaf hash recomputed: the signed roots catch it.
-    let dir = tempfile::tempdir().unwrap();
-    let store = fresh(dir.path()).await;
+    let dir = TestStore::new("store").await.unwrap();
+    let store = fresh(&dir).await;
     let mut e4 = store.audit_entries(4, 1, "").await.unwrap().remove(0);
     store.close().await;
     e4.actor = "mallory".into();
     tamper(
-        dir.path(),
-        "UPDATE audit_log SET actor = 'mallory', leaf_hash = ? WHERE seq = 4",
+        &dir,
+        "UPDATE audit_log SET actor = 'mallory', leaf_hash = $1 WHERE seq = 4",
         Some(e4.leaf_hash().to_vec()),
     )
     .await;
-    let store = open(dir.path()).await;
+    let store = open(&dir).await;
     let e = store.audit_verify(&public).await.unwrap_err();
     assert!(
         e.message().contains("no longer hash to its signed root"),
@@ -579,8 +581,8 @@ async fn audit_verify_detects_modified_deleted_inserted_and_reordered_rows() {
     );
 
     // Inserted: a forged row with a correct leaf hash, renumbering after it.
-    let dir = tempfile::tempdir().unwrap();
-    let store = fresh(dir.path()).await;
+    let dir = TestStore::new("store").await.unwrap();
+    let store = fresh(&dir).await;
     let forged = civitas_audit::AuditEntry {
         seq: 10,
         at_ms: 0,
@@ -592,13 +594,13 @@ async fn audit_verify_detects_modified_deleted_inserted_and_reordered_rows() {
     };
     store.close().await;
     tamper(
-        dir.path(),
+        &dir,
         "INSERT INTO audit_log (seq, at_ms, actor, action, target, justification, details, leaf_hash) \
-         VALUES (10, 0, 'mallory', 'candidate.confirm', 'candidate:1', '', '', ?)",
+         VALUES (10, 0, 'mallory', 'candidate.confirm', 'candidate:1', '', '', $1)",
         Some(forged.leaf_hash().to_vec()),
     )
     .await;
-    let store = open(dir.path()).await;
+    let store = open(&dir).await;
     let e = store.audit_verify(&public).await.unwrap_err();
     assert!(
         e.message().contains("not covered by any signed tree head"),
@@ -619,8 +621,8 @@ async fn audit_verify_detects_modified_deleted_inserted_and_reordered_rows() {
 
 #[tokio::test]
 async fn inclusion_proofs_verify_against_the_signed_head() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path()).await;
+    let dir = TestStore::new("store").await.unwrap();
+    let store = open(&dir).await;
     for i in 0..13 {
         store
             .audit(
@@ -656,8 +658,8 @@ async fn inclusion_proofs_verify_against_the_signed_head() {
 /// when and why; listing needs a justification and is audited.
 #[tokio::test]
 async fn recordings_are_deleted_by_age_and_budget_except_what_a_hold_covers() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path()).await;
+    let dir = TestStore::new("store").await.unwrap();
+    let store = open(&dir).await;
     let now = t0();
     let day = 86_400_000;
     let mut ids = Vec::new();
@@ -754,8 +756,8 @@ async fn recordings_are_deleted_by_age_and_budget_except_what_a_hold_covers() {
 /// worker) is applied once: one candidate, one audit entry, one plate read.
 #[tokio::test]
 async fn a_result_delivered_twice_is_applied_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path()).await;
+    let dir = TestStore::new("store").await.unwrap();
+    let store = open(&dir).await;
     let e = enrolled(&store, "Alice", "2027-06-01").await;
     let policy = ReviewPolicy::default();
     let c = cand(e, "gate");

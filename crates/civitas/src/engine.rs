@@ -171,11 +171,28 @@ pub fn stage_config(v: &VisionConfig) -> FaceStageConfig {
     }
 }
 
+/// The store's place for messages: the SQLite file, or the PostgreSQL URL
+/// without its password.
+pub fn store_label(cfg: &Config) -> String {
+    match &cfg.store.url {
+        Some(url) => civitas_store::postgres::mask(url),
+        None => cfg.store.path.display().to_string(),
+    }
+}
+
 /// Opens the store with the audit key (created on first use).
 pub async fn open_store(cfg: &Config) -> Result<Store> {
-    let store = Store::open(&cfg.store.path)
-        .await
-        .with_context(|| format!("opening the store at {}", cfg.store.path.display()))?;
+    let store = match &cfg.store.url {
+        Some(url) => Store::connect(url).await.with_context(|| {
+            format!(
+                "opening the store at {}",
+                civitas_store::postgres::mask(url)
+            )
+        })?,
+        None => Store::open(&cfg.store.path)
+            .await
+            .with_context(|| format!("opening the store at {}", cfg.store.path.display()))?,
+    };
     let key = civitas_audit::AuditKey::load_or_create(&cfg.store.audit_key)?;
     Ok(store.with_audit_key(Arc::new(key)))
 }

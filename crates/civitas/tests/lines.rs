@@ -153,15 +153,24 @@ fn no_source_file_names_a_sensitive_attribute_or_a_geofence() {
 
 #[test]
 fn the_database_schema_names_no_sensitive_attribute_or_geofence() {
-    let dir = tempfile::tempdir().unwrap();
+    for engine in [
+        civitas_store::Backend::Sqlite,
+        civitas_store::Backend::Postgres,
+    ] {
+        schema_names_no_sensitive_attribute_or_geofence(engine);
+    }
+}
+
+fn schema_names_no_sensitive_attribute_or_geofence(engine: civitas_store::Backend) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
+    let db = rt
+        .block_on(civitas_store::testing::TestStore::on(engine, "lines"))
+        .unwrap();
     let schema = rt.block_on(async {
-        let store = civitas_store::Store::open(&dir.path().join("s.db"))
-            .await
-            .unwrap();
+        let store = db.open().await.unwrap();
         let s = store.schema().await.unwrap();
         store.close().await;
         s

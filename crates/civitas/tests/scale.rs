@@ -1,12 +1,13 @@
 //! At scale, on real parts: `civitas serve` and two `civitas worker`
 //! processes on a NATS server with JetStream (a private `nats-server` on a
-//! free port with its own store directory, so the test may kill it), the
-//! real face models and a real clip.
+//! free port with its own store directory, so the test may kill it) and a
+//! PostgreSQL database of the test's own on the machine's server, the real
+//! face models and a real clip.
 //!
 //! One run, two faults: the worker analysing the camera is killed with
 //! SIGKILL in the middle of the clip, and later the NATS server is killed
 //! and restarted. The candidates stored must be exactly those a plain
-//! `civitas run` of the same clip stores (none lost, none twice), each with
+//! `civitas run` of the same clip stores on SQLite (none lost, none twice), each with
 //! one audit entry, the audit log one verifiable tree, and the camera must
 //! move to the other worker within the lease.
 
@@ -73,8 +74,14 @@ fn wait_for(what: &str, limit: Duration, mut f: impl FnMut() -> bool) -> Duratio
 }
 
 /// A config with Obama enrolled and file cameras `plaza` on `clip` and `door` on `door`.
-fn setup(dir: &Path, clip: &Path, door: &Path, bus: Option<(u16, &str)>) -> PathBuf {
-    let cfg = config_with_obama(dir);
+fn setup(
+    dir: &Path,
+    clip: &Path,
+    door: &Path,
+    bus: Option<(u16, &str)>,
+    store_url: Option<&str>,
+) -> PathBuf {
+    let cfg = config_with_obama_on(dir, store_url);
     let mut text_cfg = std::fs::read_to_string(&cfg).unwrap();
     if let Some((port, ns)) = bus {
         text_cfg.push_str(&format!(
@@ -100,15 +107,14 @@ struct Stored {
     verified_entries: u64,
 }
 
-fn stored(dir: &Path) -> Stored {
+/// What the store at `url` holds; the audit log verified with the key in `dir`.
+fn stored(dir: &Path, url: &str) -> Stored {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     rt.block_on(async {
-        let store = civitas_store::Store::open(&dir.join("civitas.db"))
-            .await
-            .unwrap();
+        let store = civitas_store::Store::connect(url).await.unwrap();
         let mut candidates: Vec<(String, String, i64)> = store
             .candidates(1000)
             .await
@@ -185,10 +191,13 @@ fn serve_and_two_workers_lose_nothing_and_duplicate_nothing_through_a_killed_wor
     // What the frames should produce: a plain run of the clip.
     let ref_dir = tmp.path().join("reference");
     std::fs::create_dir_all(&ref_dir).unwrap();
-    let ref_cfg = setup(&ref_dir, &clip, &door_clip, None);
+    let ref_cfg = setup(&ref_dir, &clip, &door_clip, None, None);
     let o = run(&ref_cfg, None, &["run", "--fast"]);
     assert!(o.status.success(), "{}", text(&o));
-    let expected = stored(&ref_dir);
+    let expected = stored(
+        &ref_dir,
+        &format!("sqlite://{}", ref_dir.join("civitas.db").display()),
+    );
     assert!(
         expected.candidates.len() >= 3,
         "the clip should give several candidates: {:?}",
@@ -196,13 +205,28 @@ fn serve_and_two_workers_lose_nothing_and_duplicate_nothing_through_a_killed_wor
     );
     assert!(expected.candidates.iter().all(|c| c.0 == "plaza"));
 
-    // The same clip through serve + two workers on NATS.
+    // The same clip through serve + two workers on NATS and PostgreSQL.
+    let pg = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(civitas_store::testing::TestStore::on(
+            civitas_store::Backend::Postgres,
+            "scale",
+        ))
+        .unwrap();
     let dir = tmp.path().join("scale");
     std::fs::create_dir_all(&dir).unwrap();
     let port = free_port();
     let nats_dir = tmp.path().join("nats");
     let mut nats = nats_server(port, &nats_dir);
-    let cfg = setup(&dir, &clip, &door_clip, Some((port, "scaletest")));
+    let cfg = setup(
+        &dir,
+        &clip,
+        &door_clip,
+        Some((port, "scaletest")),
+        Some(&pg.url),
+    );
     let logs = |n: &str| dir.join(format!("{n}.log"));
     let mut serve = spawn(&cfg, &["serve"], &logs("serve"));
     let mut workers = [
@@ -298,7 +322,7 @@ fn serve_and_two_workers_lose_nothing_and_duplicate_nothing_through_a_killed_wor
         || read(&logs(heir)).contains("camera plaza reached its end"),
     );
     wait_for("the store to catch up", Duration::from_secs(30), || {
-        stored(&dir).candidates.len() >= expected.candidates.len()
+        stored(&dir, &pg.url).candidates.len() >= expected.candidates.len()
     });
     // Anything late (a duplicate) would arrive now.
     std::thread::sleep(Duration::from_secs(2));
@@ -306,7 +330,7 @@ fn serve_and_two_workers_lose_nothing_and_duplicate_nothing_through_a_killed_wor
     interrupt(&mut serve);
     let _ = nats.kill();
     let _ = nats.wait();
-    let mut got = stored(&dir);
+    let mut got = stored(&dir, &pg.url);
     // Biden, enrolled during the run, was found on the door camera only.
     let biden: Vec<_> = got
         .candidates

@@ -1,5 +1,7 @@
-//! What the API tests share: a real SQLite store with users of every role
-//! and candidates on camera `gate`, the router over it, and calls through it.
+//! What the API tests share: a real store with users of every role and
+//! candidates on camera `gate`, the router over it, and calls through it.
+//! The store is a SQLite file, or with `CIVITAS_TEST_STORE=postgres` a
+//! PostgreSQL database of its own (`scripts/test` runs both).
 #![allow(dead_code)]
 
 use axum::body::Body;
@@ -17,7 +19,7 @@ pub const PW: &str = "correct horse battery staple";
 pub const T0: i64 = 1_780_000_000_000;
 
 pub struct Fixture {
-    pub _dir: tempfile::TempDir,
+    pub _db: civitas_store::testing::TestStore,
     pub app: axum::Router,
     pub doc: utoipa::openapi::OpenApi,
     pub console: Arc<Console>,
@@ -51,12 +53,9 @@ pub async fn fixture(n: usize) -> Fixture {
 
 /// [`fixture`], with the console adjusted by `setup` before it serves.
 pub async fn fixture_with(n: usize, setup: impl FnOnce(&mut Console)) -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
+    let db = civitas_store::testing::TestStore::new("api").await.unwrap();
     let key = Arc::new(AuditKey::from_seed([9; 32]));
-    let store = Store::open(&dir.path().join("c.db"))
-        .await
-        .unwrap()
-        .with_audit_key(key.clone());
+    let store = db.open().await.unwrap().with_audit_key(key.clone());
     let now = Timestamp(T0);
     let h = civitas_auth::hash_password(PW).unwrap();
     store
@@ -144,7 +143,7 @@ pub async fn fixture_with(n: usize, setup: impl FnOnce(&mut Console)) -> Fixture
     });
     let _ = EntryId(0);
     Fixture {
-        _dir: dir,
+        _db: db,
         app,
         doc,
         console,

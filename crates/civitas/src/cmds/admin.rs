@@ -51,7 +51,7 @@ pub fn init(config: &Path, a: InitArgs) -> Result<()> {
         if store.user_count().await? > 0 {
             println!(
                 "already initialised: {} has users; nothing changed",
-                cfg.store.path.display()
+                engine::store_label(&cfg)
             );
             return anyhow::Ok(());
         }
@@ -69,7 +69,7 @@ pub fn init(config: &Path, a: InitArgs) -> Result<()> {
             .await?;
         println!(
             "initialised {} (audit key {})",
-            cfg.store.path.display(),
+            engine::store_label(&cfg),
             cfg.store.audit_key.display()
         );
         if generated {

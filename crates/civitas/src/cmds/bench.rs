@@ -1015,20 +1015,14 @@ fn backend_rows<F, Fut>(
 }
 
 fn bench_store(n: usize, pg_url: &str, json: bool) -> Result<()> {
+    use anyhow::Context;
     use civitas_base::Clock;
-    use civitas_store::{PgStore, ReviewPolicy, Store};
+    use civitas_store::{ReviewPolicy, Store, postgres};
     use std::sync::Arc;
     let rt = engine::tokio()?;
     let key = Arc::new(civitas_audit::AuditKey::from_seed([9; 32]));
     let now = Timestamp(1_800_000_000_000);
     let policy = ReviewPolicy::default();
-    let mut rows = Vec::new();
-    // SQLite: a file in the temp directory, WAL, synchronous FULL (as run).
-    let dir = std::env::temp_dir().join(format!("civitas-bench-store-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    let sqlite = rt
-        .block_on(Store::open(&dir.join("bench.db")))?
-        .with_audit_key(key.clone());
     let basis = civitas_model::LegalBasisInput {
         kind: "court-order".into(),
         authority: "Benchmark".into(),
@@ -1043,48 +1037,28 @@ fn bench_store(n: usize, pg_url: &str, json: bool) -> Result<()> {
         role: civitas_auth::Role::Supervisor,
         scope: vec!["*".into()],
     };
-    let entry = rt.block_on(sqlite.enroll(
-        &sup,
-        "bench",
-        &basis,
-        &["*".into()],
-        vec![(
-            "b".into(),
-            FaceTemplate::new(vec![0.6, 0.8]).into_enrolled_bytes(&basis),
-        )],
-        None,
-        civitas_base::SystemClock.now(),
-    ))?;
-    let (s, p) = (sqlite.clone(), policy);
-    backend_rows(
-        &rt,
-        "SQLite (WAL, synchronous=FULL)",
-        n,
-        move |i| {
-            let s = s.clone();
-            async move {
-                s.insert_candidate(&bench_candidate(entry, i, now), now, &p)
-                    .await
-            }
-        },
-        &mut rows,
-    );
-    rt.block_on(sqlite.close());
-    let _ = std::fs::remove_dir_all(&dir);
-    // PostgreSQL: a database made for the run, dropped after.
-    let name = format!("civitas_bench_{}", std::process::id());
-    let base_url = &pg_url[..pg_url.rfind('/').unwrap_or(pg_url.len())];
-    let db_url = format!("{base_url}/{name}");
-    rt.block_on(PgStore::create_database(pg_url, &name))?;
-    let result = (|| -> Result<()> {
-        let pg = rt
-            .block_on(PgStore::open(&db_url))?
+    // The same store code on each engine: one enrolled entry, then audited
+    // candidates from 1 and 4 writers; the audit log verified after.
+    let measure = |label: &'static str, url: &str, rows: &mut Vec<_>| -> Result<()> {
+        let store = rt
+            .block_on(Store::connect(url))?
             .with_audit_key(key.clone());
-        let entry = EntryId(rt.block_on(pg.bench_seed_entry(now))?);
-        let (s, p) = (pg.clone(), policy);
+        let entry = rt.block_on(store.enroll(
+            &sup,
+            "bench",
+            &basis,
+            &["*".into()],
+            vec![(
+                "b".into(),
+                FaceTemplate::new(vec![0.6, 0.8]).into_enrolled_bytes(&basis),
+            )],
+            None,
+            civitas_base::SystemClock.now(),
+        ))?;
+        let (s, p) = (store.clone(), policy);
         backend_rows(
             &rt,
-            "PostgreSQL 15 (synchronous_commit=on)",
+            label,
             n,
             move |i| {
                 let s = s.clone();
@@ -1093,16 +1067,34 @@ fn bench_store(n: usize, pg_url: &str, json: bool) -> Result<()> {
                         .await
                 }
             },
-            &mut rows,
+            rows,
         );
-        if !rt.block_on(pg.audit_root_matches())? {
-            anyhow::bail!("PostgreSQL audit tree does not match its signed head");
-        }
-        rt.block_on(pg.close());
+        rt.block_on(store.audit_verify(&key.public()))
+            .with_context(|| format!("{label}: the audit log after the run"))?;
+        rt.block_on(store.close());
         Ok(())
-    })();
-    rt.block_on(PgStore::drop_database(pg_url, &name))?;
-    result?;
+    };
+    let mut rows = Vec::new();
+    // SQLite: a file in the temp directory, WAL (as run).
+    let dir = std::env::temp_dir().join(format!("civitas-bench-store-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let sqlite = measure(
+        "SQLite (WAL)",
+        &format!("sqlite://{}", dir.join("bench.db").display()),
+        &mut rows,
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    sqlite?;
+    // PostgreSQL: a database made for the run, dropped after.
+    let name = format!("civitas_bench_{}", std::process::id());
+    rt.block_on(postgres::create_database(pg_url, &name))?;
+    let pg = measure(
+        "PostgreSQL 15 (synchronous_commit=on)",
+        &postgres::with_database(pg_url, &name),
+        &mut rows,
+    );
+    rt.block_on(postgres::drop_database(pg_url, &name))?;
+    pg?;
     let sqlite_1 = rows[0].2.clone().unwrap_or(f64::NAN);
     if json {
         let v: Vec<_> = rows

@@ -394,7 +394,7 @@ pub fn main(config: &Path, a: Args) -> Result<()> {
     eprintln!(
         "civitas: {} camera(s), store {}",
         cfg.cameras.len(),
-        cfg.store.path.display()
+        engine::store_label(&cfg)
     );
     let policy = engine::review_policy(&cfg);
     // Read once; each camera gets the entries whose legal basis covers it.
@@ -573,7 +573,7 @@ pub fn main(config: &Path, a: Args) -> Result<()> {
     }
     println!(
         "civitas: done — {frames} frame(s) sampled ({skipped} skipped without motion), {faces} face(s) seen, {stored} candidate(s) stored for human review in {}",
-        cfg.store.path.display()
+        engine::store_label(&cfg)
     );
     if failed > 0 {
         anyhow::bail!("{failed} of {cameras} camera(s) failed (see above)");

@@ -25,9 +25,18 @@ pub const PW: &str = "correct horse battery staple";
 /// models, initialised with users: `admin`, supervisor `sam`, operators `olga`
 /// and `omar`, auditor `aude`.
 pub fn config(dir: &Path) -> PathBuf {
+    config_on(dir, None)
+}
+
+/// [`config`], with the store on the PostgreSQL database `store_url` names
+/// (`None`: the SQLite file `civitas.db` in `dir`).
+pub fn config_on(dir: &Path, store_url: Option<&str>) -> PathBuf {
     let v = var_dir();
     let cfg = format!(
-        "[store]\npath = \"{}\"\naudit_key = \"{}\"\n[vision]\nmodels_dir = \"{}\"\nort_library = \"{}\"\n[api]\nlisten = \"127.0.0.1:0\"\n",
+        "[store]\n{}path = \"{}\"\naudit_key = \"{}\"\n[vision]\nmodels_dir = \"{}\"\nort_library = \"{}\"\n[api]\nlisten = \"127.0.0.1:0\"\n",
+        store_url
+            .map(|u| format!("url = \"{u}\"\n"))
+            .unwrap_or_default(),
         dir.join("civitas.db").display(),
         dir.join("keys/audit.key").display(),
         v.join("models").display(),
@@ -110,7 +119,12 @@ pub fn make_clip(out: &Path, photos: &[PathBuf], seconds: u32) {
 
 /// A config (see [`config`]) with Barack Obama enrolled from `obama.jpg`.
 pub fn config_with_obama(dir: &Path) -> PathBuf {
-    let cfg = config(dir);
+    config_with_obama_on(dir, None)
+}
+
+/// [`config_with_obama`] on the store `store_url` names ([`config_on`]).
+pub fn config_with_obama_on(dir: &Path, store_url: Option<&str>) -> PathBuf {
+    let cfg = config_on(dir, store_url);
     let o = enroll(&cfg, "Barack Obama", &photo("face_recognition/obama.jpg"));
     assert!(o.status.success(), "{}", text(&o));
     cfg
