@@ -417,20 +417,38 @@ impl Store {
 
     /// All leaf hashes as recomputed from the rows (for proofs).
     async fn recomputed_leaves(&self) -> Result<Vec<(AuditEntry, Hash, Vec<u8>)>> {
-        let rows = sqlx::query("SELECT seq, at_ms, actor, action, target, justification, details, leaf_hash FROM audit_log ORDER BY seq")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_err("reading the audit log"))?;
-        Ok(rows
-            .iter()
-            .map(|r| {
-                let e = entry_from_row(r);
-                let h = e.leaf_hash();
-                (e, h, r.get::<Vec<u8>, _>(7))
-            })
-            .collect())
+        let mut conn = self.pool.acquire().await.map_err(db_err("connecting"))?;
+        recomputed_leaves(&mut conn).await
     }
 
+    /// A read-only transaction over one snapshot of the database (SQLite's
+    /// deferred transaction in WAL mode; PostgreSQL's repeatable read), so
+    /// reads made in it agree with each other while appends go on.
+    async fn snapshot(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        self.pool
+            .begin_with(self.sql("BEGIN", "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"))
+            .await
+            .map_err(db_err("starting a read transaction"))
+    }
+}
+
+/// Every audit row with its recomputed leaf hash and its stored one, in seq order.
+async fn recomputed_leaves(conn: &mut AnyConnection) -> Result<Vec<(AuditEntry, Hash, Vec<u8>)>> {
+    let rows = sqlx::query("SELECT seq, at_ms, actor, action, target, justification, details, leaf_hash FROM audit_log ORDER BY seq")
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_err("reading the audit log"))?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let e = entry_from_row(r);
+            let h = e.leaf_hash();
+            (e, h, r.get::<Vec<u8>, _>(7))
+        })
+        .collect())
+}
+
+impl Store {
     /// Inclusion proof for entry `seq` against the latest signed head.
     /// Inclusion proofs for several entries against the latest head (one pass
     /// over the log), with the entries. Entries past the head are left out.
@@ -506,11 +524,17 @@ impl Store {
     /// from the rows. The error names the first row or head that fails.
     pub async fn audit_verify(&self, public: &[u8; 32]) -> Result<AuditVerifyReport> {
         let tamper = |m: String| Error::new(ErrorKind::DataLoss, m);
-        let leaves = self.recomputed_leaves().await?;
+        // Rows and heads from one snapshot: an append committed between two
+        // separate reads would look like a deleted or an inserted entry.
+        let mut tx = self.snapshot().await?;
+        let leaves = recomputed_leaves(&mut tx).await?;
         let heads = sqlx::query("SELECT tree_size, at_ms, root, signature, public_key FROM audit_tree_head ORDER BY tree_size")
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *tx)
             .await
             .map_err(db_err("reading the audit tree heads"))?;
+        tx.commit()
+            .await
+            .map_err(db_err("ending the read transaction"))?;
         for (i, (e, h, stored)) in leaves.iter().enumerate() {
             if e.seq != i as u64 {
                 return Err(tamper(format!(

@@ -988,10 +988,18 @@ where
             civitas_base::Result::<()>::Ok(())
         }));
     }
+    // Every writer finishes (or fails) before the rate is taken or the
+    // store is read: a failed writer must not leave the others writing.
+    let mut first_error = None;
     for t in tasks {
-        t.await??;
+        if let Err(e) = t.await? {
+            first_error.get_or_insert(e);
+        }
     }
-    Ok(n as f64 / t.elapsed().as_secs_f64())
+    match first_error {
+        Some(e) => Err(e.into()),
+        None => Ok(n as f64 / t.elapsed().as_secs_f64()),
+    }
 }
 
 /// One backend's rows: `n` candidates written by one writer, then by four
@@ -1075,11 +1083,11 @@ fn bench_store(n: usize, pg_url: &str, json: bool) -> Result<()> {
         Ok(())
     };
     let mut rows = Vec::new();
-    // SQLite: a file in the temp directory, WAL (as run).
+    // SQLite: a file in the temp directory, WAL, synchronous FULL (as run).
     let dir = std::env::temp_dir().join(format!("civitas-bench-store-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let sqlite = measure(
-        "SQLite (WAL)",
+        "SQLite (WAL, synchronous=FULL)",
         &format!("sqlite://{}", dir.join("bench.db").display()),
         &mut rows,
     );
