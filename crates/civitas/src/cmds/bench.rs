@@ -859,49 +859,8 @@ async fn bench_audit(entries: usize, appends: usize, json: bool) -> Result<()> {
         .with_audit_key(std::sync::Arc::new(civitas_audit::AuditKey::from_seed(
             [4; 32],
         )));
-    let actor = civitas_auth::Actor {
-        username: "sam".into(),
-        role: civitas_auth::Role::Supervisor,
-        scope: vec!["*".into()],
-    };
-    let basis = civitas_model::LegalBasisInput {
-        kind: "court-order".into(),
-        authority: "bench".into(),
-        reference: "B-1".into(),
-        purpose: "bench".into(),
-        expires: "2100-01-01".into(),
-    }
-    .validate(now)?;
-    let t = FaceTemplate::new(vec![0.6, 0.8]);
-    let entry = store2
-        .enroll(
-            &actor,
-            "bench",
-            &basis,
-            &["*".into()],
-            vec![("x".into(), t.into_enrolled_bytes(&basis))],
-            None,
-            now,
-        )
-        .await?;
-    let cand = civitas_model::Candidate {
-        id: None,
-        camera: "bench".into(),
-        track: civitas_model::TrackId(1),
-        entry,
-        entry_name: "bench".into(),
-        distance: 0.3,
-        detector_score: 0.9,
-        bbox: civitas_model::BBox {
-            x0: 0.0,
-            y0: 0.0,
-            x1: 10.0,
-            y1: 10.0,
-        },
-        frame_time: now,
-        offset_ms: 0,
-        crop_jpeg: vec![0u8; 6_000],
-    };
+    let entry = bench_entry(&store2, now).await?;
+    let cand = bench_candidate(entry, 0, now);
     let m = 2_000;
     let policy = ReviewPolicy::default();
     let t = Instant::now();
@@ -914,11 +873,9 @@ async fn bench_audit(entries: usize, appends: usize, json: bool) -> Result<()> {
     let t = Instant::now();
     for i in 0..m {
         // Each a different frame (one key each), as real candidates are.
-        let c = civitas_model::Candidate {
-            frame_time: civitas_base::Timestamp(now.0 + i as i64),
-            ..cand.clone()
-        };
-        store2.insert_candidate(&c, now, &policy).await?;
+        store2
+            .insert_candidate(&bench_candidate(entry, i, now), now, &policy)
+            .await?;
     }
     let audited_ms = t.elapsed().as_secs_f64() * 1000.0 / m as f64;
     store.close().await;
@@ -947,6 +904,37 @@ fn print_report(json: bool, report: &serde_json::Value) -> Result<()> {
 }
 
 /// A candidate for the store benchmarks, distinct per `i` (its own stable key).
+/// One watchlist entry (a supervisor's enrolment under a benchmark basis)
+/// to raise benchmark candidates against.
+async fn bench_entry(store: &civitas_store::Store, now: Timestamp) -> Result<EntryId> {
+    let basis = civitas_model::LegalBasisInput {
+        kind: "court-order".into(),
+        authority: "Benchmark".into(),
+        reference: "B-1".into(),
+        purpose: "benchmark".into(),
+        expires: "2099-01-01".into(),
+    }
+    .validate(now)
+    .map_err(anyhow::Error::msg)?;
+    let supervisor = civitas_auth::Actor {
+        username: "bench".into(),
+        role: civitas_auth::Role::Supervisor,
+        scope: vec!["*".into()],
+    };
+    let template = FaceTemplate::new(vec![0.6, 0.8]).into_enrolled_bytes(&basis);
+    Ok(store
+        .enroll(
+            &supervisor,
+            "bench",
+            &basis,
+            &["*".into()],
+            vec![("b".into(), template)],
+            None,
+            now,
+        )
+        .await?)
+}
+
 fn bench_candidate(entry: EntryId, i: usize, now: Timestamp) -> civitas_model::Candidate {
     civitas_model::Candidate {
         id: None,
@@ -1024,45 +1012,19 @@ fn backend_rows<F, Fut>(
 
 fn bench_store(n: usize, pg_url: &str, json: bool) -> Result<()> {
     use anyhow::Context;
-    use civitas_base::Clock;
     use civitas_store::{ReviewPolicy, Store, postgres};
     use std::sync::Arc;
     let rt = engine::tokio()?;
     let key = Arc::new(civitas_audit::AuditKey::from_seed([9; 32]));
     let now = Timestamp(1_800_000_000_000);
     let policy = ReviewPolicy::default();
-    let basis = civitas_model::LegalBasisInput {
-        kind: "court-order".into(),
-        authority: "Benchmark".into(),
-        reference: "B-1".into(),
-        purpose: "benchmark".into(),
-        expires: "2099-01-01".into(),
-    }
-    .validate(civitas_base::SystemClock.now())
-    .map_err(anyhow::Error::msg)?;
-    let sup = civitas_auth::Actor {
-        username: "bench".into(),
-        role: civitas_auth::Role::Supervisor,
-        scope: vec!["*".into()],
-    };
     // The same store code on each engine: one enrolled entry, then audited
     // candidates from 1 and 4 writers; the audit log verified after.
     let measure = |label: &'static str, url: &str, rows: &mut Vec<_>| -> Result<()> {
         let store = rt
             .block_on(Store::connect(url))?
             .with_audit_key(key.clone());
-        let entry = rt.block_on(store.enroll(
-            &sup,
-            "bench",
-            &basis,
-            &["*".into()],
-            vec![(
-                "b".into(),
-                FaceTemplate::new(vec![0.6, 0.8]).into_enrolled_bytes(&basis),
-            )],
-            None,
-            civitas_base::SystemClock.now(),
-        ))?;
+        let entry = rt.block_on(bench_entry(&store, now))?;
         let (s, p) = (store.clone(), policy);
         backend_rows(
             &rt,
