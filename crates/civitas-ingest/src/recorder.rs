@@ -278,6 +278,9 @@ struct Recorder {
     open: Option<Open>,
     /// Events mode: keep writing until this wall time.
     until_ms: Option<i64>,
+    /// The wall time the last closed clip reaches: a later clip starts after
+    /// it, and an event inside it needs no clip of its own.
+    recorded_to_ms: Option<i64>,
     failed: bool,
 }
 
@@ -298,6 +301,7 @@ impl Recorder {
             current: None,
             open: None,
             until_ms: None,
+            recorded_to_ms: None,
             failed: false,
         }
     }
@@ -351,10 +355,18 @@ impl Recorder {
             return;
         }
         let until = at + self.cfg.post_roll.as_millis() as i64;
+        if self.open.is_none() && self.recorded_to_ms.is_some_and(|e| until <= e) {
+            // Announced after its clip closed (the store was slow, say), and
+            // that clip already holds it with its post-roll.
+            return;
+        }
         self.until_ms = Some(self.until_ms.map_or(until, |u| u.max(until)));
         if self.open.is_none() {
-            // Pre-roll: the buffered groups that reach into the window.
-            let from = at - self.cfg.pre_roll.as_millis() as i64;
+            // Pre-roll: the buffered groups that reach into the window, after
+            // what the last clip holds (a clip never repeats another's groups,
+            // nor takes its file name).
+            let from = (at - self.cfg.pre_roll.as_millis() as i64)
+                .max(self.recorded_to_ms.map_or(i64::MIN, |e| e + 1));
             // Nothing buffered yet (the camera just started): the clip starts
             // with the group being received.
             let first = self
@@ -552,10 +564,7 @@ impl Recorder {
     fn close(&mut self) {
         let Some(o) = self.open.take() else { return };
         drop(o.out);
-        // A later clip's pre-roll may take these groups again.
-        for g in &mut self.ring {
-            g.written = false;
-        }
+        self.recorded_to_ms = Some(o.end_ms);
         let done = final_path(&o.path);
         if let Err(e) = std::fs::rename(&o.path, &done) {
             tracing::error!(path = %o.path.display(), error = %e, "closing a recording");
@@ -749,6 +758,63 @@ mod tests {
         assert_eq!((s.fragments, s.samples, s.trailing_bytes), (5, 50, 0));
         assert_eq!(s.duration_ms, 5_000);
         assert!(!dir.path().join("gate").join("3000-event.mp4.part").exists());
+    }
+
+    #[test]
+    fn an_event_announced_after_its_clip_closed_is_not_recorded_twice() {
+        let dir = tempfile::tempdir().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let mut r = Recorder::new(
+            cfg(dir.path(), Mode::Events),
+            Box::new(RealFs),
+            notify(tx),
+            Default::default(),
+        );
+        r.params = Some(params());
+        // Events may be announced up to 4 s late, so the ring keeps them.
+        r.cfg.event_delay = Duration::from_secs(4);
+        for i in 0..130 {
+            r.frame(frame(i));
+            if i == 55 {
+                r.trigger(5_500);
+            }
+            // The first clip (3 s to 7.9 s) has closed. An event at 5.6 s,
+            // announced late, lies inside it: no new clip.
+            if i == 85 {
+                r.trigger(5_600);
+            }
+            // An event at 6.5 s, later still, needs 2 s past the clip: a
+            // clip of its own from the group after it, not the same groups
+            // again under the same name.
+            if i == 95 {
+                r.trigger(6_500);
+            }
+        }
+        r.finish_current(None);
+        r.close();
+        let closed: Vec<(PathBuf, i64, i64)> = drain(&rx)
+            .into_iter()
+            .filter_map(|n| match n {
+                Notice::Closed {
+                    path,
+                    start_ms,
+                    end_ms,
+                    ..
+                } => Some((path, start_ms, end_ms)),
+                _ => None,
+            })
+            .collect();
+        let gate = dir.path().join("gate");
+        assert_eq!(
+            closed,
+            vec![
+                (gate.join("3000-event.mp4"), 3_000, 7_900),
+                (gate.join("8000-event.mp4"), 8_000, 9_900)
+            ]
+        );
+        // The first clip is whole: nothing overwrote it.
+        let first = mp4::summarise(&closed[0].0).unwrap();
+        assert_eq!((first.fragments, first.samples), (5, 50));
     }
 
     #[test]

@@ -176,7 +176,7 @@ async fn index(
                 // Only a finished file changes a camera's total against its budget.
                 let finished = !matches!(n, Notice::Opened { .. });
                 if let Err(e) = note(&store, &console, &dir, &camera, n).await {
-                    tracing::error!(camera = %camera, error = %e, "indexing a recording");
+                    tracing::error!(camera = %camera, error = ?e, "indexing a recording");
                 }
                 if finished && let Err(e) = retention(&store, &dir, budget, None).await {
                     tracing::error!(error = %e, "recording retention");
