@@ -76,6 +76,16 @@ impl Sessions {
         self.len() == 0
     }
 
+    /// Whether the session with this key (SHA-256 of the cookie) is held
+    /// and within its limits, without refreshing it (a stream kept open is
+    /// not activity).
+    fn alive(&self, key: &[u8; 32], now: Timestamp, s: &Settings) -> bool {
+        self.lock().get(key).is_some_and(|x| {
+            now.0.saturating_sub(x.last_seen.0) <= s.session_idle_ms
+                && now.0.saturating_sub(x.created.0) <= s.session_max_ms
+        })
+    }
+
     fn end(&self, id: &str) {
         self.lock().remove(&civitas_auth::token_sha256(id));
     }
@@ -129,9 +139,15 @@ pub struct Settings {
     pub session_max_ms: i64,
     /// Mark the cookie `Secure` (set when served over HTTPS, e.g. behind a proxy).
     pub secure_cookie: bool,
-    /// Failed logins allowed per user name, and per client address, within the window.
+    /// Login attempts per user name checked at once within the window (four
+    /// times as many per client address); each attempt past them waits twice
+    /// as long as the one before, from one second.
     pub login_max_failures: u32,
+    /// Attempts older than this are forgotten (ms).
     pub login_window_ms: i64,
+    /// The longest an attempt is made to wait; one that would wait longer is
+    /// refused (429) without its password being checked (ms).
+    pub login_max_delay_ms: i64,
 }
 
 impl Default for Settings {
@@ -142,70 +158,151 @@ impl Default for Settings {
             secure_cookie: false,
             login_max_failures: 5,
             login_window_ms: 15 * 60_000,
+            login_max_delay_ms: 30_000,
         }
     }
 }
 
-/// Counts failed logins per user name and per address in a sliding window.
-/// Per user name: 5 by default. Per address: four times that, so one office
-/// behind one address is not locked out by a single mistyping colleague.
+/// The most bytes a login body may have, and its fields.
+pub const LOGIN_BODY_MAX: usize = 4_096;
+pub const USERNAME_MAX: usize = 64;
+pub const PASSWORD_MAX: usize = 1_024;
+
+/// Throttles login attempts per user name and per client address by delay,
+/// not lockout: past the free attempts, each attempt on a key is checked only
+/// after a wait that doubles (1 s, 2 s, 4 s… up to `login_max_delay_ms`), so
+/// guessing is slowed to a crawl while the right password still gets in
+/// after at most that wait, whoever else is guessing. The slot is reserved
+/// atomically under one lock before any password is checked, so concurrent
+/// attempts cannot all pass between a check and a record.
 #[derive(Debug, Default)]
-pub struct LoginLimiter(Mutex<HashMap<String, Vec<Timestamp>>>);
+pub struct LoginLimiter(Mutex<HashMap<String, Throttle>>);
+
+#[derive(Debug, Default)]
+struct Throttle {
+    /// Attempts within the window (each counted when its slot is reserved).
+    attempts: Vec<Timestamp>,
+    /// The earliest the next attempt may be checked (ms).
+    next_ms: i64,
+}
 
 impl LoginLimiter {
-    fn keys(user: &str, ip: Option<IpAddr>) -> Vec<String> {
-        let mut k = vec![format!("user:{}", user.trim().to_lowercase())];
+    fn keys(user: &str, ip: Option<IpAddr>) -> Vec<(String, bool)> {
+        let mut k = vec![(format!("user:{}", user.trim().to_lowercase()), false)];
         if let Some(ip) = ip {
-            k.push(format!("ip:{ip}"));
+            k.push((format!("ip:{ip}"), true));
         }
         k
     }
 
-    /// Refuses while any key has reached its limit inside the window.
-    fn check(&self, user: &str, ip: Option<IpAddr>, now: Timestamp, s: &Settings) -> Result<()> {
+    /// Reserves the attempt's slot: the milliseconds it must wait before its
+    /// password is checked, or a refusal when that would exceed the limit.
+    fn reserve(&self, user: &str, ip: Option<IpAddr>, now: Timestamp, s: &Settings) -> Result<i64> {
         let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        for k in Self::keys(user, ip) {
-            let max = if k.starts_with("ip:") {
+        // Made-up user names must not grow the table without bound.
+        if map.len() > 10_000 {
+            map.retain(|_, t| {
+                t.attempts
+                    .iter()
+                    .any(|a| now.0.saturating_sub(a.0) < s.login_window_ms)
+            });
+        }
+        let keys = Self::keys(user, ip);
+        let mut slot = now.0;
+        for (k, _) in &keys {
+            if let Some(t) = map.get_mut(k) {
+                t.attempts
+                    .retain(|a| now.0.saturating_sub(a.0) < s.login_window_ms);
+                if t.attempts.is_empty() {
+                    t.next_ms = 0;
+                }
+                slot = slot.max(t.next_ms);
+            }
+        }
+        let wait = slot - now.0;
+        if wait > s.login_max_delay_ms {
+            let by_address = keys
+                .iter()
+                .any(|(k, ip)| *ip && map.get(k).is_some_and(|t| t.next_ms == slot));
+            return Err(Error::new(
+                ErrorKind::ResourceExhausted,
+                format!(
+                    "too many failed logins for {}; try again in {} s",
+                    if by_address {
+                        "this address"
+                    } else {
+                        "this user name"
+                    },
+                    (wait - s.login_max_delay_ms) / 1000 + 1
+                ),
+            ));
+        }
+        for (k, is_ip) in keys {
+            let free = if is_ip {
                 s.login_max_failures as usize * 4
             } else {
                 s.login_max_failures as usize
             };
-            if let Some(v) = map.get_mut(&k) {
-                v.retain(|t| now.0 - t.0 < s.login_window_ms);
-                if v.len() >= max {
-                    let wait_s = (v[0].0 + s.login_window_ms - now.0).max(0) / 1000 + 1;
-                    return Err(Error::new(
-                        ErrorKind::ResourceExhausted,
-                        format!(
-                            "too many failed logins for {}; try again in {wait_s} s",
-                            if k.starts_with("ip:") {
-                                "this address"
-                            } else {
-                                "this user name"
-                            }
-                        ),
-                    ));
-                }
+            let t = map.entry(k).or_default();
+            t.attempts.push(now);
+            let n = t.attempts.len();
+            let delay = if n < free {
+                0
+            } else {
+                (1000i64 << (n - free).min(20)).min(s.login_max_delay_ms)
+            };
+            // Only a key's own delay moves it: a colleague's throttled name
+            // must not hold up the whole address.
+            if delay > 0 {
+                t.next_ms = t.next_ms.max(slot + delay);
             }
         }
-        Ok(())
+        Ok(wait)
     }
 
-    fn failed(&self, user: &str, ip: Option<IpAddr>, now: Timestamp, s: &Settings) {
+    /// A login succeeded: the name's attempts are forgotten, and this one is
+    /// not held against the address.
+    fn succeeded(&self, user: &str, ip: Option<IpAddr>) {
         let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        // Made-up user names must not grow the table without bound.
-        if map.len() > 10_000 {
-            map.retain(|_, v| v.iter().any(|t| now.0 - t.0 < s.login_window_ms));
-        }
-        for k in Self::keys(user, ip) {
-            map.entry(k).or_default().push(now);
+        for (k, is_ip) in Self::keys(user, ip) {
+            if is_ip {
+                if let Some(t) = map.get_mut(&k) {
+                    t.attempts.pop();
+                }
+            } else {
+                map.remove(&k);
+            }
         }
     }
+}
 
-    fn succeeded(&self, user: &str) {
-        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        map.remove(&format!("user:{}", user.trim().to_lowercase()));
+/// The client's address: the peer's, or, when the peer is one of the
+/// `trusted` reverse proxies, the nearest address in `X-Forwarded-For` that
+/// is not itself a trusted proxy. The header is ignored from anyone else (a
+/// client could otherwise pick any address to be throttled under).
+pub fn client_address(
+    peer: Option<IpAddr>,
+    headers: &HeaderMap,
+    trusted: &[IpAddr],
+) -> Option<IpAddr> {
+    let peer = peer?;
+    if !trusted.contains(&peer) {
+        return Some(peer);
     }
+    let forwarded: Vec<IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|a| a.trim().parse().ok())
+        .collect();
+    Some(
+        forwarded
+            .into_iter()
+            .rev()
+            .find(|a| !trusted.contains(a))
+            .unwrap_or(peer),
+    )
 }
 
 /// How the caller proved who it is.
@@ -224,9 +321,36 @@ pub enum Via {
 pub struct Caller {
     pub actor: Actor,
     pub via: Via,
+    /// The credential the request came with, to check again later.
+    credential: Credential,
+}
+
+/// A credential, as its SHA-256 (never the secret itself).
+#[derive(Debug, Clone)]
+enum Credential {
+    Session([u8; 32]),
+    Token([u8; 32]),
 }
 
 impl Caller {
+    /// Whether the credential this caller came with still holds now: the
+    /// session not logged out or expired, the token not revoked, the user not
+    /// disabled. Long answers (the live event stream) ask this every half
+    /// second and end when it fails, so access that ended stops at once.
+    pub async fn still_valid(&self, c: &Console) -> bool {
+        let now = c.clock.now();
+        match &self.credential {
+            Credential::Session(key) => {
+                c.sessions.alive(key, now, &c.settings)
+                    && c.store
+                        .user_enabled(&self.actor.username)
+                        .await
+                        .unwrap_or(false)
+            }
+            Credential::Token(hash) => c.store.authenticate_token(hash, now).await.is_ok(),
+        }
+    }
+
     /// Fails unless the user's role, and the token if narrowed, allow `p`.
     pub fn require(&self, p: Permission) -> Result<()> {
         self.actor.require(p)?;
@@ -290,16 +414,15 @@ impl FromRequestParts<ApiState> for Caller {
                         "the Authorization header must be `Bearer TOKEN`",
                     )
                 })?;
-            let t = c
-                .store
-                .authenticate_token(&civitas_auth::token_sha256(token), now)
-                .await?;
+            let hash = civitas_auth::token_sha256(token);
+            let t = c.store.authenticate_token(&hash, now).await?;
             return Ok(Caller {
                 actor: t.actor,
                 via: Via::Token {
                     id: t.token_id,
                     only: t.only,
                 },
+                credential: Credential::Token(hash),
             });
         }
         let Some(id) = cookie(&parts.headers, SESSION_COOKIE) else {
@@ -345,6 +468,7 @@ impl FromRequestParts<ApiState> for Caller {
         Ok(Caller {
             actor,
             via: Via::Session,
+            credential: Credential::Session(civitas_auth::token_sha256(&id)),
         })
     }
 }
@@ -422,20 +546,47 @@ fn set_cookie(value: &str, max_age_s: i64, secure: bool) -> header::HeaderValue 
     ))]
 pub async fn login(
     State(st): State<ApiState>,
-    ClientIp(ip): ClientIp,
+    ClientIp(peer): ClientIp,
+    headers: HeaderMap,
     body: crate::JsonBody<LoginRequest>,
 ) -> std::result::Result<Response, ApiError> {
     let c = console(&st)?;
+    // Small bodies only: an anonymous request once wrote a 2 MB user name
+    // into the permanent audit log.
+    if body.len() > LOGIN_BODY_MAX {
+        return Err(Error::new(
+            ErrorKind::TooLarge,
+            format!("request body: a login is at most {LOGIN_BODY_MAX} bytes"),
+        )
+        .into());
+    }
     let req = body.parse()?;
+    if req.username.chars().count() > USERNAME_MAX {
+        return Err(Error::invalid(format!(
+            "field `username`: at most {USERNAME_MAX} characters"
+        ))
+        .into());
+    }
+    if req.password.chars().count() > PASSWORD_MAX {
+        return Err(Error::invalid(format!(
+            "field `password`: at most {PASSWORD_MAX} characters"
+        ))
+        .into());
+    }
+    let ip = client_address(peer, &headers, &c.trusted_proxies);
     let now = c.clock.now();
-    c.limiter.check(&req.username, ip, now, &c.settings)?;
+    let wait = c.limiter.reserve(&req.username, ip, now, &c.settings)?;
+    if wait > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(wait as u64)).await;
+    }
+    let now = c.clock.now();
     match c
         .store
         .authenticate(&req.username, &req.password, now)
         .await
     {
         Ok(actor) => {
-            c.limiter.succeeded(&req.username);
+            c.limiter.succeeded(&req.username, ip);
             let (id, csrf) = c.sessions.start(actor.clone(), now, &c.settings);
             let mut r = (StatusCode::OK, axum::Json(info(&actor, Some(csrf)))).into_response();
             r.headers_mut().insert(
@@ -448,12 +599,7 @@ pub async fn login(
             );
             Ok(r)
         }
-        Err(e) => {
-            if e.kind() == ErrorKind::PermissionDenied {
-                c.limiter.failed(&req.username, ip, now, &c.settings);
-            }
-            Err(e.into())
-        }
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -524,6 +670,25 @@ mod tests {
     }
 
     #[test]
+    fn forwarded_for_counts_only_from_a_trusted_proxy() {
+        let proxy: IpAddr = "10.0.0.2".parse().unwrap();
+        let client: IpAddr = "203.0.113.7".parse().unwrap();
+        let mut h = HeaderMap::new();
+        h.insert(
+            "x-forwarded-for",
+            "198.51.100.1, 203.0.113.7".parse().unwrap(),
+        );
+        // From a trusted proxy: the nearest untrusted address it forwards.
+        assert_eq!(client_address(Some(proxy), &h, &[proxy]), Some(client));
+        // From anyone else the header is ignored: no picking one's address.
+        assert_eq!(client_address(Some(client), &h, &[proxy]), Some(client));
+        assert_eq!(client_address(Some(proxy), &h, &[]), Some(proxy));
+        let mut junk = HeaderMap::new();
+        junk.insert("x-forwarded-for", "not an address".parse().unwrap());
+        assert_eq!(client_address(Some(proxy), &junk, &[proxy]), Some(proxy));
+    }
+
+    #[test]
     fn abandoned_sessions_are_dropped_and_limits_are_per_name_and_address() {
         let s = Settings::default();
         let sessions = Sessions::default();
@@ -536,21 +701,37 @@ mod tests {
         let l = LoginLimiter::default();
         let ip = Some(IpAddr::from([10, 0, 0, 1]));
         for i in 0..5 {
-            l.failed("ana", ip, Timestamp(i), &s);
+            assert_eq!(l.reserve("ana", ip, Timestamp(i), &s).unwrap(), 0);
         }
-        assert!(l.check("ana", ip, Timestamp(10), &s).is_err());
+        let wait = l.reserve("ana", ip, Timestamp(10), &s).unwrap();
         assert!(
-            l.check("bob", ip, Timestamp(10), &s).is_ok(),
-            "a colleague at the same address may still log in"
+            (900..=1000).contains(&wait),
+            "the sixth waits a second: {wait}"
         );
-        for i in 0..15 {
-            l.failed(&format!("u{i}"), ip, Timestamp(i), &s);
+        assert_eq!(
+            l.reserve("bob", ip, Timestamp(10), &s).unwrap(),
+            0,
+            "a colleague at the same address is not held up"
+        );
+        // Guessing at one name: the waits double until the limit refuses.
+        let mut refused = 0;
+        for i in 0..20 {
+            if l.reserve("ana", ip, Timestamp(20 + i), &s).is_err() {
+                refused += 1;
+            }
         }
-        let e = l.check("bob", ip, Timestamp(20), &s).unwrap_err();
+        assert!(refused >= 15, "{refused}");
+        // Many names from one address: the address is throttled.
+        for i in 0..30 {
+            let _ = l.reserve(&format!("u{i}"), ip, Timestamp(40), &s);
+        }
+        let e = l.reserve("carl", ip, Timestamp(50), &s).unwrap_err();
         assert!(e.message().contains("this address"), "{}", e.message());
-        assert!(
-            l.check("bob", ip, Timestamp(s.login_window_ms + 100), &s)
-                .is_ok()
+        assert_eq!(
+            l.reserve("carl", ip, Timestamp(s.login_window_ms + 100), &s)
+                .unwrap(),
+            0,
+            "forgotten after the window"
         );
     }
 }

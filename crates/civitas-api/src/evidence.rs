@@ -96,6 +96,24 @@ fn exporter(c: &crate::Console) -> Result<std::sync::Arc<dyn Exporter>, Error> {
     })
 }
 
+/// The job if the caller may see its candidate (its camera in the caller's
+/// scope); a job out of scope reads exactly as one that does not exist (job
+/// ids are sequential, so anyone could otherwise walk them).
+async fn visible_job(
+    c: &crate::Console,
+    caller: &Caller,
+    job: Option<ExportJob>,
+    id: u64,
+) -> Result<ExportJob, Error> {
+    let absent = || Error::not_found(format!("export {id} does not exist"));
+    let job = job.ok_or_else(absent)?;
+    match c.store.candidate_camera(&caller.actor, job.candidate).await {
+        Ok(_) => Ok(job),
+        Err(e) if e.kind() == ErrorKind::NotFound => Err(absent()),
+        Err(e) => Err(e),
+    }
+}
+
 /// An export's progress (frames blurred of the estimated total) and outcome.
 #[utoipa::path(get, path = "/api/v1/evidence/{id}", tag = "evidence",
     params(("id" = u64, Path, description = "export job")),
@@ -113,9 +131,7 @@ pub async fn export_job(
 ) -> Result<axum::Json<ExportJob>, ApiError> {
     let c = console(&st)?;
     caller.require(Permission::Export)?;
-    let job = exporter(c)?
-        .job(id)
-        .ok_or_else(|| Error::not_found(format!("export {id} does not exist")))?;
+    let job = visible_job(c, &caller, exporter(c)?.job(id), id).await?;
     Ok(axum::Json(job))
 }
 
@@ -140,9 +156,7 @@ pub async fn bundle(
     let c = console(&st)?;
     caller.require(Permission::Export)?;
     let ex = exporter(c)?;
-    let job = ex
-        .job(id)
-        .ok_or_else(|| Error::not_found(format!("export {id} does not exist")))?;
+    let job = visible_job(c, &caller, ex.job(id), id).await?;
     let dir = match (job.state.as_str(), ex.bundle_dir(id)) {
         ("done", Some(d)) => d,
         _ => {

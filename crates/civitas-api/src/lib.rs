@@ -18,6 +18,7 @@ pub mod recordings;
 pub mod routes;
 pub mod web;
 pub mod webhooks;
+pub mod witness;
 
 use axum::Router;
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -110,8 +111,68 @@ pub struct JsonBody<T> {
     _t: std::marker::PhantomData<T>,
 }
 
+impl<T> JsonBody<T> {
+    /// The body's size in bytes.
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+}
+
+/// The longest text any JSON field may hold (a note, a justification, a
+/// name), in characters; `photo_base64` alone may be longer (the body limit
+/// bounds it). The store and the audit log never see more.
+pub const FIELD_MAX_CHARS: usize = 4_000;
+/// The most items in any JSON list (camera scopes, ids).
+pub const LIST_MAX_ITEMS: usize = 1_000;
+/// The longest query-string value, in characters.
+pub const QUERY_VALUE_MAX_CHARS: usize = 1_000;
+
+/// Refuses a JSON value with a string or list over its limit, naming it.
+fn check_bounds(v: &serde_json::Value, path: &str) -> Result<(), Error> {
+    use serde_json::Value;
+    match v {
+        Value::String(t)
+            if !path.ends_with("photo_base64") && t.chars().count() > FIELD_MAX_CHARS =>
+        {
+            Err(Error::invalid(format!(
+                "request body: field `{}`: at most {FIELD_MAX_CHARS} characters",
+                path.trim_start_matches('.')
+            )))
+        }
+        Value::Array(a) => {
+            if a.len() > LIST_MAX_ITEMS {
+                return Err(Error::invalid(format!(
+                    "request body: field `{}`: at most {LIST_MAX_ITEMS} items",
+                    path.trim_start_matches('.')
+                )));
+            }
+            a.iter()
+                .enumerate()
+                .try_for_each(|(i, x)| check_bounds(x, &format!("{path}[{i}]")))
+        }
+        Value::Object(m) => m.iter().try_for_each(|(k, x)| {
+            if k.chars().count() > 100 {
+                return Err(Error::invalid(
+                    "request body: a field name is longer than 100 characters",
+                ));
+            }
+            check_bounds(x, &format!("{path}.{k}"))
+        }),
+        _ => Ok(()),
+    }
+}
+
 impl<T: DeserializeOwned> JsonBody<T> {
     pub fn parse(&self) -> Result<T, Error> {
+        // Bounds first, on every field of every body, so no route can let a
+        // megabyte-long value through to the store or the audit log.
+        if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&self.bytes) {
+            check_bounds(&v, "")?;
+        }
         let de = &mut serde_json::Deserializer::from_slice(&self.bytes);
         serde_path_to_error::deserialize(de).map_err(|e| {
             let path = e.path().to_string();
@@ -162,6 +223,23 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryArgs<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if let Some(q) = parts.uri.query()
+            && let Some(long) = q
+                .split('&')
+                .find(|kv| kv.len() > QUERY_VALUE_MAX_CHARS * 3 + 100)
+        {
+            let name: String = long
+                .split('=')
+                .next()
+                .unwrap_or("")
+                .chars()
+                .take(40)
+                .collect();
+            return Err(Error::invalid(format!(
+                "query: parameter `{name}`: at most {QUERY_VALUE_MAX_CHARS} characters"
+            ))
+            .into());
+        }
         axum::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|q| QueryArgs(q.0))
@@ -207,6 +285,11 @@ pub struct Console {
     pub recordings_dir: Option<std::path::PathBuf>,
     /// Evidence export with the models (absent: export answers 503).
     pub exporter: Option<Arc<dyn evidence::Exporter>>,
+    /// When each user's play of each recording was last audited.
+    pub plays: recordings::PlayLog,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (`[api]
+    /// trusted_proxies`); from anyone else the header is ignored.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Console {
@@ -232,6 +315,8 @@ impl Console {
             outbox_wake: Default::default(),
             recordings_dir: None,
             exporter: None,
+            plays: Default::default(),
+            trusted_proxies: Vec::new(),
         }
     }
 
@@ -335,6 +420,7 @@ pub fn router(state: ApiState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(incidents::integrations))
         .routes(routes!(routes::audit_search))
         .routes(routes!(routes::audit_head))
+        .routes(routes!(routes::audit_consistency))
         .routes(routes!(routes::audit_verify))
         .routes(routes!(routes::report))
         .routes(routes!(metrics::metrics))

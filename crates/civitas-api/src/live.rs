@@ -197,7 +197,7 @@ pub async fn events(
     .await?;
     let sees_candidates = caller.require(Permission::ViewCandidates).is_ok();
     let dispatches = caller.require(Permission::Dispatch).is_ok();
-    let actor = caller.actor;
+    let actor = caller.actor.clone();
     let stream = BroadcastStream::new(c.live.subscribe()).filter_map(move |ev| {
         let ev = match ev {
             Ok(ev) => ev,
@@ -227,5 +227,38 @@ pub async fn events(
             .event(ev.kind.clone())
             .data(ev.data.to_string())))
     });
-    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+    // The stream is forwarded by a task that checks every half second that
+    // the caller's access still holds (logout, expiry, disabled user,
+    // revoked token) and ends the stream when it does not: a stream opened
+    // before access ended once went on delivering names.
+    let (tx, rx) = tokio::sync::mpsc::channel(64);
+    let state = st.clone();
+    tokio::spawn(async move {
+        let mut stream = std::pin::pin!(stream);
+        let mut tick = tokio::time::interval(std::time::Duration::from_millis(500));
+        loop {
+            tokio::select! {
+                ev = stream.next() => match ev {
+                    Some(ev) => if tx.send(ev).await.is_err() { break },
+                    None => break,
+                },
+                _ = tick.tick() => {
+                    let valid = match state.console.as_deref() {
+                        Some(c) => caller.still_valid(c).await,
+                        None => false,
+                    };
+                    if !valid {
+                        let _ = tx
+                            .send(Ok(SseEvent::default()
+                                .event("ended")
+                                .data("{\"reason\":\"access ended: logged out, expired, disabled or revoked\"}")))
+                            .await;
+                        break;
+                    }
+                }
+                _ = tx.closed() => break,
+            }
+        }
+    });
+    Ok(Sse::new(tokio_stream::wrappers::ReceiverStream::new(rx)).keep_alive(KeepAlive::default()))
 }

@@ -61,7 +61,7 @@ pub async fn recordings(
             .recordings(
                 &caller.actor,
                 &camera,
-                Timestamp(q.from_ms.unwrap_or(to - 3_600_000)),
+                Timestamp(q.from_ms.unwrap_or(to.saturating_sub(3_600_000))),
                 Timestamp(to),
                 q.justification.as_deref().unwrap_or(""),
                 q.limit.unwrap_or(100),
@@ -69,6 +69,29 @@ pub async fn recordings(
             )
             .await?,
     ))
+}
+
+/// When each user's play of each recording was last audited.
+#[derive(Debug, Default)]
+pub struct PlayLog(std::sync::Mutex<std::collections::HashMap<(String, i64), Timestamp>>);
+
+impl PlayLog {
+    /// A play is audited again after this long.
+    pub const WINDOW_MS: i64 = 5 * 60_000;
+
+    fn due(&self, user: &str, recording: i64, now: Timestamp) -> bool {
+        let map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(&(user.to_owned(), recording))
+            .is_none_or(|t| now.0.saturating_sub(t.0) >= Self::WINDOW_MS || now.0 < t.0)
+    }
+
+    fn record(&self, user: &str, recording: i64, now: Timestamp) {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() > 10_000 {
+            map.retain(|_, t| now.0.saturating_sub(t.0) < Self::WINDOW_MS);
+        }
+        map.insert((user.to_owned(), recording), now);
+    }
 }
 
 /// `bytes=A-B`, `bytes=A-` or `bytes=-N` against a file of `len` bytes.
@@ -154,10 +177,14 @@ pub async fn media(
             }
         },
     };
-    if start == 0 {
-        c.store
-            .audit_recording_play(&caller.actor, &r, c.clock.now())
-            .await?;
+    // Every request is audited, whatever its range (only those from byte 0
+    // once were, so `Range: bytes=1-` fetched a file unaudited), except a
+    // player's follow-up ranges of a recording the same user's play of it
+    // was audited within the last five minutes.
+    let now = c.clock.now();
+    if c.plays.due(&caller.actor.username, id, now) {
+        c.store.audit_recording_play(&caller.actor, &r, now).await?;
+        c.plays.record(&caller.actor.username, id, now);
     }
     // At most 8 MiB an answer: a browser asks again for the rest.
     let end = end.min(start + (8 << 20) - 1);

@@ -302,6 +302,19 @@ pub async fn enrol(
     caller.require(Permission::Enroll)?;
     let req = body.parse()?;
     let now = c.clock.now();
+    // Before the models run: a scoped user grants only their own cameras
+    // (the store checks again where every basis is made).
+    if !caller.actor.covers_scope(&req.scope) {
+        return Err(Error::new(
+            civitas_base::ErrorKind::PermissionDenied,
+            format!(
+                "user {:?} may enrol only on cameras in their own scope ({})",
+                caller.actor.username,
+                caller.actor.scope.join(", ")
+            ),
+        )
+        .into());
+    }
     if req.name.trim().is_empty() {
         return Err(Error::invalid("field `name` is required and was empty").into());
     }
@@ -384,7 +397,7 @@ pub async fn plate_search(
     let to = q.to_ms.unwrap_or(now.0 + 1);
     let query = civitas_store::PlateQuery {
         pattern: q.pattern.unwrap_or_default(),
-        from: Timestamp(q.from_ms.unwrap_or(to - 86_400_000)),
+        from: Timestamp(q.from_ms.unwrap_or(to.saturating_sub(86_400_000))),
         to: Timestamp(to),
         cameras: q.camera.into_iter().collect(),
         justification: q.justification.unwrap_or_default(),
@@ -444,7 +457,7 @@ pub async fn match_search(
                 &caller.actor,
                 q.name.as_deref().unwrap_or(""),
                 q.entry,
-                Timestamp(q.from_ms.unwrap_or(to - 7 * 86_400_000)),
+                Timestamp(q.from_ms.unwrap_or(to.saturating_sub(7 * 86_400_000))),
                 Timestamp(to),
                 &cameras,
                 q.justification.as_deref().unwrap_or(""),
@@ -498,7 +511,7 @@ pub async fn camera_event_search(
             .search_camera_events(
                 &caller.actor,
                 q.kind.as_deref().filter(|k| !k.is_empty()),
-                Timestamp(q.from_ms.unwrap_or(to - 7 * 86_400_000)),
+                Timestamp(q.from_ms.unwrap_or(to.saturating_sub(7 * 86_400_000))),
                 Timestamp(to),
                 &cameras,
                 q.justification.as_deref().unwrap_or(""),
@@ -617,6 +630,47 @@ pub async fn audit_head(
     Ok(axum::Json(
         serde_json::json!({"head": head, "public_key": hex(&c.audit_public)}),
     ))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ConsistencyQuery {
+    /// The tree size a witness holds a head for. Required.
+    pub from: Option<u64>,
+}
+
+/// An RFC 9162 consistency proof from the tree at `from` entries to the
+/// latest signed head, for a witness (`civitas audit witness`) that keeps
+/// heads outside this machine: it checks the proof against the root it
+/// holds, so a log rewritten or cut back since is caught. Not audited (a
+/// witness polls it), like the head.
+#[utoipa::path(get, path = "/api/v1/audit/consistency", tag = "audit",
+    params(ConsistencyQuery),
+    security(("session" = ["read_audit"]), ("bearer" = ["read_audit"])),
+    responses(
+        (status = 200, description = "{from_size, proof: [hex], head, public_key}", body = serde_json::Value),
+        (status = 400, body = crate::ErrorBody),
+        (status = 401, body = crate::ErrorBody),
+        (status = 403, body = crate::ErrorBody),
+        (status = 404, body = crate::ErrorBody),
+    ))]
+pub async fn audit_consistency(
+    State(st): State<ApiState>,
+    caller: Caller,
+    QueryArgs(q): QueryArgs<ConsistencyQuery>,
+) -> Result<axum::Json<serde_json::Value>, ApiError> {
+    let c = console(&st)?;
+    caller.require(Permission::ReadAudit)?;
+    let from = q
+        .from
+        .ok_or_else(|| Error::invalid("query: `from` (a tree size) is required"))?;
+    let (_, proof, head) = c.store.audit_consistency(from).await?;
+    Ok(axum::Json(serde_json::json!({
+        "from_size": from,
+        "proof": proof.iter().map(|h| hex(h)).collect::<Vec<_>>(),
+        "head": head,
+        "public_key": hex(&c.audit_public),
+    })))
 }
 
 fn hex(b: &[u8]) -> String {

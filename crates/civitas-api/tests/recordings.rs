@@ -89,7 +89,18 @@ async fn a_recording_plays_with_range_requests_and_each_playback_is_audited() {
         "{}",
         r.message()
     );
-    // Two starts of playback audited (no range, bytes=0-); the mid-file range is not.
+    // One play audited: the player's follow-up ranges within five minutes
+    // of the audited one are the same viewing.
+    let plays = f
+        .store
+        .audit_entries(0, 1000, "recording.play")
+        .await
+        .unwrap();
+    assert_eq!(plays.len(), 1, "{plays:?}");
+    // Later, any range, even one not from byte 0, is a new audited play.
+    f.clock.advance_ms(6 * 60_000);
+    let r = get(&f, &media, &sam, Some("bytes=1-")).await;
+    assert_eq!(r.status, StatusCode::PARTIAL_CONTENT);
     let plays = f
         .store
         .audit_entries(0, 1000, "recording.play")

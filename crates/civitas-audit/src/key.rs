@@ -11,6 +11,35 @@ use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 use serde::Serialize;
 use std::path::Path;
 
+/// Refuses a key file that is not a regular file readable by its owner only.
+fn check_private(path: &Path, meta: &std::fs::Metadata) -> Result<()> {
+    if !meta.is_file() {
+        return Err(Error::new(
+            ErrorKind::FailedPrecondition,
+            format!(
+                "audit key {} is not a regular file (a link or a folder); refusing it",
+                path.display()
+            ),
+        ));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(Error::new(
+                ErrorKind::FailedPrecondition,
+                format!(
+                    "audit key {} has mode {mode:03o}: the group or others may read it, and whoever reads it can sign a rewritten log; run `chmod 600 {}` after checking who read it",
+                    path.display(),
+                    path.display()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// A signed tree head: the log's size and root at a time, signed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SignedTreeHead {
@@ -66,8 +95,10 @@ pub fn verify_sth(public: &[u8; 32], sth: &SignedTreeHead) -> bool {
     .is_ok()
 }
 
-/// The audit log's signing key.
-pub struct AuditKey(SigningKey);
+/// The audit log's signing key, with the last head it signed or verified
+/// (so the appender's check of the stored head against the key costs an
+/// Ed25519 verification only when the head is not the one it knows).
+pub struct AuditKey(SigningKey, std::sync::Mutex<Option<SignedTreeHead>>);
 
 impl std::fmt::Debug for AuditKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -76,28 +107,46 @@ impl std::fmt::Debug for AuditKey {
 }
 
 impl AuditKey {
-    /// Loads the key file, or creates it (32 random bytes, hex, mode 0600) if absent.
+    /// Loads the key file, or creates it (32 random bytes, hex) if absent.
+    ///
+    /// The file is created with mode 0600 in one step (`O_CREAT|O_EXCL` with
+    /// the mode), never written first and narrowed after; a key file that
+    /// the group or others may read is refused, since anyone who reads it
+    /// can sign a rewritten log.
     pub fn load_or_create(path: &Path) -> Result<AuditKey> {
-        if path.exists() {
-            let text = std::fs::read_to_string(path).map_err(|e| {
-                Error::with_source(
+        match std::fs::symlink_metadata(path) {
+            Ok(meta) => {
+                check_private(path, &meta)?;
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    Error::with_source(
+                        ErrorKind::Unavailable,
+                        format!("reading audit key {}", path.display()),
+                        e,
+                    )
+                })?;
+                let seed: [u8; 32] = unhex(&text).ok_or_else(|| {
+                    Error::new(
+                        ErrorKind::DataLoss,
+                        format!("audit key {} is not 64 hex digits", path.display()),
+                    )
+                })?;
+                return Ok(AuditKey(SigningKey::from_bytes(&seed), Default::default()));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(Error::with_source(
                     ErrorKind::Unavailable,
                     format!("reading audit key {}", path.display()),
                     e,
-                )
-            })?;
-            let seed: [u8; 32] = unhex(&text).ok_or_else(|| {
-                Error::new(
-                    ErrorKind::DataLoss,
-                    format!("audit key {} is not 64 hex digits", path.display()),
-                )
-            })?;
-            return Ok(AuditKey(SigningKey::from_bytes(&seed)));
+                ));
+            }
         }
         let mut seed = [0u8; 32];
         getrandom::fill(&mut seed)
             .map_err(|e| Error::internal(format!("no randomness for the audit key: {e}")))?;
-        if let Some(dir) = path.parent() {
+        if let Some(dir) = path.parent()
+            && !dir.as_os_str().is_empty()
+        {
             std::fs::create_dir_all(dir).map_err(|e| {
                 Error::with_source(
                     ErrorKind::Unavailable,
@@ -106,32 +155,31 @@ impl AuditKey {
                 )
             })?;
         }
-        let tmp = path.with_extension("part");
-        std::fs::write(&tmp, hex(&seed)).map_err(|e| {
-            Error::with_source(
-                ErrorKind::Unavailable,
-                format!("writing audit key {}", tmp.display()),
-                e,
-            )
-        })?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let _ = std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600));
-        }
-        std::fs::rename(&tmp, path).map_err(|e| {
+        let io = |e: std::io::Error| {
             Error::with_source(
                 ErrorKind::Unavailable,
                 format!("writing audit key {}", path.display()),
                 e,
             )
-        })?;
-        Ok(AuditKey(SigningKey::from_bytes(&seed)))
+        };
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600);
+        }
+        let mut f = opts.open(path).map_err(io)?;
+        use std::io::Write;
+        f.write_all(hex(&seed).as_bytes())
+            .and_then(|()| f.sync_all())
+            .map_err(io)?;
+        Ok(AuditKey(SigningKey::from_bytes(&seed), Default::default()))
     }
 
     /// A key from a fixed seed (tests and benchmarks).
     pub fn from_seed(seed: [u8; 32]) -> AuditKey {
-        AuditKey(SigningKey::from_bytes(&seed))
+        AuditKey(SigningKey::from_bytes(&seed), Default::default())
     }
 
     pub(crate) fn signing_key(&self) -> &SigningKey {
@@ -150,6 +198,24 @@ impl AuditKey {
             root,
             signature: sig.to_bytes(),
         }
+    }
+
+    /// Whether `sth` verifies with this key; remembered when it does.
+    pub fn verifies(&self, sth: &SignedTreeHead) -> bool {
+        let mut known = self.1.lock().unwrap_or_else(|p| p.into_inner());
+        if known.as_ref() == Some(sth) {
+            return true;
+        }
+        let ok = verify_sth(&self.public(), sth);
+        if ok {
+            *known = Some(sth.clone());
+        }
+        ok
+    }
+
+    /// Remembers a head this key just signed (and its transaction stored).
+    pub fn signed(&self, sth: &SignedTreeHead) {
+        *self.1.lock().unwrap_or_else(|p| p.into_inner()) = Some(sth.clone());
     }
 }
 
@@ -184,5 +250,29 @@ mod tests {
                 .contains("not 64 hex digits")
         );
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// The attack: a key file others can read (or a link to one) would let
+    /// anyone on the machine sign a rewritten log; it is refused, and a new
+    /// key is born 0600 with no window at a wider mode.
+    #[cfg(unix)]
+    #[test]
+    fn key_file_is_born_private_and_a_readable_one_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("keys/audit.key");
+        AuditKey::load_or_create(&p).unwrap();
+        let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        for bad in [0o640, 0o604, 0o644] {
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(bad)).unwrap();
+            let e = AuditKey::load_or_create(&p).unwrap_err();
+            assert!(e.message().contains("chmod 600"), "{e}");
+        }
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let link = dir.path().join("link.key");
+        std::os::unix::fs::symlink(&p, &link).unwrap();
+        let e = AuditKey::load_or_create(&link).unwrap_err();
+        assert!(e.message().contains("not a regular file"), "{e}");
     }
 }

@@ -13,6 +13,7 @@ pub mod bundle;
 pub mod entry;
 pub mod key;
 pub mod merkle;
+pub mod witness;
 
 pub use entry::AuditEntry;
 pub use key::{AuditKey, SignedTreeHead, verify_sth};

@@ -197,6 +197,23 @@ impl Actor {
     pub fn covers_camera(&self, camera: &str) -> bool {
         self.scope.iter().any(|s| s == "*" || s == camera)
     }
+
+    /// Whether the user may grant `scope` (a legal basis's cameras): every
+    /// camera in it is in the user's own scope, and `*` (every camera, also
+    /// those added later) only by a user whose scope is `*`.
+    pub fn covers_scope(&self, scope: &[String]) -> bool {
+        let all = self.scope.iter().any(|s| s == "*");
+        all || scope.iter().all(|c| c != "*" && self.covers_camera(c))
+    }
+
+    /// Whether something scoped to `scope` applies to any camera the user
+    /// may see (so the user may see it).
+    pub fn overlaps_scope(&self, scope: &[String]) -> bool {
+        let all = self.scope.iter().any(|s| s == "*");
+        scope
+            .iter()
+            .any(|c| all || c == "*" || self.covers_camera(c))
+    }
 }
 
 /// Argon2id hash in PHC string form, with a random salt.
@@ -223,6 +240,25 @@ pub fn verify_password(password: &str, phc: &str) -> bool {
             .verify_password(password.as_bytes(), &h)
             .is_ok()
     })
+}
+
+/// Checks `password` against the user's stored hash, or, for a user name
+/// that does not exist (`None`), against a hash of a random password made
+/// once per process with the same parameters: an unknown name costs the same
+/// Argon2 work as a known one, so the answer's timing does not tell which
+/// names exist. Blocking (tens of milliseconds): call it off async threads.
+pub fn verify_password_or_dummy(password: &str, phc: Option<&str>) -> bool {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    match phc {
+        Some(phc) => verify_password(password, phc),
+        None => {
+            let dummy = DUMMY.get_or_init(|| {
+                hash_password(&random_string(24)).unwrap_or_else(|_| String::new())
+            });
+            let _ = verify_password(password, dummy);
+            false
+        }
+    }
 }
 
 /// `len` characters drawn from an alphabet without look-alikes (57 letters and digits).

@@ -66,9 +66,13 @@ impl HealthHandle {
     }
 }
 
-/// Replaces `user:password@` in a URL with `***@`.
+/// Replaces `user:password@` in a URL with `***@`. The credentials end at
+/// the **last** `@` before any query: a password may itself hold `@` (or
+/// `/`), and cutting at the first one once showed the password's tail.
+/// When unsure this masks too much, never too little.
 pub fn mask_url(url: &str) -> String {
-    match (url.find("://"), url.find('@')) {
+    let before_query = url.find('?').unwrap_or(url.len());
+    match (url.find("://"), url[..before_query].rfind('@')) {
         (Some(s), Some(at)) if at > s => format!("{}***@{}", &url[..s + 3], &url[at + 1..]),
         _ => url.to_owned(),
     }
@@ -474,5 +478,21 @@ mod tests {
             "rtsp://***@10.0.0.5:554/s"
         );
         assert_eq!(mask_url("rtsp://10.0.0.5/s"), "rtsp://10.0.0.5/s");
+        // A password holding `@` or `/` leaks nothing of itself.
+        for url in [
+            "rtsp://admin:p@ss@w0rd@10.0.0.5:554/s",
+            "rtsp://admin:se/cr@t@10.0.0.5/s?x=1",
+        ] {
+            let m = mask_url(url);
+            assert_eq!(m.split('@').count(), 2, "{m}");
+            assert!(
+                !m.contains("ss") && !m.contains("w0rd") && !m.contains("cr"),
+                "{m}"
+            );
+            assert!(
+                m.ends_with("10.0.0.5:554/s") || m.ends_with("10.0.0.5/s?x=1"),
+                "{m}"
+            );
+        }
     }
 }

@@ -198,6 +198,9 @@ pub struct ApiConfig {
     pub session_idle_minutes: u32,
     /// Mark the session cookie `Secure` (serve over HTTPS, e.g. behind a reverse proxy). Default false.
     pub secure_cookie: bool,
+    /// Reverse proxies (IP addresses) whose `X-Forwarded-For` header names
+    /// the client for login throttling. Default none: the header is ignored.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Default for ApiConfig {
@@ -208,6 +211,7 @@ impl Default for ApiConfig {
             max_snapshot_side: 8192,
             session_idle_minutes: 30,
             secure_cookie: false,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -399,6 +403,13 @@ pub struct StoreConfig {
     /// Keep it off the database's disk if you can. Default `var/keys/audit-ed25519.key`.
     #[serde(default = "default_key")]
     pub audit_key: PathBuf,
+    /// A witness file: every new signed head of the audit log is appended
+    /// here as it is made (checked to extend the one before), so a log cut
+    /// back or rewritten in the database is caught by `civitas audit verify
+    /// --witness FILE`. Put it on another disk or mount than the database.
+    /// Default: none.
+    #[serde(default)]
+    pub audit_witness: Option<PathBuf>,
 }
 
 fn default_db() -> PathBuf {
@@ -414,6 +425,7 @@ impl Default for StoreConfig {
             path: default_db(),
             url: None,
             audit_key: default_key(),
+            audit_witness: None,
         }
     }
 }
@@ -603,6 +615,9 @@ impl Config {
         }
         fix(&mut self.store.path);
         fix(&mut self.store.audit_key);
+        if let Some(w) = self.store.audit_witness.as_mut() {
+            fix(w);
+        }
         fix(&mut self.vision.models_dir);
         fix(&mut self.recording.dir);
         fix(&mut self.recording.evidence_dir);

@@ -46,6 +46,9 @@ impl AuditRecord {
     }
 }
 
+/// The newest signed head, with the key it was signed by.
+pub(crate) const LAST_HEAD_SQL: &str = "SELECT tree_size, at_ms, root, signature, public_key FROM audit_tree_head ORDER BY tree_size DESC LIMIT 1";
+
 /// Appends one entry and a new signed head, inside the caller's transaction.
 pub(crate) async fn append(
     conn: &mut AnyConnection,
@@ -71,21 +74,124 @@ pub(crate) fn frontier_from(stored: Option<(i64, Vec<u8>)>) -> Result<Frontier> 
     }
 }
 
-/// The entry recording `r` as leaf `seq` (the same on every backend).
+/// The first head whose signature (or recorded key) does not verify with
+/// `public`. Ed25519 verification is the cost of checking a long log (one
+/// head per append), so it is spread over the machine's cores.
+fn first_unsigned<'a>(
+    public: &[u8; 32],
+    heads: &'a [(SignedTreeHead, Vec<u8>)],
+) -> Option<&'a SignedTreeHead> {
+    let ok = |(h, k): &(SignedTreeHead, Vec<u8>)| {
+        k.as_slice() == public.as_slice() && verify_sth(public, h)
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if heads.len() < 4096 || threads < 2 {
+        return heads.iter().find(|h| !ok(h)).map(|(h, _)| h);
+    }
+    let chunk = heads.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = heads
+            .chunks(chunk)
+            .map(|c| s.spawn(move || c.iter().find(|h| !ok(h)).map(|(h, _)| h)))
+            .collect();
+        handles.into_iter().find_map(|h| h.join().ok().flatten())
+    })
+}
+
+/// The most bytes each audit field may hold. The API refuses longer input
+/// with a 400 naming the field; whatever still arrives longer (a caller in
+/// this process, a future route that forgot) is cut here, marked as cut, so
+/// no request can write more than [`AUDIT_ROW_MAX_BYTES`] into the permanent
+/// log (an anonymous login with a 2 MB user name once stored 4 MB).
+pub const AUDIT_ACTOR_MAX: usize = 128;
+pub const AUDIT_ACTION_MAX: usize = 64;
+pub const AUDIT_TARGET_MAX: usize = 256;
+pub const AUDIT_JUSTIFICATION_MAX: usize = 1_000;
+pub const AUDIT_DETAILS_MAX: usize = 4_096;
+/// The most bytes one audit row's text fields hold together.
+pub const AUDIT_ROW_MAX_BYTES: usize = AUDIT_ACTOR_MAX
+    + AUDIT_ACTION_MAX
+    + AUDIT_TARGET_MAX
+    + AUDIT_JUSTIFICATION_MAX
+    + AUDIT_DETAILS_MAX;
+
+/// `s` cut to at most `max` bytes on a character boundary, ending in a
+/// marker saying how much was cut.
+pub fn bounded(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_owned();
+    }
+    let marker = format!("…[cut {} bytes]", s.len());
+    let mut end = max.saturating_sub(marker.len());
+    while end > 0 && !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}{marker}", &s[..end])
+}
+
+/// The entry recording `r` as leaf `seq` (the same on every backend), each
+/// field within its limit.
 pub(crate) fn entry_for(seq: u64, now: Timestamp, r: &AuditRecord) -> AuditEntry {
     AuditEntry {
         seq,
         at_ms: now.0,
-        actor: r.actor.clone(),
-        action: r.action.clone(),
-        target: r.target.clone(),
-        justification: r.justification.clone(),
+        actor: bounded(&r.actor, AUDIT_ACTOR_MAX),
+        action: bounded(&r.action, AUDIT_ACTION_MAX),
+        target: bounded(&r.target, AUDIT_TARGET_MAX),
+        justification: bounded(&r.justification, AUDIT_JUSTIFICATION_MAX),
         details: if r.details.is_null() {
             String::new()
         } else {
-            r.details.to_string()
+            bounded(&r.details.to_string(), AUDIT_DETAILS_MAX)
         },
     }
+}
+
+/// Refuses to extend a log whose stored frontier is not the one the last
+/// signed head vouches for: same size, same root, a valid signature by this
+/// key. Someone with write access to the database but not the key can
+/// rewrite rows, leaf hashes, roots and the frontier consistently; without
+/// this check the next append would sign the forgery.
+pub(crate) fn check_frontier_signed(
+    frontier: &Frontier,
+    last_head: Option<&sqlx::any::AnyRow>,
+    key: &AuditKey,
+) -> Result<()> {
+    let tamper = |m: String| {
+        tracing::error!(alarm = "audit_tampered", "{m}");
+        Error::new(
+            ErrorKind::DataLoss,
+            format!(
+                "the audit log was altered outside Civitas ({m}); nothing was appended and nothing audited can be done until `civitas audit verify` is run and the log restored"
+            ),
+        )
+    };
+    let Some(row) = last_head else {
+        return if frontier.size() == 0 {
+            Ok(())
+        } else {
+            Err(tamper(format!(
+                "its frontier covers {} entries but no signed head exists",
+                frontier.size()
+            )))
+        };
+    };
+    let sth = head_from_row(row)?;
+    let stored_key: Vec<u8> = row.try_get("public_key").unwrap_or_default();
+    if stored_key.as_slice() != key.public().as_slice() || !key.verifies(&sth) {
+        return Err(tamper(format!(
+            "the signed head at size {} does not verify with the audit key",
+            sth.tree_size
+        )));
+    }
+    if sth.tree_size != frontier.size() || sth.root != frontier.root() {
+        return Err(tamper(format!(
+            "the frontier (size {}) is not the tree the last signed head (size {}) vouches for",
+            frontier.size(),
+            sth.tree_size
+        )));
+    }
+    Ok(())
 }
 
 /// Appends entries and one signed head covering them, inside the caller's
@@ -102,6 +208,11 @@ pub(crate) async fn append_many(
             .await
             .map_err(db_err("reading the audit frontier"))?;
     let mut frontier = frontier_from(last)?;
+    let last_head = sqlx::query(LAST_HEAD_SQL)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db_err("reading the last signed tree head"))?;
+    check_frontier_signed(&frontier, last_head.as_ref(), key)?;
     let max_seq: Option<i64> = sqlx::query("SELECT MAX(seq) FROM audit_log")
         .fetch_one(&mut *conn)
         .await
@@ -145,6 +256,9 @@ pub(crate) async fn append_many(
         .execute(&mut *conn)
         .await
         .map_err(db_err("storing the signed tree head"))?;
+    // A head this key signed is genuine; if its transaction rolls back, the
+    // stored head differs from it and is verified in full next time.
+    key.signed(&sth);
     sqlx::query("INSERT INTO audit_frontier (id, tree_size, frontier) VALUES (1, $1, $2) ON CONFLICT (id) DO UPDATE SET tree_size = excluded.tree_size, frontier = excluded.frontier")
         .bind(frontier.size() as i64)
         .bind(frontier.to_bytes())
@@ -158,8 +272,10 @@ pub(crate) async fn append_many(
 #[derive(Debug, Clone, Serialize)]
 pub struct AuditVerifyReport {
     pub entries: u64,
-    /// Heads whose roots were checked against the rebuilt tree (the latest also by signature).
+    /// Heads whose signatures and roots were checked against the rebuilt tree.
     pub signed_heads: u64,
+    /// Heads held by a witness, checked the same way.
+    pub witnessed_heads: u64,
     pub latest_head: Option<SignedTreeHead>,
 }
 
@@ -283,7 +399,7 @@ pub struct ReportCounts {
 fn forbid(user: &str, what: &str) -> Error {
     Error::new(
         ErrorKind::PermissionDenied,
-        format!("user {user:?}: {what}"),
+        format!("user {:?}: {what}", bounded(user, 64)),
     )
 }
 
@@ -519,16 +635,33 @@ impl Store {
     }
 
     /// Checks the whole log, directly in the database: every row's content
-    /// against its leaf hash, the sequence for gaps and reordering, every
-    /// signed head's signature, and every head's root against the tree rebuilt
-    /// from the rows. The error names the first row or head that fails.
+    /// against its leaf hash, the sequence for gaps and reordering, **every**
+    /// signed head's signature (over its own size and root, with the key
+    /// given), and every head's root against the tree rebuilt from the rows.
+    /// The error names the first row or head that fails.
+    ///
+    /// Checking only the latest signature is not enough: someone with write
+    /// access to the database can recompute every root, and the latest head
+    /// is the only one the next append would sign.
     pub async fn audit_verify(&self, public: &[u8; 32]) -> Result<AuditVerifyReport> {
+        self.audit_verify_witnessed(public, &[]).await
+    }
+
+    /// [`Store::audit_verify`], and also that the rows still hash to the root
+    /// of every head a witness kept (`witnessed`, each verified with
+    /// `public`): a log cut back to an older genuine head, or emptied, is
+    /// caught by a witness that saw it longer.
+    pub async fn audit_verify_witnessed(
+        &self,
+        public: &[u8; 32],
+        witnessed: &[SignedTreeHead],
+    ) -> Result<AuditVerifyReport> {
         let tamper = |m: String| Error::new(ErrorKind::DataLoss, m);
         // Rows and heads from one snapshot: an append committed between two
         // separate reads would look like a deleted or an inserted entry.
         let mut tx = self.snapshot().await?;
         let leaves = recomputed_leaves(&mut tx).await?;
-        let heads = sqlx::query("SELECT tree_size, at_ms, root, signature, public_key FROM audit_tree_head ORDER BY tree_size")
+        let rows = sqlx::query("SELECT tree_size, at_ms, root, signature, public_key FROM audit_tree_head ORDER BY tree_size")
             .fetch_all(&mut *tx)
             .await
             .map_err(db_err("reading the audit tree heads"))?;
@@ -549,23 +682,42 @@ impl Store {
                 )));
             }
         }
-        let mut frontier = Frontier::default();
-        let mut next = 0usize;
-        let mut latest = None;
-        // Every head's root must match the tree rebuilt from the rows; the
-        // latest head's signature then vouches for the whole tree (an older
-        // head with a forged root fails the root check, whatever its signature).
-        for (i, row) in heads.iter().enumerate() {
-            let sth = head_from_row(row)?;
-            let key: Vec<u8> = row.get(4);
-            if i + 1 == heads.len()
-                && (key.as_slice() != public.as_slice() || !verify_sth(public, &sth))
-            {
+        let mut heads = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let key: Vec<u8> = row.try_get("public_key").unwrap_or_default();
+            heads.push((head_from_row(row)?, key));
+        }
+        if let Some(bad) = first_unsigned(public, &heads) {
+            return Err(tamper(format!(
+                "signed tree head at size {}: the signature does not verify with the audit public key over its size and root; the head was forged or its root rewritten",
+                bad.tree_size
+            )));
+        }
+        // Witnessed heads join the stored ones in the root check below.
+        for w in witnessed {
+            if !verify_sth(public, w) {
                 return Err(tamper(format!(
-                    "signed tree head at size {}: the signature does not verify with the audit public key",
-                    sth.tree_size
+                    "witnessed head at size {}: its signature does not verify with the audit public key",
+                    w.tree_size
                 )));
             }
+            if w.tree_size as usize > leaves.len() {
+                return Err(tamper(format!(
+                    "a witness holds a signed head at size {} but the log holds {} entries: the log was cut back",
+                    w.tree_size,
+                    leaves.len()
+                )));
+            }
+        }
+        let mut checks: Vec<(&SignedTreeHead, bool)> = heads
+            .iter()
+            .map(|(h, _)| (h, false))
+            .chain(witnessed.iter().map(|w| (w, true)))
+            .collect();
+        checks.sort_by_key(|(h, _)| h.tree_size);
+        let mut frontier = Frontier::default();
+        let mut next = 0usize;
+        for (sth, is_witness) in checks {
             if sth.tree_size as usize > leaves.len() {
                 return Err(tamper(format!(
                     "signed tree head at size {} covers more entries than the log holds ({}): entries were deleted",
@@ -579,22 +731,29 @@ impl Store {
             }
             if frontier.root() != sth.root {
                 return Err(tamper(format!(
-                    "signed tree head at size {}: the entries up to it no longer hash to its signed root; \
+                    "{} head at size {}: the entries up to it no longer hash to its signed root; \
                      an entry before seq {} was modified, inserted, deleted or reordered",
-                    sth.tree_size, sth.tree_size
+                    if is_witness {
+                        "witnessed"
+                    } else {
+                        "signed tree"
+                    },
+                    sth.tree_size,
+                    sth.tree_size
                 )));
             }
-            latest = Some(sth);
         }
-        if next < leaves.len() {
+        let stored_max = heads.last().map(|(h, _)| h.tree_size as usize).unwrap_or(0);
+        if stored_max < leaves.len() {
             return Err(tamper(format!(
-                "audit rows from seq {next} on are not covered by any signed tree head: they were added outside Civitas"
+                "audit rows from seq {stored_max} on are not covered by any signed tree head: they were added outside Civitas"
             )));
         }
         Ok(AuditVerifyReport {
             entries: leaves.len() as u64,
             signed_heads: heads.len() as u64,
-            latest_head: latest,
+            witnessed_heads: witnessed.len() as u64,
+            latest_head: heads.pop().map(|(h, _)| h),
         })
     }
 
@@ -706,24 +865,7 @@ impl Store {
         password: &str,
         now: Timestamp,
     ) -> Result<Actor> {
-        let row = sqlx::query(
-            "SELECT password_hash, role, scope_json, disabled FROM app_user WHERE username = $1",
-        )
-        .bind(username)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db_err("reading users"))?;
-        let ok = row
-            .as_ref()
-            .is_some_and(|r| civitas_auth::verify_password(password, &r.get::<String, _>(0)));
-        let disabled = row.as_ref().is_some_and(|r| r.get::<i64, _>(3) != 0);
-        let outcome = if !ok {
-            "bad credentials"
-        } else if disabled {
-            "user disabled"
-        } else {
-            "ok"
-        };
+        let (checked, outcome) = self.check_credentials(username, password).await?;
         self.audit(
             now,
             AuditRecord::new(
@@ -738,18 +880,59 @@ impl Store {
             .details(serde_json::json!({"outcome": outcome})),
         )
         .await?;
-        match (row, outcome) {
+        checked
+    }
+
+    /// Checks a user name and password **without** auditing (the caller
+    /// audits: `authenticate`, or `audit verify`, which must check the log
+    /// before it writes to it). Returns the outcome (`ok`, `bad credentials`,
+    /// `user disabled`) beside the actor or the refusal. The same Argon2 work
+    /// is done for an unknown name, on the blocking pool.
+    pub async fn check_credentials(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<(Result<Actor>, &'static str)> {
+        let row = sqlx::query(
+            "SELECT password_hash, role, scope_json, disabled FROM app_user WHERE username = $1",
+        )
+        .bind(username)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err("reading users"))?;
+        let phc: Option<String> = row.as_ref().map(|r| r.get("password_hash"));
+        let pw = password.to_owned();
+        let ok = tokio::task::spawn_blocking(move || {
+            civitas_auth::verify_password_or_dummy(&pw, phc.as_deref())
+        })
+        .await
+        .map_err(|e| Error::internal(format!("checking a password: {e}")))?;
+        let disabled = row
+            .as_ref()
+            .is_some_and(|r| r.get::<i64, _>("disabled") != 0);
+        let outcome = if !ok {
+            "bad credentials"
+        } else if disabled {
+            "user disabled"
+        } else {
+            "ok"
+        };
+        let checked = match (row, outcome) {
             (Some(r), "ok") => Ok(Actor {
                 username: username.to_owned(),
-                role: Role::parse(&r.get::<String, _>(1))?,
-                scope: serde_json::from_str(&r.get::<String, _>(2)).unwrap_or_default(),
+                role: Role::parse(&r.get::<String, _>("role"))?,
+                scope: serde_json::from_str(&r.get::<String, _>("scope_json")).unwrap_or_default(),
             }),
             (_, "user disabled") => Err(forbid(username, "this user is disabled")),
             _ => Err(Error::new(
                 ErrorKind::PermissionDenied,
-                format!("login as {username:?} failed: wrong user name or password"),
+                format!(
+                    "login as {:?} failed: wrong user name or password",
+                    bounded(username, 64)
+                ),
             )),
-        }
+        };
+        Ok((checked, outcome))
     }
 
     pub async fn users(&self) -> Result<Vec<(String, String, String, bool)>> {

@@ -191,6 +191,20 @@ impl Store {
     }
 
     /// One candidate, if it exists and its camera is in `actor`'s scope.
+    /// The camera of candidate `id`, if the actor's scope covers it; one out
+    /// of scope is "not found", exactly like an absent one.
+    pub async fn candidate_camera(&self, actor: &Actor, id: i64) -> Result<String> {
+        let camera: Option<String> =
+            sqlx::query_scalar("SELECT camera_id FROM candidate WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_err("reading candidate"))?;
+        camera
+            .filter(|c| actor.covers_camera(c))
+            .ok_or_else(|| Error::not_found(format!("candidate {id} does not exist")))
+    }
+
     pub async fn candidate_view(&self, actor: &Actor, id: i64) -> Result<CandidateView> {
         actor.require(Permission::ViewCandidates)?;
         let r = sqlx::query(concat!(candidate_select!(), " WHERE c.id = $1"))
@@ -329,6 +343,8 @@ impl Store {
         .fetch_all(&self.pool)
         .await
         .map_err(db_err("listing watchlist entries"))?;
+        // Only entries that apply to a camera the caller may see: a
+        // supervisor of one gate must not read who is listed elsewhere.
         Ok(rows
             .iter()
             .map(|r| EntryView {
@@ -341,6 +357,7 @@ impl Store {
                 plate: r.get(12),
                 hotlist: r.get(13),
             })
+            .filter(|e| actor.overlaps_scope(&e.scope))
             .collect())
     }
 

@@ -21,8 +21,9 @@ pub mod recordings;
 pub mod testing;
 
 pub use accountability::{
-    AuditRecord, AuditVerifyReport, Decision, ReportCounts, RetentionPolicy, ReviewOutcome,
-    ReviewPolicy, SweepReport,
+    AUDIT_ACTION_MAX, AUDIT_ACTOR_MAX, AUDIT_DETAILS_MAX, AUDIT_JUSTIFICATION_MAX,
+    AUDIT_ROW_MAX_BYTES, AUDIT_TARGET_MAX, AuditRecord, AuditVerifyReport, Decision, ReportCounts,
+    RetentionPolicy, ReviewOutcome, ReviewPolicy, SweepReport, bounded,
 };
 pub use console::{BasisView, CandidateView, EntryView, ReviewRecord, TokenActor, TokenView};
 pub use incidents::{
@@ -350,7 +351,7 @@ impl Store {
             .clone()
             .ok_or_else(|| Error::internal("enrolment needs the audit key"))?;
         let mut tx = self.begin_immediate().await?;
-        let basis_id = insert_basis(&mut tx, basis, entered_by, scope).await?;
+        let basis_id = insert_basis(&mut tx, basis, actor, scope).await?;
         let entry_id: i64 = sqlx::query(
             "INSERT INTO watchlist_entry (name, legal_basis_id, created_at_ms, photo_jpeg) VALUES ($1, $2, $3, $4) RETURNING id",
         )
@@ -663,12 +664,33 @@ pub(crate) async fn rejected_recently(
 }
 
 /// Stores a legal basis covering `scope`; returns its id.
+/// Stores a legal basis entered by `actor` over `scope`. The one place a
+/// basis is made, so the scope rule cannot be forgotten: a user may grant
+/// only cameras in their own scope, and `*` only with a `*` scope (a
+/// supervisor of one gate once enrolled a person on every camera).
 pub(crate) async fn insert_basis(
     conn: &mut sqlx::AnyConnection,
     basis: &LegalBasis,
-    entered_by: &str,
+    actor: &civitas_auth::Actor,
     scope: &[String],
 ) -> Result<i64> {
+    if !actor.covers_scope(scope) {
+        return Err(Error::new(
+            ErrorKind::PermissionDenied,
+            format!(
+                "user {:?} may grant a legal basis only over cameras in their own scope ({}); {} is outside it",
+                actor.username,
+                actor.scope.join(", "),
+                scope
+                    .iter()
+                    .filter(|c| c.as_str() == "*" || !actor.covers_camera(c))
+                    .map(|c| format!("{c:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
+    }
+    let entered_by = actor.username.as_str();
     Ok(sqlx::query(
         "INSERT INTO legal_basis (kind, authority, reference, purpose, granted_at_ms, expires_at_ms, entered_by, scope_json)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",

@@ -236,7 +236,7 @@ impl Store {
                 ))
             })?
             .get(0);
-        let basis_id = insert_basis(&mut tx, basis, &actor.username, scope).await?;
+        let basis_id = insert_basis(&mut tx, basis, actor, scope).await?;
         let id: i64 = sqlx::query(
             "INSERT INTO watchlist_entry (name, legal_basis_id, created_at_ms, hotlist_id, plate) VALUES ($1, $2, $3, $4, $5) RETURNING id",
         )
@@ -815,11 +815,19 @@ pub(crate) fn check_search(
             "{what}: the time window is empty (`to` must be after `from`)"
         )));
     }
-    if to.0 - from.0 > MAX_SEARCH_WINDOW_DAYS * DAY_MS {
-        return Err(Error::invalid(format!(
-            "{what}: the time window is {} days; at most {MAX_SEARCH_WINDOW_DAYS} days may be searched at once",
-            (to.0 - from.0) / DAY_MS
-        )));
+    // Checked: client-supplied bounds near i64's ends once wrapped around
+    // (release) and passed as a short window, searching all of time.
+    match to.0.checked_sub(from.0) {
+        Some(span) if span <= MAX_SEARCH_WINDOW_DAYS * DAY_MS => {}
+        span => {
+            return Err(Error::invalid(format!(
+                "{what}: the time window is {}; at most {MAX_SEARCH_WINDOW_DAYS} days may be searched at once",
+                span.map_or("longer than any clock can count".to_owned(), |s| format!(
+                    "{} days",
+                    s / DAY_MS
+                ))
+            )));
+        }
     }
     for c in cameras {
         if !actor.covers_camera(c) {

@@ -31,11 +31,51 @@ fn ident(name: &str) -> Result<&str> {
     }
 }
 
-/// The URL without its password, for messages.
+/// The URL without its password, for messages: the user-info before the
+/// host, and any `password=` / `sslpassword=` query parameter (libpq takes
+/// the password there too).
 pub fn mask(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => format!("{}***{}", &url[..s + 3], &url[at..]),
-        _ => url.to_owned(),
+    let (base, query) = match url.find('?') {
+        Some(q) => (&url[..q], Some(&url[q + 1..])),
+        None => (url, None),
+    };
+    let mut out = match (base.find("://"), base.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}***{}", &base[..s + 3], &base[at..]),
+        _ => base.to_owned(),
+    };
+    if let Some(q) = query {
+        let params: Vec<String> = q
+            .split('&')
+            .map(|kv| match kv.split_once('=') {
+                Some((k, _)) if k.to_ascii_lowercase().contains("password") => format!("{k}=***"),
+                _ => kv.to_owned(),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&params.join("&"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod mask_tests {
+    use super::mask;
+
+    #[test]
+    fn passwords_are_masked_wherever_libpq_takes_them() {
+        assert_eq!(
+            mask("postgres://civ:p@ss@db:5432/civitas"),
+            "postgres://***@db:5432/civitas"
+        );
+        assert_eq!(
+            mask("postgres://db/civitas?user=civ&password=hunter2&sslmode=verify-full"),
+            "postgres://db/civitas?user=civ&password=***&sslmode=verify-full"
+        );
+        assert_eq!(
+            mask("postgres://db/c?sslpassword=k3y"),
+            "postgres://db/c?sslpassword=***"
+        );
+        assert_eq!(mask("var/civitas.db"), "var/civitas.db");
     }
 }
 

@@ -209,14 +209,10 @@ impl Store {
         .map_err(db_err("reading a recording"))?
         .map(|r| view(&r))
         .ok_or_else(|| Error::not_found(format!("recording {id} does not exist")))?;
+        // Out of scope reads exactly as absent: a 403 naming the camera
+        // told a scoped user which ids exist and where.
         if !actor.covers_camera(&r.camera) {
-            return Err(Error::new(
-                ErrorKind::PermissionDenied,
-                format!(
-                    "user {:?} may not see camera {:?}",
-                    actor.username, r.camera
-                ),
-            ));
+            return Err(Error::not_found(format!("recording {id} does not exist")));
         }
         match r.state.as_str() {
             "deleted" => Err(Error::new(

@@ -650,6 +650,191 @@ async fn audit_verify_detects_modified_deleted_inserted_and_reordered_rows() {
     );
 }
 
+/// The insider's rewrite, reproduced against `main` before the fix: with
+/// write access to the database but not the key, delete the entries that
+/// show who looked at faces, renumber the rest, recompute every leaf hash,
+/// every head's root and the frontier, so the tree is consistent again.
+async fn rewrite_without_the_key(db: &TestStore, drop_action: &str) {
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&db.url).await.unwrap();
+    let rows: Vec<(i64, i64, String, String, String, String, String)> = sqlx::query_as(
+        "SELECT seq, at_ms, actor, action, target, justification, details FROM audit_log ORDER BY seq",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let kept: Vec<civitas_audit::AuditEntry> = rows
+        .into_iter()
+        .filter(|r| r.3 != drop_action)
+        .enumerate()
+        .map(|(i, r)| civitas_audit::AuditEntry {
+            seq: i as u64,
+            at_ms: r.1,
+            actor: r.2,
+            action: r.3,
+            target: r.4,
+            justification: r.5,
+            details: r.6,
+        })
+        .collect();
+    let leaves: Vec<civitas_audit::Hash> = kept.iter().map(|e| e.leaf_hash()).collect();
+    sqlx::query("DELETE FROM audit_log")
+        .execute(&pool)
+        .await
+        .unwrap();
+    for e in &kept {
+        sqlx::query("INSERT INTO audit_log (seq, at_ms, actor, action, target, justification, details, leaf_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+            .bind(e.seq as i64).bind(e.at_ms).bind(&e.actor).bind(&e.action).bind(&e.target)
+            .bind(&e.justification).bind(&e.details).bind(e.leaf_hash().to_vec())
+            .execute(&pool).await.unwrap();
+    }
+    // Heads past the new size go; the rest get the rewritten tree's roots.
+    sqlx::query("DELETE FROM audit_tree_head WHERE tree_size > $1")
+        .bind(kept.len() as i64)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let sizes: Vec<i64> = sqlx::query_scalar("SELECT tree_size FROM audit_tree_head")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    for n in sizes {
+        sqlx::query("UPDATE audit_tree_head SET root = $1 WHERE tree_size = $2")
+            .bind(civitas_audit::root(&leaves[..n as usize]).to_vec())
+            .bind(n)
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+    let mut f = civitas_audit::Frontier::default();
+    leaves.iter().for_each(|l| f.push(*l));
+    sqlx::query("UPDATE audit_frontier SET tree_size = $1, frontier = $2 WHERE id = 1")
+        .bind(f.size() as i64)
+        .bind(f.to_bytes())
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+}
+
+/// The attack of issue 20, item 1: after the rewrite, the next append must
+/// refuse to sign the forgery, and `audit verify` must name it (before the
+/// fix the append signed it and verify said OK).
+#[tokio::test]
+async fn a_rewrite_without_the_key_is_refused_by_the_appender_and_caught_by_verify() {
+    let public = AuditKey::from_seed(SEED).public();
+    let dir = TestStore::new("store").await.unwrap();
+    let store = open(&dir).await;
+    for i in 0..12 {
+        let action = if i % 3 == 1 {
+            "candidate.image.view"
+        } else {
+            "candidate.list"
+        };
+        store
+            .audit(
+                t0().plus_ms(i),
+                civitas_store::AuditRecord::new("sam", action, format!("candidate:{i}")),
+            )
+            .await
+            .unwrap();
+    }
+    store.audit_verify(&public).await.unwrap();
+    store.close().await;
+    rewrite_without_the_key(&dir, "candidate.image.view").await;
+    let store = open(&dir).await;
+    // The appender proves the frontier against the last signed head first.
+    let e = store
+        .audit(
+            t0().plus_ms(100),
+            civitas_store::AuditRecord::new("admin", "login", "user:admin"),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::DataLoss);
+    assert!(e.message().contains("altered outside Civitas"), "{e}");
+    // Nothing was appended.
+    assert_eq!(store.audit_entries(0, 100, "").await.unwrap().len(), 8);
+    // Every head's signature is checked, not only the latest.
+    let e = store.audit_verify(&public).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::DataLoss);
+    assert!(e.message().contains("signature does not verify"), "{e}");
+}
+
+/// Cutting the log back to an older, genuinely signed head (rows, heads and
+/// frontier all consistent) passes every check inside the database; a
+/// witness that saw the longer log catches it, and an emptied log too.
+#[tokio::test]
+async fn a_log_cut_back_is_caught_against_a_witness() {
+    let key = AuditKey::from_seed(SEED);
+    let dir = TestStore::new("store").await.unwrap();
+    let store = open(&dir).await;
+    let wdir = tempfile::tempdir().unwrap();
+    let wpath = wdir.path().join("witness.jsonl");
+    let mut witness = civitas_audit::witness::Witness::open(&wpath, key.public()).unwrap();
+    for i in 0..10 {
+        store
+            .audit(
+                t0().plus_ms(i),
+                civitas_store::AuditRecord::new("sam", "candidate.view", format!("candidate:{i}")),
+            )
+            .await
+            .unwrap();
+        if i % 4 == 3 || i == 9 {
+            let head = store.audit_head().await.unwrap().unwrap();
+            let from = witness.last().map(|h| h.tree_size).unwrap_or(0);
+            let proof = if from == 0 {
+                vec![]
+            } else {
+                store.audit_consistency(from).await.unwrap().1
+            };
+            witness.observe(&head, &proof).unwrap();
+        }
+    }
+    let witnessed = civitas_audit::witness::read_heads(&wpath, &key.public()).unwrap();
+    assert_eq!(witnessed.len(), 3);
+    let r = store
+        .audit_verify_witnessed(&key.public(), &witnessed)
+        .await
+        .unwrap();
+    assert_eq!((r.entries, r.witnessed_heads), (10, 3));
+    store.close().await;
+    // Cut back to the genuine head at size 6.
+    tamper(&dir, "DELETE FROM audit_log WHERE seq >= 6", None).await;
+    tamper(
+        &dir,
+        "DELETE FROM audit_tree_head WHERE tree_size > 6",
+        None,
+    )
+    .await;
+    let store = open(&dir).await;
+    let mut f = civitas_audit::Frontier::default();
+    for e in store.audit_entries(0, 100, "").await.unwrap() {
+        f.push(e.leaf_hash());
+    }
+    store.close().await;
+    tamper(
+        &dir,
+        "UPDATE audit_frontier SET tree_size = 6, frontier = $1 WHERE id = 1",
+        Some(f.to_bytes()),
+    )
+    .await;
+    let store = open(&dir).await;
+    store
+        .audit_verify(&key.public())
+        .await
+        .expect("inside the database alone the cut is consistent");
+    let e = store
+        .audit_verify_witnessed(&key.public(), &witnessed)
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::DataLoss);
+    assert!(e.message().contains("cut back"), "{e}");
+    // The witness itself refuses the shorter head when shown it.
+    let head = store.audit_head().await.unwrap().unwrap();
+    assert!(witness.observe(&head, &[]).is_err());
+}
+
 #[tokio::test]
 async fn inclusion_proofs_verify_against_the_signed_head() {
     let dir = TestStore::new("store").await.unwrap();

@@ -206,22 +206,32 @@ pub async fn login(store: &Store, user: Option<&str>) -> Result<civitas_auth::Ac
             "this command acts as a person: pass --user NAME (or set CIVITAS_USER) and set CIVITAS_PASSWORD"
         );
     };
-    let password = match (
-        std::env::var("CIVITAS_PASSWORD"),
-        std::env::var("CIVITAS_PASSWORD_FILE"),
-    ) {
-        (Ok(p), _) => p,
-        (_, Ok(f)) => std::fs::read_to_string(&f)
-            .with_context(|| format!("reading password file {f}"))?
-            .trim_end()
-            .to_owned(),
-        _ => {
-            anyhow::bail!("no password for {user:?}: set CIVITAS_PASSWORD or CIVITAS_PASSWORD_FILE")
-        }
-    };
+    let password = password_for(user)?;
     Ok(store
         .authenticate(user, &password, SystemClock.now())
         .await?)
+}
+
+/// The password of the person acting: `CIVITAS_PASSWORD`, or the file named
+/// by `CIVITAS_PASSWORD_FILE`.
+pub fn password_for(user: &str) -> Result<String> {
+    Ok(
+        match (
+            std::env::var("CIVITAS_PASSWORD"),
+            std::env::var("CIVITAS_PASSWORD_FILE"),
+        ) {
+            (Ok(p), _) => p,
+            (_, Ok(f)) => std::fs::read_to_string(&f)
+                .with_context(|| format!("reading password file {f}"))?
+                .trim_end()
+                .to_owned(),
+            _ => {
+                anyhow::bail!(
+                    "no password for {user:?}: set CIVITAS_PASSWORD or CIVITAS_PASSWORD_FILE"
+                )
+            }
+        },
+    )
 }
 
 /// What every command a person runs starts with: the config, a runtime, the

@@ -166,6 +166,7 @@ pub(crate) fn start_api(
             ..Default::default()
         },
     );
+    console.trusted_proxies = cfg.api.trusted_proxies.clone();
     console.enroller = Some(Arc::new(engine::ModelEnroller::new(&cfg.vision)));
     console.incidents = engine::incident_settings(cfg);
     console.recordings_dir = Some(cfg.recording.dir.clone());
@@ -246,6 +247,18 @@ pub(crate) fn start_api(
             console.outbox_wake.clone(),
             stats.clone(),
             hooks_rx.clone(),
+        ));
+    }
+    if let Some(path) = cfg.store.audit_witness.clone() {
+        eprintln!(
+            "civitas: witnessing the audit log's signed heads in {}",
+            path.display()
+        );
+        rt.spawn(civitas_api::witness::keep_local(
+            store.clone(),
+            path,
+            console.audit_public,
+            hooks_rx,
         ));
     }
     Ok(Api {

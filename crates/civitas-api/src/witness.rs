@@ -1,0 +1,126 @@
+//! Keeping the audit log's signed heads outside the database (see
+//! [`civitas_audit::witness`] for why): the service's own witness file, and
+//! the client side of `civitas audit witness`, which polls another Civitas
+//! over this API.
+
+use civitas_audit::witness::{Seen, Witness, parse_head};
+use civitas_base::{Error, ErrorKind, Result};
+use civitas_store::Store;
+use http_body_util::BodyExt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Appends every new signed head of `store` to the witness file at `path`
+/// (checked against the one kept before it by a consistency proof), polling
+/// once a second until `stop` turns true. The file belongs on another disk
+/// or mount than the database: whoever can rewrite one should not reach the
+/// other. A head that does not extend the last kept one is logged as the
+/// `audit_witness_alarm` and never written.
+pub async fn keep_local(
+    store: Store,
+    path: PathBuf,
+    public: [u8; 32],
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut witness = match Witness::open(&path, public) {
+        Ok(w) => w,
+        Err(e) => {
+            tracing::error!(alarm = "audit_witness_alarm", file = %path.display(), error = %e, "the audit witness file cannot be used; no heads are witnessed");
+            return;
+        }
+    };
+    loop {
+        if let Err(e) = observe_local(&store, &mut witness).await {
+            if e.kind() == ErrorKind::DataLoss {
+                tracing::error!(alarm = "audit_witness_alarm", file = %path.display(), error = %e, "the audit log does not extend the witnessed head");
+            } else {
+                tracing::warn!(error = %e, "audit witness: will retry");
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// One round of [`keep_local`].
+pub async fn observe_local(store: &Store, witness: &mut Witness) -> Result<Seen> {
+    let Some(head) = store.audit_head().await? else {
+        return Ok(Seen::Unchanged);
+    };
+    let proof = match witness.last() {
+        Some(last) if last.tree_size > 0 && last.tree_size <= head.tree_size => {
+            let (_, proof, newer) = store.audit_consistency(last.tree_size).await?;
+            // An append between the two reads: prove against the newer head.
+            return witness.observe(&newer, &proof);
+        }
+        _ => Vec::new(),
+    };
+    witness.observe(&head, &proof)
+}
+
+/// One poll of a remote Civitas at `base` (`http://host:port`) with a
+/// bearer token that may `read_audit`: fetches the latest head with a
+/// consistency proof from the last kept one, and keeps it if it verifies.
+pub async fn poll_remote(base: &str, token: &str, witness: &mut Witness) -> Result<Seen> {
+    let base = base.trim_end_matches('/');
+    let url = match witness.last() {
+        Some(last) => format!("{base}/api/v1/audit/consistency?from={}", last.tree_size),
+        None => format!("{base}/api/v1/audit/head"),
+    };
+    let v = get_json(&url, token).await?;
+    let head = parse_head(&v["head"].to_string()).ok_or_else(|| {
+        Error::new(
+            ErrorKind::Unavailable,
+            format!("{url}: the answer holds no signed tree head (is the log empty?)"),
+        )
+    })?;
+    let proof: Vec<civitas_audit::Hash> = v["proof"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|h| h.as_str().and_then(civitas_audit::key::unhex::<32>))
+                .collect()
+        })
+        .unwrap_or_default();
+    witness.observe(&head, &proof)
+}
+
+async fn get_json(url: &str, token: &str) -> Result<serde_json::Value> {
+    let uri: hyper::Uri = url
+        .parse()
+        .map_err(|e| Error::invalid(format!("witness: {url:?} is not a URL: {e}")))?;
+    let client: hyper_util::client::legacy::Client<_, http_body_util::Empty<hyper::body::Bytes>> =
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build(hyper_util::client::legacy::connect::HttpConnector::new());
+    let req = hyper::Request::get(uri)
+        .header("authorization", format!("Bearer {token}"))
+        .body(http_body_util::Empty::new())
+        .map_err(|e| Error::internal(format!("witness request: {e}")))?;
+    let resp = tokio::time::timeout(Duration::from_secs(30), client.request(req))
+        .await
+        .map_err(|_| Error::new(ErrorKind::Unavailable, format!("{url}: no answer in 30 s")))?
+        .map_err(|e| Error::new(ErrorKind::Unavailable, format!("{url}: {e}")))?;
+    let status = resp.status();
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| Error::new(ErrorKind::Unavailable, format!("{url}: {e}")))?
+        .to_bytes();
+    if !status.is_success() {
+        return Err(Error::new(
+            ErrorKind::Unavailable,
+            format!(
+                "{url}: HTTP {status}: {}",
+                String::from_utf8_lossy(&body)
+                    .chars()
+                    .take(300)
+                    .collect::<String>()
+            ),
+        ));
+    }
+    serde_json::from_slice(&body)
+        .map_err(|e| Error::new(ErrorKind::Unavailable, format!("{url}: not JSON: {e}")))
+}
