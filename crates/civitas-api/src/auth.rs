@@ -249,7 +249,8 @@ impl LoginLimiter {
             let delay = if n < free {
                 0
             } else {
-                (1000i64 << (n - free).min(20)).min(s.login_max_delay_ms)
+                // At least 1 ms, so a limit under a second still throttles.
+                (1000i64 << (n - free).min(20)).min(s.login_max_delay_ms.max(1))
             };
             // Only a key's own delay moves it: a colleague's throttled name
             // must not hold up the whole address.

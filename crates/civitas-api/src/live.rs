@@ -236,17 +236,41 @@ pub async fn events(
     tokio::spawn(async move {
         let mut stream = std::pin::pin!(stream);
         let mut tick = tokio::time::interval(std::time::Duration::from_millis(500));
+        let mut checked = std::time::Instant::now();
         loop {
-            tokio::select! {
+            // The check first when both are ready; and an event waiting while
+            // its reader was slow is re-checked before it is sent.
+            let due = tokio::select! {
+                biased;
+                _ = tick.tick() => true,
+                _ = tx.closed() => break,
                 ev = stream.next() => match ev {
-                    Some(ev) => if tx.send(ev).await.is_err() { break },
+                    Some(ev) => {
+                        let stale = checked.elapsed() > std::time::Duration::from_millis(500);
+                        let ok = !stale || match state.console.as_deref() {
+                            Some(c) => caller.still_valid(c).await,
+                            None => false,
+                        };
+                        if ok {
+                            if stale {
+                                checked = std::time::Instant::now();
+                            }
+                            if tx.send(ev).await.is_err() { break }
+                            false
+                        } else {
+                            true
+                        }
+                    }
                     None => break,
                 },
-                _ = tick.tick() => {
+            };
+            if due {
+                {
                     let valid = match state.console.as_deref() {
                         Some(c) => caller.still_valid(c).await,
                         None => false,
                     };
+                    checked = std::time::Instant::now();
                     if !valid {
                         let _ = tx
                             .send(Ok(SseEvent::default()
@@ -256,7 +280,6 @@ pub async fn events(
                         break;
                     }
                 }
-                _ = tx.closed() => break,
             }
         }
     });

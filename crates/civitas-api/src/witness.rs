@@ -47,17 +47,28 @@ pub async fn keep_local(
 /// One round of [`keep_local`].
 pub async fn observe_local(store: &Store, witness: &mut Witness) -> Result<Seen> {
     let Some(head) = store.audit_head().await? else {
-        return Ok(Seen::Unchanged);
+        return match witness.last() {
+            Some(last) => Err(Error::new(
+                ErrorKind::DataLoss,
+                format!(
+                    "witness: the audit log is empty but a head at size {} was witnessed: it was emptied",
+                    last.tree_size
+                ),
+            )),
+            None => Ok(Seen::Unchanged),
+        };
     };
-    let proof = match witness.last() {
+    match witness.last() {
+        // Nothing new: no proof to fetch (the log is not re-read each second).
+        Some(last) if *last == head => Ok(Seen::Unchanged),
         Some(last) if last.tree_size > 0 && last.tree_size <= head.tree_size => {
             let (_, proof, newer) = store.audit_consistency(last.tree_size).await?;
             // An append between the two reads: prove against the newer head.
-            return witness.observe(&newer, &proof);
+            witness.observe(&newer, &proof)
         }
-        _ => Vec::new(),
-    };
-    witness.observe(&head, &proof)
+        // Shorter than witnessed (the witness raises "cut back"), or a first head.
+        _ => witness.observe(&head, &[]),
+    }
 }
 
 /// One poll of a remote Civitas at `base` (`http://host:port`) with a
@@ -65,9 +76,26 @@ pub async fn observe_local(store: &Store, witness: &mut Witness) -> Result<Seen>
 /// consistency proof from the last kept one, and keeps it if it verifies.
 pub async fn poll_remote(base: &str, token: &str, witness: &mut Witness) -> Result<Seen> {
     let base = base.trim_end_matches('/');
-    let url = match witness.last() {
-        Some(last) => format!("{base}/api/v1/audit/consistency?from={}", last.tree_size),
-        None => format!("{base}/api/v1/audit/head"),
+    // The head first: a log shorter than (or emptied since) what was
+    // witnessed is an alarm, not a proof request that fails and is retried.
+    let v = get_json(&format!("{base}/api/v1/audit/head"), token).await?;
+    let latest = parse_head(&v["head"].to_string());
+    let url = match (witness.last(), &latest) {
+        (Some(last), None) => {
+            return Err(Error::new(
+                ErrorKind::DataLoss,
+                format!(
+                    "witness: the audit log is empty but a head at size {} was witnessed: it was emptied",
+                    last.tree_size
+                ),
+            ));
+        }
+        (Some(last), Some(h)) if h.tree_size < last.tree_size => {
+            return witness.observe(h, &[]);
+        }
+        (Some(last), Some(h)) if h == last => return Ok(Seen::Unchanged),
+        (Some(last), _) => format!("{base}/api/v1/audit/consistency?from={}", last.tree_size),
+        (None, _) => format!("{base}/api/v1/audit/head"),
     };
     let v = get_json(&url, token).await?;
     let head = parse_head(&v["head"].to_string()).ok_or_else(|| {

@@ -67,12 +67,11 @@ impl HealthHandle {
 }
 
 /// Replaces `user:password@` in a URL with `***@`. The credentials end at
-/// the **last** `@` before any query: a password may itself hold `@` (or
-/// `/`), and cutting at the first one once showed the password's tail.
+/// the **last** `@`: a password may itself hold `@`, `/` or `?`, and cutting
+/// at the first `@` once showed the password's tail.
 /// When unsure this masks too much, never too little.
 pub fn mask_url(url: &str) -> String {
-    let before_query = url.find('?').unwrap_or(url.len());
-    match (url.find("://"), url[..before_query].rfind('@')) {
+    match (url.find("://"), url.rfind('@')) {
         (Some(s), Some(at)) if at > s => format!("{}***@{}", &url[..s + 3], &url[at + 1..]),
         _ => url.to_owned(),
     }
@@ -482,6 +481,7 @@ mod tests {
         for url in [
             "rtsp://admin:p@ss@w0rd@10.0.0.5:554/s",
             "rtsp://admin:se/cr@t@10.0.0.5/s?x=1",
+            "rtsp://admin:ss?cr@10.0.0.5:554/s",
         ] {
             let m = mask_url(url);
             assert_eq!(m.split('@').count(), 2, "{m}");

@@ -129,6 +129,21 @@ pub fn bounded(s: &str, max: usize) -> String {
     format!("{}{marker}", &s[..end])
 }
 
+/// `v` with every text value cut to 256 bytes.
+fn bounded_json(v: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match v {
+        Value::String(t) => Value::String(bounded(t, 256)),
+        Value::Array(a) => Value::Array(a.iter().map(bounded_json).collect()),
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, x)| (bounded(k, 64), bounded_json(x)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
 /// The entry recording `r` as leaf `seq` (the same on every backend), each
 /// field within its limit.
 pub(crate) fn entry_for(seq: u64, now: Timestamp, r: &AuditRecord) -> AuditEntry {
@@ -142,7 +157,9 @@ pub(crate) fn entry_for(seq: u64, now: Timestamp, r: &AuditRecord) -> AuditEntry
         details: if r.details.is_null() {
             String::new()
         } else {
-            bounded(&r.details.to_string(), AUDIT_DETAILS_MAX)
+            // Each text value cut first, so one long value cannot push the
+            // others (a basis's scope, say) out of the record.
+            bounded(&bounded_json(&r.details).to_string(), AUDIT_DETAILS_MAX)
         },
     }
 }
@@ -524,6 +541,16 @@ impl Store {
             .take(head.tree_size as usize)
             .map(|l| l.1)
             .collect();
+        if leaves.len() < head.tree_size as usize {
+            return Err(Error::new(
+                ErrorKind::DataLoss,
+                format!(
+                    "the latest signed head covers {} entries but the log holds {}: entries were deleted",
+                    head.tree_size,
+                    leaves.len()
+                ),
+            ));
+        }
         Ok((
             civitas_audit::root(&leaves[..size as usize]),
             civitas_audit::consistency_proof(size as usize, &leaves),
@@ -901,6 +928,18 @@ impl Store {
         .await
         .map_err(db_err("reading users"))?;
         let phc: Option<String> = row.as_ref().map(|r| r.get("password_hash"));
+        // At most as many Argon2 checks at once as there are cores: each
+        // holds ~19 MiB, and the blocking pool would otherwise run hundreds.
+        static CHECKS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+        let _permit = CHECKS
+            .get_or_init(|| {
+                tokio::sync::Semaphore::new(
+                    std::thread::available_parallelism().map_or(2, |n| n.get()),
+                )
+            })
+            .acquire()
+            .await
+            .map_err(|e| Error::internal(format!("password check queue: {e}")))?;
         let pw = password.to_owned();
         let ok = tokio::task::spawn_blocking(move || {
             civitas_auth::verify_password_or_dummy(&pw, phc.as_deref())

@@ -35,14 +35,17 @@ fn ident(name: &str) -> Result<&str> {
 /// host, and any `password=` / `sslpassword=` query parameter (libpq takes
 /// the password there too).
 pub fn mask(url: &str) -> String {
-    let (base, query) = match url.find('?') {
-        Some(q) => (&url[..q], Some(&url[q + 1..])),
-        None => (url, None),
+    // User-info first, up to the last `@` (a password may hold `?`).
+    let masked = match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}***{}", &url[..s + 3], &url[at..]),
+        _ => url.to_owned(),
     };
-    let mut out = match (base.find("://"), base.rfind('@')) {
-        (Some(s), Some(at)) if at > s => format!("{}***{}", &base[..s + 3], &base[at..]),
-        _ => base.to_owned(),
+    let after = masked.find("***@").map_or(0, |i| i + 4);
+    let (base, query) = match masked[after..].find('?') {
+        Some(q) => (&masked[..after + q], Some(&masked[after + q + 1..])),
+        None => (masked.as_str(), None),
     };
+    let mut out = base.to_owned();
     if let Some(q) = query {
         let params: Vec<String> = q
             .split('&')
@@ -76,6 +79,10 @@ mod mask_tests {
             "postgres://db/c?sslpassword=***"
         );
         assert_eq!(mask("var/civitas.db"), "var/civitas.db");
+        assert_eq!(
+            mask("postgres://civ:pa?ss@db/c?sslmode=require"),
+            "postgres://***@db/c?sslmode=require"
+        );
     }
 }
 

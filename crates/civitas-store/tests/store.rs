@@ -759,6 +759,30 @@ async fn a_rewrite_without_the_key_is_refused_by_the_appender_and_caught_by_veri
     let e = store.audit_verify(&public).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::DataLoss);
     assert!(e.message().contains("signature does not verify"), "{e}");
+
+    // An older head with its root intact but its signature forged, under a
+    // genuine latest head: only checking every signature catches it.
+    let dir = TestStore::new("store").await.unwrap();
+    let store = open(&dir).await;
+    for i in 0..6 {
+        store
+            .audit(
+                t0().plus_ms(i),
+                civitas_store::AuditRecord::new("sam", "candidate.list", format!("n:{i}")),
+            )
+            .await
+            .unwrap();
+    }
+    store.close().await;
+    tamper(
+        &dir,
+        "UPDATE audit_tree_head SET signature = $1 WHERE tree_size = 3",
+        Some(vec![7u8; 64]),
+    )
+    .await;
+    let store = open(&dir).await;
+    let e = store.audit_verify(&public).await.unwrap_err();
+    assert!(e.message().contains("signed tree head at size 3"), "{e}");
 }
 
 /// Cutting the log back to an older, genuinely signed head (rows, heads and

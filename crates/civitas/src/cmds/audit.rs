@@ -133,7 +133,6 @@ fn verify(
     let rt = engine::tokio()?;
     let store = rt.block_on(engine::open_store(&cfg))?;
     rt.block_on(async {
-        let key = civitas_audit::AuditKey::load_or_create(&cfg.store.audit_key)?;
         let Some(user) = user else {
             anyhow::bail!("this command acts as a person: pass --user NAME (or set CIVITAS_USER) and set CIVITAS_PASSWORD");
         };
@@ -154,10 +153,20 @@ fn verify(
             }
         };
         actor.require(civitas_auth::Permission::ReadAudit)?;
+        // The key file is read only when no public key is given, and never
+        // created here (that would be a write before the check).
         let public = match public_key {
             Some(h) => civitas_audit::key::unhex::<32>(&h)
                 .ok_or_else(|| anyhow::anyhow!("--public-key: expected 64 hex digits"))?,
-            None => key.public(),
+            None => {
+                if !cfg.store.audit_key.exists() {
+                    anyhow::bail!(
+                        "no audit key at {}: pass --public-key with the published one",
+                        cfg.store.audit_key.display()
+                    );
+                }
+                civitas_audit::AuditKey::load_or_create(&cfg.store.audit_key)?.public()
+            }
         };
         let mut witnessed = Vec::new();
         for w in witnesses {
