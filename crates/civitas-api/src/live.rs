@@ -234,52 +234,42 @@ pub async fn events(
     let (tx, rx) = tokio::sync::mpsc::channel(64);
     let state = st.clone();
     tokio::spawn(async move {
+        const TICK: std::time::Duration = std::time::Duration::from_millis(500);
         let mut stream = std::pin::pin!(stream);
-        let mut tick = tokio::time::interval(std::time::Duration::from_millis(500));
+        let mut tick = tokio::time::interval(TICK);
         let mut checked = std::time::Instant::now();
         loop {
-            // The check first when both are ready; and an event waiting while
-            // its reader was slow is re-checked before it is sent.
-            let due = tokio::select! {
+            // `None`: the tick. The tick wins when both are ready.
+            let ev = tokio::select! {
                 biased;
-                _ = tick.tick() => true,
+                _ = tick.tick() => None,
                 _ = tx.closed() => break,
                 ev = stream.next() => match ev {
-                    Some(ev) => {
-                        let stale = checked.elapsed() > std::time::Duration::from_millis(500);
-                        let ok = !stale || match state.console.as_deref() {
-                            Some(c) => caller.still_valid(c).await,
-                            None => false,
-                        };
-                        if ok {
-                            if stale {
-                                checked = std::time::Instant::now();
-                            }
-                            if tx.send(ev).await.is_err() { break }
-                            false
-                        } else {
-                            true
-                        }
-                    }
+                    Some(ev) => Some(ev),
                     None => break,
                 },
             };
-            if due {
-                {
-                    let valid = match state.console.as_deref() {
-                        Some(c) => caller.still_valid(c).await,
-                        None => false,
-                    };
-                    checked = std::time::Instant::now();
-                    if !valid {
-                        let _ = tx
-                            .send(Ok(SseEvent::default()
-                                .event("ended")
-                                .data("{\"reason\":\"access ended: logged out, expired, disabled or revoked\"}")))
-                            .await;
-                        break;
-                    }
+            // Checked on every tick, and before an event when the last check
+            // is older than a tick (its reader was slow, say).
+            if ev.is_none() || checked.elapsed() > TICK {
+                let valid = match state.console.as_deref() {
+                    Some(c) => caller.still_valid(c).await,
+                    None => false,
+                };
+                if !valid {
+                    let _ = tx
+                        .send(Ok(SseEvent::default().event("ended").data(
+                            "{\"reason\":\"access ended: logged out, expired, disabled or revoked\"}",
+                        )))
+                        .await;
+                    break;
                 }
+                checked = std::time::Instant::now();
+            }
+            if let Some(ev) = ev
+                && tx.send(ev).await.is_err()
+            {
+                break;
             }
         }
     });

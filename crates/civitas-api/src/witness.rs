@@ -44,17 +44,21 @@ pub async fn keep_local(
     }
 }
 
+/// The alarm for a log that holds nothing where a head of `size` was witnessed.
+fn emptied(size: u64) -> Error {
+    Error::new(
+        ErrorKind::DataLoss,
+        format!(
+            "witness: the audit log is empty but a head at size {size} was witnessed: it was emptied"
+        ),
+    )
+}
+
 /// One round of [`keep_local`].
 pub async fn observe_local(store: &Store, witness: &mut Witness) -> Result<Seen> {
     let Some(head) = store.audit_head().await? else {
         return match witness.last() {
-            Some(last) => Err(Error::new(
-                ErrorKind::DataLoss,
-                format!(
-                    "witness: the audit log is empty but a head at size {} was witnessed: it was emptied",
-                    last.tree_size
-                ),
-            )),
+            Some(last) => Err(emptied(last.tree_size)),
             None => Ok(Seen::Unchanged),
         };
     };
@@ -80,28 +84,27 @@ pub async fn poll_remote(base: &str, token: &str, witness: &mut Witness) -> Resu
     // witnessed is an alarm, not a proof request that fails and is retried.
     let v = get_json(&format!("{base}/api/v1/audit/head"), token).await?;
     let latest = parse_head(&v["head"].to_string());
-    let url = match (witness.last(), &latest) {
-        (Some(last), None) => {
+    let last = match (witness.last(), &latest) {
+        (Some(last), None) => return Err(emptied(last.tree_size)),
+        (None, None) => {
             return Err(Error::new(
-                ErrorKind::DataLoss,
-                format!(
-                    "witness: the audit log is empty but a head at size {} was witnessed: it was emptied",
-                    last.tree_size
-                ),
+                ErrorKind::Unavailable,
+                format!("{base}: the audit log is empty; nothing to witness yet"),
             ));
         }
-        (Some(last), Some(h)) if h.tree_size < last.tree_size => {
-            return witness.observe(h, &[]);
-        }
+        // A first head, or one shorter than witnessed (the witness raises
+        // "cut back"): no proof to fetch.
+        (None, Some(h)) => return witness.observe(h, &[]),
+        (Some(last), Some(h)) if h.tree_size < last.tree_size => return witness.observe(h, &[]),
         (Some(last), Some(h)) if h == last => return Ok(Seen::Unchanged),
-        (Some(last), _) => format!("{base}/api/v1/audit/consistency?from={}", last.tree_size),
-        (None, _) => format!("{base}/api/v1/audit/head"),
+        (Some(last), Some(_)) => last.tree_size,
     };
+    let url = format!("{base}/api/v1/audit/consistency?from={last}");
     let v = get_json(&url, token).await?;
     let head = parse_head(&v["head"].to_string()).ok_or_else(|| {
         Error::new(
             ErrorKind::Unavailable,
-            format!("{url}: the answer holds no signed tree head (is the log empty?)"),
+            format!("{url}: the answer holds no signed tree head"),
         )
     })?;
     let proof: Vec<civitas_audit::Hash> = v["proof"]

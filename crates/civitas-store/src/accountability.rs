@@ -35,6 +35,21 @@ impl AuditRecord {
         }
     }
 
+    /// A login attempt by `username` with its outcome from
+    /// [`Store::check_credentials`] (`login` when `ok`, else `login.failed`).
+    pub fn login(username: &str, outcome: &str) -> Self {
+        AuditRecord::new(
+            username,
+            if outcome == "ok" {
+                "login"
+            } else {
+                "login.failed"
+            },
+            format!("user:{username}"),
+        )
+        .details(serde_json::json!({ "outcome": outcome }))
+    }
+
     pub fn why(mut self, j: &str) -> Self {
         self.justification = j.to_owned();
         self
@@ -721,20 +736,11 @@ impl Store {
             )));
         }
         // Witnessed heads join the stored ones in the root check below.
-        for w in witnessed {
-            if !verify_sth(public, w) {
-                return Err(tamper(format!(
-                    "witnessed head at size {}: its signature does not verify with the audit public key",
-                    w.tree_size
-                )));
-            }
-            if w.tree_size as usize > leaves.len() {
-                return Err(tamper(format!(
-                    "a witness holds a signed head at size {} but the log holds {} entries: the log was cut back",
-                    w.tree_size,
-                    leaves.len()
-                )));
-            }
+        if let Some(w) = witnessed.iter().find(|w| !verify_sth(public, w)) {
+            return Err(tamper(format!(
+                "witnessed head at size {}: its signature does not verify with the audit public key",
+                w.tree_size
+            )));
         }
         let mut checks: Vec<(&SignedTreeHead, bool)> = heads
             .iter()
@@ -746,11 +752,19 @@ impl Store {
         let mut next = 0usize;
         for (sth, is_witness) in checks {
             if sth.tree_size as usize > leaves.len() {
-                return Err(tamper(format!(
-                    "signed tree head at size {} covers more entries than the log holds ({}): entries were deleted",
-                    sth.tree_size,
-                    leaves.len()
-                )));
+                return Err(tamper(if is_witness {
+                    format!(
+                        "a witness holds a signed head at size {} but the log holds {} entries: the log was cut back",
+                        sth.tree_size,
+                        leaves.len()
+                    )
+                } else {
+                    format!(
+                        "signed tree head at size {} covers more entries than the log holds ({}): entries were deleted",
+                        sth.tree_size,
+                        leaves.len()
+                    )
+                }));
             }
             while next < sth.tree_size as usize {
                 frontier.push(leaves[next].1);
@@ -893,20 +907,8 @@ impl Store {
         now: Timestamp,
     ) -> Result<Actor> {
         let (checked, outcome) = self.check_credentials(username, password).await?;
-        self.audit(
-            now,
-            AuditRecord::new(
-                username,
-                if outcome == "ok" {
-                    "login"
-                } else {
-                    "login.failed"
-                },
-                format!("user:{username}"),
-            )
-            .details(serde_json::json!({"outcome": outcome})),
-        )
-        .await?;
+        self.audit(now, AuditRecord::login(username, outcome))
+            .await?;
         checked
     }
 

@@ -145,8 +145,7 @@ fn verify(
                 let _ = store
                     .audit(
                         SystemClock.now(),
-                        civitas_store::AuditRecord::new(user, "login.failed", format!("user:{user}"))
-                            .details(serde_json::json!({"outcome": outcome})),
+                        civitas_store::AuditRecord::login(user, outcome),
                     )
                     .await;
                 return Err(e.into());
@@ -181,8 +180,7 @@ fn verify(
             .audit_batch(
                 now,
                 &[
-                    civitas_store::AuditRecord::new(&actor.username, "login", format!("user:{}", actor.username))
-                        .details(serde_json::json!({"outcome": outcome})),
+                    civitas_store::AuditRecord::login(&actor.username, outcome),
                     civitas_store::AuditRecord::new(&actor.username, "audit.verify", "audit_log")
                         .details(serde_json::json!({"ok": ok, "witnessed_heads": witnessed.len()})),
                 ],
