@@ -496,7 +496,8 @@ impl Store {
     pub async fn tokens(&self, by: &Actor) -> Result<Vec<TokenView>> {
         by.require(Permission::ManageUsers)?;
         let rows = sqlx::query(
-            "SELECT t.id, u.username, t.label, t.only_json, t.created_at_ms, t.revoked_at_ms IS NOT NULL
+            "SELECT t.id, u.username, t.label, t.only_json, t.created_at_ms,
+                    CASE WHEN t.revoked_at_ms IS NULL THEN 0 ELSE 1 END
              FROM api_token t JOIN app_user u ON u.id = t.user_id ORDER BY t.id",
         )
         .fetch_all(&self.pool)
