@@ -128,7 +128,7 @@ impl<T> JsonBody<T> {
 pub const FIELD_MAX_CHARS: usize = 4_000;
 /// The most items in any JSON list (camera scopes, ids).
 pub const LIST_MAX_ITEMS: usize = 1_000;
-/// The longest query-string value, in characters.
+/// The longest query-string value, in bytes once decoded.
 pub const QUERY_VALUE_MAX_CHARS: usize = 1_000;
 
 /// Refuses a JSON value with a string or list over its limit, naming it.
@@ -223,10 +223,14 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryArgs<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        // Measured decoded (each `%XX` is one byte), so the limit is the one
+        // the message names, however the value was encoded.
+        let decoded_len = |v: &str| v.len() - 2 * v.matches('%').count().min(v.len() / 3);
         if let Some(q) = parts.uri.query()
-            && let Some(long) = q
-                .split('&')
-                .find(|kv| kv.len() > QUERY_VALUE_MAX_CHARS * 3 + 100)
+            && let Some(long) = q.split('&').find(|kv| {
+                kv.split_once('=')
+                    .is_some_and(|(_, v)| decoded_len(v) > QUERY_VALUE_MAX_CHARS)
+            })
         {
             let name: String = long
                 .split('=')
@@ -236,7 +240,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryArgs<T> {
                 .take(40)
                 .collect();
             return Err(Error::invalid(format!(
-                "query: parameter `{name}`: at most {QUERY_VALUE_MAX_CHARS} characters"
+                "query: parameter `{name}`: at most {QUERY_VALUE_MAX_CHARS} bytes"
             ))
             .into());
         }

@@ -1153,13 +1153,21 @@ impl Store {
             ));
         }
         let mut tx = self.begin_immediate().await?;
-        let status: String = sqlx::query("SELECT status FROM legal_basis WHERE id = $1")
+        let absent = || Error::not_found(format!("legal basis {basis} does not exist"));
+        let row = sqlx::query("SELECT status, scope_json FROM legal_basis WHERE id = $1")
             .bind(basis)
             .fetch_optional(&mut *tx)
             .await
             .map_err(db_err("reading legal basis"))?
-            .ok_or_else(|| Error::not_found(format!("legal basis {basis} does not exist")))?
-            .get(0);
+            .ok_or_else(absent)?;
+        // The same rule as granting one: a basis reaching beyond the
+        // refuser's own cameras reads as absent to them.
+        let scope: Vec<String> =
+            serde_json::from_str(&row.get::<String, _>("scope_json")).unwrap_or_default();
+        if !actor.covers_scope(&scope) {
+            return Err(absent());
+        }
+        let status: String = row.get("status");
         if status == "refused" {
             return Err(Error::new(
                 ErrorKind::FailedPrecondition,

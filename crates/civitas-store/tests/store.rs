@@ -370,6 +370,18 @@ async fn a_refused_basis_deletes_its_entries_and_everything_derived() {
         .unwrap()
         .unwrap();
     let basis_of_gone = 2;
+    // A supervisor of one camera cannot refuse a basis reaching beyond it
+    // (it reads as absent), so cannot delete another camera's entries.
+    let scoped = Actor {
+        scope: vec!["cam1".into()],
+        ..actor("gil", Role::Supervisor)
+    };
+    let e = store
+        .refuse_basis(&scoped, basis_of_gone, "not mine", t0())
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotFound, "{e}");
+    assert_eq!(store.watchlist().await.unwrap().len(), 2, "nothing deleted");
     let e = store
         .refuse_basis(
             &actor("olga", Role::Operator),
