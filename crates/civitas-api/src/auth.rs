@@ -139,9 +139,10 @@ pub struct Settings {
     pub session_max_ms: i64,
     /// Mark the cookie `Secure` (set when served over HTTPS, e.g. behind a proxy).
     pub secure_cookie: bool,
-    /// Login attempts per user name checked at once within the window (four
-    /// times as many per client address); each attempt past them waits twice
-    /// as long as the one before, from one second.
+    /// Login attempts per user name from one address checked at once within
+    /// the window (20 times as many per name from anywhere, 4 times as many
+    /// per address); each attempt past them waits twice as long as the one
+    /// before, from one second.
     pub login_max_failures: u32,
     /// Attempts older than this are forgotten (ms).
     pub login_window_ms: i64,
@@ -168,13 +169,18 @@ pub const LOGIN_BODY_MAX: usize = 4_096;
 pub const USERNAME_MAX: usize = 64;
 pub const PASSWORD_MAX: usize = 1_024;
 
-/// Throttles login attempts per user name and per client address by delay,
-/// not lockout: past the free attempts, each attempt on a key is checked only
-/// after a wait that doubles (1 s, 2 s, 4 s… up to `login_max_delay_ms`), so
-/// guessing is slowed to a crawl while the right password still gets in
-/// after at most that wait, whoever else is guessing. The slot is reserved
-/// atomically under one lock before any password is checked, so concurrent
-/// attempts cannot all pass between a check and a record.
+/// Throttles login attempts by delay, not lockout, on three keys: a user
+/// name *from one address* (5 attempts free by default), a user name from
+/// anywhere (20 times that), and an address whatever the name (4 times
+/// that). Past a key's free attempts, each attempt is checked only after a
+/// wait that doubles (1 s, 2 s, 4 s… up to `login_max_delay_ms`); one that
+/// would wait longer is refused unchecked. Someone guessing at a name from
+/// their address slows themselves to a crawl but not the name's owner at
+/// another address (a lockout anyone could trigger once); only a guesser
+/// spread over many addresses reaches the name's own, much larger, budget.
+/// The slot is reserved atomically under one lock before any password is
+/// checked, so concurrent attempts cannot all pass between a check and a
+/// record.
 #[derive(Debug, Default)]
 pub struct LoginLimiter(Mutex<HashMap<String, Throttle>>);
 
@@ -186,11 +192,38 @@ struct Throttle {
     next_ms: i64,
 }
 
+/// What a throttle key counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Key {
+    /// One user name from one address.
+    NameAtAddress,
+    /// One user name from any address.
+    Name,
+    /// One address, any user name.
+    Address,
+}
+
+impl Key {
+    fn free(self, s: &Settings) -> usize {
+        let m = s.login_max_failures as usize;
+        match self {
+            Key::NameAtAddress => m,
+            Key::Name => m * 20,
+            Key::Address => m * 4,
+        }
+    }
+}
+
 impl LoginLimiter {
-    fn keys(user: &str, ip: Option<IpAddr>) -> Vec<(String, bool)> {
-        let mut k = vec![(format!("user:{}", user.trim().to_lowercase()), false)];
+    fn keys(user: &str, ip: Option<IpAddr>) -> Vec<(String, Key)> {
+        let name = user.trim().to_lowercase();
+        let at = ip.map_or("-".to_owned(), |ip| ip.to_string());
+        let mut k = vec![
+            (format!("pair:{name}|{at}"), Key::NameAtAddress),
+            (format!("user:{name}"), Key::Name),
+        ];
         if let Some(ip) = ip {
-            k.push((format!("ip:{ip}"), true));
+            k.push((format!("ip:{ip}"), Key::Address));
         }
         k
     }
@@ -221,9 +254,9 @@ impl LoginLimiter {
         }
         let wait = slot - now.0;
         if wait > s.login_max_delay_ms {
-            let by_address = keys
-                .iter()
-                .any(|(k, ip)| *ip && map.get(k).is_some_and(|t| t.next_ms == slot));
+            let by_address = keys.iter().any(|(k, kind)| {
+                *kind == Key::Address && map.get(k).is_some_and(|t| t.next_ms == slot)
+            });
             return Err(Error::new(
                 ErrorKind::ResourceExhausted,
                 format!(
@@ -237,12 +270,8 @@ impl LoginLimiter {
                 ),
             ));
         }
-        for (k, is_ip) in keys {
-            let free = if is_ip {
-                s.login_max_failures as usize * 4
-            } else {
-                s.login_max_failures as usize
-            };
+        for (k, kind) in keys {
+            let free = kind.free(s);
             let t = map.entry(k).or_default();
             t.attempts.push(now);
             let n = t.attempts.len();
@@ -261,17 +290,15 @@ impl LoginLimiter {
         Ok(wait)
     }
 
-    /// A login succeeded: the name's attempts are forgotten, and this one is
-    /// not held against the address.
+    /// A login succeeded: the name's attempts at this address are
+    /// forgotten, and this one is not held against the name or the address.
     fn succeeded(&self, user: &str, ip: Option<IpAddr>) {
         let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        for (k, is_ip) in Self::keys(user, ip) {
-            if is_ip {
-                if let Some(t) = map.get_mut(&k) {
-                    t.attempts.pop();
-                }
-            } else {
+        for (k, kind) in Self::keys(user, ip) {
+            if kind == Key::NameAtAddress {
                 map.remove(&k);
+            } else if let Some(t) = map.get_mut(&k) {
+                t.attempts.pop();
             }
         }
     }
@@ -733,6 +760,30 @@ mod tests {
                 .unwrap(),
             0,
             "forgotten after the window"
+        );
+        // Someone guessing at "zoe" for minutes from one address does not
+        // hold up zoe at hers: no lockout by guessing.
+        let (there, home) = (
+            Some(IpAddr::from([198, 51, 100, 9])),
+            Some(IpAddr::from([203, 0, 113, 4])),
+        );
+        let t = s.login_window_ms * 3;
+        let mut refused = 0;
+        for i in 0..600 {
+            if l.reserve("zoe", there, Timestamp(t + i * 1_000), &s)
+                .is_err()
+            {
+                refused += 1;
+            }
+        }
+        assert!(
+            refused > 550,
+            "the guesser is slowed: {refused} of 600 refused"
+        );
+        assert_eq!(
+            l.reserve("zoe", home, Timestamp(t + 600_000), &s).unwrap(),
+            0,
+            "zoe at home logs in at once"
         );
     }
 }
