@@ -61,8 +61,15 @@ impl AuditRecord {
     }
 }
 
-/// The newest signed head, with the key it was signed by.
-pub(crate) const LAST_HEAD_SQL: &str = "SELECT tree_size, at_ms, root, signature, public_key FROM audit_tree_head ORDER BY tree_size DESC LIMIT 1";
+/// What an append reads before it writes, in one round trip (one row,
+/// NULLs where absent): the stored frontier, the highest seq, and the last
+/// signed head with the key it was signed by.
+const APPEND_STATE_SQL: &str = "SELECT f.tree_size AS f_size, f.frontier AS f_bytes,
+        (SELECT MAX(seq) FROM audit_log) AS max_seq,
+        h.tree_size AS h_size, h.at_ms AS h_at, h.root AS h_root, h.signature AS h_sig, h.public_key AS h_key
+    FROM (SELECT 1 AS one) o
+    LEFT JOIN audit_frontier f ON f.id = 1
+    LEFT JOIN audit_tree_head h ON h.tree_size = (SELECT MAX(tree_size) FROM audit_tree_head)";
 
 /// Appends one entry and a new signed head, inside the caller's transaction.
 pub(crate) async fn append(
@@ -186,7 +193,7 @@ pub(crate) fn entry_for(seq: u64, now: Timestamp, r: &AuditRecord) -> AuditEntry
 /// this check the next append would sign the forgery.
 pub(crate) fn check_frontier_signed(
     frontier: &Frontier,
-    last_head: Option<&sqlx::any::AnyRow>,
+    last_head: Option<(SignedTreeHead, Vec<u8>)>,
     key: &AuditKey,
 ) -> Result<()> {
     let tamper = |m: String| {
@@ -198,7 +205,7 @@ pub(crate) fn check_frontier_signed(
             ),
         )
     };
-    let Some(row) = last_head else {
+    let Some((sth, stored_key)) = last_head else {
         return if frontier.size() == 0 {
             Ok(())
         } else {
@@ -208,8 +215,6 @@ pub(crate) fn check_frontier_signed(
             )))
         };
     };
-    let sth = head_from_row(row)?;
-    let stored_key: Vec<u8> = row.try_get("public_key").unwrap_or_default();
     if stored_key.as_slice() != key.public().as_slice() || !key.verifies(&sth) {
         return Err(tamper(format!(
             "the signed head at size {} does not verify with the audit key",
@@ -234,22 +239,35 @@ pub(crate) async fn append_many(
     now: Timestamp,
     records: &[AuditRecord],
 ) -> Result<u64> {
-    let last: Option<(i64, Vec<u8>)> =
-        sqlx::query_as("SELECT tree_size, frontier FROM audit_frontier WHERE id = 1")
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(db_err("reading the audit frontier"))?;
-    let mut frontier = frontier_from(last)?;
-    let last_head = sqlx::query(LAST_HEAD_SQL)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(db_err("reading the last signed tree head"))?;
-    check_frontier_signed(&frontier, last_head.as_ref(), key)?;
-    let max_seq: Option<i64> = sqlx::query("SELECT MAX(seq) FROM audit_log")
+    let state = sqlx::query(APPEND_STATE_SQL)
         .fetch_one(&mut *conn)
         .await
-        .map_err(db_err("reading the audit log"))?
-        .get(0);
+        .map_err(db_err("reading the audit frontier and last signed head"))?;
+    let col = |e: sqlx::Error| Error::new(ErrorKind::DataLoss, format!("audit state: {e}"));
+    let stored = match (
+        state.try_get::<Option<i64>, _>("f_size").map_err(col)?,
+        state
+            .try_get::<Option<Vec<u8>>, _>("f_bytes")
+            .map_err(col)?,
+    ) {
+        (Some(size), Some(bytes)) => Some((size, bytes)),
+        _ => None,
+    };
+    let mut frontier = frontier_from(stored)?;
+    let last_head = match state.try_get::<Option<i64>, _>("h_size").map_err(col)? {
+        Some(size) => Some((
+            head_from_parts(
+                size,
+                state.try_get("h_at").map_err(col)?,
+                state.try_get("h_root").map_err(col)?,
+                state.try_get("h_sig").map_err(col)?,
+            )?,
+            state.try_get::<Vec<u8>, _>("h_key").map_err(col)?,
+        )),
+        None => None,
+    };
+    check_frontier_signed(&frontier, last_head, key)?;
+    let max_seq: Option<i64> = state.try_get("max_seq").map_err(col)?;
     if max_seq.map(|m| m + 1).unwrap_or(0) as u64 != frontier.size() {
         return Err(Error::new(
             ErrorKind::DataLoss,
@@ -1475,12 +1493,13 @@ pub(crate) fn entry_from_row(r: &sqlx::any::AnyRow) -> AuditEntry {
 }
 
 fn head_from_row(r: &sqlx::any::AnyRow) -> Result<SignedTreeHead> {
-    let size: i64 = r.get(0);
-    let root: Vec<u8> = r.get(2);
-    let sig: Vec<u8> = r.get(3);
+    head_from_parts(r.get(0), r.get(1), r.get(2), r.get(3))
+}
+
+fn head_from_parts(size: i64, at_ms: i64, root: Vec<u8>, sig: Vec<u8>) -> Result<SignedTreeHead> {
     Ok(SignedTreeHead {
         tree_size: size as u64,
-        at_ms: r.get(1),
+        at_ms,
         root: root.try_into().map_err(|_| {
             Error::new(
                 ErrorKind::DataLoss,
