@@ -142,7 +142,7 @@ pub async fn export_job(
     params(("id" = u64, Path, description = "export job")),
     security(("session" = ["export"]), ("bearer" = ["export"])),
     responses(
-        (status = 200, content_type = "application/x-tar", body = Vec<u8>),
+        (status = 200, content_type = "application/x-tar", body = crate::Binary),
         (status = 401, body = crate::ErrorBody),
         (status = 403, body = crate::ErrorBody),
         (status = 404, body = crate::ErrorBody),

@@ -47,7 +47,7 @@ impl Default for IncidentSettings {
 /// After a change: push it to consoles (and so MQTT) and wake the webhooks.
 fn announce(c: &Console, v: &IncidentView, change: &str) {
     c.live.publish(LiveEvent {
-        kind: "incident".into(),
+        kind: crate::LiveKind::Incident,
         camera: v.camera.clone(),
         data: serde_json::json!({
             "id": v.id, "change": change, "status": v.status, "priority": v.priority, "type": v.type_id,
@@ -60,7 +60,7 @@ fn announce(c: &Console, v: &IncidentView, change: &str) {
 
 fn announce_unit(c: &Console, u: &UnitView) {
     c.live.publish(LiveEvent {
-        kind: "unit".into(),
+        kind: crate::LiveKind::Unit,
         camera: None,
         data: serde_json::to_value(u).unwrap_or_default(),
     });
@@ -632,7 +632,7 @@ pub async fn nearby_cameras(
     params(("id" = i64, Path, description = "incident id"), ("camera" = String, Path, description = "camera id"), NearbyQuery),
     security(("session" = ["dispatch"]), ("bearer" = ["dispatch"])),
     responses(
-        (status = 200, content_type = "image/jpeg", body = Vec<u8>),
+        (status = 200, content_type = "image/jpeg", body = crate::Binary),
         (status = 401, body = crate::ErrorBody),
         (status = 403, body = crate::ErrorBody),
         (status = 404, body = crate::ErrorBody),

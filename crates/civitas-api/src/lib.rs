@@ -37,7 +37,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub use auth::{Caller, Settings};
-pub use live::{CameraInfo, Live, LiveEvent};
+pub use live::{CameraInfo, Live, LiveEvent, LiveKind};
 pub use metrics::Metrics;
 pub use push::{PushCamera, parse_sha256_hex};
 
@@ -99,6 +99,23 @@ pub struct ErrorBody {
     /// What was wrong, in words.
     pub message: String,
 }
+
+/// A binary body (an image, a video, a tar archive): in the OpenAPI
+/// document a string of bytes, which generated clients hand over as a file.
+#[derive(Debug)]
+pub struct Binary;
+
+impl utoipa::PartialSchema for Binary {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)))
+            .into()
+    }
+}
+
+impl ToSchema for Binary {}
 
 /// A JSON body, read (size and content type checked) by the extractor but
 /// parsed only by [`JsonBody::parse`], which handlers call after checking the
@@ -338,6 +355,58 @@ pub struct ApiState {
     pub console: Option<Arc<Console>>,
 }
 
+/// What a status means in this API where a route says no more (the body's `error` says more).
+pub fn status_meaning(status: &str) -> &'static str {
+    match status {
+        "200" => "OK",
+        "201" => "Created",
+        "202" => "Accepted for processing",
+        "204" => "Done; no content",
+        "304" => "Not modified",
+        "400" => "Malformed request: the message names the field or value that is wrong",
+        "401" => "Not logged in, the session expired or was ended, or the token is unknown",
+        "403" => {
+            "Not permitted: the route's permission (its security scope) is missing, or the CSRF header is absent"
+        }
+        "404" => "Not found, or outside the cameras the caller may see",
+        "409" => "Conflict with the current state (the message says which)",
+        "412" => "A precondition does not hold (the message says which)",
+        "413" => "The body, a field or a parameter is larger than allowed",
+        "429" => "Too many requests; retry after the Retry-After header",
+        "500" => "Internal error (logged on the server)",
+        "503" => {
+            "Unavailable: the store is busy or this service lacks the part (models, recordings)"
+        }
+        _ => "Error",
+    }
+}
+
+/// Every response needs a description (OpenAPI 3.1, §4.8.17): an error
+/// response a route declares without one gets the standard meaning of its
+/// status in this API.
+fn describe_errors(api: &mut utoipa::openapi::OpenApi) {
+    for item in api.paths.paths.values_mut() {
+        for op in [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            for (status, r) in op.responses.responses.iter_mut() {
+                if let utoipa::openapi::RefOr::T(r) = r
+                    && r.description.is_empty()
+                {
+                    r.description = status_meaning(status).to_owned();
+                }
+            }
+        }
+    }
+}
+
 struct SecuritySchemes;
 
 impl Modify for SecuritySchemes {
@@ -388,7 +457,7 @@ pub fn router(state: ApiState) -> (Router, utoipa::openapi::OpenApi) {
         .max()
         .unwrap_or(0)
         .max(8 << 20);
-    let (api, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (api, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(auth::login, auth::me, auth::logout))
         .routes(routes!(routes::candidates))
         .routes(routes!(routes::candidate))
@@ -430,6 +499,7 @@ pub fn router(state: ApiState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(metrics::metrics))
         .routes(routes!(push::snapshot))
         .split_for_parts();
+    describe_errors(&mut doc);
     let app = api
         .route("/", axum::routing::get(web::index))
         .route("/assets/{*path}", axum::routing::get(web::assets))

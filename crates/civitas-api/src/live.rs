@@ -9,7 +9,7 @@ use axum::extract::State;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use civitas_auth::Permission;
 use civitas_model::RgbImage;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 use tokio::sync::broadcast;
@@ -28,8 +28,7 @@ pub struct CameraInfo {
     pub owner: String,
     pub latitude: Option<f64>,
     pub longitude: Option<f64>,
-    /// `connecting`, `online`, `degraded`, `offline` or `stopped`.
-    pub state: String,
+    pub state: civitas_model::CameraState,
     pub last_error: Option<String>,
     pub reconnects: u64,
     pub frames: u64,
@@ -42,10 +41,37 @@ pub struct CameraInfo {
 /// to filter by the subscriber's scope).
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct LiveEvent {
-    /// `candidate`, `review`, `camera`, `incident` or `unit`.
-    pub kind: String,
+    pub kind: LiveKind,
     pub camera: Option<String>,
     pub data: serde_json::Value,
+}
+
+/// What a live event is about (its SSE event name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LiveKind {
+    /// A new candidate for review.
+    Candidate,
+    /// A candidate's review changed.
+    Review,
+    /// A camera's state or counts changed.
+    Camera,
+    /// An incident was opened or changed.
+    Incident,
+    /// A response unit's status changed.
+    Unit,
+}
+
+impl LiveKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LiveKind::Candidate => "candidate",
+            LiveKind::Review => "review",
+            LiveKind::Camera => "camera",
+            LiveKind::Incident => "incident",
+            LiveKind::Unit => "unit",
+        }
+    }
 }
 
 /// The live state the main job keeps up to date.
@@ -215,16 +241,16 @@ pub async fn events(
         {
             return None;
         }
-        let allowed = match ev.kind.as_str() {
-            "camera" => true,
-            "incident" | "unit" => dispatches,
-            _ => sees_candidates,
+        let allowed = match ev.kind {
+            LiveKind::Camera => true,
+            LiveKind::Incident | LiveKind::Unit => dispatches,
+            LiveKind::Candidate | LiveKind::Review => sees_candidates,
         };
         if !allowed {
             return None;
         }
         Some(Ok(SseEvent::default()
-            .event(ev.kind.clone())
+            .event(ev.kind.as_str())
             .data(ev.data.to_string())))
     });
     // The stream is forwarded by a task that checks every half second that

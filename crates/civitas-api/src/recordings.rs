@@ -122,8 +122,8 @@ fn parse_range(h: &str, len: u64) -> Option<(u64, u64)> {
            ("Range" = Option<String>, Header, description = "bytes=START-[END]")),
     security(("session" = ["search"]), ("bearer" = ["search"])),
     responses(
-        (status = 200, content_type = "video/mp4", body = Vec<u8>),
-        (status = 206, content_type = "video/mp4", body = Vec<u8>),
+        (status = 200, content_type = "video/mp4", body = crate::Binary),
+        (status = 206, content_type = "video/mp4", body = crate::Binary),
         (status = 401, body = crate::ErrorBody),
         (status = 403, body = crate::ErrorBody),
         (status = 404, body = crate::ErrorBody),

@@ -98,7 +98,7 @@ fn jpeg(bytes: Vec<u8>) -> Response {
     params(("id" = i64, Path, description = "candidate id")),
     security(("session" = ["view_candidates"]), ("bearer" = ["view_candidates"])),
     responses(
-        (status = 200, content_type = "image/jpeg", body = Vec<u8>),
+        (status = 200, content_type = "image/jpeg", body = crate::Binary),
         (status = 401, body = crate::ErrorBody),
         (status = 403, body = crate::ErrorBody),
         (status = 404, body = crate::ErrorBody),
@@ -136,7 +136,7 @@ async fn audited_jpeg(
     params(("id" = i64, Path, description = "candidate id")),
     security(("session" = ["view_candidates"]), ("bearer" = ["view_candidates"])),
     responses(
-        (status = 200, content_type = "image/jpeg", body = Vec<u8>),
+        (status = 200, content_type = "image/jpeg", body = crate::Binary),
         (status = 401, body = crate::ErrorBody),
         (status = 403, body = crate::ErrorBody),
         (status = 404, body = crate::ErrorBody),
@@ -212,7 +212,7 @@ pub async fn review(
     c.metrics
         .inc("civitas_reviews_total", &[("decision", &req.decision)], 1.0);
     c.live.publish(LiveEvent {
-        kind: "review".into(),
+        kind: crate::LiveKind::Review,
         camera: Some(view.camera),
         data: serde_json::json!({
             "id": id, "status": out.status, "confirmations": out.confirmations,
@@ -527,7 +527,7 @@ pub async fn camera_event_search(
     params(("id" = i64, Path, description = "plate read id")),
     security(("session" = ["search"]), ("bearer" = ["search"])),
     responses(
-        (status = 200, content_type = "image/jpeg", body = Vec<u8>),
+        (status = 200, content_type = "image/jpeg", body = crate::Binary),
         (status = 401, body = crate::ErrorBody),
         (status = 403, body = crate::ErrorBody),
         (status = 404, body = crate::ErrorBody),
@@ -612,24 +612,59 @@ pub async fn audit_search(
     Ok(axum::Json(list))
 }
 
+/// A signed tree head of the audit log: the log's first `tree_size`
+/// entries hash to `root`, signed (Ed25519) by the audit key.
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct HeadView {
+    pub tree_size: u64,
+    /// When it was signed (Unix ms).
+    pub at_ms: i64,
+    /// The Merkle root (RFC 9162), hex.
+    pub root: String,
+    /// The signature over the size, time and root, hex.
+    pub signature: String,
+}
+
+impl From<&civitas_audit::SignedTreeHead> for HeadView {
+    fn from(h: &civitas_audit::SignedTreeHead) -> HeadView {
+        let b = civitas_audit::bundle::Head::from(h);
+        HeadView {
+            tree_size: b.tree_size,
+            at_ms: b.at_ms,
+            root: b.root,
+            signature: b.signature,
+        }
+    }
+}
+
+/// The latest signed head and the key that verifies it.
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct AuditHeadView {
+    /// Absent while the log is empty.
+    pub head: Option<HeadView>,
+    /// The audit key's public half (Ed25519), hex.
+    pub public_key: String,
+}
+
 /// The latest signed tree head and the key that verifies it.
 #[utoipa::path(get, path = "/api/v1/audit/head", tag = "audit",
     security(("session" = ["read_audit"]), ("bearer" = ["read_audit"])),
     responses(
-        (status = 200, description = "{head, public_key}", body = serde_json::Value),
+        (status = 200, description = "The latest signed head", body = AuditHeadView),
         (status = 401, body = crate::ErrorBody),
         (status = 403, body = crate::ErrorBody),
     ))]
 pub async fn audit_head(
     State(st): State<ApiState>,
     caller: Caller,
-) -> Result<axum::Json<serde_json::Value>, ApiError> {
+) -> Result<axum::Json<AuditHeadView>, ApiError> {
     let c = console(&st)?;
     caller.require(Permission::ReadAudit)?;
     let head = c.store.audit_head().await?;
-    Ok(axum::Json(
-        serde_json::json!({"head": head, "public_key": hex(&c.audit_public)}),
-    ))
+    Ok(axum::Json(AuditHeadView {
+        head: head.as_ref().map(HeadView::from),
+        public_key: hex(&c.audit_public),
+    }))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

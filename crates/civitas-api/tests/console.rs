@@ -547,7 +547,7 @@ async fn live_events_reach_subscribers_in_scope() {
     assert_eq!(resp.headers()[header::CONTENT_TYPE], "text/event-stream");
     let mut body = resp.into_body();
     f.console.live.publish(civitas_api::LiveEvent {
-        kind: "candidate".into(),
+        kind: civitas_api::LiveKind::Candidate,
         camera: Some("gate".into()),
         data: serde_json::json!({"id": 7, "camera": "gate"}),
     });

@@ -26,7 +26,7 @@ fn cam(id: &str, lat: f64, lon: f64) -> CameraInfo {
         owner: "tests".into(),
         latitude: Some(lat),
         longitude: Some(lon),
-        state: "online".into(),
+        state: civitas_model::CameraState::Online,
         last_error: None,
         reconnects: 0,
         frames: 0,

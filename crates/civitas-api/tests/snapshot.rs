@@ -5,7 +5,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use civitas_api::{ApiState, PushCamera, router};
 use civitas_ingest::push::{SnapshotLimits, push_camera};
-use civitas_ingest::rtsp::HealthState;
+use civitas_ingest::rtsp::CameraState;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -117,14 +117,14 @@ async fn uploads_are_checked_and_good_ones_reach_the_pipeline() {
     let (s, b) = post(&app, "gate", Some(TOKEN), cut).await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
     let h = health.get();
-    assert_eq!(h.state, HealthState::Degraded);
+    assert_eq!(h.state, CameraState::Degraded);
     assert!(h.last_error.unwrap().contains("camera gate"));
     // Nothing queued from the bad ones; the next good upload flows.
     assert!(src.next_timeout(Duration::from_millis(50)).is_none());
     let (s, _) = post(&app, "gate", Some(TOKEN), jpeg(64, 64)).await;
     assert_eq!(s, StatusCode::ACCEPTED);
     assert!(src.next_timeout(Duration::from_secs(1)).is_some());
-    assert_eq!(health.get().state, HealthState::Online);
+    assert_eq!(health.get().state, CameraState::Online);
 }
 
 #[test]

@@ -4,7 +4,7 @@
 //! pixel limits, decoding, the camera's health, and a [`FrameSource`] that the
 //! pipeline reads like any other camera.
 
-use crate::rtsp::{CameraHealth, HealthHandle, HealthState};
+use crate::rtsp::{CameraHealth, CameraState, HealthHandle};
 use crate::{FrameSource, SourcedFrame};
 use civitas_base::{Error, ErrorKind, Result};
 use civitas_model::RgbImage;
@@ -154,7 +154,7 @@ impl PushHandle {
                 );
                 set(&|h| {
                     h.decode_errors += 1;
-                    h.state = HealthState::Degraded;
+                    h.state = CameraState::Degraded;
                     h.last_error = Some(msg.clone());
                 });
                 return Err(Error::new(e.kind(), msg));
@@ -177,7 +177,7 @@ impl PushHandle {
                 set(&|h| {
                     h.frames_decoded += 1;
                     h.frames_sampled += 1;
-                    h.state = HealthState::Online;
+                    h.state = CameraState::Online;
                 });
                 Ok(index)
             }
@@ -249,7 +249,7 @@ mod tests {
         let f = src.next_timeout(Duration::from_secs(1)).unwrap();
         assert_eq!((f.image.width_px, f.image.height_px), (64, 48));
         assert_eq!(f.image.data[..3], [10, 200, 30]);
-        assert_eq!(h.health().get().state, HealthState::Online);
+        assert_eq!(h.health().get().state, CameraState::Online);
     }
 
     #[test]
@@ -276,11 +276,11 @@ mod tests {
         let e = h.submit(&cut).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
         let health = h.health().get();
-        assert_eq!(health.state, HealthState::Degraded);
+        assert_eq!(health.state, CameraState::Degraded);
         assert_eq!(health.decode_errors, 4);
         assert!(health.last_error.unwrap().contains("camera gate"));
         h.submit(&png(20, 20)).unwrap();
-        assert_eq!(h.health().get().state, HealthState::Online);
+        assert_eq!(h.health().get().state, CameraState::Online);
     }
 
     #[test]

@@ -16,24 +16,13 @@ use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// A camera's state as operators see it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum HealthState {
-    /// Connecting for the first time.
-    Connecting,
-    /// Frames are arriving.
-    Online,
-    /// Connected but frames are failing to decode.
-    Degraded,
-    /// Not connected; retrying.
-    Offline,
-}
+/// A camera's state (one definition, in `civitas-model`).
+pub use civitas_model::CameraState;
 
 /// Health shared between the camera thread and the rest of the system.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct CameraHealth {
-    pub state: HealthState,
+    pub state: CameraState,
     /// The last error, in words, naming the camera and the fault (no credentials).
     pub last_error: Option<String>,
     pub reconnects: u64,
@@ -46,7 +35,7 @@ impl CameraHealth {
     /// A camera not yet delivering frames.
     pub fn connecting() -> CameraHealth {
         CameraHealth {
-            state: HealthState::Connecting,
+            state: CameraState::Connecting,
             last_error: None,
             reconnects: 0,
             frames_decoded: 0,
@@ -241,7 +230,7 @@ fn camera_thread(
         };
         tracing::warn!(camera = %camera, error = %msg, "camera offline; reconnecting");
         set(&health, |h| {
-            h.state = HealthState::Offline;
+            h.state = CameraState::Offline;
             h.last_error = Some(msg);
             h.reconnects += 1;
         });
@@ -388,7 +377,7 @@ async fn session(
                 consecutive_errors = 0;
                 set(health, |hh| {
                     hh.frames_decoded += 1;
-                    hh.state = HealthState::Online;
+                    hh.state = CameraState::Online;
                 });
                 if !due {
                     continue;
@@ -420,7 +409,7 @@ async fn session(
                 consecutive_errors += 1;
                 set(health, |h| {
                     h.decode_errors += 1;
-                    h.state = HealthState::Degraded;
+                    h.state = CameraState::Degraded;
                     h.last_error = Some(format!(
                         "camera {camera} ({masked}): {} decode error: {e}",
                         dec.name()

@@ -4,7 +4,7 @@
 mod common;
 
 use civitas_ingest::avcodec::H264Backend;
-use civitas_ingest::rtsp::{HealthState, RtspSource, Transport};
+use civitas_ingest::rtsp::{CameraState, RtspSource, Transport};
 use common::{Enc, clip, clip_with, free_port, serve, wait_for};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -121,7 +121,7 @@ fn wrong_credentials_are_named_without_the_password() {
         Transport::Tcp,
     )
     .unwrap();
-    wait_for(&src, HealthState::Offline, Duration::from_secs(8));
+    wait_for(&src, CameraState::Offline, Duration::from_secs(8));
     let e = src.health().last_error.unwrap();
     assert!(
         e.contains("camera door") && e.contains("***@127.0.0.1"),
@@ -152,7 +152,7 @@ fn a_peer_that_speaks_garbage_gets_a_clear_error() {
         Transport::Tcp,
     )
     .unwrap();
-    wait_for(&src, HealthState::Offline, Duration::from_secs(8));
+    wait_for(&src, CameraState::Offline, Duration::from_secs(8));
     let e = src.health().last_error.unwrap();
     assert!(e.contains("camera bad") && e.contains("DESCRIBE"), "{e}");
     assert!(
@@ -219,7 +219,7 @@ fn baseline_main_high_and_h265_cameras_decode_every_frame() {
             fps >= 20.0,
             "{enc:?} decoded only {fps:.1} of 25 fps: {h:?}"
         );
-        assert_eq!(h.state, HealthState::Online, "{enc:?}");
+        assert_eq!(h.state, CameraState::Online, "{enc:?}");
     }
 }
 
@@ -235,7 +235,7 @@ fn an_unreachable_camera_is_offline_with_the_reason() {
         Transport::Tcp,
     )
     .unwrap();
-    wait_for(&src, HealthState::Offline, Duration::from_secs(6));
+    wait_for(&src, CameraState::Offline, Duration::from_secs(6));
     let t = Instant::now();
     while src.health().reconnects < 2 {
         assert!(t.elapsed() < Duration::from_secs(6), "{:?}", src.health());

@@ -4,7 +4,7 @@
 
 mod common;
 
-use civitas_ingest::rtsp::{HealthState, RtspSource, Transport};
+use civitas_ingest::rtsp::{CameraState, RtspSource, Transport};
 use common::{clip, free_port, serve, wait_for};
 use std::time::{Duration, Instant};
 
@@ -44,13 +44,13 @@ fn the_camera_comes_back_within_5_s_each_time_without_thread_or_memory_growth() 
         }
     }
     assert_eq!(got, 5, "{:?}", src.health());
-    assert_eq!(src.health().state, HealthState::Online);
+    assert_eq!(src.health().state, CameraState::Online);
 
     let mut samples = Vec::new();
     for cycle in 1..=3 {
         // Pull the plug.
         drop(server.take());
-        wait_for(&src, HealthState::Offline, Duration::from_secs(6));
+        wait_for(&src, CameraState::Offline, Duration::from_secs(6));
         let h = src.health();
         assert!(
             h.last_error
@@ -61,7 +61,7 @@ fn the_camera_comes_back_within_5_s_each_time_without_thread_or_memory_growth() 
         );
         // Put it back: online again within 5 s of the server's return.
         server = Some(serve(&file, port, None));
-        let back = wait_for(&src, HealthState::Online, Duration::from_secs(5));
+        let back = wait_for(&src, CameraState::Online, Duration::from_secs(5));
         eprintln!("cycle {cycle}: camera back online {back:?} after the server returned");
         assert!(src.health().reconnects >= cycle);
         while src.next_timeout(Duration::from_millis(10)).is_some() {}

@@ -6,6 +6,7 @@
 //! and none for geofencing people; `tests/lines.rs` walks these sources and
 //! fails if one appears.
 
+pub mod camera;
 pub mod face;
 pub mod frame;
 pub mod ids;
@@ -14,6 +15,7 @@ pub mod legal;
 pub mod plate;
 pub mod plate_text;
 
+pub use camera::CameraState;
 pub use face::{BBox, Candidate, FaceDetection, FaceTemplate, Landmarks5, MatchOutcome};
 pub use frame::RgbImage;
 pub use ids::{CameraId, CandidateId, EntryId, TrackId};

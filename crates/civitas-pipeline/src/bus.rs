@@ -7,7 +7,7 @@
 //! face crop a reviewer needs) and health, and `FaceTemplate` is not
 //! serialisable, so it could not be put on a wire bus even by mistake.
 
-use civitas_model::{CameraId, Candidate, PlatePass};
+use civitas_model::{CameraId, CameraState, Candidate, PlatePass};
 use serde::{Deserialize, Serialize};
 use std::sync::Mutex;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
@@ -35,7 +35,7 @@ pub enum Event {
     /// A camera's health changed (online, degraded, offline), with the last error in words.
     CameraHealth {
         camera: CameraId,
-        state: String,
+        state: CameraState,
         last_error: Option<String>,
         reconnects: u64,
     },

@@ -1,6 +1,6 @@
-//! Civitas pipeline: sources → analysers → matchers → sinks.
+//! Civitas pipeline: sources → analysers → matchers → sinks. (Its
+//! configuration is read by `civitas-config`, which builds nothing.)
 //!
-//! - [`config`]: the typed, validated configuration every component is built from.
 //! - [`face`]: the face analyser + matcher stage (detect → align → embed → 1:N search).
 //! - [`plate`]: the plate stage (read → follow per pass → vote → hotlist match).
 //! - [`motion`]: the cheap motion gate before the detectors.
@@ -10,7 +10,6 @@
 //! - [`stats`]: per-stage timing, for `civitas bench` and metrics.
 
 pub mod bus;
-pub mod config;
 pub mod face;
 pub mod motion;
 pub mod plate;
@@ -19,6 +18,5 @@ pub mod stats;
 pub mod track;
 
 pub use bus::{Bus, Event, InProcessBus};
-pub use config::Config;
 pub use face::{FacePipeline, FrameOutcome, Watchlist};
 pub use plate::{CameraHotlist, PlatePipeline};

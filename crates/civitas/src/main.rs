@@ -1,10 +1,7 @@
 //! The `civitas` command: one binary, one module per subcommand under `cmds/`.
 
 mod cmds;
-mod engine;
-mod evidence;
-mod mqtt;
-mod recording;
+mod session;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;

@@ -2,7 +2,7 @@
 //! GStreamer's RTSP server (scripts/rtsp-server) on loopback.
 #![allow(dead_code)]
 
-use civitas_ingest::rtsp::{HealthState, RtspSource};
+use civitas_ingest::rtsp::{CameraState, RtspSource};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -97,7 +97,7 @@ pub fn serve(file: &std::path::Path, port: u16, auth: Option<(&str, &str)>) -> S
     Server(child)
 }
 
-pub fn wait_for(src: &RtspSource, state: HealthState, within: Duration) -> Duration {
+pub fn wait_for(src: &RtspSource, state: CameraState, within: Duration) -> Duration {
     let t = Instant::now();
     while src.health().state != state {
         assert!(

@@ -1,9 +1,9 @@
 //! `civitas init` and `civitas user`: the first administrator, then users.
 
-use crate::engine;
 use anyhow::Result;
 use civitas_auth::Role;
 use civitas_base::{Clock, SystemClock};
+use civitas_runtime::engine;
 use clap::Subcommand;
 use std::path::Path;
 
@@ -89,9 +89,9 @@ pub fn init(config: &Path, a: InitArgs) -> Result<()> {
 }
 
 pub fn user(config: &Path, user: Option<&str>, c: UserCmd) -> Result<()> {
-    let engine::Session {
+    let crate::session::Session {
         rt, store, actor, ..
-    } = engine::session(config, user)?;
+    } = crate::session::session(config, user)?;
     rt.block_on(async {
         actor.require(civitas_auth::Permission::ManageUsers)?;
         match c {

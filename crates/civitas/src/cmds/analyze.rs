@@ -2,12 +2,12 @@
 //! stage) over an image, a folder of images or a video file, prints
 //! candidates and plate reads (JSON lines with `--json`) and stores them.
 
-use crate::engine;
 use anyhow::Result;
 use civitas_base::{Clock, SystemClock};
 use civitas_model::CameraId;
 use civitas_pipeline::runner::analyse_source;
 use civitas_pipeline::{Bus, Event, InProcessBus};
+use civitas_runtime::engine;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -75,7 +75,7 @@ pub fn describe(c: &civitas_model::Candidate) -> String {
 /// The hotlist entries (read even with `--no-store`, like the watchlist).
 async fn store_or_opened_hotlist(
     store: &Option<civitas_store::Store>,
-    cfg: &civitas_pipeline::Config,
+    cfg: &civitas_config::Config,
 ) -> Result<Vec<civitas_store::StoredPlateEntry>> {
     match store {
         Some(s) => Ok(s.hotlist_entries().await?),

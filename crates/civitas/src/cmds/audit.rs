@@ -1,10 +1,10 @@
 //! `civitas audit`: verify the log in the database, print the signed tree head
 //! for an outside witness, prove an entry's inclusion, read entries.
 
-use crate::engine;
 use anyhow::{Context, Result};
 use civitas_audit::key::hex;
 use civitas_base::{Clock, SystemClock};
+use civitas_runtime::engine;
 use clap::Subcommand;
 use std::path::Path;
 
@@ -136,7 +136,7 @@ fn verify(
         let Some(user) = user else {
             anyhow::bail!("this command acts as a person: pass --user NAME (or set CIVITAS_USER) and set CIVITAS_PASSWORD");
         };
-        let password = engine::password_for(user)?;
+        let password = crate::session::password_for(user)?;
         let (checked, outcome) = store.check_credentials(user, &password).await?;
         let actor = match checked {
             Ok(a) => a,
@@ -220,12 +220,12 @@ pub fn main(config: &Path, user: Option<&str>, c: Cmd) -> Result<()> {
         } => return verify(config, user, public_key, &witness),
         other => other,
     };
-    let engine::Session {
+    let crate::session::Session {
         cfg,
         rt,
         store,
         actor,
-    } = engine::session(config, user)?;
+    } = crate::session::session(config, user)?;
     rt.block_on(async {
         let key = civitas_audit::AuditKey::load_or_create(&cfg.store.audit_key)?;
         actor.require(civitas_auth::Permission::ReadAudit)?;

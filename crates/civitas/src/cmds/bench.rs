@@ -1,9 +1,9 @@
 //! `civitas bench`: speed figures for BENCHMARKS.md (not tests).
 
-use crate::engine;
 use anyhow::Result;
 use civitas_base::Timestamp;
 use civitas_model::{EntryId, FaceTemplate};
+use civitas_runtime::engine;
 use civitas_vision::WatchlistIndex;
 use clap::Subcommand;
 use std::path::{Path, PathBuf};
@@ -264,7 +264,7 @@ fn bench_fleet(
     let decoded: u64 = healths.iter().map(|h| h.get().frames_decoded).sum::<u64>() - decoded0;
     let offline = healths
         .iter()
-        .filter(|h| h.get().state != civitas_ingest::rtsp::HealthState::Online)
+        .filter(|h| h.get().state != civitas_ingest::rtsp::CameraState::Online)
         .count();
     stop.store(true, Ordering::SeqCst);
     let analysed: u64 = threads.into_iter().map(|t| t.join().unwrap_or(0)).sum();
@@ -420,15 +420,17 @@ pub fn main(config: &Path, cmd: Cmd) -> Result<()> {
         }
         Cmd::Redact { clip, plates, json } => {
             let cfg = engine::load_config(config)?;
-            let mut r = crate::evidence::Redactor::new(&cfg, Vec::new(), plates.then_some(None))?;
+            let mut r =
+                civitas_runtime::evidence::Redactor::new(&cfg, Vec::new(), plates.then_some(None))?;
             let dir = tempfile_dir()?;
             let out = dir.join("redacted.mp4");
             let t0 = Instant::now();
             let cpu0 = cpu_seconds()?;
-            let frames = crate::evidence::redact_clip(&clip, &out, &mut r, &mut |_, _| {})?;
+            let frames =
+                civitas_runtime::evidence::redact_clip(&clip, &out, &mut r, &mut |_, _| {})?;
             let wall = t0.elapsed().as_secs_f64();
             let cpu = cpu_seconds()? - cpu0;
-            let (w, h, fps, _) = crate::evidence::probe(&clip)?;
+            let (w, h, fps, _) = civitas_runtime::evidence::probe(&clip)?;
             let video_s = frames as f64 / fps;
             let report = serde_json::json!({
                 "clip": clip.display().to_string(), "width": w, "height": h, "frames": frames,

@@ -16,13 +16,13 @@
 //! Workers are threads here, each with its own NATS connection and share of
 //! the cameras (`camera index mod workers`), as separate processes would have.
 
-use crate::cmds::run::Writer;
 use anyhow::{Context, Result};
 use civitas_base::{Clock, SystemClock};
 use civitas_model::{BBox, CameraId, FaceDetection, FaceTemplate, Landmarks5, RgbImage};
 use civitas_nats::{Handled, Nats, NatsBus, NatsSettings, consume};
 use civitas_pipeline::face::{FaceMatcher, FaceStageConfig};
 use civitas_pipeline::{Bus, Event};
+use civitas_runtime::writer::Writer;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -164,7 +164,7 @@ pub fn main(a: Args) -> Result<()> {
 }
 
 fn run_one(a: &Args, workers: usize) -> Result<Figures> {
-    let rt = crate::engine::tokio()?;
+    let rt = civitas_runtime::engine::tokio()?;
     let dir = std::env::temp_dir().join(format!(
         "civitas-bench-scale-{}-{workers}",
         std::process::id()
@@ -208,7 +208,7 @@ fn run_one(a: &Args, workers: usize) -> Result<Figures> {
         ))?;
     }
     let entries = rt.block_on(store.watchlist())?;
-    let wl = Arc::new(crate::engine::watchlist_for(&entries, "any")?);
+    let wl = Arc::new(civitas_runtime::engine::watchlist_for(&entries, "any")?);
     let enrolled = Arc::new(enrolled);
     let console = civitas_api::Console::new(
         store.clone(),
@@ -235,7 +235,7 @@ fn run_one(a: &Args, workers: usize) -> Result<Figures> {
     let (lat, blat, handed2) = (result_latency.clone(), bus_latency.clone(), handed.clone());
     rt.spawn(async move {
         while let Ok(ev) = live.recv().await {
-            if ev.kind == "candidate"
+            if ev.kind == civitas_api::LiveKind::Candidate
                 && let (Some(t), Some(cam)) = (
                     ev.data["frame_time_ms"].as_i64(),
                     ev.data["camera"].as_str(),
@@ -265,7 +265,8 @@ fn run_one(a: &Args, workers: usize) -> Result<Figures> {
                 policy: &policy,
                 retention: &retention,
                 recordings: None,
-                quiet: true,
+                clock: &SystemClock,
+                on_result: None,
             };
             let w = &writer;
             consume(&nats, "store", stop_rx, move |ev, _| async move {

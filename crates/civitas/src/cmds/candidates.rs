@@ -1,6 +1,5 @@
 //! `civitas candidates`: lists stored candidates, newest first.
 
-use crate::engine;
 use anyhow::Result;
 use std::path::Path;
 
@@ -15,9 +14,9 @@ pub struct Args {
 }
 
 pub fn main(config: &Path, user: Option<&str>, a: Args) -> Result<()> {
-    let engine::Session {
+    let crate::session::Session {
         rt, store, actor, ..
-    } = engine::session(config, user)?;
+    } = crate::session::session(config, user)?;
     rt.block_on(async {
         actor.require(civitas_auth::Permission::ViewCandidates)?;
         let list = store.candidates(a.limit).await?;

@@ -1,10 +1,10 @@
 //! `civitas enroll`: puts a person on the face watchlist under a legal basis.
 //! Every photo must show exactly one face; nothing is stored unless all do.
 
-use crate::engine;
 use anyhow::{Result, bail};
 use civitas_base::{Clock, SystemClock};
 use civitas_model::LegalBasisInput;
+use civitas_runtime::engine;
 use std::path::{Path, PathBuf};
 
 /// The legal basis every list entry (person or plate) is enrolled under.
@@ -60,12 +60,12 @@ pub struct Args {
 }
 
 pub fn main(config: &Path, user: Option<&str>, a: Args) -> Result<()> {
-    let engine::Session {
+    let crate::session::Session {
         cfg,
         rt,
         store,
         actor,
-    } = engine::session(config, user)?;
+    } = crate::session::session(config, user)?;
     actor.require(civitas_auth::Permission::Enroll)?;
     let now = SystemClock.now();
     let basis = a.basis.validate(now)?;

@@ -8,9 +8,9 @@
 //! - `plates`: number-plate reading on a labelled folder (exact reads,
 //!   per-character accuracy, detection recall, time per image).
 
-use crate::engine;
 use anyhow::{Context, Result, bail};
 use civitas_model::{BBox, FaceTemplate};
+use civitas_runtime::engine;
 use clap::Subcommand;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

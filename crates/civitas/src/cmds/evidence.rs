@@ -1,9 +1,8 @@
 //! `civitas evidence`: export a case bundle (clips with bystanders blurred,
 //! manifest, audit proofs) and verify one offline.
 
-use crate::engine;
-use crate::evidence::{ExportRequest, export};
 use anyhow::Result;
+use civitas_runtime::evidence::{ExportRequest, export};
 use clap::Subcommand;
 use std::path::{Path, PathBuf};
 
@@ -67,12 +66,12 @@ pub fn main(config: &Path, user: Option<&str>, c: Cmd) -> Result<()> {
             blur_plates,
             out,
         } => {
-            let engine::Session {
+            let crate::session::Session {
                 cfg,
                 rt,
                 store,
                 actor,
-            } = engine::session(config, user)?;
+            } = crate::session::session(config, user)?;
             let key = civitas_audit::AuditKey::load_or_create(&cfg.store.audit_key)?;
             let bar = indicatif::ProgressBar::new(0);
             bar.set_style(

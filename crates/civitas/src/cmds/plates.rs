@@ -3,7 +3,6 @@
 //! forensic search of stored plate reads by full or partial plate.
 
 use crate::cmds::enroll::BasisArgs;
-use crate::engine;
 use anyhow::Result;
 use civitas_base::{Clock, SystemClock, Timestamp};
 use clap::Subcommand;
@@ -75,9 +74,9 @@ fn time_arg(v: &Option<String>, field: &str, default: Timestamp) -> Result<Times
 }
 
 pub fn hotlist(config: &Path, user: Option<&str>, c: HotlistCmd) -> Result<()> {
-    let engine::Session {
+    let crate::session::Session {
         rt, store, actor, ..
-    } = engine::session(config, user)?;
+    } = crate::session::session(config, user)?;
     let now = SystemClock.now();
     rt.block_on(async {
         match c {
@@ -122,9 +121,9 @@ pub fn hotlist(config: &Path, user: Option<&str>, c: HotlistCmd) -> Result<()> {
 }
 
 pub fn plates(config: &Path, user: Option<&str>, c: PlatesCmd) -> Result<()> {
-    let engine::Session {
+    let crate::session::Session {
         rt, store, actor, ..
-    } = engine::session(config, user)?;
+    } = crate::session::session(config, user)?;
     let now = SystemClock.now();
     let PlatesCmd::Search {
         pattern,

@@ -1,7 +1,6 @@
 //! `civitas report`: the transparency report, as JSON and a self-contained
 //! HTML page. Counts only: nothing in it identifies a person.
 
-use crate::engine;
 use anyhow::{Context, Result};
 use civitas_base::{Clock, SystemClock, Timestamp};
 use std::path::{Path, PathBuf};
@@ -33,12 +32,12 @@ pub fn main(config: &Path, user: Option<&str>, a: Args) -> Result<()> {
     };
     let (from, to) = (parse("from", &a.from)?, parse("to", &a.to)?);
     anyhow::ensure!(from < to, "--from must be before --to");
-    let engine::Session {
+    let crate::session::Session {
         cfg,
         rt,
         store,
         actor,
-    } = engine::session(config, user)?;
+    } = crate::session::session(config, user)?;
     rt.block_on(async {
         actor.require(civitas_auth::Permission::Report)?;
         let now = SystemClock.now();

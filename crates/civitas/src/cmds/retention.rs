@@ -1,8 +1,8 @@
 //! `civitas retention`: delete what policy says is due; place and lift legal holds.
 
-use crate::engine;
 use anyhow::Result;
 use civitas_base::{Clock, SystemClock, Timestamp};
+use civitas_runtime::engine;
 use clap::Subcommand;
 use std::path::Path;
 
@@ -29,12 +29,12 @@ pub enum Cmd {
 }
 
 pub fn main(config: &Path, user: Option<&str>, c: Cmd) -> Result<()> {
-    let engine::Session {
+    let crate::session::Session {
         cfg,
         rt,
         store,
         actor,
-    } = engine::session(config, user)?;
+    } = crate::session::session(config, user)?;
     rt.block_on(async {
         actor.require(civitas_auth::Permission::ManageRetention)?;
         let now = SystemClock.now();

@@ -1,9 +1,9 @@
 //! `civitas review`: people confirm or reject candidates (face: two different
 //! people); `civitas basis refuse`: an authorisation denied after urgent use.
 
-use crate::engine;
 use anyhow::Result;
 use civitas_base::{Clock, SystemClock};
+use civitas_runtime::engine;
 use civitas_store::Decision;
 use clap::Subcommand;
 use std::path::Path;
@@ -37,12 +37,12 @@ pub enum BasisCmd {
 }
 
 pub fn main(config: &Path, user: Option<&str>, c: Cmd) -> Result<()> {
-    let engine::Session {
+    let crate::session::Session {
         cfg,
         rt,
         store,
         actor,
-    } = engine::session(config, user)?;
+    } = crate::session::session(config, user)?;
     rt.block_on(async {
         let policy = engine::review_policy(&cfg);
         let (id, d, why) = match &c {
@@ -69,9 +69,9 @@ pub fn main(config: &Path, user: Option<&str>, c: Cmd) -> Result<()> {
 }
 
 pub fn basis(config: &Path, user: Option<&str>, c: BasisCmd) -> Result<()> {
-    let engine::Session {
+    let crate::session::Session {
         rt, store, actor, ..
-    } = engine::session(config, user)?;
+    } = crate::session::session(config, user)?;
     rt.block_on(async {
         match c {
             BasisCmd::Refuse { basis, reason } => {

@@ -10,13 +10,17 @@
 //! append goes through this process's store connection in order.
 //! Per-frame counts arrive over core NATS for the live camera table.
 
-use crate::cmds::run::{Api, Writer, start_api, to_console};
-use crate::engine;
 use anyhow::{Context, Result};
 use civitas_base::ErrorKind;
+use civitas_base::{Clock, SystemClock};
 use civitas_nats::{Handled, Nats, consume};
+use civitas_runtime::bridge::to_console;
+use civitas_runtime::engine;
+use civitas_runtime::http::{Api, start_api};
+use civitas_runtime::writer::{Applied, Writer};
 use futures_util::StreamExt;
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -37,6 +41,7 @@ pub struct Args {
 
 pub fn main(config: &Path, a: Args) -> Result<()> {
     let cfg = engine::load_config(config)?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let rt = engine::tokio()?;
     let store = rt.block_on(engine::open_store(&cfg))?;
     rt.block_on(engine::audit_config(&store, config))?;
@@ -54,7 +59,7 @@ pub fn main(config: &Path, a: Args) -> Result<()> {
         console,
         stop: api_stop,
         hooks_stop,
-    } = start_api(&cfg, &rt, &store, until)?;
+    } = start_api(&cfg, &rt, &store, until, clock.clone())?;
     for id in push_sources.keys() {
         eprintln!(
             "civitas serve: camera {id} pushes snapshots; workers do not analyse push cameras (run it with `civitas run`)"
@@ -87,14 +92,14 @@ pub fn main(config: &Path, a: Args) -> Result<()> {
     }
     // Live per-frame counts (not durable) for the camera table.
     let stats = {
-        let (nats, console) = (nats.clone(), console.clone());
+        let (nats, console, clock) = (nats.clone(), console.clone(), clock.clone());
         rt.spawn(async move {
             let Ok(mut sub) = nats.client.subscribe(format!("{}.stats.>", nats.ns)).await else {
                 return;
             };
             while let Some(m) = sub.next().await {
                 if let Ok(ev) = civitas_nats::wire::decode(&m.payload) {
-                    to_console(&console, &ev);
+                    to_console(&console, &ev, clock.as_ref());
                 }
             }
         })
@@ -107,12 +112,13 @@ pub fn main(config: &Path, a: Args) -> Result<()> {
             policy: &policy,
             retention: &retention,
             recordings: None,
-            quiet: false,
+            clock: clock.as_ref(),
+            on_result: Some(&crate::cmds::run::print_result),
         };
         let (w, c) = (&writer, &counts);
         consume(&nats, "store", stop_rx, move |ev, delivered| async move {
             match w.apply(ev).await {
-                Ok(crate::cmds::run::Applied::Repeat) => {
+                Ok(Applied::Repeat) => {
                     c.repeats.fetch_add(1, Ordering::Relaxed);
                     Handled::Done
                 }

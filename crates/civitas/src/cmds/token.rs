@@ -2,7 +2,6 @@
 //! integration) that act as a user, optionally narrowed to some permissions.
 //! Only the token's SHA-256 is stored; the token is printed once.
 
-use crate::engine;
 use anyhow::Result;
 use civitas_base::{Clock, SystemClock};
 
@@ -27,9 +26,9 @@ pub enum Cmd {
 }
 
 pub fn main(config: &std::path::Path, user: Option<&str>, c: Cmd) -> Result<()> {
-    let engine::Session {
+    let crate::session::Session {
         rt, store, actor, ..
-    } = engine::session(config, user)?;
+    } = crate::session::session(config, user)?;
     rt.block_on(async {
         match c {
             Cmd::Create {

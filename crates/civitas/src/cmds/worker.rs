@@ -15,14 +15,15 @@
 //! Snapshot-push cameras are not run by workers: their uploads arrive at
 //! the command centre, so they run under `civitas run`.
 
-use crate::engine;
 use anyhow::{Context, Result};
 use civitas_base::{Clock, SystemClock, Timestamp};
+use civitas_config::{CameraConfig, Config, PUSH_URL};
 use civitas_model::CameraId;
 use civitas_nats::{Nats, NatsBus, NatsSettings, epochs::Epochs, membership};
-use civitas_pipeline::config::{CameraConfig, Config, PUSH_URL};
-use civitas_pipeline::runner::{ListUpdates, RunOptions, analyse_source};
+use civitas_pipeline::runner::{ListUpdates, Summary};
 use civitas_pipeline::{Bus, Event};
+use civitas_runtime::camera::{self, CameraTask};
+use civitas_runtime::engine;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
@@ -49,34 +50,10 @@ pub fn settings(cfg: &Config) -> NatsSettings {
     }
 }
 
-/// A source that ends when its stop flag is set (the camera moved) or at a deadline.
-struct Stoppable {
-    inner: Box<dyn civitas_ingest::FrameSource>,
-    stop: Arc<AtomicBool>,
-    until: Option<Instant>,
-}
-
-impl civitas_ingest::FrameSource for Stoppable {
-    fn next_frame(&mut self) -> civitas_base::Result<Option<civitas_ingest::SourcedFrame>> {
-        if self.stop.load(Ordering::SeqCst) || self.until.is_some_and(|u| Instant::now() >= u) {
-            return Ok(None);
-        }
-        self.inner.next_frame()
-    }
-
-    fn len_hint(&self) -> Option<u64> {
-        self.inner.len_hint()
-    }
-
-    fn health(&self) -> Option<civitas_ingest::rtsp::HealthHandle> {
-        self.inner.health()
-    }
-}
-
 struct Running {
     stop: Arc<AtomicBool>,
     lists: Arc<ListUpdates>,
-    thread: std::thread::JoinHandle<civitas_base::Result<()>>,
+    thread: std::thread::JoinHandle<civitas_base::Result<Summary>>,
     epoch_ms: Option<i64>,
 }
 
@@ -317,55 +294,25 @@ fn start_camera(
 ) -> Result<Running> {
     let stop = Arc::new(AtomicBool::new(false));
     let updates = Arc::new(ListUpdates::default());
-    let wl = Arc::new(engine::watchlist_for(&lists.entries, &cam.id)?);
-    let hot = Arc::new(engine::hotlist_for(&lists.hot, &cam.id));
-    let (cfg, cam, stop2, updates2) = (cfg.clone(), cam.clone(), stop.clone(), updates.clone());
-    let thread = std::thread::Builder::new()
-        .name(format!("camera-{}", cam.id))
-        .spawn(move || -> civitas_base::Result<()> {
-            let internal = |e: anyhow::Error| civitas_base::Error::internal(format!("{e:#}"));
-            let id = CameraId(cam.id.clone());
-            let mut pipe = engine::pipeline(&cfg, &cam.id, wl).map_err(internal)?;
-            let mut plates = match cam.anpr {
-                true => Some(engine::plate_pipeline(&cfg, &cam.id, hot).map_err(internal)?),
-                false => None,
-            };
-            let inner = civitas_ingest::open_camera(
-                &cam.id,
-                &cam.url,
-                cam.fps,
-                cam.realtime && !fast,
-                cam.transport,
-                cam.h264_decoder,
-                None,
-            )?;
-            let mut src = Stoppable {
-                inner,
-                stop: stop2,
-                until,
-            };
-            let done = Arc::new(AtomicBool::new(false));
-            if let Some(h) = civitas_ingest::FrameSource::health(&src) {
-                crate::cmds::run::watch_health(id.clone(), h, bus.clone(), done.clone());
-            }
-            let _stop_watch = crate::cmds::run::StopOnDrop(done);
-            analyse_source(
-                &mut pipe,
-                plates.as_mut(),
-                &mut src,
-                &id,
-                bus.as_ref(),
-                &SystemClock,
-                || {},
-                RunOptions {
-                    stills: false,
-                    motion: cam.motion_gate.then(Default::default),
-                    epoch: epoch_ms.map(Timestamp),
-                    lists: Some(&updates2),
-                },
-            )?;
-            Ok(())
-        })?;
+    let thread = camera::spawn(
+        CameraTask {
+            cfg: cfg.clone(),
+            camera: cam.clone(),
+            watchlist: Arc::new(engine::watchlist_for(&lists.entries, &cam.id)?),
+            hotlist: Arc::new(engine::hotlist_for(&lists.hot, &cam.id)),
+            source: None,
+            recorder: None,
+            realtime: cam.realtime && !fast,
+            until,
+            stop: stop.clone(),
+            console: None,
+            epoch: epoch_ms.map(Timestamp),
+            lists: Some(updates.clone()),
+            clock: Arc::new(SystemClock),
+            announce_stop: false,
+        },
+        bus,
+    )?;
     Ok(Running {
         stop,
         lists: updates,

@@ -5,10 +5,10 @@
 
 use anyhow::Result;
 use civitas_base::{Clock, SystemClock};
+use civitas_config::Config;
 use civitas_ingest::recorder::{
     self, Mode, Notice, RealFs, RecorderConfig, RecorderHandle, RecorderInput,
 };
-use civitas_pipeline::config::Config;
 use civitas_store::Store;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -31,7 +31,7 @@ impl std::fmt::Debug for Recordings {
 }
 
 /// Whether a camera is recorded: an RTSP camera whose `record` is not `off`.
-pub fn records(cam: &civitas_pipeline::config::CameraConfig) -> bool {
+pub fn records(cam: &civitas_config::CameraConfig) -> bool {
     cam.record_mode() != Mode::Off
 }
 
@@ -95,7 +95,7 @@ pub fn start(
                 let _ = tx.send((camera.clone(), n));
             }),
         )?;
-        eprintln!(
+        tracing::info!(
             "camera {}: recording {} to {} (pre-roll {} s, post-roll {} s)",
             cam.id,
             match cam.record_mode() {
@@ -129,7 +129,7 @@ async fn repair(dir: &Path, store: &Store) -> Result<()> {
                     "recovered after an interruption: {} byte(s) of an incomplete fragment cut",
                     r.cut_bytes
                 );
-                eprintln!("recording {}: {note}", p.display());
+                tracing::warn!("recording {}: {note}", p.display());
                 store
                     .recording_finished(
                         &r.camera,
@@ -145,9 +145,10 @@ async fn repair(dir: &Path, store: &Store) -> Result<()> {
             }
             None => {
                 let err = r.error.clone().unwrap_or_default();
-                eprintln!(
+                tracing::warn!(
                     "recording of camera {} at {}: lost: {err}",
-                    r.camera, r.start_ms
+                    r.camera,
+                    r.start_ms
                 );
                 // The index row, if the file was opened before the crash, says so.
                 for kind in ["event", "continuous"] {
@@ -230,7 +231,7 @@ async fn note(
                 .await?;
         }
         Notice::Failed { path, error, kept } => {
-            eprintln!("{error}");
+            tracing::warn!("{error}");
             console.live.update_camera(camera, |x| {
                 x.last_error = Some(error.clone());
             });

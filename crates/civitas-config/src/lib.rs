@@ -487,7 +487,7 @@ fn default_min_score() -> f32 {
     0.5
 }
 fn default_threshold() -> f32 {
-    crate::face::DEFAULT_MATCH_THRESHOLD
+    civitas_pipeline::face::DEFAULT_MATCH_THRESHOLD
 }
 fn default_min_eye() -> f32 {
     20.0

@@ -15,9 +15,9 @@
 //! is a wide audience, so it learns *that* something needs review, and the
 //! console (with its permissions and audit) says *what*.
 
-use civitas_api::LiveEvent;
+use civitas_api::{LiveEvent, LiveKind};
 use civitas_base::{Clock, SystemClock};
-use civitas_pipeline::config::MqttConfig;
+use civitas_config::MqttConfig;
 use rumqttc::{AsyncClient, MqttOptions, QoS};
 use tokio::sync::broadcast;
 
@@ -26,8 +26,8 @@ pub fn message(prefix: &str, ev: &LiveEvent) -> Option<(String, serde_json::Valu
     let at_ms = SystemClock.now().0;
     let d = &ev.data;
     let safe = |s: &str| s.replace(['/', '#', '+'], "_");
-    match ev.kind.as_str() {
-        "incident" => {
+    match ev.kind {
+        LiveKind::Incident => {
             return Some((
                 format!("{prefix}/incidents/{}", d["id"]),
                 serde_json::json!({"incident": d["id"], "change": d["change"], "status": d["status"],
@@ -36,7 +36,7 @@ pub fn message(prefix: &str, ev: &LiveEvent) -> Option<(String, serde_json::Valu
                 true,
             ));
         }
-        "unit" => {
+        LiveKind::Unit => {
             return Some((
                 format!("{prefix}/units/{}", safe(d["id"].as_str().unwrap_or("_"))),
                 serde_json::json!({"unit": d["id"], "kind": d["kind"], "status": d["status"],
@@ -44,29 +44,29 @@ pub fn message(prefix: &str, ev: &LiveEvent) -> Option<(String, serde_json::Valu
                 true,
             ));
         }
-        _ => {}
+        LiveKind::Camera | LiveKind::Candidate | LiveKind::Review => {}
     }
     let camera = ev.camera.clone()?;
-    match ev.kind.as_str() {
-        "camera" => Some((
+    match ev.kind {
+        LiveKind::Camera => Some((
             format!("{prefix}/cameras/{}/health", safe(&camera)),
             serde_json::json!({"camera": camera, "state": d["state"], "last_error": d["last_error"],
                 "reconnects": d["reconnects"], "at_ms": at_ms}),
             true,
         )),
-        "candidate" => Some((
+        LiveKind::Candidate => Some((
             format!("{prefix}/cameras/{}/candidates", safe(&camera)),
             serde_json::json!({"candidate": d["id"], "camera": camera, "frame_time_ms": d["frame_time_ms"],
                 "status": "candidate", "at_ms": at_ms}),
             false,
         )),
-        "review" => Some((
+        LiveKind::Review => Some((
             format!("{prefix}/candidates/{}/status", d["id"]),
             serde_json::json!({"candidate": d["id"], "camera": camera, "status": d["status"],
                 "confirmations": d["confirmations"], "required": d["required"], "at_ms": at_ms}),
             false,
         )),
-        _ => None,
+        LiveKind::Incident | LiveKind::Unit => None,
     }
 }
 
@@ -89,8 +89,7 @@ pub async fn forward(
                 Ok(_) => warned = false,
                 Err(e) => {
                     if !warned {
-                        tracing::warn!(error = %e, "MQTT broker unreachable; retrying");
-                        eprintln!("civitas: MQTT broker unreachable ({e}); retrying");
+                        tracing::warn!("civitas: MQTT broker unreachable ({e}); retrying");
                         warned = true;
                     }
                     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
@@ -137,7 +136,7 @@ mod tests {
     #[test]
     fn payloads_carry_no_names_and_topics_no_wildcards() {
         let ev = LiveEvent {
-            kind: "candidate".into(),
+            kind: civitas_api::LiveKind::Candidate,
             camera: Some("gate/1".into()),
             data: serde_json::json!({"id": 4, "entry_name": "Ana Example", "distance": 0.3, "frame_time_ms": 9}),
         };
