@@ -362,6 +362,7 @@ pub fn status_meaning(status: &str) -> &'static str {
         "201" => "Created",
         "202" => "Accepted for processing",
         "204" => "Done; no content",
+        "206" => "Partial content: the requested byte range",
         "304" => "Not modified",
         "400" => "Malformed request: the message names the field or value that is wrong",
         "401" => "Not logged in, the session expired or was ended, or the token is unknown",
@@ -370,8 +371,10 @@ pub fn status_meaning(status: &str) -> &'static str {
         }
         "404" => "Not found, or outside the cameras the caller may see",
         "409" => "Conflict with the current state (the message says which)",
+        "410" => "Gone: deleted (the message says when and why)",
         "412" => "A precondition does not hold (the message says which)",
         "413" => "The body, a field or a parameter is larger than allowed",
+        "416" => "Range not satisfiable",
         "429" => "Too many requests; retry after the Retry-After header",
         "500" => "Internal error (logged on the server)",
         "503" => {

@@ -640,7 +640,7 @@ impl From<&civitas_audit::SignedTreeHead> for HeadView {
 /// The latest signed head and the key that verifies it.
 #[derive(Debug, serde::Serialize, ToSchema)]
 pub struct AuditHeadView {
-    /// Absent while the log is empty.
+    /// `null` while the log is empty.
     pub head: Option<HeadView>,
     /// The audit key's public half (Ed25519), hex.
     pub public_key: String,

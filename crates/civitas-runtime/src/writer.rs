@@ -89,7 +89,6 @@ impl Writer<'_> {
                     }
                     None => {
                         tracing::info!(
-                            camera = %c.camera,
                             "camera {}: candidate for entry {} suppressed (rejected here recently)",
                             c.camera,
                             c.entry
@@ -132,8 +131,8 @@ impl Writer<'_> {
                     tracing::warn!(camera = %camera, error = %e, "recording a camera event");
                 }
                 match &error {
-                    Some(e) => tracing::warn!(camera = %camera, "camera {camera} stopped: {e}"),
-                    None => tracing::info!(camera = %camera, "camera {camera}: end of stream"),
+                    Some(e) => tracing::warn!("camera {camera} stopped: {e}"),
+                    None => tracing::info!("camera {camera}: end of stream"),
                 }
                 Applied::Stopped {
                     failed: error.is_some(),
@@ -153,11 +152,10 @@ impl Writer<'_> {
                     tracing::warn!(camera = %camera, error = %e, "recording a camera event");
                 }
                 match last_error {
-                    Some(e) if state != civitas_model::CameraState::Online => tracing::warn!(
-                        camera = %camera,
-                        "camera {camera}: {state} ({e}; {reconnects} reconnect(s))"
-                    ),
-                    _ => tracing::info!(camera = %camera, "camera {camera}: {state}"),
+                    Some(e) if state != civitas_model::CameraState::Online => {
+                        tracing::warn!("camera {camera}: {state} ({e}; {reconnects} reconnect(s))")
+                    }
+                    _ => tracing::info!("camera {camera}: {state}"),
                 }
                 Applied::Other
             }
