@@ -8,13 +8,20 @@
 //! its outbox event. So an incident that changed always has its record, and
 //! an event that a webhook must deliver is never lost to a crash between the
 //! change and the send.
+//!
+//! Over 600 lines on purpose: every lifecycle step shares the same
+//! transaction helpers (timeline, outbox event, status check), and reading
+//! them side by side is how the lifecycle is reviewed. Units and the outbox
+//! are in their own modules.
 
-use crate::accountability::{AuditRecord, ReviewPolicy, append};
+use crate::audit::{AuditRecord, append};
+use crate::outbox::outbox;
+use crate::review::ReviewPolicy;
 use crate::{Store, db_err};
 use civitas_auth::{Actor, Permission};
 use civitas_base::{Error, ErrorKind, Result, Timestamp};
 use civitas_model::incident::{
-    CloseReason, GeoPoint, IncidentSource, IncidentStatus, IncidentType, UNIT_KINDS, UnitStatus,
+    CloseReason, GeoPoint, IncidentSource, IncidentStatus, IncidentType, UnitStatus,
 };
 use serde::Serialize;
 use sqlx::{AnyConnection, Row};
@@ -99,66 +106,16 @@ pub struct IncidentView {
     pub links: Vec<LinkView>,
 }
 
-/// A unit as the console and the map show it.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct UnitView {
-    pub id: String,
-    /// `police`, `ambulance`, `fire`, `rescue`, `traffic` or `other`.
-    pub kind: String,
-    pub name: String,
-    /// `available`, `dispatched`, `on_scene` or `out_of_service`.
-    pub status: String,
-    pub incident_id: Option<i64>,
-    pub latitude: Option<f64>,
-    pub longitude: Option<f64>,
-    /// When the position was last reported (Unix ms).
-    pub position_at_ms: Option<i64>,
-    pub updated_at_ms: i64,
-}
-
-/// A unit as declared in the config.
-#[derive(Debug, Clone)]
-pub struct UnitSpec {
-    pub id: String,
-    pub kind: String,
-    pub name: String,
-    pub position: Option<GeoPoint>,
-}
-
-/// An event waiting in the outbox.
-#[derive(Debug, Clone)]
-pub struct OutboxEvent {
-    pub id: i64,
-    pub topic: String,
-    pub payload: serde_json::Value,
-    pub created_at_ms: i64,
-}
-
-/// How one destination (a webhook) is keeping up.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct DeliveryStatus {
-    pub destination: String,
-    /// Events written but not yet acknowledged by it.
-    pub pending: i64,
-    pub delivered_total: i64,
-    /// Failed attempts at its next event since the last success.
-    pub attempts: i64,
-    pub retries_total: i64,
-    pub last_error: Option<String>,
-    pub last_attempt_ms: Option<i64>,
-    pub last_success_ms: Option<i64>,
-}
-
-fn not_found(id: i64) -> Error {
+pub(crate) fn not_found(id: i64) -> Error {
     Error::not_found(format!("incident {id} does not exist"))
 }
 
-fn precondition(msg: String) -> Error {
+pub(crate) fn precondition(msg: String) -> Error {
     Error::new(ErrorKind::FailedPrecondition, msg)
 }
 
 /// Appends a timeline row.
-async fn timeline(
+pub(crate) async fn timeline(
     conn: &mut AnyConnection,
     incident: i64,
     actor: &str,
@@ -180,26 +137,12 @@ async fn timeline(
     Ok(())
 }
 
-/// Writes an event for other systems, inside the caller's transaction.
-async fn outbox(
-    conn: &mut AnyConnection,
-    topic: &str,
-    payload: serde_json::Value,
-    now: Timestamp,
-) -> Result<()> {
-    sqlx::query("INSERT INTO outbox (topic, payload, created_at_ms) VALUES ($1, $2, $3)")
-        .bind(topic)
-        .bind(payload.to_string())
-        .bind(now.0)
-        .execute(&mut *conn)
-        .await
-        .map_err(db_err("writing the outbox"))?;
-    Ok(())
-}
-
 /// What other systems are told about an incident: what and where, never who
 /// called, the notes, or who a match was about.
-async fn public_incident(conn: &mut AnyConnection, id: i64) -> Result<serde_json::Value> {
+pub(crate) async fn public_incident(
+    conn: &mut AnyConnection,
+    id: i64,
+) -> Result<serde_json::Value> {
     let r = sqlx::query(
         "SELECT type_id, type_label, priority, status, latitude, longitude, address, close_reason, opened_at_ms, updated_at_ms FROM incident WHERE id = $1",
     )
@@ -224,7 +167,7 @@ async fn public_incident(conn: &mut AnyConnection, id: i64) -> Result<serde_json
     }))
 }
 
-async fn incident_event(
+pub(crate) async fn incident_event(
     conn: &mut AnyConnection,
     topic: &str,
     id: i64,
@@ -242,7 +185,11 @@ async fn incident_event(
 }
 
 /// The incident's status and camera, scope-checked, for an update.
-async fn current(conn: &mut AnyConnection, actor: &Actor, id: i64) -> Result<IncidentStatus> {
+pub(crate) async fn current(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    id: i64,
+) -> Result<IncidentStatus> {
     let r = sqlx::query("SELECT status, camera_id FROM incident WHERE id = $1")
         .bind(id)
         .fetch_optional(&mut *conn)
@@ -257,7 +204,7 @@ async fn current(conn: &mut AnyConnection, actor: &Actor, id: i64) -> Result<Inc
     IncidentStatus::parse(&r.get::<String, _>(0))
 }
 
-async fn assigned_units(conn: &mut AnyConnection, id: i64) -> Result<Vec<String>> {
+pub(crate) async fn assigned_units(conn: &mut AnyConnection, id: i64) -> Result<Vec<String>> {
     Ok(
         sqlx::query("SELECT id FROM unit WHERE incident_id = $1 ORDER BY id")
             .bind(id)
@@ -273,7 +220,7 @@ async fn assigned_units(conn: &mut AnyConnection, id: i64) -> Result<Vec<String>
 /// A candidate that may open or join an incident: in `actor`'s scope and
 /// confirmed. Returns its camera and the links it brings (itself, and its
 /// plate read if any).
-async fn confirmed_candidate(
+pub(crate) async fn confirmed_candidate(
     conn: &mut AnyConnection,
     actor: &Actor,
     cid: i64,
@@ -306,7 +253,7 @@ async fn confirmed_candidate(
 }
 
 /// Marks the incident changed at `now`.
-async fn touch(conn: &mut AnyConnection, id: i64, now: Timestamp) -> Result<()> {
+pub(crate) async fn touch(conn: &mut AnyConnection, id: i64, now: Timestamp) -> Result<()> {
     sqlx::query("UPDATE incident SET updated_at_ms = $1 WHERE id = $2")
         .bind(now.0)
         .bind(id)
@@ -316,84 +263,7 @@ async fn touch(conn: &mut AnyConnection, id: i64, now: Timestamp) -> Result<()> 
     Ok(())
 }
 
-fn unit_from_row(r: &sqlx::any::AnyRow) -> UnitView {
-    UnitView {
-        id: r.get(0),
-        kind: r.get(1),
-        name: r.get(2),
-        status: r.get(3),
-        incident_id: r.get(4),
-        latitude: r.get(5),
-        longitude: r.get(6),
-        position_at_ms: r.get(7),
-        updated_at_ms: r.get(8),
-    }
-}
-
-/// The unit columns `unit_from_row` reads (a macro so queries stay literals).
-macro_rules! unit_select {
-    () => {
-        "SELECT id, kind, name, status, incident_id, latitude, longitude, position_at_ms, updated_at_ms FROM unit"
-    };
-}
-
 impl Store {
-    /// Declares the config's units: new ones are added (available), known
-    /// ones keep their status and take the config's kind and name.
-    pub async fn sync_units(&self, units: &[UnitSpec], now: Timestamp) -> Result<()> {
-        let key = self.key()?;
-        let mut tx = self.begin_immediate().await?;
-        for u in units {
-            if !UNIT_KINDS.contains(&u.kind.as_str()) {
-                return Err(Error::invalid(format!(
-                    "unit {:?}: kind {:?} is not one of {}",
-                    u.id,
-                    u.kind,
-                    UNIT_KINDS.join(", ")
-                )));
-            }
-            let existed = sqlx::query("SELECT 1 FROM unit WHERE id = $1")
-                .bind(&u.id)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db_err("reading units"))?
-                .is_some();
-            if existed {
-                sqlx::query("UPDATE unit SET kind = $1, name = $2 WHERE id = $3")
-                    .bind(&u.kind)
-                    .bind(&u.name)
-                    .bind(&u.id)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_err(format!("updating unit {}", u.id)))?;
-                continue;
-            }
-            sqlx::query(
-                "INSERT INTO unit (id, kind, name, latitude, longitude, position_at_ms, updated_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(&u.id)
-            .bind(&u.kind)
-            .bind(&u.name)
-            .bind(u.position.map(|p| p.latitude))
-            .bind(u.position.map(|p| p.longitude))
-            .bind(u.position.map(|_| now.0))
-            .bind(now.0)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err(format!("adding unit {}", u.id)))?;
-            append(
-                &mut tx,
-                key,
-                now,
-                &AuditRecord::new("system", "unit.declare", format!("unit:{}", u.id))
-                    .details(serde_json::json!({"kind": u.kind, "name": u.name})),
-            )
-            .await?;
-        }
-        tx.commit().await.map_err(db_err("committing units"))?;
-        Ok(())
-    }
-
     /// Opens an incident. Returns it and whether it is new: a `call_id` seen
     /// before returns the incident that call opened, unchanged. An incident
     /// opened from a candidate needs the candidate **confirmed** (a face
@@ -944,129 +814,6 @@ impl Store {
         self.incident_view(actor, id).await
     }
 
-    /// A unit reports its status and/or position. `available` or
-    /// `out_of_service` frees it from its incident; `on_scene` needs one;
-    /// `dispatched` is only reached by assigning it.
-    pub async fn set_unit_status(
-        &self,
-        actor: &Actor,
-        unit: &str,
-        status: Option<UnitStatus>,
-        position: Option<GeoPoint>,
-        now: Timestamp,
-    ) -> Result<UnitView> {
-        actor.require(Permission::Dispatch)?;
-        let key = self.key()?;
-        if status.is_none() && position.is_none() {
-            return Err(Error::invalid(
-                "request body: give a `status`, a position (`latitude` and `longitude`), or both",
-            ));
-        }
-        let mut tx = self.begin_immediate().await?;
-        let u = sqlx::query("SELECT status, incident_id FROM unit WHERE id = $1")
-            .bind(unit)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db_err("reading the unit"))?
-            .ok_or_else(|| {
-                Error::not_found(format!(
-                    "no unit {unit:?} (units are declared in the config, [[unit]])"
-                ))
-            })?;
-        let from = UnitStatus::parse(&u.get::<String, _>(0))?;
-        let incident: Option<i64> = u.get(1);
-        if let Some(p) = position {
-            sqlx::query("UPDATE unit SET latitude = $1, longitude = $2, position_at_ms = $3, updated_at_ms = $4 WHERE id = $5")
-                .bind(p.latitude)
-                .bind(p.longitude)
-                .bind(now.0)
-                .bind(now.0)
-                .bind(unit)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err("updating the unit's position"))?;
-        }
-        if let Some(to) = status.filter(|s| *s != from) {
-            match to {
-                UnitStatus::Dispatched => {
-                    return Err(precondition(format!(
-                        "unit {unit}: a unit becomes dispatched by being assigned to an incident"
-                    )));
-                }
-                UnitStatus::OnScene if incident.is_none() => {
-                    return Err(precondition(format!(
-                        "unit {unit} is not assigned to an incident, so it cannot be on scene"
-                    )));
-                }
-                UnitStatus::OnScene => {
-                    sqlx::query(
-                        "UPDATE unit SET status = 'on_scene', updated_at_ms = $1 WHERE id = $2",
-                    )
-                    .bind(now.0)
-                    .bind(unit)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_err("updating the unit"))?;
-                }
-                UnitStatus::Available | UnitStatus::OutOfService => {
-                    sqlx::query("UPDATE unit SET status = $1, incident_id = NULL, updated_at_ms = $2 WHERE id = $3")
-                        .bind(to.name())
-                        .bind(now.0)
-                        .bind(unit)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db_err("updating the unit"))?;
-                }
-            }
-            if let Some(i) = incident {
-                let text = match to {
-                    UnitStatus::OnScene => format!("Unit {unit} on scene"),
-                    _ => format!("Unit {unit} released ({})", to.name()),
-                };
-                timeline(&mut tx, i, &actor.username, "unit.status", &text, now).await?;
-                touch(&mut tx, i, now).await?;
-            }
-            append(
-                &mut tx,
-                key,
-                now,
-                &AuditRecord::new(&actor.username, "unit.status", format!("unit:{unit}")).details(
-                    serde_json::json!({"from": from.name(), "to": to.name(), "incident": incident}),
-                ),
-            )
-            .await?;
-        }
-        let view = sqlx::query(concat!(unit_select!(), " WHERE id = $1"))
-            .bind(unit)
-            .fetch_one(&mut *tx)
-            .await
-            .map(|r| unit_from_row(&r))
-            .map_err(db_err("reading the unit"))?;
-        outbox(
-            &mut tx,
-            "unit.status",
-            serde_json::json!({"event": "unit.status", "at_ms": now.0, "unit": {
-                "id": view.id, "kind": view.kind, "status": view.status, "incident": view.incident_id,
-                "latitude": view.latitude, "longitude": view.longitude}}),
-            now,
-        )
-        .await?;
-        tx.commit().await.map_err(db_err("committing"))?;
-        Ok(view)
-    }
-
-    /// Every unit.
-    pub async fn units(&self, actor: &Actor) -> Result<Vec<UnitView>> {
-        actor.require(Permission::Dispatch)?;
-        Ok(sqlx::query(concat!(unit_select!(), " ORDER BY kind, id"))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_err("listing units"))?
-            .iter()
-            .map(unit_from_row)
-            .collect())
-    }
-
     /// Ticks step `step` (from 1) of the incident's procedure.
     pub async fn tick_sop(
         &self,
@@ -1274,100 +1021,6 @@ impl Store {
             longitude: r.get(1),
         })
     }
-
-    // ---- Outbox ------------------------------------------------------------------------
-
-    /// Registers a destination; a new one starts after the events already
-    /// written (a new integration is not sent the history).
-    pub async fn outbox_register(&self, destination: &str) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO outbox_cursor (destination, delivered_through) VALUES ($1, (SELECT COALESCE(MAX(id), 0) FROM outbox)) ON CONFLICT DO NOTHING",
-        )
-        .bind(destination)
-        .execute(&self.pool)
-        .await
-        .map_err(db_err(format!("registering destination {destination}")))?;
-        Ok(())
-    }
-
-    /// The next events `destination` has not acknowledged, oldest first.
-    pub async fn outbox_next(&self, destination: &str, limit: i64) -> Result<Vec<OutboxEvent>> {
-        Ok(sqlx::query(
-            "SELECT id, topic, payload, created_at_ms FROM outbox
-             WHERE id > (SELECT delivered_through FROM outbox_cursor WHERE destination = $1) ORDER BY id LIMIT $2",
-        )
-        .bind(destination)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err("reading the outbox"))?
-        .iter()
-        .map(|r| OutboxEvent {
-            id: r.get(0),
-            topic: r.get(1),
-            payload: serde_json::from_str(&r.get::<String, _>(2)).unwrap_or_default(),
-            created_at_ms: r.get(3),
-        })
-        .collect())
-    }
-
-    /// `destination` acknowledged event `id`.
-    pub async fn outbox_delivered(&self, destination: &str, id: i64, now: Timestamp) -> Result<()> {
-        sqlx::query(
-            "UPDATE outbox_cursor SET delivered_through = CASE WHEN delivered_through > $1 THEN delivered_through ELSE $1 END, delivered_total = delivered_total + 1,
-             attempts = 0, last_error = NULL, last_attempt_ms = $2, last_success_ms = $3 WHERE destination = $4",
-        )
-        .bind(id)
-        .bind(now.0)
-        .bind(now.0)
-        .bind(destination)
-        .execute(&self.pool)
-        .await
-        .map_err(db_err("recording a delivery"))?;
-        Ok(())
-    }
-
-    /// An attempt to deliver to `destination` failed with `error`.
-    pub async fn outbox_failed(
-        &self,
-        destination: &str,
-        error: &str,
-        now: Timestamp,
-    ) -> Result<()> {
-        sqlx::query(
-            "UPDATE outbox_cursor SET attempts = attempts + 1, retries_total = retries_total + 1, last_error = $1, last_attempt_ms = $2 WHERE destination = $3",
-        )
-        .bind(error)
-        .bind(now.0)
-        .bind(destination)
-        .execute(&self.pool)
-        .await
-        .map_err(db_err("recording a failed delivery"))?;
-        Ok(())
-    }
-
-    /// Every destination's state.
-    pub async fn outbox_status(&self) -> Result<Vec<DeliveryStatus>> {
-        Ok(sqlx::query(
-            "SELECT destination, (SELECT COUNT(*) FROM outbox o WHERE o.id > c.delivered_through), delivered_total, attempts,
-                    retries_total, last_error, last_attempt_ms, last_success_ms FROM outbox_cursor c ORDER BY destination",
-        )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err("reading deliveries"))?
-        .iter()
-        .map(|r| DeliveryStatus {
-            destination: r.get(0),
-            pending: r.get(1),
-            delivered_total: r.get(2),
-            attempts: r.get(3),
-            retries_total: r.get(4),
-            last_error: r.get(5),
-            last_attempt_ms: r.get(6),
-            last_success_ms: r.get(7),
-        })
-        .collect())
-    }
 }
 
 /// Deletes incidents closed before `closed_before_ms` (their timeline,
@@ -1387,22 +1040,8 @@ pub(crate) async fn sweep_incidents(
     .rows_affected())
 }
 
-/// Deletes outbox events older than a week that every webhook has
-/// acknowledged (with no webhook registered, every event older than a week).
-pub(crate) async fn sweep_outbox(conn: &mut AnyConnection, now: Timestamp) -> Result<u64> {
-    Ok(sqlx::query(
-        "DELETE FROM outbox WHERE created_at_ms < $1
-         AND id <= COALESCE((SELECT MIN(delivered_through) FROM outbox_cursor), id)",
-    )
-    .bind(now.0 - 7 * 86_400_000)
-    .execute(&mut *conn)
-    .await
-    .map_err(db_err("deleting delivered outbox events"))?
-    .rows_affected())
-}
-
 /// An unconfirmed candidate never opens an incident or joins one.
-fn check_confirmed(
+pub(crate) fn check_confirmed(
     id: i64,
     status: &str,
     kind: &str,

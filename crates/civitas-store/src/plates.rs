@@ -1,8 +1,11 @@
 //! Number plates in the store: hotlists, hotlist entries (watchlist entries
 //! that carry a plate, under a legal basis like any entry), plate reads with
 //! their deletion deadline, plate candidates, and audited searches.
+//! (Over 600 lines with the tests of its search-pattern and window rules,
+//! kept beside the rules.)
 
-use crate::accountability::{self, AuditRecord, ReviewPolicy};
+use crate::audit::{self, AuditRecord};
+use crate::review::ReviewPolicy;
 use crate::{Store, db_err, insert_basis, parse_bbox, rejected_recently};
 use civitas_auth::{Actor, Permission};
 use civitas_base::{Error, ErrorKind, Result, Timestamp};
@@ -168,7 +171,7 @@ impl Store {
         .await
         .map_err(db_err(format!("creating hotlist {name:?}")))?
         .get(0);
-        accountability::append(
+        audit::append(
             &mut tx,
             self.key()?,
             now,
@@ -249,7 +252,7 @@ impl Store {
         .await
         .map_err(db_err(format!("storing hotlist entry {plate}")))?
         .get(0);
-        accountability::append(
+        audit::append(
             &mut tx,
             self.key()?,
             now,
@@ -371,7 +374,7 @@ impl Store {
         )
         .await?;
         if suppressed {
-            accountability::append(
+            audit::append(
                 &mut tx,
                 self.key()?,
                 now,
@@ -410,7 +413,7 @@ impl Store {
         .await
         .map_err(db_err(format!("storing a plate candidate from camera {}", p.camera)))?
         .get(0);
-        accountability::append(
+        audit::append(
             &mut tx,
             self.key()?,
             now,
@@ -622,139 +625,7 @@ impl Store {
     }
 }
 
-/// A camera event, as a search returns it.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct CameraEventView {
-    pub id: i64,
-    pub camera: String,
-    /// `connecting`, `online`, `degraded`, `offline`, `stopped` or `failed`.
-    pub kind: String,
-    pub detail: String,
-    pub at_ms: i64,
-}
-
-/// The kinds of camera event.
-pub const CAMERA_EVENT_KINDS: &[&str] = &[
-    "connecting",
-    "online",
-    "degraded",
-    "offline",
-    "stopped",
-    "failed",
-];
-
-impl Store {
-    /// Records a camera's health change or stop (`kind` one of
-    /// [`CAMERA_EVENT_KINDS`]; `detail` the error in words, if any).
-    pub async fn record_camera_event(
-        &self,
-        camera: &str,
-        kind: &str,
-        detail: &str,
-        at: Timestamp,
-    ) -> Result<()> {
-        if !CAMERA_EVENT_KINDS.contains(&kind) {
-            return Err(Error::invalid(format!(
-                "camera event {kind:?} is not one of {}",
-                CAMERA_EVENT_KINDS.join(", ")
-            )));
-        }
-        sqlx::query(
-            "INSERT INTO camera_event (camera_id, kind, detail, at_ms) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(camera)
-        .bind(kind)
-        .bind(detail)
-        .bind(at.0)
-        .execute(&self.pool)
-        .await
-        .map_err(db_err(format!("recording an event of camera {camera}")))?;
-        Ok(())
-    }
-
-    /// Forensic search of camera events by kind (all kinds when `None`),
-    /// time and camera; needs the `search` permission and a justification,
-    /// and is audited like every search.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn search_camera_events(
-        &self,
-        actor: &Actor,
-        kind: Option<&str>,
-        from: Timestamp,
-        to: Timestamp,
-        cameras: &[String],
-        justification: &str,
-        limit: i64,
-        now: Timestamp,
-    ) -> Result<Vec<CameraEventView>> {
-        let scope = check_search(
-            actor,
-            "camera event search",
-            justification,
-            from,
-            to,
-            cameras,
-        )?;
-        if let Some(k) = kind
-            && !CAMERA_EVENT_KINDS.contains(&k)
-        {
-            return Err(Error::invalid(format!(
-                "camera event search: kind {k:?} is not one of {}",
-                CAMERA_EVENT_KINDS.join(", ")
-            )));
-        }
-        let out: Vec<CameraEventView> = sqlx::query(self.sql(
-            "SELECT id, camera_id, kind, detail, at_ms FROM camera_event
-             WHERE ($1 IS NULL OR kind = $2) AND at_ms >= $3 AND at_ms < $4
-               AND ($5 IS NULL OR camera_id IN (SELECT value FROM json_each($6)))
-             ORDER BY at_ms DESC LIMIT $7",
-            "SELECT id, camera_id, kind, detail, at_ms FROM camera_event
-             WHERE ($1 IS NULL OR kind = $2) AND at_ms >= $3 AND at_ms < $4
-               AND ($5 IS NULL OR camera_id IN (SELECT json_array_elements_text($6::json)))
-             ORDER BY at_ms DESC LIMIT $7",
-        ))
-        .bind(kind)
-        .bind(kind)
-        .bind(from.0)
-        .bind(to.0)
-        .bind(&scope)
-        .bind(&scope)
-        .bind(limit.clamp(1, 1000))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err("searching camera events"))?
-        .iter()
-        .map(|r| CameraEventView {
-            id: r.get(0),
-            camera: r.get(1),
-            kind: r.get(2),
-            detail: r.get(3),
-            at_ms: r.get(4),
-        })
-        .collect();
-        self.audit(
-            now,
-            AuditRecord::new(&actor.username, "camera_event.search", format!("kind:{}", kind.unwrap_or("any")))
-                .why(justification.trim())
-                .details(serde_json::json!({"kind": kind, "from_ms": from.0, "to_ms": to.0, "cameras": cameras, "results": out.len()})),
-        )
-        .await?;
-        Ok(out)
-    }
-}
-
-/// Deletes camera events older than `before_ms`.
-pub(crate) async fn sweep_camera_events(
-    conn: &mut sqlx::AnyConnection,
-    before_ms: i64,
-) -> Result<u64> {
-    Ok(sqlx::query("DELETE FROM camera_event WHERE at_ms < $1")
-        .bind(before_ms)
-        .execute(&mut *conn)
-        .await
-        .map_err(db_err("deleting old camera events"))?
-        .rows_affected())
-}
+impl Store {}
 
 /// The characters a `plate_key` holds: A–Z and 0–9 with each confusable
 /// class folded into its first character.

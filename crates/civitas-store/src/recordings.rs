@@ -4,7 +4,7 @@
 //! deleting is retention's, and a legal hold on the recording (`recording:N`)
 //! or on a candidate seen in it keeps it.
 
-use crate::accountability::AuditRecord;
+use crate::audit::AuditRecord;
 use crate::{Store, db_err};
 use civitas_auth::{Actor, Permission};
 use civitas_base::{Error, ErrorKind, Result, Timestamp};
@@ -351,7 +351,7 @@ impl Store {
                 .await
                 .map_err(db_err("marking a recording deleted"))?;
         }
-        crate::accountability::append(
+        crate::audit::append(
             &mut tx,
             self.key()?,
             now,

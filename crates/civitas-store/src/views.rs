@@ -4,7 +4,7 @@
 //! which candidate or image, who searched what) with the caller's identity,
 //! which only it knows.
 
-use crate::accountability::{AuditRecord, append, entry_from_row};
+use crate::audit::{AuditRecord, append, entry_from_row};
 use crate::{Store, db_err};
 use civitas_audit::AuditEntry;
 use civitas_auth::{Actor, Permission, Role};
