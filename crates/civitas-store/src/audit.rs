@@ -342,7 +342,7 @@ async fn recomputed_leaves(conn: &mut AnyConnection) -> Result<Vec<(AuditEntry, 
         .map(|r| {
             let e = entry_from_row(r);
             let h = e.leaf_hash();
-            (e, h, r.get::<Vec<u8>, _>(7))
+            (e, h, r.get::<Vec<u8>, _>("leaf_hash"))
         })
         .collect())
 }

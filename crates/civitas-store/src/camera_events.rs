@@ -125,11 +125,11 @@ impl Store {
         .map_err(db_err("searching camera events"))?
         .iter()
         .map(|r| CameraEventView {
-            id: r.get(0),
-            camera: r.get(1),
-            kind: r.get(2),
-            detail: r.get(3),
-            at_ms: r.get(4),
+            id: r.get("id"),
+            camera: r.get("camera_id"),
+            kind: r.get("kind"),
+            detail: r.get("detail"),
+            at_ms: r.get("at_ms"),
         })
         .collect();
         self.audit(

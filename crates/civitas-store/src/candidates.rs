@@ -61,7 +61,7 @@ async fn insert_candidate_row(
     .fetch_one(&mut *conn)
     .await
     .map_err(db_err(format!("storing candidate from camera {}", c.camera)))?
-    .get(0))
+    .get("id"))
 }
 
 /// What applying the result with `key` returned the first time, if it was applied.
@@ -198,28 +198,28 @@ impl Store {
         .map_err(db_err("listing candidates"))?;
         rows.into_iter()
             .map(|r| {
-                let bbox: String = r.get(7);
+                let bbox: String = r.get("bbox_json");
                 let bbox: BBox = parse_bbox(&bbox).ok_or_else(|| {
                     Error::new(
                         ErrorKind::DataLoss,
-                        format!("candidate row {}: bad bbox_json", r.get::<i64, _>(0)),
+                        format!("candidate row {}: bad bbox_json", r.get::<i64, _>("id")),
                     )
                 })?;
                 Ok(StoredCandidate {
                     candidate: Candidate {
-                        id: Some(CandidateId(r.get(0))),
-                        camera: civitas_model::CameraId(r.get(1)),
-                        track: civitas_model::TrackId(r.get(2)),
-                        entry: EntryId(r.get(3)),
-                        entry_name: r.get(4),
-                        distance: r.get::<f64, _>(5) as f32,
-                        detector_score: r.get::<f64, _>(6) as f32,
+                        id: Some(CandidateId(r.get("id"))),
+                        camera: civitas_model::CameraId(r.get("camera_id")),
+                        track: civitas_model::TrackId(r.get("track_id")),
+                        entry: EntryId(r.get("entry_id")),
+                        entry_name: r.get("name"),
+                        distance: r.get::<f64, _>("distance") as f32,
+                        detector_score: r.get::<f64, _>("detector_score") as f32,
                         bbox,
-                        frame_time: Timestamp(r.get(8)),
-                        offset_ms: r.get(9),
+                        frame_time: Timestamp(r.get("frame_time_ms")),
+                        offset_ms: r.get("offset_ms"),
                         crop_jpeg: Vec::new(),
                     },
-                    status: r.get(10),
+                    status: r.get("status"),
                 })
             })
             .collect()

@@ -156,14 +156,14 @@ pub(crate) async fn public_incident(
         .await
         .map_err(db_err("reading units"))?
         .iter()
-        .map(|u| u.get(0))
+        .map(|u| u.get("id"))
         .collect();
     Ok(serde_json::json!({
-        "id": id, "type": r.get::<String, _>(0), "type_label": r.get::<String, _>(1),
-        "priority": r.get::<i64, _>(2), "status": r.get::<String, _>(3),
-        "latitude": r.get::<f64, _>(4), "longitude": r.get::<f64, _>(5), "address": r.get::<String, _>(6),
-        "close_reason": r.get::<Option<String>, _>(7), "opened_at_ms": r.get::<i64, _>(8),
-        "updated_at_ms": r.get::<i64, _>(9), "units": units,
+        "id": id, "type": r.get::<String, _>("type_id"), "type_label": r.get::<String, _>("type_label"),
+        "priority": r.get::<i64, _>("priority"), "status": r.get::<String, _>("status"),
+        "latitude": r.get::<f64, _>("latitude"), "longitude": r.get::<f64, _>("longitude"), "address": r.get::<String, _>("address"),
+        "close_reason": r.get::<Option<String>, _>("close_reason"), "opened_at_ms": r.get::<i64, _>("opened_at_ms"),
+        "updated_at_ms": r.get::<i64, _>("updated_at_ms"), "units": units,
     }))
 }
 
@@ -196,12 +196,12 @@ pub(crate) async fn current(
         .await
         .map_err(db_err("reading incident"))?
         .ok_or_else(|| not_found(id))?;
-    if let Some(cam) = r.get::<Option<String>, _>(1)
+    if let Some(cam) = r.get::<Option<String>, _>("camera_id")
         && !actor.covers_camera(&cam)
     {
         return Err(not_found(id));
     }
-    IncidentStatus::parse(&r.get::<String, _>(0))
+    IncidentStatus::parse(&r.get::<String, _>("status"))
 }
 
 pub(crate) async fn assigned_units(conn: &mut AnyConnection, id: i64) -> Result<Vec<String>> {
@@ -212,7 +212,7 @@ pub(crate) async fn assigned_units(conn: &mut AnyConnection, id: i64) -> Result<
             .await
             .map_err(db_err("reading units"))?
             .iter()
-            .map(|r| r.get(0))
+            .map(|r| r.get("id"))
             .collect(),
     )
 }
@@ -302,7 +302,7 @@ impl Store {
                 .await
                 .map_err(db_err("looking up the call"))?;
             if let Some(r) = seen {
-                let id: i64 = r.get(0);
+                let id: i64 = r.get("id");
                 append(
                     &mut tx,
                     key,
@@ -356,7 +356,7 @@ impl Store {
         .fetch_one(&mut *tx)
         .await
         .map_err(db_err("storing the incident"))?
-        .get(0);
+        .get("id");
         for (i, step) in inc.kind.sop.iter().enumerate() {
             sqlx::query(
                 "INSERT INTO incident_sop_step (incident_id, step, text) VALUES ($1, $2, $3)",
@@ -426,7 +426,7 @@ impl Store {
         .await
         .map_err(db_err("reading incident"))?
         .ok_or_else(|| not_found(id))?;
-        let camera: Option<String> = r.get(12);
+        let camera: Option<String> = r.get("camera_id");
         if camera.as_deref().is_some_and(|c| !actor.covers_camera(c)) {
             return Err(not_found(id));
         }
@@ -442,7 +442,7 @@ impl Store {
             .await
             .map_err(db_err("reading the procedure"))?
             .iter()
-            .map(|s| SopStepView { step: s.get(0), text: s.get(1), ticked_by: s.get(2), ticked_at_ms: s.get(3) })
+            .map(|s| SopStepView { step: s.get("step"), text: s.get("text"), ticked_by: s.get("ticked_by"), ticked_at_ms: s.get("ticked_at_ms") })
             .collect();
         let timeline = sqlx::query(
             "SELECT at_ms, actor, kind, text FROM incident_event WHERE incident_id = $1 ORDER BY id",
@@ -453,10 +453,10 @@ impl Store {
         .map_err(db_err("reading the timeline"))?
         .iter()
         .map(|t| TimelineEntry {
-            at_ms: t.get(0),
-            actor: t.get(1),
-            kind: t.get(2),
-            text: t.get(3),
+            at_ms: t.get("at_ms"),
+            actor: t.get("actor"),
+            kind: t.get("kind"),
+            text: t.get("text"),
         })
         .collect();
         let links = sqlx::query("SELECT kind, ref_id, added_by, at_ms FROM incident_link WHERE incident_id = $1 ORDER BY at_ms, kind")
@@ -465,28 +465,28 @@ impl Store {
             .await
             .map_err(db_err("reading links"))?
             .iter()
-            .map(|l| LinkView { kind: l.get(0), ref_id: l.get(1), added_by: l.get(2), at_ms: l.get(3) })
+            .map(|l| LinkView { kind: l.get("kind"), ref_id: l.get("ref_id"), added_by: l.get("added_by"), at_ms: l.get("at_ms") })
             .collect();
         Ok(IncidentView {
-            id: r.get(0),
-            type_id: r.get(1),
-            type_label: r.get(2),
-            priority: r.get(3),
-            status: r.get(4),
-            source: r.get(5),
-            latitude: r.get(6),
-            longitude: r.get(7),
-            address: r.get(8),
-            caller_name: r.get(9),
-            caller_phone: r.get(10),
-            notes: r.get(11),
+            id: r.get("id"),
+            type_id: r.get("type_id"),
+            type_label: r.get("type_label"),
+            priority: r.get("priority"),
+            status: r.get("status"),
+            source: r.get("source"),
+            latitude: r.get("latitude"),
+            longitude: r.get("longitude"),
+            address: r.get("address"),
+            caller_name: r.get("caller_name"),
+            caller_phone: r.get("caller_phone"),
+            notes: r.get("notes"),
             camera,
-            call_id: r.get(13),
-            opened_by: r.get(14),
-            opened_at_ms: r.get(15),
-            updated_at_ms: r.get(16),
-            closed_at_ms: r.get(17),
-            close_reason: r.get(18),
+            call_id: r.get("call_id"),
+            opened_by: r.get("opened_by"),
+            opened_at_ms: r.get("opened_at_ms"),
+            updated_at_ms: r.get("updated_at_ms"),
+            closed_at_ms: r.get("closed_at_ms"),
+            close_reason: r.get("close_reason"),
             units,
             sop,
             timeline,
@@ -517,7 +517,7 @@ impl Store {
         .await
         .map_err(db_err("listing incidents"))?
         .iter()
-        .map(|r| (r.get(0), r.get(1)))
+        .map(|r| (r.get("id"), r.get("camera_id")))
         .collect();
         let mut out = Vec::new();
         for (id, cam) in ids {
@@ -665,8 +665,8 @@ impl Store {
                     "no unit {unit:?} (units are declared in the config, [[unit]])"
                 ))
             })?;
-        let ustatus = UnitStatus::parse(&u.get::<String, _>(0))?;
-        let at: Option<i64> = u.get(1);
+        let ustatus = UnitStatus::parse(&u.get::<String, _>("status"))?;
+        let at: Option<i64> = u.get("incident_id");
         match (ustatus, at) {
             (UnitStatus::OutOfService, _) => {
                 return Err(precondition(format!(
@@ -837,13 +837,13 @@ impl Store {
             .await
             .map_err(db_err("reading the procedure"))?
             .ok_or_else(|| Error::not_found(format!("incident {id} has no procedure step {step}")))?;
-        if let Some(by) = s.get::<Option<String>, _>(1) {
+        if let Some(by) = s.get::<Option<String>, _>("ticked_by") {
             return Err(Error::new(
                 ErrorKind::AlreadyExists,
                 format!("step {step} of incident {id} was already ticked by {by}"),
             ));
         }
-        let text: String = s.get(0);
+        let text: String = s.get("text");
         sqlx::query("UPDATE incident_sop_step SET ticked_by = $1, ticked_at_ms = $2 WHERE incident_id = $3 AND step = $4")
             .bind(&actor.username)
             .bind(now.0)
@@ -1011,14 +1011,14 @@ impl Store {
             .await
             .map_err(db_err("reading incident"))?
             .ok_or_else(|| not_found(id))?;
-        if r.get::<Option<String>, _>(2)
+        if r.get::<Option<String>, _>("camera_id")
             .is_some_and(|c| !actor.covers_camera(&c))
         {
             return Err(not_found(id));
         }
         Ok(GeoPoint {
-            latitude: r.get(0),
-            longitude: r.get(1),
+            latitude: r.get("latitude"),
+            longitude: r.get("longitude"),
         })
     }
 }

@@ -104,7 +104,7 @@ impl Store {
                 )),
                 _ => db_err("placing legal hold")(e),
             })?
-            .get(0);
+            .get("id");
         append(
             &mut tx,
             self.key()?,
@@ -135,7 +135,7 @@ impl Store {
             .await
             .map_err(db_err("lifting hold"))?
             .ok_or_else(|| Error::not_found(format!("legal hold {hold} does not exist or was already lifted")))?
-            .get(0);
+            .get("target");
         append(
             &mut tx,
             self.key()?,

@@ -341,7 +341,7 @@ impl Store {
             .fetch_all(&self.pool)
             .await
             .map_err(db_err("reading the schema"))?;
-            return Ok(rows.iter().map(|r| r.get(0)).collect());
+            return Ok(rows.iter().map(|r| r.get("indexdef")).collect());
         }
         let rows =
             sqlx::query("SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name")
@@ -350,8 +350,8 @@ impl Store {
                 .map_err(db_err("reading the schema"))?;
         let mut out = Vec::new();
         for r in rows {
-            let name: String = r.get(0);
-            out.push(r.get::<String, _>(1));
+            let name: String = r.get("name");
+            out.push(r.get::<String, _>("sql"));
             let cols = sqlx::query("SELECT name FROM pragma_table_info($1)")
                 .bind(&name)
                 .fetch_all(&self.pool)
@@ -359,7 +359,7 @@ impl Store {
                 .map_err(db_err("reading table columns"))?;
             out.extend(
                 cols.into_iter()
-                    .map(|c| format!("{name}.{}", c.get::<String, _>(0))),
+                    .map(|c| format!("{name}.{}", c.get::<String, _>("name"))),
             );
         }
         Ok(out)

@@ -88,10 +88,10 @@ impl Store {
         .map_err(db_err("reading the outbox"))?
         .iter()
         .map(|r| OutboxEvent {
-            id: r.get(0),
-            topic: r.get(1),
-            payload: serde_json::from_str(&r.get::<String, _>(2)).unwrap_or_default(),
-            created_at_ms: r.get(3),
+            id: r.get("id"),
+            topic: r.get("topic"),
+            payload: serde_json::from_str(&r.get::<String, _>("payload")).unwrap_or_default(),
+            created_at_ms: r.get("created_at_ms"),
         })
         .collect())
     }

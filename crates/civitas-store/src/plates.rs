@@ -170,7 +170,7 @@ impl Store {
         .fetch_one(&mut *tx)
         .await
         .map_err(db_err(format!("creating hotlist {name:?}")))?
-        .get(0);
+        .get("id");
         audit::append(
             &mut tx,
             self.key()?,
@@ -238,7 +238,7 @@ impl Store {
                     "hotlist {hotlist:?} does not exist (create it with `civitas hotlist create`)"
                 ))
             })?
-            .get(0);
+            .get("id");
         let basis_id = insert_basis(&mut tx, basis, actor, scope).await?;
         let id: i64 = sqlx::query(
             "INSERT INTO watchlist_entry (name, legal_basis_id, created_at_ms, hotlist_id, plate) VALUES ($1, $2, $3, $4, $5) RETURNING id",
@@ -251,7 +251,7 @@ impl Store {
         .fetch_one(&mut *tx)
         .await
         .map_err(db_err(format!("storing hotlist entry {plate}")))?
-        .get(0);
+        .get("id");
         audit::append(
             &mut tx,
             self.key()?,
@@ -353,7 +353,7 @@ impl Store {
         .fetch_one(&mut *tx)
         .await
         .map_err(db_err(format!("storing a plate read from camera {}", p.camera)))?
-        .get(0);
+        .get("id");
         let Some(hit) = &p.hit else {
             crate::mark_applied(
                 &mut tx,
@@ -412,7 +412,7 @@ impl Store {
         .fetch_one(&mut *tx)
         .await
         .map_err(db_err(format!("storing a plate candidate from camera {}", p.camera)))?
-        .get(0);
+        .get("id");
         audit::append(
             &mut tx,
             self.key()?,
@@ -513,26 +513,26 @@ impl Store {
         .map_err(db_err("searching plate reads"))?;
         let mut out = Vec::new();
         for r in rows {
-            let camera: String = r.get(1);
-            let id: i64 = r.get(0);
+            let camera: String = r.get("camera_id");
+            let id: i64 = r.get("id");
             out.push(PlateReadView {
                 id,
                 camera,
-                plate: r.get(2),
-                format: r.get(3),
-                confidence: r.get::<f64, _>(4) as f32,
-                frames: r.get::<i64, _>(5) as u32,
-                bbox: parse_bbox(&r.get::<String, _>(6)).ok_or_else(|| {
+                plate: r.get("plate"),
+                format: r.get("format"),
+                confidence: r.get::<f64, _>("confidence") as f32,
+                frames: r.get::<i64, _>("frames") as u32,
+                bbox: parse_bbox(&r.get::<String, _>("bbox_json")).ok_or_else(|| {
                     Error::new(
                         ErrorKind::DataLoss,
                         format!("plate_read row {id}: bad bbox_json"),
                     )
                 })?,
-                first_seen_ms: r.get(7),
-                last_seen_ms: r.get(8),
-                hit_entry: r.get(9),
-                hit_distance: r.get::<Option<f64>, _>(10).map(|d| d as f32),
-                expires_at_ms: r.get(11),
+                first_seen_ms: r.get("first_seen_ms"),
+                last_seen_ms: r.get("last_seen_ms"),
+                hit_entry: r.get("hit_entry_id"),
+                hit_distance: r.get::<Option<f64>, _>("hit_distance").map(|d| d as f32),
+                expires_at_ms: r.get("expires_at_ms"),
             });
         }
         self.audit(
@@ -568,7 +568,7 @@ impl Store {
                 "plate read {id} does not exist (or was deleted by retention)"
             ))
         })?;
-        let camera: String = r.get(0);
+        let camera: String = r.get("camera_id");
         if !actor.covers_camera(&camera) {
             return Err(Error::not_found(format!(
                 "plate read {id} does not exist (or was deleted by retention)"

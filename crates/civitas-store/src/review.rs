@@ -77,7 +77,7 @@ impl Store {
         .map_err(db_err("reading candidate"))?
         .ok_or_else(|| Error::not_found(format!("candidate {candidate} does not exist")))?;
         let (status, kind, created, camera): (String, String, i64, String) =
-            (row.get(0), row.get(1), row.get(2), row.get(3));
+            (row.get("status"), row.get("kind"), row.get("created_at_ms"), row.get("camera_id"));
         if !actor.covers_camera(&camera) {
             return Err(forbid(
                 &actor.username,
@@ -124,7 +124,7 @@ impl Store {
         .fetch_optional(&mut *tx)
         .await
         .map_err(db_err("reading reviews"))?
-        .map(|r| r.get(0));
+        .map(|r| r.get("decision"));
         if let Some(d) = already {
             return Err(Error::new(
                 ErrorKind::FailedPrecondition,

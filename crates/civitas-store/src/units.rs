@@ -144,8 +144,8 @@ impl Store {
                     "no unit {unit:?} (units are declared in the config, [[unit]])"
                 ))
             })?;
-        let from = UnitStatus::parse(&u.get::<String, _>(0))?;
-        let incident: Option<i64> = u.get(1);
+        let from = UnitStatus::parse(&u.get::<String, _>("status"))?;
+        let incident: Option<i64> = u.get("incident_id");
         if let Some(p) = position {
             sqlx::query("UPDATE unit SET latitude = $1, longitude = $2, position_at_ms = $3, updated_at_ms = $4 WHERE id = $5")
                 .bind(p.latitude)

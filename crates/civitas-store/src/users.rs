@@ -68,7 +68,7 @@ impl Store {
             .fetch_one(&mut *tx)
             .await
             .map_err(db_err(format!("adding user {username:?}")))?
-            .get(0);
+            .get("id");
         append(
             &mut tx,
             self.key()?,
@@ -200,7 +200,7 @@ impl Store {
         .map_err(db_err("listing users"))?;
         Ok(rows
             .iter()
-            .map(|r| (r.get(0), r.get(1), r.get(2), r.get::<i64, _>(3) != 0))
+            .map(|r| (r.get("username"), r.get("role"), r.get("scope_json"), r.get::<i64, _>("disabled") != 0))
             .collect())
     }
 }

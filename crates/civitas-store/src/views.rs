@@ -163,10 +163,10 @@ impl Store {
         .map_err(db_err("reading reviews"))?
         .iter()
         .map(|x| ReviewRecord {
-            username: x.get(0),
-            decision: x.get(1),
-            reason: x.get(2),
-            at_ms: x.get(3),
+            username: x.get("username"),
+            decision: x.get("decision"),
+            reason: x.get("reason"),
+            at_ms: x.get("at_ms"),
         })
         .collect();
         Ok(CandidateView {
@@ -423,7 +423,7 @@ impl Store {
             .await
             .map_err(db_err("reading users"))?
             .ok_or_else(|| Error::not_found(format!("user {username:?} does not exist")))?;
-        let (user_id, role): (i64, String) = (row.get(0), row.get(1));
+        let (user_id, role): (i64, String) = (row.get("id"), row.get("role"));
         let role = Role::parse(&role)?;
         if let Some(only) = only
             && let Some(p) = only.iter().find(|p| !role.can(**p))
@@ -451,7 +451,7 @@ impl Store {
         .fetch_one(&mut *tx)
         .await
         .map_err(db_err("storing the token"))?
-        .get(0);
+        .get("id");
         append(
             &mut tx,
             self.key()?,
@@ -588,7 +588,7 @@ impl Store {
                 .fetch_optional(&self.pool)
                 .await
                 .map_err(db_err("reading users"))?
-                .is_some_and(|r| r.get::<i64, _>(0) == 0),
+                .is_some_and(|r| r.get::<i64, _>("disabled") == 0),
         )
     }
 }

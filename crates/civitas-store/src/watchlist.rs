@@ -68,7 +68,7 @@ pub(crate) async fn insert_basis(
     .fetch_one(&mut *conn)
     .await
     .map_err(db_err("storing legal basis"))?
-    .get(0))
+    .get("id"))
 }
 
 impl Store {
@@ -113,7 +113,7 @@ impl Store {
         .fetch_one(&mut *tx)
         .await
         .map_err(db_err(format!("storing watchlist entry {name:?}")))?
-        .get(0);
+        .get("id");
         let photos = templates.len();
         for (photo, bytes) in templates {
             sqlx::query(
@@ -164,8 +164,8 @@ impl Store {
             .map_err(db_err("loading templates"))?;
             let mut templates = Vec::new();
             for t in trows {
-                let tid: i64 = t.get(0);
-                let bytes: Vec<u8> = t.get(1);
+                let tid: i64 = t.get("id");
+                let bytes: Vec<u8> = t.get("template");
                 templates.push(FaceTemplate::from_enrolled_bytes(&bytes).ok_or_else(|| {
                     Error::new(
                         ErrorKind::DataLoss,
