@@ -350,18 +350,23 @@ async fn recomputed_leaves(conn: &mut AnyConnection) -> Result<Vec<(AuditEntry, 
 /// An audit row selected as `seq, at_ms, actor, action, target, justification, details`.
 pub(crate) fn entry_from_row(r: &sqlx::any::AnyRow) -> AuditEntry {
     AuditEntry {
-        seq: r.get::<i64, _>(0) as u64,
-        at_ms: r.get(1),
-        actor: r.get(2),
-        action: r.get(3),
-        target: r.get(4),
-        justification: r.get(5),
-        details: r.get(6),
+        seq: r.get::<i64, _>("seq") as u64,
+        at_ms: r.get("at_ms"),
+        actor: r.get("actor"),
+        action: r.get("action"),
+        target: r.get("target"),
+        justification: r.get("justification"),
+        details: r.get("details"),
     }
 }
 
 fn head_from_row(r: &sqlx::any::AnyRow) -> Result<SignedTreeHead> {
-    head_from_parts(r.get(0), r.get(1), r.get(2), r.get(3))
+    head_from_parts(
+        r.get("tree_size"),
+        r.get("at_ms"),
+        r.get("root"),
+        r.get("signature"),
+    )
 }
 
 fn head_from_parts(size: i64, at_ms: i64, root: Vec<u8>, sig: Vec<u8>) -> Result<SignedTreeHead> {

@@ -26,7 +26,7 @@ pub(crate) async fn rejected_recently(
     since_ms: i64,
 ) -> Result<bool> {
     let n: i64 = sqlx::query(
-        "SELECT COUNT(*) FROM candidate WHERE entry_id = $1 AND camera_id = $2 AND status = 'rejected' AND decided_at_ms >= $3",
+        "SELECT COUNT(*) AS n FROM candidate WHERE entry_id = $1 AND camera_id = $2 AND status = 'rejected' AND decided_at_ms >= $3",
     )
     .bind(entry.0)
     .bind(camera)
@@ -34,7 +34,7 @@ pub(crate) async fn rejected_recently(
     .fetch_one(&mut *conn)
     .await
     .map_err(db_err("checking rejections"))?
-    .get(0);
+    .get("n");
     Ok(n > 0)
 }
 

@@ -228,28 +228,28 @@ pub(crate) async fn confirmed_candidate(
 ) -> Result<(String, Vec<(&'static str, i64)>)> {
     let r = sqlx::query(
         "SELECT status, kind, camera_id, plate_read_id,
-                (SELECT COUNT(*) FROM candidate_review r WHERE r.candidate_id = c.id AND r.decision = 'confirm')
+                (SELECT COUNT(*) FROM candidate_review r WHERE r.candidate_id = c.id AND r.decision = 'confirm') AS confirmations
          FROM candidate c WHERE id = $1",
     )
     .bind(cid)
     .fetch_optional(&mut *conn)
     .await
     .map_err(db_err("reading candidate"))?
-    .filter(|r| actor.covers_camera(&r.get::<String, _>(2)))
+    .filter(|r| actor.covers_camera(&r.get::<String, _>("camera_id")))
     // Out of scope reads the same as absent.
     .ok_or_else(|| Error::not_found(format!("candidate {cid} does not exist")))?;
     check_confirmed(
         cid,
-        &r.get::<String, _>(0),
-        &r.get::<String, _>(1),
-        r.get(4),
+        &r.get::<String, _>("status"),
+        &r.get::<String, _>("kind"),
+        r.get("confirmations"),
         policy,
     )?;
     let mut links = vec![("candidate", cid)];
-    if let Some(read) = r.get::<Option<i64>, _>(3) {
+    if let Some(read) = r.get::<Option<i64>, _>("plate_read_id") {
         links.push(("plate_read", read));
     }
-    Ok((r.get(2), links))
+    Ok((r.get("camera_id"), links))
 }
 
 /// Marks the incident changed at `now`.
@@ -559,13 +559,13 @@ impl Store {
         from.check_transition(to, units.len())
             .map_err(|e| precondition(format!("incident {id}: {}", e.message())))?;
         let unticked: i64 = sqlx::query(
-            "SELECT COUNT(*) FROM incident_sop_step WHERE incident_id = $1 AND ticked_by IS NULL",
+            "SELECT COUNT(*) AS n FROM incident_sop_step WHERE incident_id = $1 AND ticked_by IS NULL",
         )
         .bind(id)
         .fetch_one(&mut *tx)
         .await
         .map_err(db_err("reading the procedure"))?
-        .get(0);
+        .get("n");
         match to {
             IncidentStatus::Closed => {
                 sqlx::query("UPDATE incident SET status = 'closed', closed_at_ms = $1, close_reason = $2, updated_at_ms = $3 WHERE id = $4")

@@ -47,16 +47,16 @@ impl Store {
             ));
         }
         let count = |sql: &'static str| sqlx::query(sql).bind(basis);
-        let candidates: i64 = count("SELECT COUNT(*) FROM candidate WHERE entry_id IN (SELECT id FROM watchlist_entry WHERE legal_basis_id = $1)")
+        let candidates: i64 = count("SELECT COUNT(*) AS n FROM candidate WHERE entry_id IN (SELECT id FROM watchlist_entry WHERE legal_basis_id = $1)")
             .fetch_one(&mut *tx)
             .await
             .map_err(db_err("counting"))?
-            .get(0);
-        let templates: i64 = count("SELECT COUNT(*) FROM entry_template WHERE entry_id IN (SELECT id FROM watchlist_entry WHERE legal_basis_id = $1)")
+            .get("n");
+        let templates: i64 = count("SELECT COUNT(*) AS n FROM entry_template WHERE entry_id IN (SELECT id FROM watchlist_entry WHERE legal_basis_id = $1)")
             .fetch_one(&mut *tx)
             .await
             .map_err(db_err("counting"))?
-            .get(0);
+            .get("n");
         let entries = count("DELETE FROM watchlist_entry WHERE legal_basis_id = $1")
             .execute(&mut *tx)
             .await

@@ -269,10 +269,10 @@ impl Store {
     #[doc(hidden)]
     pub async fn schema_dump(&self) -> Result<(Vec<String>, usize)> {
         let rows = sqlx::query(self.sql(
-            "SELECT type || ' ' || name || ': ' || COALESCE(sql, '') FROM sqlite_master
+            "SELECT type || ' ' || name || ': ' || COALESCE(sql, '') AS line FROM sqlite_master
              WHERE name NOT LIKE 'sqlite_%' AND name NOT LIKE '_sqlx%' ORDER BY type, name",
             "SELECT 'column ' || table_name || '.' || column_name || ' ' || data_type || ' '
-                    || is_nullable || ' ' || COALESCE(column_default, '') || ' ' || COALESCE(generation_expression, '')
+                    || is_nullable || ' ' || COALESCE(column_default, '') || ' ' || COALESCE(generation_expression, '') AS line
                FROM information_schema.columns
               WHERE table_schema = current_schema() AND table_name NOT LIKE '\\_sqlx%'
              UNION ALL
@@ -295,23 +295,26 @@ impl Store {
                 .len(),
             Backend::Postgres => 0,
         };
-        Ok((rows.iter().map(|r| r.get(0)).collect(), fk))
+        Ok((rows.iter().map(|r| r.get("line")).collect(), fk))
     }
 
     /// Every (table, column), sorted: the two engines' are compared by a test.
     pub async fn columns(&self) -> Result<Vec<(String, String)>> {
         let rows = sqlx::query(self.sql(
-            "SELECT m.name, p.name FROM sqlite_master m JOIN pragma_table_xinfo(m.name) p
+            "SELECT m.name AS table_name, p.name AS column_name FROM sqlite_master m JOIN pragma_table_xinfo(m.name) p
               WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name NOT LIKE '_sqlx%'
               ORDER BY 1, 2",
-            "SELECT table_name::text, column_name::text FROM information_schema.columns
+            "SELECT table_name::text AS table_name, column_name::text AS column_name FROM information_schema.columns
               WHERE table_schema = current_schema() AND table_name NOT LIKE '\\_sqlx%'
               ORDER BY 1, 2",
         ))
         .fetch_all(&self.pool)
         .await
         .map_err(db_err("reading the columns"))?;
-        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+        Ok(rows
+            .iter()
+            .map(|r| (r.get("table_name"), r.get("column_name")))
+            .collect())
     }
 
     /// The store, able to append to the audit log with `key`.
@@ -369,16 +372,66 @@ impl Store {
     #[doc(hidden)]
     pub async fn counts(&self) -> Result<(i64, i64)> {
         let row = sqlx::query(
-            "SELECT (SELECT COUNT(*) FROM candidate), (SELECT COUNT(*) FROM audit_log)",
+            "SELECT (SELECT COUNT(*) FROM candidate) AS candidates, (SELECT COUNT(*) FROM audit_log) AS audit_entries",
         )
         .fetch_one(&self.pool)
         .await
         .map_err(db_err("counting"))?;
-        Ok((row.get(0), row.get(1)))
+        Ok((row.get("candidates"), row.get("audit_entries")))
     }
 
     /// Closes the pool (on SQLite, flushing the WAL).
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Columns are read by name: a read by position (`row.get(3)`) shifts
+    /// silently when a column is added to its query.
+    #[test]
+    fn no_column_is_read_by_position() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut found = Vec::new();
+        for e in std::fs::read_dir(&dir).unwrap().flatten() {
+            let text = std::fs::read_to_string(e.path()).unwrap();
+            for (i, line) in text.lines().enumerate() {
+                if line.trim_start().starts_with("//") {
+                    continue;
+                }
+                let mut rest = line;
+                while let Some(at) = rest.find("get") {
+                    let before = &rest[..at];
+                    let after = &rest[at + 3..];
+                    rest = after;
+                    if !(before.ends_with('.') || before.ends_with(".try_")) {
+                        continue;
+                    }
+                    let after = after.strip_prefix("::<").map_or(after, |t| {
+                        // Skip the turbofish (nested generics included).
+                        let mut depth = 1;
+                        let end = t
+                            .char_indices()
+                            .find(|&(_, c)| {
+                                depth += i32::from(c == '<') - i32::from(c == '>');
+                                depth == 0
+                            })
+                            .map_or(t.len(), |(j, _)| j + 1);
+                        &t[end..]
+                    });
+                    if let Some(arg) = after.strip_prefix('(')
+                        && arg.trim_start().starts_with(|c: char| c.is_ascii_digit())
+                    {
+                        found.push(format!("{}:{}: {}", e.path().display(), i + 1, line.trim()));
+                    }
+                }
+            }
+        }
+        assert!(
+            found.is_empty(),
+            "columns read by position:\n{}",
+            found.join("\n")
+        );
     }
 }

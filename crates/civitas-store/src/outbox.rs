@@ -134,7 +134,7 @@ impl Store {
     /// Every destination's state.
     pub async fn outbox_status(&self) -> Result<Vec<DeliveryStatus>> {
         Ok(sqlx::query(
-            "SELECT destination, (SELECT COUNT(*) FROM outbox o WHERE o.id > c.delivered_through), delivered_total, attempts,
+            "SELECT destination, (SELECT COUNT(*) FROM outbox o WHERE o.id > c.delivered_through) AS pending, delivered_total, attempts,
                     retries_total, last_error, last_attempt_ms, last_success_ms FROM outbox_cursor c ORDER BY destination",
         )
         .fetch_all(&self.pool)
@@ -142,14 +142,14 @@ impl Store {
         .map_err(db_err("reading deliveries"))?
         .iter()
         .map(|r| DeliveryStatus {
-            destination: r.get(0),
-            pending: r.get(1),
-            delivered_total: r.get(2),
-            attempts: r.get(3),
-            retries_total: r.get(4),
-            last_error: r.get(5),
-            last_attempt_ms: r.get(6),
-            last_success_ms: r.get(7),
+            destination: r.get("destination"),
+            pending: r.get("pending"),
+            delivered_total: r.get("delivered_total"),
+            attempts: r.get("attempts"),
+            retries_total: r.get("retries_total"),
+            last_error: r.get("last_error"),
+            last_attempt_ms: r.get("last_attempt_ms"),
+            last_success_ms: r.get("last_success_ms"),
         })
         .collect())
     }

@@ -186,7 +186,7 @@ impl Store {
     /// Every hotlist with its number of entries.
     pub async fn hotlists(&self) -> Result<Vec<Hotlist>> {
         let rows = sqlx::query(
-            "SELECT h.id, h.name, h.max_distance, (SELECT COUNT(*) FROM watchlist_entry e WHERE e.hotlist_id = h.id)
+            "SELECT h.id, h.name, h.max_distance, (SELECT COUNT(*) FROM watchlist_entry e WHERE e.hotlist_id = h.id) AS entries
              FROM hotlist h ORDER BY h.name",
         )
         .fetch_all(&self.pool)
@@ -195,10 +195,10 @@ impl Store {
         Ok(rows
             .into_iter()
             .map(|r| Hotlist {
-                id: r.get(0),
-                name: r.get(1),
-                max_distance: r.get::<f64, _>(2) as f32,
-                entries: r.get::<i64, _>(3) as u64,
+                id: r.get("id"),
+                name: r.get("name"),
+                max_distance: r.get::<f64, _>("max_distance") as f32,
+                entries: r.get::<i64, _>("entries") as u64,
             })
             .collect())
     }
@@ -275,8 +275,8 @@ impl Store {
     /// included: the matcher enforces expiry at match time, against its clock.
     pub async fn hotlist_entries(&self) -> Result<Vec<StoredPlateEntry>> {
         let rows = sqlx::query(
-            "SELECT e.id, e.plate, e.name, h.name, h.max_distance,
-                    b.id, b.kind, b.authority, b.reference, b.purpose, b.granted_at_ms, b.expires_at_ms, b.scope_json
+            "SELECT e.id AS entry_id, e.plate, e.name, h.name AS hotlist, h.max_distance,
+                    b.id AS basis_id, b.kind, b.authority, b.reference, b.purpose, b.granted_at_ms, b.expires_at_ms, b.scope_json
              FROM watchlist_entry e JOIN hotlist h ON h.id = e.hotlist_id JOIN legal_basis b ON b.id = e.legal_basis_id
              WHERE e.plate IS NOT NULL AND b.status = 'active' ORDER BY e.id",
         )
@@ -286,21 +286,21 @@ impl Store {
         Ok(rows
             .into_iter()
             .map(|r| StoredPlateEntry {
-                id: EntryId(r.get(0)),
-                plate: r.get(1),
-                description: r.get(2),
-                hotlist: r.get(3),
-                max_distance: r.get::<f64, _>(4) as f32,
+                id: EntryId(r.get("entry_id")),
+                plate: r.get("plate"),
+                description: r.get("name"),
+                hotlist: r.get("hotlist"),
+                max_distance: r.get::<f64, _>("max_distance") as f32,
                 basis: LegalBasis {
-                    id: Some(r.get(5)),
-                    kind: r.get(6),
-                    authority: r.get(7),
-                    reference: r.get(8),
-                    purpose: r.get(9),
-                    granted_at: Timestamp(r.get(10)),
-                    expires_at: Timestamp(r.get(11)),
+                    id: Some(r.get("basis_id")),
+                    kind: r.get("kind"),
+                    authority: r.get("authority"),
+                    reference: r.get("reference"),
+                    purpose: r.get("purpose"),
+                    granted_at: Timestamp(r.get("granted_at_ms")),
+                    expires_at: Timestamp(r.get("expires_at_ms")),
                 },
-                scope: serde_json::from_str(&r.get::<String, _>(12)).unwrap_or_default(),
+                scope: serde_json::from_str(&r.get::<String, _>("scope_json")).unwrap_or_default(),
             })
             .collect())
     }
@@ -583,7 +583,7 @@ impl Store {
             ),
         )
         .await?;
-        Ok(r.get::<Option<Vec<u8>>, _>(1).unwrap_or_default())
+        Ok(r.get::<Option<Vec<u8>>, _>("crop_jpeg").unwrap_or_default())
     }
 
     /// For `civitas bench plate-search` only: stores `(camera, plate,

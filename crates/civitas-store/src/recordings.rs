@@ -44,17 +44,17 @@ const COLUMNS: &str = "id, camera_id, path, kind, start_ms, end_ms, bytes, state
 
 fn view(r: &sqlx::any::AnyRow) -> RecordingView {
     RecordingView {
-        id: r.get(0),
-        camera: r.get(1),
-        path: r.get(2),
-        kind: r.get(3),
-        start_ms: r.get(4),
-        end_ms: r.get(5),
-        bytes: r.get(6),
-        state: r.get(7),
-        note: r.get(8),
-        deleted_at_ms: r.get(9),
-        deleted_reason: r.get(10),
+        id: r.get("id"),
+        camera: r.get("camera_id"),
+        path: r.get("path"),
+        kind: r.get("kind"),
+        start_ms: r.get("start_ms"),
+        end_ms: r.get("end_ms"),
+        bytes: r.get("bytes"),
+        state: r.get("state"),
+        note: r.get("note"),
+        deleted_at_ms: r.get("deleted_at_ms"),
+        deleted_reason: r.get("deleted_reason"),
     }
 }
 
@@ -85,7 +85,7 @@ impl Store {
         .bind(start_ms)
         .fetch_one(&self.pool)
         .await
-        .map(|r| r.get(0))
+        .map(|r| r.get("id"))
         .map_err(db_err("indexing a recording"))
     }
 
@@ -127,7 +127,7 @@ impl Store {
         .bind(note)
         .fetch_one(&mut *tx)
         .await
-        .map(|r| r.get(0))
+        .map(|r| r.get("id"))
         .map_err(db_err("indexing a recording"))?;
         tx.commit().await.map_err(db_err("committing"))?;
         Ok(id)
@@ -280,16 +280,16 @@ impl Store {
             .map_err(db_err("finding old recordings"))?
             {
                 due.push(DueRecording {
-                    id: r.get(0),
-                    camera: r.get(1),
-                    path: r.get(2),
-                    bytes: r.get(3),
+                    id: r.get("id"),
+                    camera: r.get("camera_id"),
+                    path: r.get("path"),
+                    bytes: r.get("bytes"),
                     reason: "age",
                 });
             }
         }
         let over: Vec<(String, i64)> = sqlx::query(
-            "SELECT camera_id, CAST(SUM(bytes) AS BIGINT) FROM recording WHERE state IN ('recording', 'complete', 'recovered')
+            "SELECT camera_id, CAST(SUM(bytes) AS BIGINT) AS total_bytes FROM recording WHERE state IN ('recording', 'complete', 'recovered')
              GROUP BY camera_id HAVING SUM(bytes) > $1",
         )
         .bind(budget_bytes)
@@ -297,7 +297,7 @@ impl Store {
         .await
         .map_err(db_err("summing recordings"))?
         .iter()
-        .map(|r| (r.get(0), r.get(1)))
+        .map(|r| (r.get("camera_id"), r.get("total_bytes")))
         .collect();
         for (camera, mut total) in over {
             total -= due
@@ -318,16 +318,16 @@ impl Store {
                 if total <= budget_bytes {
                     break;
                 }
-                let id: i64 = r.get(0);
+                let id: i64 = r.get("id");
                 if due.iter().any(|d| d.id == id) {
                     continue;
                 }
-                let bytes: i64 = r.get(2);
+                let bytes: i64 = r.get("bytes");
                 total -= bytes;
                 due.push(DueRecording {
                     id,
                     camera: camera.clone(),
-                    path: r.get(1),
+                    path: r.get("path"),
                     bytes,
                     reason: "budget",
                 });

@@ -41,13 +41,13 @@ impl Store {
         now: Timestamp,
     ) -> Result<ReportCounts> {
         let mut c = ReportCounts::default();
-        for r in sqlx::query("SELECT b.kind, COUNT(*) FROM watchlist_entry e JOIN legal_basis b ON b.id = e.legal_basis_id WHERE b.expires_at_ms > $1 AND b.status = 'active' GROUP BY b.kind")
+        for r in sqlx::query("SELECT b.kind, COUNT(*) AS n FROM watchlist_entry e JOIN legal_basis b ON b.id = e.legal_basis_id WHERE b.expires_at_ms > $1 AND b.status = 'active' GROUP BY b.kind")
             .bind(now.0)
             .fetch_all(&self.pool)
             .await
             .map_err(db_err("counting entries"))?
         {
-            c.active_entries_by_basis_kind.insert(r.get(0), r.get::<i64, _>(1) as u64);
+            c.active_entries_by_basis_kind.insert(r.get("kind"), r.get::<i64, _>("n") as u64);
         }
         let mut deleted = 0u64;
         for r in
@@ -58,10 +58,10 @@ impl Store {
                 .await
                 .map_err(db_err("reading the audit log"))?
         {
-            let action: String = r.get(0);
+            let action: String = r.get("action");
             *c.actions.entry(action.clone()).or_default() += 1;
             let d: serde_json::Value =
-                serde_json::from_str(&r.get::<String, _>(1)).unwrap_or_default();
+                serde_json::from_str(&r.get::<String, _>("details")).unwrap_or_default();
             match action.as_str() {
                 "candidate.raise" => c.candidates_raised += 1,
                 "candidate.confirm" if d["status"] == "confirmed" => c.confirmed += 1,
@@ -98,14 +98,14 @@ impl Store {
             }
         }
         c.retention_deleted = deleted;
-        for r in sqlx::query("SELECT reason, COUNT(*) FROM candidate_review WHERE decision = 'reject' AND at_ms >= $1 AND at_ms < $2 GROUP BY reason")
+        for r in sqlx::query("SELECT reason, COUNT(*) AS n FROM candidate_review WHERE decision = 'reject' AND at_ms >= $1 AND at_ms < $2 GROUP BY reason")
             .bind(from.0)
             .bind(to.0)
             .fetch_all(&self.pool)
             .await
             .map_err(db_err("counting rejections"))?
         {
-            c.rejection_reasons.insert(r.get(0), r.get::<i64, _>(1) as u64);
+            c.rejection_reasons.insert(r.get("reason"), r.get::<i64, _>("n") as u64);
         }
         Ok(c)
     }

@@ -76,8 +76,12 @@ impl Store {
         .await
         .map_err(db_err("reading candidate"))?
         .ok_or_else(|| Error::not_found(format!("candidate {candidate} does not exist")))?;
-        let (status, kind, created, camera): (String, String, i64, String) =
-            (row.get("status"), row.get("kind"), row.get("created_at_ms"), row.get("camera_id"));
+        let (status, kind, created, camera): (String, String, i64, String) = (
+            row.get("status"),
+            row.get("kind"),
+            row.get("created_at_ms"),
+            row.get("camera_id"),
+        );
         if !actor.covers_camera(&camera) {
             return Err(forbid(
                 &actor.username,
@@ -149,13 +153,13 @@ impl Store {
             .await
             .map_err(db_err("storing review"))?;
         let confirmations: i64 = sqlx::query(
-            "SELECT COUNT(*) FROM candidate_review WHERE candidate_id = $1 AND decision = 'confirm'",
+            "SELECT COUNT(*) AS n FROM candidate_review WHERE candidate_id = $1 AND decision = 'confirm'",
         )
         .bind(candidate)
         .fetch_one(&mut *tx)
         .await
         .map_err(db_err("counting reviews"))?
-        .get(0);
+        .get("n");
         let required = if kind == "plate" {
             policy.plate_confirmations
         } else {

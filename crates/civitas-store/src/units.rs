@@ -39,15 +39,15 @@ pub struct UnitSpec {
 
 pub(crate) fn unit_from_row(r: &sqlx::any::AnyRow) -> UnitView {
     UnitView {
-        id: r.get(0),
-        kind: r.get(1),
-        name: r.get(2),
-        status: r.get(3),
-        incident_id: r.get(4),
-        latitude: r.get(5),
-        longitude: r.get(6),
-        position_at_ms: r.get(7),
-        updated_at_ms: r.get(8),
+        id: r.get("id"),
+        kind: r.get("kind"),
+        name: r.get("name"),
+        status: r.get("status"),
+        incident_id: r.get("incident_id"),
+        latitude: r.get("latitude"),
+        longitude: r.get("longitude"),
+        position_at_ms: r.get("position_at_ms"),
+        updated_at_ms: r.get("updated_at_ms"),
     }
 }
 

@@ -16,11 +16,11 @@ pub(crate) fn forbid(user: &str, what: &str) -> Error {
 
 impl Store {
     pub async fn user_count(&self) -> Result<i64> {
-        Ok(sqlx::query("SELECT COUNT(*) FROM app_user")
+        Ok(sqlx::query("SELECT COUNT(*) AS n FROM app_user")
             .fetch_one(&self.pool)
             .await
             .map_err(db_err("counting users"))?
-            .get(0))
+            .get("n"))
     }
 
     /// Adds a user. `by` is the acting administrator (`None` only for the first user, at init).
@@ -200,7 +200,14 @@ impl Store {
         .map_err(db_err("listing users"))?;
         Ok(rows
             .iter()
-            .map(|r| (r.get("username"), r.get("role"), r.get("scope_json"), r.get::<i64, _>("disabled") != 0))
+            .map(|r| {
+                (
+                    r.get("username"),
+                    r.get("role"),
+                    r.get("scope_json"),
+                    r.get::<i64, _>("disabled") != 0,
+                )
+            })
             .collect())
     }
 }

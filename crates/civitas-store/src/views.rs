@@ -94,23 +94,29 @@ pub struct TokenActor {
 /// The candidate columns the views read (a macro so queries stay literals).
 macro_rules! candidate_select {
     () => {
-        "SELECT c.id, c.kind, c.status, c.camera_id, c.entry_id, e.name, c.distance, c.detector_score,
-        c.frame_time_ms, c.created_at_ms, b.id, b.kind, b.authority, b.reference, b.purpose, b.expires_at_ms, b.status,
-        CASE WHEN length(c.crop_jpeg) > 0 THEN 1 ELSE 0 END, CASE WHEN e.photo_jpeg IS NULL THEN 0 ELSE 1 END,
-        c.read_text, e.plate, (SELECT h.name FROM hotlist h WHERE h.id = e.hotlist_id)
+        "SELECT c.id, c.kind, c.status, c.camera_id, c.entry_id, e.name AS entry_name, c.distance, c.detector_score,
+        c.frame_time_ms, c.created_at_ms, b.id AS basis_id, b.kind AS basis_kind, b.authority AS basis_authority,
+        b.reference AS basis_reference, b.purpose AS basis_purpose, b.expires_at_ms AS basis_expires_at_ms,
+        b.status AS basis_status,
+        CASE WHEN length(c.crop_jpeg) > 0 THEN 1 ELSE 0 END AS has_crop,
+        CASE WHEN e.photo_jpeg IS NULL THEN 0 ELSE 1 END AS has_entry_photo,
+        c.read_text, e.plate, (SELECT h.name FROM hotlist h WHERE h.id = e.hotlist_id) AS hotlist
  FROM candidate c JOIN watchlist_entry e ON e.id = c.entry_id JOIN legal_basis b ON b.id = e.legal_basis_id"
     };
 }
 
-fn basis_from(r: &sqlx::any::AnyRow, at: usize) -> BasisView {
+/// The legal basis of a row that selects its columns as `basis_id`,
+/// `basis_kind`, `basis_authority`, `basis_reference`, `basis_purpose`,
+/// `basis_expires_at_ms` and `basis_status`.
+fn basis_from(r: &sqlx::any::AnyRow) -> BasisView {
     BasisView {
-        id: r.get(at),
-        kind: r.get(at + 1),
-        authority: r.get(at + 2),
-        reference: r.get(at + 3),
-        purpose: r.get(at + 4),
-        expires_at_ms: r.get(at + 5),
-        status: r.get(at + 6),
+        id: r.get("basis_id"),
+        kind: r.get("basis_kind"),
+        authority: r.get("basis_authority"),
+        reference: r.get("basis_reference"),
+        purpose: r.get("basis_purpose"),
+        expires_at_ms: r.get("basis_expires_at_ms"),
+        status: r.get("basis_status"),
     }
 }
 
@@ -143,7 +149,7 @@ impl Store {
         .map_err(db_err("listing candidates"))?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
-            let camera: String = r.get(3);
+            let camera: String = r.get("camera_id");
             if !actor.covers_camera(&camera) {
                 continue;
             }
@@ -153,7 +159,7 @@ impl Store {
     }
 
     async fn candidate_from_row(&self, r: &sqlx::any::AnyRow) -> Result<CandidateView> {
-        let id: i64 = r.get(0);
+        let id: i64 = r.get("id");
         let reviews = sqlx::query(
             "SELECT username, decision, reason, at_ms FROM candidate_review WHERE candidate_id = $1 ORDER BY at_ms, id",
         )
@@ -171,22 +177,22 @@ impl Store {
         .collect();
         Ok(CandidateView {
             id,
-            kind: r.get(1),
-            status: r.get(2),
-            camera: r.get(3),
-            entry_id: r.get(4),
-            entry_name: r.get(5),
-            distance: r.get(6),
-            detector_score: r.get(7),
-            frame_time_ms: r.get(8),
-            created_at_ms: r.get(9),
-            basis: basis_from(r, 10),
+            kind: r.get("kind"),
+            status: r.get("status"),
+            camera: r.get("camera_id"),
+            entry_id: r.get("entry_id"),
+            entry_name: r.get("entry_name"),
+            distance: r.get("distance"),
+            detector_score: r.get("detector_score"),
+            frame_time_ms: r.get("frame_time_ms"),
+            created_at_ms: r.get("created_at_ms"),
+            basis: basis_from(r),
             reviews,
-            has_crop: r.get::<i64, _>(17) != 0,
-            has_entry_photo: r.get::<i64, _>(18) != 0,
-            read_text: r.get(19),
-            plate: r.get(20),
-            hotlist: r.get(21),
+            has_crop: r.get::<i64, _>("has_crop") != 0,
+            has_entry_photo: r.get::<i64, _>("has_entry_photo") != 0,
+            read_text: r.get("read_text"),
+            plate: r.get("plate"),
+            hotlist: r.get("hotlist"),
         })
     }
 
@@ -213,7 +219,7 @@ impl Store {
             .await
             .map_err(db_err("reading candidate"))?
             .ok_or_else(|| Error::not_found(format!("candidate {id} does not exist")))?;
-        let camera: String = r.get(3);
+        let camera: String = r.get("camera_id");
         if !actor.covers_camera(&camera) {
             // Out of scope reads the same as absent: scope is not an oracle.
             return Err(Error::not_found(format!("candidate {id} does not exist")));
@@ -314,7 +320,7 @@ impl Store {
             .fetch_one(&self.pool)
             .await
             .map_err(db_err("reading candidate crop"))?;
-        r.get::<Option<Vec<u8>>, _>(0)
+        r.get::<Option<Vec<u8>>, _>("crop_jpeg")
             .filter(|b| !b.is_empty())
             .ok_or_else(|| Error::not_found(format!("candidate {id} has no crop")))
     }
@@ -327,7 +333,7 @@ impl Store {
             .fetch_one(&self.pool)
             .await
             .map_err(db_err("reading entry photo"))?;
-        r.get::<Option<Vec<u8>>, _>(0)
+        r.get::<Option<Vec<u8>>, _>("photo_jpeg")
             .ok_or_else(|| Error::not_found(format!("entry {} has no enrolment photo", c.entry_id)))
     }
 
@@ -335,9 +341,10 @@ impl Store {
     pub async fn entry_views(&self, actor: &Actor) -> Result<Vec<EntryView>> {
         actor.require(Permission::Enroll)?;
         let rows = sqlx::query(
-            "SELECT e.id, e.name, e.created_at_ms, (SELECT COUNT(*) FROM entry_template t WHERE t.entry_id = e.id),
-                    b.scope_json, b.id, b.kind, b.authority, b.reference, b.purpose, b.expires_at_ms, b.status,
-                    e.plate, (SELECT h.name FROM hotlist h WHERE h.id = e.hotlist_id)
+            "SELECT e.id, e.name, e.created_at_ms, (SELECT COUNT(*) FROM entry_template t WHERE t.entry_id = e.id) AS templates,
+                    b.scope_json, b.id AS basis_id, b.kind AS basis_kind, b.authority AS basis_authority,
+                    b.reference AS basis_reference, b.purpose AS basis_purpose, b.expires_at_ms AS basis_expires_at_ms,
+                    b.status AS basis_status, e.plate, (SELECT h.name FROM hotlist h WHERE h.id = e.hotlist_id) AS hotlist
              FROM watchlist_entry e JOIN legal_basis b ON b.id = e.legal_basis_id ORDER BY b.expires_at_ms, e.id",
         )
         .fetch_all(&self.pool)
@@ -348,14 +355,14 @@ impl Store {
         Ok(rows
             .iter()
             .map(|r| EntryView {
-                id: r.get(0),
-                name: r.get(1),
-                created_at_ms: r.get(2),
-                templates: r.get(3),
-                scope: serde_json::from_str(&r.get::<String, _>(4)).unwrap_or_default(),
-                basis: basis_from(r, 5),
-                plate: r.get(12),
-                hotlist: r.get(13),
+                id: r.get("id"),
+                name: r.get("name"),
+                created_at_ms: r.get("created_at_ms"),
+                templates: r.get("templates"),
+                scope: serde_json::from_str(&r.get::<String, _>("scope_json")).unwrap_or_default(),
+                basis: basis_from(r),
+                plate: r.get("plate"),
+                hotlist: r.get("hotlist"),
             })
             .filter(|e| actor.overlaps_scope(&e.scope))
             .collect())
@@ -497,7 +504,7 @@ impl Store {
         by.require(Permission::ManageUsers)?;
         let rows = sqlx::query(
             "SELECT t.id, u.username, t.label, t.only_json, t.created_at_ms,
-                    CASE WHEN t.revoked_at_ms IS NULL THEN 0 ELSE 1 END
+                    CASE WHEN t.revoked_at_ms IS NULL THEN 0 ELSE 1 END AS revoked
              FROM api_token t JOIN app_user u ON u.id = t.user_id ORDER BY t.id",
         )
         .fetch_all(&self.pool)
@@ -506,14 +513,14 @@ impl Store {
         Ok(rows
             .iter()
             .map(|r| TokenView {
-                id: r.get(0),
-                username: r.get(1),
-                label: r.get(2),
+                id: r.get("id"),
+                username: r.get("username"),
+                label: r.get("label"),
                 only: r
-                    .get::<Option<String>, _>(3)
+                    .get::<Option<String>, _>("only_json")
                     .and_then(|s| serde_json::from_str(&s).ok()),
-                created_at_ms: r.get(4),
-                revoked: r.get::<i64, _>(5) != 0,
+                created_at_ms: r.get("created_at_ms"),
+                revoked: r.get::<i64, _>("revoked") != 0,
             })
             .collect())
     }
@@ -527,7 +534,7 @@ impl Store {
         now: Timestamp,
     ) -> Result<TokenActor> {
         let row = sqlx::query(
-            "SELECT t.id, t.only_json, CASE WHEN t.revoked_at_ms IS NULL THEN 0 ELSE 1 END, u.username, u.role, u.scope_json, u.disabled
+            "SELECT t.id, t.only_json, CASE WHEN t.revoked_at_ms IS NULL THEN 0 ELSE 1 END AS revoked, u.username, u.role, u.scope_json, u.disabled
              FROM api_token t JOIN app_user u ON u.id = t.user_id WHERE t.token_sha256 = $1",
         )
         .bind(sha256.to_vec())
@@ -535,10 +542,10 @@ impl Store {
         .await
         .map_err(db_err("reading tokens"))?
         .ok_or_else(|| Error::new(ErrorKind::Unauthenticated, "unknown bearer token"))?;
-        let (id, username): (i64, String) = (row.get(0), row.get(3));
-        let refusal = if row.get::<i64, _>(2) != 0 {
+        let (id, username): (i64, String) = (row.get("id"), row.get("username"));
+        let refusal = if row.get::<i64, _>("revoked") != 0 {
             Some("this token was revoked")
-        } else if row.get::<i64, _>(6) != 0 {
+        } else if row.get::<i64, _>("disabled") != 0 {
             Some("the token's user is disabled")
         } else {
             None
@@ -555,7 +562,7 @@ impl Store {
                 format!("bearer token {id} of user {username:?}: {why}"),
             ));
         }
-        let only = match row.get::<Option<String>, _>(1) {
+        let only = match row.get::<Option<String>, _>("only_json") {
             None => None,
             Some(s) => {
                 let names: Vec<String> = serde_json::from_str(&s).map_err(|e| {
@@ -571,8 +578,9 @@ impl Store {
         };
         Ok(TokenActor {
             actor: Actor {
-                role: Role::parse(&row.get::<String, _>(4))?,
-                scope: serde_json::from_str(&row.get::<String, _>(5)).unwrap_or_default(),
+                role: Role::parse(&row.get::<String, _>("role"))?,
+                scope: serde_json::from_str(&row.get::<String, _>("scope_json"))
+                    .unwrap_or_default(),
                 username,
             },
             token_id: id,

@@ -146,7 +146,7 @@ impl Store {
     /// the matcher enforces expiry at match time, against its clock).
     pub async fn watchlist(&self) -> Result<Vec<StoredEntry>> {
         let rows = sqlx::query(
-            "SELECT e.id, e.name, b.id, b.kind, b.authority, b.reference, b.purpose, b.granted_at_ms, b.expires_at_ms, b.scope_json
+            "SELECT e.id, e.name, b.id AS basis_id, b.kind, b.authority, b.reference, b.purpose, b.granted_at_ms, b.expires_at_ms, b.scope_json
              FROM watchlist_entry e JOIN legal_basis b ON b.id = e.legal_basis_id WHERE b.status = 'active' AND e.plate IS NULL ORDER BY e.id",
         )
         .fetch_all(&self.pool)
@@ -154,7 +154,7 @@ impl Store {
         .map_err(db_err("loading watchlist"))?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
-            let id: i64 = r.get(0);
+            let id: i64 = r.get("id");
             let trows = sqlx::query(
                 "SELECT id, template FROM entry_template WHERE entry_id = $1 ORDER BY id",
             )
@@ -178,17 +178,17 @@ impl Store {
             }
             out.push(StoredEntry {
                 id: EntryId(id),
-                name: r.get(1),
+                name: r.get("name"),
                 basis: LegalBasis {
-                    id: Some(r.get(2)),
-                    kind: r.get(3),
-                    authority: r.get(4),
-                    reference: r.get(5),
-                    purpose: r.get(6),
-                    granted_at: Timestamp(r.get(7)),
-                    expires_at: Timestamp(r.get(8)),
+                    id: Some(r.get("basis_id")),
+                    kind: r.get("kind"),
+                    authority: r.get("authority"),
+                    reference: r.get("reference"),
+                    purpose: r.get("purpose"),
+                    granted_at: Timestamp(r.get("granted_at_ms")),
+                    expires_at: Timestamp(r.get("expires_at_ms")),
                 },
-                scope: serde_json::from_str(&r.get::<String, _>(9)).unwrap_or_default(),
+                scope: serde_json::from_str(&r.get::<String, _>("scope_json")).unwrap_or_default(),
                 templates,
             });
         }
