@@ -1,0 +1,98 @@
+//! `[[webhook]]`: other systems told about incidents and units over HTTP.
+
+use crate::{bad, id_ok};
+use civitas_base::{Error, Result};
+use serde::Deserialize;
+use std::path::PathBuf;
+
+/// A webhook (`[[webhook]]`): incident and unit events POSTed, signed with
+/// HMAC-SHA256, retried with backoff until acknowledged.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    pub name: String,
+    /// `http://host:port/path` (TLS through a relay on your network).
+    pub url: String,
+    /// Environment variable holding the signing secret (at least 16 bytes)…
+    pub secret_env: Option<String>,
+    /// …or a file holding it (relative to the config file).
+    pub secret_file: Option<PathBuf>,
+    /// A request unanswered this long has failed, in ms. Default 5000.
+    #[serde(default = "default_webhook_timeout")]
+    pub timeout_ms: u64,
+    /// First retry after this long, doubling, in ms. Default 250.
+    #[serde(default = "default_backoff_initial")]
+    pub backoff_initial_ms: u64,
+    /// Longest wait between retries, in ms. Default 60000.
+    #[serde(default = "default_backoff_max")]
+    pub backoff_max_ms: u64,
+}
+
+fn default_webhook_timeout() -> u64 {
+    5_000
+}
+
+fn default_backoff_initial() -> u64 {
+    250
+}
+
+fn default_backoff_max() -> u64 {
+    60_000
+}
+
+impl WebhookConfig {
+    /// The signing secret, from the environment or the file.
+    pub fn secret(&self) -> Result<Vec<u8>> {
+        let bad = |m: String| Error::invalid(format!("webhook {:?}: {m}", self.name));
+        match (&self.secret_env, &self.secret_file) {
+            (Some(var), None) => std::env::var(var)
+                .map(|v| v.trim().as_bytes().to_vec())
+                .map_err(|_| {
+                    bad(format!(
+                        "environment variable {var} (secret_env) is not set"
+                    ))
+                }),
+            (None, Some(f)) => std::fs::read_to_string(f)
+                .map(|v| v.trim().as_bytes().to_vec())
+                .map_err(|e| bad(format!("secret_file {}: {e}", f.display()))),
+            _ => Err(bad("set exactly one of secret_env and secret_file".into())),
+        }
+    }
+}
+
+/// Each `[[webhook]]`: a unique name, one secret, timeouts in range.
+pub fn validate_webhooks(hooks: &[WebhookConfig]) -> Result<()> {
+    let mut seen = std::collections::HashSet::new();
+    for (i, w) in hooks.iter().enumerate() {
+        let f = |n: &str| format!("webhook[{i}].{n}");
+        if !id_ok(&w.name) {
+            return bad(
+                &f("name"),
+                format!("{:?} must be 1-40 letters, digits, - or _", w.name),
+            );
+        }
+        if !seen.insert(&w.name) {
+            return bad(&f("name"), format!("{:?} is used by two webhooks", w.name));
+        }
+        if w.secret_env.is_some() == w.secret_file.is_some() {
+            return bad(
+                &f("secret_env"),
+                "set exactly one of secret_env and secret_file".into(),
+            );
+        }
+        if !(100..=120_000).contains(&w.timeout_ms) {
+            return bad(
+                &f("timeout_ms"),
+                format!("{} is outside 100..120000", w.timeout_ms),
+            );
+        }
+        if !(10..=w.backoff_max_ms).contains(&w.backoff_initial_ms) || w.backoff_max_ms > 3_600_000
+        {
+            return bad(
+                &f("backoff_initial_ms"),
+                "must be at least 10 and at most backoff_max_ms (itself at most 3600000)".into(),
+            );
+        }
+    }
+    Ok(())
+}
