@@ -156,8 +156,7 @@ pub async fn candidate_entry_photo(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReviewRequest {
-    /// `confirm` or `reject`.
-    pub decision: String,
+    pub decision: Decision,
     /// Why; required to reject (e.g. "not this person").
     #[serde(default)]
     pub reason: String,
@@ -186,16 +185,7 @@ pub async fn review(
     let c = console(&st)?;
     caller.require(Permission::Confirm)?;
     let req = body.parse()?;
-    let decision = match req.decision.as_str() {
-        "confirm" => Decision::Confirm,
-        "reject" => Decision::Reject,
-        other => {
-            return Err(Error::invalid(format!(
-                "field `decision`: {other:?} is not confirm or reject"
-            ))
-            .into());
-        }
-    };
+    let decision = req.decision;
     // Scope is checked by the store; a candidate out of scope reads as absent.
     let view = c.store.candidate_view(&caller.actor, id).await?;
     let out = c
@@ -209,8 +199,11 @@ pub async fn review(
             &c.policy,
         )
         .await?;
-    c.metrics
-        .inc("civitas_reviews_total", &[("decision", &req.decision)], 1.0);
+    c.metrics.inc(
+        "civitas_reviews_total",
+        &[("decision", req.decision.as_str())],
+        1.0,
+    );
     c.live.publish(LiveEvent {
         kind: crate::LiveKind::Review,
         camera: Some(view.camera),

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 /// `new → dispatched → on_scene → closed`; `new` and `dispatched` may also
 /// close (a false alarm, a duplicate call, a cancelled request).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum IncidentStatus {
     New,
@@ -75,6 +76,7 @@ impl IncidentStatus {
 
 /// Why an incident was closed (counted in the transparency report).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum CloseReason {
     /// Attended and dealt with.
@@ -122,6 +124,7 @@ impl CloseReason {
 
 /// What a unit is doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum UnitStatus {
     Available,
@@ -164,6 +167,7 @@ pub const UNIT_KINDS: &[&str] = &["police", "ambulance", "fire", "rescue", "traf
 
 /// How an incident came in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum IncidentSource {
     /// An operator took a call.

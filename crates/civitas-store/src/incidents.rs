@@ -82,10 +82,8 @@ pub struct IncidentView {
     pub type_label: String,
     /// 1 (most urgent) to 5.
     pub priority: i64,
-    /// `new`, `dispatched`, `on_scene` or `closed`.
-    pub status: String,
-    /// `call`, `inbound`, `candidate` or `camera`.
-    pub source: String,
+    pub status: IncidentStatus,
+    pub source: IncidentSource,
     pub latitude: f64,
     pub longitude: f64,
     pub address: String,
@@ -98,7 +96,7 @@ pub struct IncidentView {
     pub opened_at_ms: i64,
     pub updated_at_ms: i64,
     pub closed_at_ms: Option<i64>,
-    pub close_reason: Option<String>,
+    pub close_reason: Option<CloseReason>,
     /// Units assigned now.
     pub units: Vec<String>,
     pub sop: Vec<SopStepView>,
@@ -472,8 +470,8 @@ impl Store {
             type_id: r.get("type_id"),
             type_label: r.get("type_label"),
             priority: r.get("priority"),
-            status: r.get("status"),
-            source: r.get("source"),
+            status: IncidentStatus::parse(&r.get::<String, _>("status"))?,
+            source: IncidentSource::parse(&r.get::<String, _>("source"))?,
             latitude: r.get("latitude"),
             longitude: r.get("longitude"),
             address: r.get("address"),
@@ -486,7 +484,11 @@ impl Store {
             opened_at_ms: r.get("opened_at_ms"),
             updated_at_ms: r.get("updated_at_ms"),
             closed_at_ms: r.get("closed_at_ms"),
-            close_reason: r.get("close_reason"),
+            close_reason: r
+                .get::<Option<String>, _>("close_reason")
+                .as_deref()
+                .map(CloseReason::parse)
+                .transpose()?,
             units,
             sop,
             timeline,

@@ -56,6 +56,7 @@ pub use report::ReportCounts;
 pub use retention::{RetentionPolicy, SweepReport};
 pub use review::{Decision, ReviewOutcome, ReviewPolicy};
 pub use units::{UnitSpec, UnitView};
+pub use users::UserRecord;
 pub use views::{BasisView, CandidateView, EntryView, ReviewRecord, TokenActor, TokenView};
 pub use watchlist::StoredEntry;
 pub(crate) use watchlist::insert_basis;

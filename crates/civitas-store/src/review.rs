@@ -33,11 +33,36 @@ impl Default for ReviewPolicy {
     }
 }
 
-/// A reviewer's decision.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A reviewer's decision (`confirm` or `reject` on the wire).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case", try_from = "String")]
 pub enum Decision {
     Confirm,
     Reject,
+}
+
+/// Read as a string first, so a wrong type or value is refused with the
+/// field's name (`field \`decision\`: "maybe" is not confirm or reject`).
+impl TryFrom<String> for Decision {
+    type Error = String;
+    fn try_from(s: String) -> std::result::Result<Decision, String> {
+        match s.as_str() {
+            "confirm" => Ok(Decision::Confirm),
+            "reject" => Ok(Decision::Reject),
+            other => Err(format!("{other:?} is not confirm or reject")),
+        }
+    }
+}
+
+impl Decision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Confirm => "confirm",
+            Decision::Reject => "reject",
+        }
+    }
 }
 
 /// Where a candidate stands after a review.
@@ -138,11 +163,7 @@ impl Store {
                 ),
             ));
         }
-        let d = if decision == Decision::Confirm {
-            "confirm"
-        } else {
-            "reject"
-        };
+        let d = decision.as_str();
         sqlx::query("INSERT INTO candidate_review (candidate_id, username, decision, reason, at_ms) VALUES ($1, $2, $3, $4, $5)")
             .bind(candidate)
             .bind(&actor.username)

@@ -18,8 +18,7 @@ pub struct UnitView {
     /// `police`, `ambulance`, `fire`, `rescue`, `traffic` or `other`.
     pub kind: String,
     pub name: String,
-    /// `available`, `dispatched`, `on_scene` or `out_of_service`.
-    pub status: String,
+    pub status: UnitStatus,
     pub incident_id: Option<i64>,
     pub latitude: Option<f64>,
     pub longitude: Option<f64>,
@@ -37,18 +36,18 @@ pub struct UnitSpec {
     pub position: Option<GeoPoint>,
 }
 
-pub(crate) fn unit_from_row(r: &sqlx::any::AnyRow) -> UnitView {
-    UnitView {
+pub(crate) fn unit_from_row(r: &sqlx::any::AnyRow) -> Result<UnitView> {
+    Ok(UnitView {
         id: r.get("id"),
         kind: r.get("kind"),
         name: r.get("name"),
-        status: r.get("status"),
+        status: UnitStatus::parse(&r.get::<String, _>("status"))?,
         incident_id: r.get("incident_id"),
         latitude: r.get("latitude"),
         longitude: r.get("longitude"),
         position_at_ms: r.get("position_at_ms"),
         updated_at_ms: r.get("updated_at_ms"),
-    }
+    })
 }
 
 /// The unit columns `unit_from_row` reads (a macro so queries stay literals).
@@ -211,8 +210,8 @@ impl Store {
             .bind(unit)
             .fetch_one(&mut *tx)
             .await
-            .map(|r| unit_from_row(&r))
-            .map_err(db_err("reading the unit"))?;
+            .map_err(db_err("reading the unit"))
+            .and_then(|r| unit_from_row(&r))?;
         outbox(
             &mut tx,
             "unit.status",
@@ -229,12 +228,12 @@ impl Store {
     /// Every unit.
     pub async fn units(&self, actor: &Actor) -> Result<Vec<UnitView>> {
         actor.require(Permission::Dispatch)?;
-        Ok(sqlx::query(concat!(unit_select!(), " ORDER BY kind, id"))
+        sqlx::query(concat!(unit_select!(), " ORDER BY kind, id"))
             .fetch_all(&self.pool)
             .await
             .map_err(db_err("listing units"))?
             .iter()
             .map(unit_from_row)
-            .collect())
+            .collect()
     }
 }

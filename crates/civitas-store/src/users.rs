@@ -7,6 +7,16 @@ use civitas_auth::{Actor, Permission, Role};
 use civitas_base::{Error, ErrorKind, Result, Timestamp};
 use sqlx::Row;
 
+/// A user as an administrator lists them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRecord {
+    pub username: String,
+    pub role: Role,
+    /// The cameras the user may see (`*`: all).
+    pub scope: Vec<String>,
+    pub disabled: bool,
+}
+
 pub(crate) fn forbid(user: &str, what: &str) -> Error {
     Error::new(
         ErrorKind::PermissionDenied,
@@ -191,23 +201,25 @@ impl Store {
         Ok((checked, outcome))
     }
 
-    pub async fn users(&self) -> Result<Vec<(String, String, String, bool)>> {
+    /// Every user, by name.
+    pub async fn users(&self) -> Result<Vec<UserRecord>> {
         let rows = sqlx::query(
             "SELECT username, role, scope_json, disabled FROM app_user ORDER BY username",
         )
         .fetch_all(&self.pool)
         .await
         .map_err(db_err("listing users"))?;
-        Ok(rows
-            .iter()
+        rows.iter()
             .map(|r| {
-                (
-                    r.get("username"),
-                    r.get("role"),
-                    r.get("scope_json"),
-                    r.get::<i64, _>("disabled") != 0,
-                )
+                Ok(UserRecord {
+                    username: r.get("username"),
+                    role: Role::parse(&r.get::<String, _>("role"))?,
+                    scope: serde_json::from_str(&r.get::<String, _>("scope_json")).map_err(
+                        |e| Error::new(ErrorKind::DataLoss, format!("app_user scope_json: {e}")),
+                    )?,
+                    disabled: r.get::<i64, _>("disabled") != 0,
+                })
             })
-            .collect())
+            .collect()
     }
 }

@@ -123,8 +123,14 @@ pub fn user(config: &Path, user: Option<&str>, c: UserCmd) -> Result<()> {
                 }
             }
             UserCmd::List => {
-                for (u, r, s, d) in store.users().await? {
-                    println!("{u}\t{r}\tcameras {s}{}", if d { "\tDISABLED" } else { "" });
+                for u in store.users().await? {
+                    println!(
+                        "{}\t{}\tcameras {}{}",
+                        u.username,
+                        u.role.name(),
+                        serde_json::to_string(&u.scope).unwrap_or_default(),
+                        if u.disabled { "\tDISABLED" } else { "" }
+                    );
                 }
             }
             UserCmd::Disable { username, reason } => {
