@@ -8,14 +8,17 @@
 //! scopes; a test walks that list and checks each route refuses callers
 //! without it. `docs/openapi.json` is that document, committed and diffed.
 
+pub mod audit;
 pub mod auth;
+pub mod candidates;
 pub mod evidence;
 pub mod incidents;
 pub mod live;
 pub mod metrics;
 pub mod push;
 pub mod recordings;
-pub mod routes;
+pub mod search;
+pub mod watchlist;
 pub mod web;
 pub mod webhooks;
 pub mod witness;
@@ -297,7 +300,7 @@ pub struct Console {
     pub live: Live,
     pub metrics: Metrics,
     /// Face models for enrolment through the console (absent: enrolment answers 503).
-    pub enroller: Option<Arc<dyn routes::Enroller>>,
+    pub enroller: Option<Arc<dyn watchlist::Enroller>>,
     /// Incident types, the area served, what "near" means.
     pub incidents: incidents::IncidentSettings,
     /// Woken after each write to the outbox, so webhooks send at once.
@@ -462,19 +465,19 @@ pub fn router(state: ApiState) -> (Router, utoipa::openapi::OpenApi) {
         .max(8 << 20);
     let (api, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(auth::login, auth::me, auth::logout))
-        .routes(routes!(routes::candidates))
-        .routes(routes!(routes::candidate))
-        .routes(routes!(routes::candidate_crop))
-        .routes(routes!(routes::candidate_entry_photo))
-        .routes(routes!(routes::review))
-        .routes(routes!(routes::watchlist, routes::enrol))
+        .routes(routes!(candidates::candidates))
+        .routes(routes!(candidates::candidate))
+        .routes(routes!(candidates::candidate_crop))
+        .routes(routes!(candidates::candidate_entry_photo))
+        .routes(routes!(candidates::review))
+        .routes(routes!(watchlist::watchlist, watchlist::enrol))
         .routes(routes!(live::cameras))
         .routes(routes!(live::events))
-        .routes(routes!(routes::plate_search))
-        .routes(routes!(routes::plate_crop))
-        .routes(routes!(routes::match_search))
-        .routes(routes!(routes::camera_event_search))
-        .routes(routes!(routes::hotlists))
+        .routes(routes!(search::plate_search))
+        .routes(routes!(search::plate_crop))
+        .routes(routes!(search::match_search))
+        .routes(routes!(search::camera_event_search))
+        .routes(routes!(search::hotlists))
         .routes(routes!(recordings::recordings))
         .routes(routes!(recordings::media))
         .routes(routes!(evidence::start_export))
@@ -494,11 +497,11 @@ pub fn router(state: ApiState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(incidents::units))
         .routes(routes!(incidents::unit_status))
         .routes(routes!(incidents::integrations))
-        .routes(routes!(routes::audit_search))
-        .routes(routes!(routes::audit_head))
-        .routes(routes!(routes::audit_consistency))
-        .routes(routes!(routes::audit_verify))
-        .routes(routes!(routes::report))
+        .routes(routes!(audit::audit_search))
+        .routes(routes!(audit::audit_head))
+        .routes(routes!(audit::audit_consistency))
+        .routes(routes!(audit::audit_verify))
+        .routes(routes!(audit::report))
         .routes(routes!(metrics::metrics))
         .routes(routes!(push::snapshot))
         .split_for_parts();

@@ -413,7 +413,7 @@ impl ModelEnroller {
     }
 }
 
-impl civitas_api::routes::Enroller for ModelEnroller {
+impl civitas_api::watchlist::Enroller for ModelEnroller {
     fn enrol_photo(
         &self,
         photo: &[u8],
