@@ -90,7 +90,7 @@ enum Cmd {
     Models(cmds::models::Cmd),
     /// Speed benchmarks (figures for BENCHMARKS.md).
     #[command(subcommand)]
-    Bench(cmds::bench::Cmd),
+    Bench(civitas_bench::Cmd),
 }
 
 fn main() -> ExitCode {
@@ -117,7 +117,7 @@ fn main() -> ExitCode {
         Cmd::Candidates(a) => cmds::candidates::main(&cli.config, cli.user.as_deref(), a),
         Cmd::Eval(c) => cmds::eval::main(&cli.config, c),
         Cmd::Models(c) => cmds::models::main(c),
-        Cmd::Bench(c) => cmds::bench::main(&cli.config, c),
+        Cmd::Bench(c) => civitas_bench::main(&cli.config, c),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -3,8 +3,6 @@
 pub mod admin;
 pub mod analyze;
 pub mod audit;
-pub mod bench;
-pub mod bench_scale;
 pub mod camera;
 pub mod candidates;
 pub mod enroll;

@@ -1,4 +1,9 @@
-//! `civitas bench`: speed figures for BENCHMARKS.md (not tests).
+//! `civitas bench`: speed figures for BENCHMARKS.md (not tests). A crate of
+//! its own so the running system (`civitas-runtime`) and the command line
+//! (`civitas`) carry none of it; the binary only parses `civitas bench`'s
+//! arguments into [`Cmd`] and calls [`main`].
+
+pub mod scale;
 
 use anyhow::Result;
 use civitas_base::Timestamp;
@@ -126,7 +131,7 @@ pub enum Cmd {
     /// Load simulation of a national deployment: thousands of cameras
     /// behind a STAND-IN detector of fixed cost, everything after it real
     /// (matching, NATS JetStream, the store writer, audit, live push).
-    Scale(crate::cmds::bench_scale::Args),
+    Scale(crate::scale::Args),
     /// The store writer's hot path on SQLite beside PostgreSQL: idempotent,
     /// audited candidate writes (one transaction each: key check, rejection
     /// window, row, audit entry, signed head), one writer and four at once.
@@ -325,7 +330,7 @@ impl Rng {
 
 pub fn main(config: &Path, cmd: Cmd) -> Result<()> {
     match cmd {
-        Cmd::Scale(a) => crate::cmds::bench_scale::main(a),
+        Cmd::Scale(a) => crate::scale::main(a),
         Cmd::Store {
             candidates,
             pg_url,

@@ -282,7 +282,7 @@ fn run_one(a: &Args, workers: usize) -> Result<Figures> {
     let published = Arc::new(AtomicU64::new(0));
     let lateness = Arc::new(Mutex::new(Vec::<f64>::new()));
     let stop = Arc::new(AtomicBool::new(false));
-    let cpu0 = super::bench::cpu_seconds()?;
+    let cpu0 = crate::cpu_seconds()?;
     let start = Instant::now() + Duration::from_millis(500);
     let period = Duration::from_secs_f64(1.0 / a.fps);
     let mut threads = Vec::new();
@@ -427,7 +427,7 @@ fn run_one(a: &Args, workers: usize) -> Result<Figures> {
         std::thread::sleep(Duration::from_millis(100));
     }
     let drain_s = drain_t.elapsed().as_secs_f64();
-    let cpu = super::bench::cpu_seconds()? - cpu0;
+    let cpu = crate::cpu_seconds()? - cpu0;
     let _ = stop_tx.send(true);
     let _ = rt.block_on(writer_task);
     let stored = rt.block_on(store.candidates(1_000_000))?;
