@@ -8,6 +8,8 @@
 //!
 //! Sessions live in memory: a restart logs everyone out, which is the safe
 //! failure. Failed logins are limited per user name and per client address.
+//! (Over 600 lines with the tests of its login limiter and session rules,
+//! kept beside the rules.)
 
 use crate::{ApiError, ApiState, Console};
 use axum::extract::{ConnectInfo, FromRequestParts, State};

@@ -9,6 +9,8 @@
 //! (truncated to the last complete fragment, or reported). A write error (a
 //! full disk) stops this camera's recording with the error in its health, cuts
 //! the file back to its last complete fragment, and touches no other file.
+//! (Over 600 lines with its tests: the state machine, the pre-roll ring and
+//! the crash repair are tested together against a fake file system.)
 
 use crate::mp4::{self, Sample, TrackParams};
 use std::collections::VecDeque;

@@ -10,7 +10,9 @@
 //! Merkle inclusion proofs against a signed tree head) and `manifest.sig`;
 //! `civitas evidence verify` checks it offline. The export is audited
 //! (`evidence.export`) before the proofs are taken, so the bundle proves its
-//! own export too.
+//! own export too. (Over 600 lines: redaction, the clip's re-encoding and
+//! the bundle are one export path, read top to bottom; the console's job
+//! runner is the last 120 lines.)
 
 use anyhow::{Context, Result, bail};
 use civitas_audit::bundle::{self, AuditProofs, BundleFile, Manifest, ProvenEntry};

@@ -2,7 +2,8 @@
 //! basis, watchlist summaries, audit search, and machines' bearer tokens.
 //! Reads here do not audit themselves: the API records each read (who saw
 //! which candidate or image, who searched what) with the caller's identity,
-//! which only it knows.
+//! which only it knows. (A few lines over 600: the candidate and entry views
+//! share the legal-basis columns and row helpers kept here.)
 
 use crate::audit::{AuditRecord, append, entry_from_row};
 use crate::{Store, db_err};

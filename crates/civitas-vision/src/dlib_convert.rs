@@ -12,6 +12,8 @@
 //!
 //! Every `affine` (a frozen batch-norm) directly follows a `con`, so it is folded
 //! into that convolution's weights and bias: fewer nodes, same numbers.
+//! (Over 600 lines with its tests, which include a crashing input found by
+//! fuzzing, kept beside the parser.)
 
 use crate::onnx_proto::{Attr, Dim, Model, Node, Tensor, TensorData, ValueInfo};
 use civitas_base::{Error, Result};
