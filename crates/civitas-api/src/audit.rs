@@ -28,8 +28,6 @@ pub struct AuditQuery {
     security(("session" = ["read_audit"]), ("bearer" = ["read_audit"])),
     responses(
         (status = 200, description = "Audit entries, newest first", body = Vec<serde_json::Value>),
-        (status = 401, body = crate::ErrorBody),
-        (status = 403, body = crate::ErrorBody),
         (status = 413, body = crate::ErrorBody),
     ))]
 pub async fn audit_search(
@@ -91,8 +89,6 @@ pub struct AuditHeadView {
     security(("session" = ["read_audit"]), ("bearer" = ["read_audit"])),
     responses(
         (status = 200, description = "The latest signed head", body = AuditHeadView),
-        (status = 401, body = crate::ErrorBody),
-        (status = 403, body = crate::ErrorBody),
     ))]
 pub async fn audit_head(
     State(st): State<ApiState>,
@@ -124,9 +120,6 @@ pub struct ConsistencyQuery {
     security(("session" = ["read_audit"]), ("bearer" = ["read_audit"])),
     responses(
         (status = 200, description = "{from_size, proof: [hex], head, public_key}", body = serde_json::Value),
-        (status = 400, body = crate::ErrorBody),
-        (status = 401, body = crate::ErrorBody),
-        (status = 403, body = crate::ErrorBody),
         (status = 404, body = crate::ErrorBody),
     ))]
 pub async fn audit_consistency(
@@ -158,8 +151,6 @@ fn hex(b: &[u8]) -> String {
     security(("session" = ["read_audit"]), ("bearer" = ["read_audit"])),
     responses(
         (status = 200, description = "{ok, entries, signed_heads, latest_head} or {ok: false, error}", body = serde_json::Value),
-        (status = 401, body = crate::ErrorBody),
-        (status = 403, body = crate::ErrorBody),
     ))]
 pub async fn audit_verify(
     State(st): State<ApiState>,
@@ -197,9 +188,6 @@ pub struct ReportQuery {
     security(("session" = ["report"]), ("bearer" = ["report"])),
     responses(
         (status = 200, description = "{period, generated_at, counts, audit_head}", body = serde_json::Value),
-        (status = 400, body = crate::ErrorBody),
-        (status = 401, body = crate::ErrorBody),
-        (status = 403, body = crate::ErrorBody),
     ))]
 pub async fn report(
     State(st): State<ApiState>,

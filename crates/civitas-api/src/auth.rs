@@ -661,7 +661,6 @@ pub async fn me(
     security(("session" = [])),
     responses(
         (status = 204, description = "Logged out"),
-        (status = 401, body = crate::ErrorBody),
         (status = 403, description = "CSRF token missing or wrong", body = crate::ErrorBody),
     ))]
 pub async fn logout(

@@ -29,9 +29,6 @@ pub struct CandidateQuery {
     security(("session" = ["view_candidates"]), ("bearer" = ["view_candidates"])),
     responses(
         (status = 200, body = Vec<CandidateView>),
-        (status = 400, body = crate::ErrorBody),
-        (status = 401, body = crate::ErrorBody),
-        (status = 403, body = crate::ErrorBody),
     ))]
 pub async fn candidates(
     State(st): State<ApiState>,
@@ -59,9 +56,6 @@ pub async fn candidates(
     security(("session" = ["view_candidates"]), ("bearer" = ["view_candidates"])),
     responses(
         (status = 200, body = CandidateView),
-        (status = 401, body = crate::ErrorBody),
-        (status = 403, body = crate::ErrorBody),
-        (status = 404, body = crate::ErrorBody),
     ))]
 pub async fn candidate(
     State(st): State<ApiState>,
@@ -98,9 +92,6 @@ pub(crate) fn jpeg(bytes: Vec<u8>) -> Response {
     security(("session" = ["view_candidates"]), ("bearer" = ["view_candidates"])),
     responses(
         (status = 200, content_type = "image/jpeg", body = crate::Binary),
-        (status = 401, body = crate::ErrorBody),
-        (status = 403, body = crate::ErrorBody),
-        (status = 404, body = crate::ErrorBody),
     ))]
 pub async fn candidate_crop(
     State(st): State<ApiState>,
@@ -136,9 +127,6 @@ async fn audited_jpeg(
     security(("session" = ["view_candidates"]), ("bearer" = ["view_candidates"])),
     responses(
         (status = 200, content_type = "image/jpeg", body = crate::Binary),
-        (status = 401, body = crate::ErrorBody),
-        (status = 403, body = crate::ErrorBody),
-        (status = 404, body = crate::ErrorBody),
     ))]
 pub async fn candidate_entry_photo(
     State(st): State<ApiState>,
@@ -169,10 +157,6 @@ pub struct ReviewRequest {
     security(("session" = ["confirm"]), ("bearer" = ["confirm"])),
     responses(
         (status = 200, body = ReviewOutcome),
-        (status = 400, body = crate::ErrorBody),
-        (status = 401, body = crate::ErrorBody),
-        (status = 403, body = crate::ErrorBody),
-        (status = 404, body = crate::ErrorBody),
         (status = 412, description = "Already decided, expired, or this user already reviewed it", body = crate::ErrorBody),
     ))]
 pub async fn review(

@@ -63,9 +63,6 @@ pub trait Exporter: Send + Sync + std::fmt::Debug {
     security(("session" = ["export"]), ("bearer" = ["export"])),
     responses(
         (status = 202, body = ExportJob),
-        (status = 400, body = crate::ErrorBody),
-        (status = 401, body = crate::ErrorBody),
-        (status = 403, body = crate::ErrorBody),
         (status = 404, body = crate::ErrorBody),
         (status = 412, description = "The candidate is not confirmed", body = crate::ErrorBody),
         (status = 429, description = "An export is running", body = crate::ErrorBody),
@@ -120,9 +117,6 @@ async fn visible_job(
     security(("session" = ["export"]), ("bearer" = ["export"])),
     responses(
         (status = 200, body = ExportJob),
-        (status = 401, body = crate::ErrorBody),
-        (status = 403, body = crate::ErrorBody),
-        (status = 404, body = crate::ErrorBody),
     ))]
 pub async fn export_job(
     State(st): State<ApiState>,
@@ -143,9 +137,6 @@ pub async fn export_job(
     security(("session" = ["export"]), ("bearer" = ["export"])),
     responses(
         (status = 200, content_type = "application/x-tar", body = crate::Binary),
-        (status = 401, body = crate::ErrorBody),
-        (status = 403, body = crate::ErrorBody),
-        (status = 404, body = crate::ErrorBody),
         (status = 409, description = "The export is not finished", body = crate::ErrorBody),
     ))]
 pub async fn bundle(

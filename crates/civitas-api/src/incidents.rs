@@ -92,8 +92,6 @@ async fn announce_unit_id(c: &Console, actor: &civitas_auth::Actor, id: &str) ->
     security(("session" = ["dispatch"]), ("bearer" = ["dispatch"])),
     responses(
         (status = 200, body = Vec<IncidentTypeView>),
-        (status = 401, body = crate::ErrorBody),
-        (status = 403, body = crate::ErrorBody),
     ))]
 pub async fn incident_types(
     State(st): State<ApiState>,
@@ -131,9 +129,6 @@ pub struct IncidentQuery {
     security(("session" = ["dispatch"]), ("bearer" = ["dispatch"])),
     responses(
         (status = 200, body = Vec<IncidentView>),
-        (status = 400, body = crate::ErrorBody),
-        (status = 401, body = crate::ErrorBody),
-        (status = 403, body = crate::ErrorBody),
     ))]
 pub async fn incidents(
     State(st): State<ApiState>,
@@ -196,11 +191,8 @@ pub struct OpenIncident {
     security(("session" = ["dispatch"]), ("bearer" = ["dispatch"])),
     responses(
         (status = 201, body = IncidentView),
-        (status = 200, description = "This call_id already opened an incident; it is returned unchanged", body = IncidentView),
-        (status = 400, body = crate::ErrorBody),
-        (status = 401, body = crate::ErrorBody),
-        (status = 403, body = crate::ErrorBody),
         (status = 404, body = crate::ErrorBody),
+        (status = 200, description = "This call_id already opened an incident; it is returned unchanged", body = IncidentView),
         (status = 412, description = "The candidate is not confirmed", body = crate::ErrorBody),
     ))]
 pub async fn open_incident(
@@ -300,9 +292,6 @@ pub async fn open_incident(
     security(("session" = ["dispatch"]), ("bearer" = ["dispatch"])),
     responses(
         (status = 200, body = IncidentView),
-        (status = 401, body = crate::ErrorBody),
-        (status = 403, body = crate::ErrorBody),
-        (status = 404, body = crate::ErrorBody),
     ))]
 pub async fn incident(
     State(st): State<ApiState>,
@@ -342,10 +331,6 @@ pub struct StatusRequest {
     security(("session" = ["dispatch"]), ("bearer" = ["dispatch"])),
     responses(
         (status = 200, body = IncidentView),
-        (status = 400, body = crate::ErrorBody),
-        (status = 401, body = crate::ErrorBody),
-        (status = 403, body = crate::ErrorBody),
-        (status = 404, body = crate::ErrorBody),
         (status = 412, description = "Not allowed from the current status", body = crate::ErrorBody),
     ))]
 pub async fn set_status(
@@ -390,10 +375,6 @@ pub struct AssignRequest {
     security(("session" = ["dispatch"]), ("bearer" = ["dispatch"])),
     responses(
         (status = 200, body = IncidentView),
-        (status = 400, body = crate::ErrorBody),
-        (status = 401, body = crate::ErrorBody),
-        (status = 403, body = crate::ErrorBody),
-        (status = 404, body = crate::ErrorBody),
         (status = 409, description = "Already assigned to this incident", body = crate::ErrorBody),
         (status = 412, description = "The unit is out of service or busy, or the incident is closed", body = crate::ErrorBody),
     ))]
@@ -421,9 +402,6 @@ pub async fn assign_unit(
     security(("session" = ["dispatch"]), ("bearer" = ["dispatch"])),
     responses(
         (status = 200, body = IncidentView),
-        (status = 401, body = crate::ErrorBody),
-        (status = 403, body = crate::ErrorBody),
-        (status = 404, body = crate::ErrorBody),
     ))]
 pub async fn release_unit(
     State(st): State<ApiState>,
@@ -448,9 +426,6 @@ pub async fn release_unit(
     security(("session" = ["dispatch"]), ("bearer" = ["dispatch"])),
     responses(
         (status = 200, body = IncidentView),
-        (status = 401, body = crate::ErrorBody),
-        (status = 403, body = crate::ErrorBody),
-        (status = 404, body = crate::ErrorBody),
         (status = 409, body = crate::ErrorBody),
         (status = 412, body = crate::ErrorBody),
     ))]
@@ -484,10 +459,6 @@ pub struct NoteRequest {
     security(("session" = ["dispatch"]), ("bearer" = ["dispatch"])),
     responses(
         (status = 200, body = IncidentView),
-        (status = 400, body = crate::ErrorBody),
-        (status = 401, body = crate::ErrorBody),
-        (status = 403, body = crate::ErrorBody),
-        (status = 404, body = crate::ErrorBody),
     ))]
 pub async fn add_note(
     State(st): State<ApiState>,
@@ -521,10 +492,6 @@ pub struct LinkRequest {
     security(("session" = ["dispatch"]), ("bearer" = ["dispatch"])),
     responses(
         (status = 200, body = IncidentView),
-        (status = 400, body = crate::ErrorBody),
-        (status = 401, body = crate::ErrorBody),
-        (status = 403, body = crate::ErrorBody),
-        (status = 404, body = crate::ErrorBody),
         (status = 412, body = crate::ErrorBody),
     ))]
 pub async fn link(
@@ -603,10 +570,6 @@ fn radius(c: &Console, r: Option<f64>) -> Result<f64, Error> {
     security(("session" = ["dispatch"]), ("bearer" = ["dispatch"])),
     responses(
         (status = 200, body = Vec<NearbyCamera>),
-        (status = 400, body = crate::ErrorBody),
-        (status = 401, body = crate::ErrorBody),
-        (status = 403, body = crate::ErrorBody),
-        (status = 404, body = crate::ErrorBody),
     ))]
 pub async fn nearby_cameras(
     State(st): State<ApiState>,
@@ -634,9 +597,6 @@ pub async fn nearby_cameras(
     security(("session" = ["dispatch"]), ("bearer" = ["dispatch"])),
     responses(
         (status = 200, content_type = "image/jpeg", body = crate::Binary),
-        (status = 401, body = crate::ErrorBody),
-        (status = 403, body = crate::ErrorBody),
-        (status = 404, body = crate::ErrorBody),
         (status = 412, body = crate::ErrorBody),
         (status = 503, description = "The camera has no picture yet", body = crate::ErrorBody),
     ))]
@@ -695,8 +655,6 @@ fn encode_jpeg(f: &civitas_model::RgbImage) -> Result<Vec<u8>, Error> {
     security(("session" = ["dispatch"]), ("bearer" = ["dispatch"])),
     responses(
         (status = 200, body = Vec<UnitView>),
-        (status = 401, body = crate::ErrorBody),
-        (status = 403, body = crate::ErrorBody),
     ))]
 pub async fn units(
     State(st): State<ApiState>,
@@ -726,10 +684,6 @@ pub struct UnitReport {
     security(("session" = ["dispatch"]), ("bearer" = ["dispatch"])),
     responses(
         (status = 200, body = UnitView),
-        (status = 400, body = crate::ErrorBody),
-        (status = 401, body = crate::ErrorBody),
-        (status = 403, body = crate::ErrorBody),
-        (status = 404, body = crate::ErrorBody),
         (status = 412, body = crate::ErrorBody),
     ))]
 pub async fn unit_status(
@@ -774,8 +728,6 @@ pub async fn unit_status(
     security(("session" = ["dispatch"]), ("bearer" = ["dispatch"])),
     responses(
         (status = 200, body = Vec<DeliveryStatus>),
-        (status = 401, body = crate::ErrorBody),
-        (status = 403, body = crate::ErrorBody),
     ))]
 pub async fn integrations(
     State(st): State<ApiState>,

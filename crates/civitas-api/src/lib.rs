@@ -387,23 +387,76 @@ pub fn status_meaning(status: &str) -> &'static str {
     }
 }
 
-/// Every response needs a description (OpenAPI 3.1, §4.8.17): an error
-/// response a route declares without one gets the standard meaning of its
-/// status in this API.
-fn describe_errors(api: &mut utoipa::openapi::OpenApi) {
+/// Completes every operation's responses from what the route's extractors
+/// do, so no route has to repeat them: a route behind a session or token
+/// answers 401 without one, and 403 without its permission (or, for a
+/// session's change, without the CSRF header); one with path, query or body
+/// arguments answers 400 to a malformed one; one with path arguments 404
+/// for an absent (or out-of-scope) item. And every response gets a
+/// description (OpenAPI 3.1 requires one): the standard meaning of its
+/// status here, unless the route says more.
+fn complete_responses(api: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::path::ParameterIn;
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+    let error = |status: &str| {
+        RefOr::T(
+            ResponseBuilder::new()
+                .description(status_meaning(status))
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                        .build(),
+                )
+                .build(),
+        )
+    };
     for item in api.paths.paths.values_mut() {
-        for op in [
-            &mut item.get,
-            &mut item.put,
-            &mut item.post,
-            &mut item.delete,
-            &mut item.patch,
-        ]
-        .into_iter()
-        .flatten()
-        {
+        for (changes, op) in [
+            (false, &mut item.get),
+            (true, &mut item.put),
+            (true, &mut item.post),
+            (true, &mut item.delete),
+            (true, &mut item.patch),
+        ] {
+            let Some(op) = op else { continue };
+            let security = serde_json::to_value(&op.security).unwrap_or_default();
+            let schemes: Vec<(&String, bool)> = security
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|r| r.as_object())
+                .flatten()
+                .map(|(name, scopes)| (name, scopes.as_array().is_some_and(|a| !a.is_empty())))
+                .collect();
+            let session = schemes.iter().any(|(n, _)| *n == "session");
+            let in_path =
+                op.parameters.iter().flatten().any(
+                    |p| matches!(p, RefOr::T(p) if matches!(p.parameter_in, ParameterIn::Path)),
+                );
+            let args = op.parameters.iter().flatten().next().is_some() || op.request_body.is_some();
+            let mut add = Vec::new();
+            if !schemes.is_empty() {
+                add.push("401");
+            }
+            // A person's permission, or a session's change without the CSRF header.
+            if session && (schemes.iter().any(|(_, scoped)| *scoped) || changes) {
+                add.push("403");
+            }
+            if args {
+                add.push("400");
+            }
+            if in_path {
+                add.push("404");
+            }
+            for status in add {
+                op.responses
+                    .responses
+                    .entry(status.to_owned())
+                    .or_insert_with(|| error(status));
+            }
             for (status, r) in op.responses.responses.iter_mut() {
-                if let utoipa::openapi::RefOr::T(r) = r
+                if let RefOr::T(r) = r
                     && r.description.is_empty()
                 {
                     r.description = status_meaning(status).to_owned();
@@ -505,7 +558,7 @@ pub fn router(state: ApiState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(metrics::metrics))
         .routes(routes!(push::snapshot))
         .split_for_parts();
-    describe_errors(&mut doc);
+    complete_responses(&mut doc);
     let app = api
         .route("/", axum::routing::get(web::index))
         .route("/assets/{*path}", axum::routing::get(web::assets))

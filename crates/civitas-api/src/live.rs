@@ -177,8 +177,6 @@ impl Live {
     security(("session" = ["view_cameras"]), ("bearer" = ["view_cameras"])),
     responses(
         (status = 200, body = Vec<CameraInfo>),
-        (status = 401, body = crate::ErrorBody),
-        (status = 403, body = crate::ErrorBody),
     ))]
 pub async fn cameras(
     State(st): State<ApiState>,
@@ -203,8 +201,6 @@ pub async fn cameras(
     security(("session" = ["view_cameras"]), ("bearer" = ["view_cameras"])),
     responses(
         (status = 200, description = "text/event-stream of LiveEvent", content_type = "text/event-stream", body = LiveEvent),
-        (status = 401, body = crate::ErrorBody),
-        (status = 403, body = crate::ErrorBody),
     ))]
 pub async fn events(
     State(st): State<ApiState>,

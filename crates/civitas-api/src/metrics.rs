@@ -158,8 +158,6 @@ impl Metrics {
     security(("bearer" = ["read_metrics"]), ("session" = ["read_metrics"])),
     responses(
         (status = 200, description = "Prometheus text format", content_type = "text/plain", body = String),
-        (status = 401, body = crate::ErrorBody),
-        (status = 403, body = crate::ErrorBody),
     ))]
 pub async fn metrics(
     State(st): State<ApiState>,

@@ -39,9 +39,6 @@ pub struct RecordingQuery {
     security(("session" = ["search"]), ("bearer" = ["search"])),
     responses(
         (status = 200, body = Vec<civitas_store::RecordingView>),
-        (status = 400, body = crate::ErrorBody),
-        (status = 401, body = crate::ErrorBody),
-        (status = 403, body = crate::ErrorBody),
     ))]
 pub async fn recordings(
     State(st): State<ApiState>,
@@ -124,9 +121,6 @@ fn parse_range(h: &str, len: u64) -> Option<(u64, u64)> {
     responses(
         (status = 200, content_type = "video/mp4", body = crate::Binary),
         (status = 206, content_type = "video/mp4", body = crate::Binary),
-        (status = 401, body = crate::ErrorBody),
-        (status = 403, body = crate::ErrorBody),
-        (status = 404, body = crate::ErrorBody),
         (status = 410, body = crate::ErrorBody),
         (status = 416, body = crate::ErrorBody),
     ))]

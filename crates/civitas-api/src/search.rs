@@ -37,9 +37,6 @@ pub struct PlateSearchQuery {
     security(("session" = ["search"]), ("bearer" = ["search"])),
     responses(
         (status = 200, body = Vec<civitas_store::PlateReadView>),
-        (status = 400, body = crate::ErrorBody),
-        (status = 401, body = crate::ErrorBody),
-        (status = 403, body = crate::ErrorBody),
     ))]
 pub async fn plate_search(
     State(st): State<ApiState>,
@@ -92,9 +89,6 @@ pub struct MatchSearchQuery {
     security(("session" = ["search"]), ("bearer" = ["search"])),
     responses(
         (status = 200, body = Vec<CandidateView>),
-        (status = 400, body = crate::ErrorBody),
-        (status = 401, body = crate::ErrorBody),
-        (status = 403, body = crate::ErrorBody),
     ))]
 pub async fn match_search(
     State(st): State<ApiState>,
@@ -147,9 +141,6 @@ pub struct CameraEventQuery {
     security(("session" = ["search"]), ("bearer" = ["search"])),
     responses(
         (status = 200, body = Vec<civitas_store::CameraEventView>),
-        (status = 400, body = crate::ErrorBody),
-        (status = 401, body = crate::ErrorBody),
-        (status = 403, body = crate::ErrorBody),
     ))]
 pub async fn camera_event_search(
     State(st): State<ApiState>,
@@ -183,9 +174,6 @@ pub async fn camera_event_search(
     security(("session" = ["search"]), ("bearer" = ["search"])),
     responses(
         (status = 200, content_type = "image/jpeg", body = crate::Binary),
-        (status = 401, body = crate::ErrorBody),
-        (status = 403, body = crate::ErrorBody),
-        (status = 404, body = crate::ErrorBody),
     ))]
 pub async fn plate_crop(
     State(st): State<ApiState>,
@@ -207,8 +195,6 @@ pub async fn plate_crop(
     security(("session" = ["enroll"]), ("bearer" = ["enroll"])),
     responses(
         (status = 200, body = Vec<civitas_store::Hotlist>),
-        (status = 401, body = crate::ErrorBody),
-        (status = 403, body = crate::ErrorBody),
     ))]
 pub async fn hotlists(
     State(st): State<ApiState>,

@@ -15,8 +15,6 @@ use utoipa::ToSchema;
     security(("session" = ["enroll"]), ("bearer" = ["enroll"])),
     responses(
         (status = 200, body = Vec<EntryView>),
-        (status = 401, body = crate::ErrorBody),
-        (status = 403, body = crate::ErrorBody),
     ))]
 pub async fn watchlist(
     State(st): State<ApiState>,
@@ -76,8 +74,6 @@ pub struct EnrolRequest {
     responses(
         (status = 201, description = "{id}", body = serde_json::Value),
         (status = 400, description = "A missing or malformed field, or a photo without exactly one usable face", body = crate::ErrorBody),
-        (status = 401, body = crate::ErrorBody),
-        (status = 403, body = crate::ErrorBody),
         (status = 413, body = crate::ErrorBody),
     ))]
 pub async fn enrol(
