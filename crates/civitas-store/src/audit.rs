@@ -5,7 +5,7 @@
 //! appender and the verifier must read the same rows the same way; kept
 //! together on purpose.
 
-use crate::{Store, db_err};
+use crate::{Run, Store, db_err};
 use civitas_audit::{AuditEntry, AuditKey, Frontier, Hash, SignedTreeHead, verify_sth};
 use civitas_base::{Error, ErrorKind, Result, Timestamp};
 use serde::Serialize;
@@ -242,9 +242,11 @@ pub(crate) async fn append_many(
     records: &[AuditRecord],
 ) -> Result<u64> {
     let state = sqlx::query(APPEND_STATE_SQL)
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(db_err("reading the audit frontier and last signed head"))?;
+        .one(
+            &mut *conn,
+            "reading the audit frontier and last signed head",
+        )
+        .await?;
     let col = |e: sqlx::Error| Error::new(ErrorKind::DataLoss, format!("audit state: {e}"));
     let stored = match (
         state.try_get::<Option<i64>, _>("f_size").map_err(col)?,
@@ -293,9 +295,7 @@ pub(crate) async fn append_many(
         .bind(&entry.justification)
         .bind(&entry.details)
         .bind(leaf.as_slice())
-        .execute(&mut *conn)
-        .await
-        .map_err(db_err("appending to the audit log"))?;
+        .run(&mut *conn, "appending to the audit log").await?;
         frontier.push(leaf);
     }
     let sth = key.sign(frontier.size(), now.0, frontier.root());
@@ -305,18 +305,14 @@ pub(crate) async fn append_many(
         .bind(sth.root.as_slice())
         .bind(sth.signature.as_slice())
         .bind(key.public().as_slice())
-        .execute(&mut *conn)
-        .await
-        .map_err(db_err("storing the signed tree head"))?;
+        .run(&mut *conn, "storing the signed tree head").await?;
     // A head this key signed is genuine; if its transaction rolls back, the
     // stored head differs from it and is verified in full next time.
     key.signed(&sth);
     sqlx::query("INSERT INTO audit_frontier (id, tree_size, frontier) VALUES (1, $1, $2) ON CONFLICT (id) DO UPDATE SET tree_size = excluded.tree_size, frontier = excluded.frontier")
         .bind(frontier.size() as i64)
         .bind(frontier.to_bytes())
-        .execute(&mut *conn)
-        .await
-        .map_err(db_err("storing the audit frontier"))?;
+        .run(&mut *conn, "storing the audit frontier").await?;
     Ok(frontier.size() - 1)
 }
 
@@ -334,9 +330,7 @@ pub struct AuditVerifyReport {
 /// Every audit row with its recomputed leaf hash and its stored one, in seq order.
 async fn recomputed_leaves(conn: &mut AnyConnection) -> Result<Vec<(AuditEntry, Hash, Vec<u8>)>> {
     let rows = sqlx::query("SELECT seq, at_ms, actor, action, target, justification, details, leaf_hash FROM audit_log ORDER BY seq")
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(db_err("reading the audit log"))?;
+        .all(&mut *conn, "reading the audit log").await?;
     Ok(rows
         .iter()
         .map(|r| {
@@ -414,9 +408,8 @@ impl Store {
                     .await
                     .map_err(db_err("starting a transaction"))?;
                 sqlx::query("LOCK TABLE audit_frontier IN EXCLUSIVE MODE")
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_err("locking the audit log"))?;
+                    .run(&mut *tx, "locking the audit log")
+                    .await?;
                 Ok(tx)
             }
         }
@@ -466,9 +459,7 @@ impl Store {
     /// The latest signed tree head, if any entry exists.
     pub async fn audit_head(&self) -> Result<Option<SignedTreeHead>> {
         let row = sqlx::query("SELECT tree_size, at_ms, root, signature FROM audit_tree_head ORDER BY tree_size DESC LIMIT 1")
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_err("reading the audit tree head"))?;
+            .optional(&self.pool, "reading the audit tree head").await?;
         row.map(|r| head_from_row(&r)).transpose()
     }
 
@@ -486,9 +477,8 @@ impl Store {
         .bind(from_seq as i64)
         .bind(format!("{}%", action_prefix.replace('%', "")))
         .bind(limit)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err("reading the audit log"))?;
+        .all(&self.pool, "reading the audit log")
+        .await?;
         Ok(rows.iter().map(entry_from_row).collect())
     }
 
@@ -499,9 +489,8 @@ impl Store {
              WHERE action LIKE $1 ORDER BY seq DESC LIMIT 1",
         )
         .bind(format!("{}%", action_prefix.replace('%', "")))
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db_err("reading the audit log"))?;
+        .optional(&self.pool, "reading the audit log")
+        .await?;
         Ok(row.as_ref().map(entry_from_row))
     }
 
@@ -595,9 +584,7 @@ impl Store {
             "SELECT seq FROM audit_log WHERE target IN (SELECT json_array_elements_text($1::json)) ORDER BY seq",
         ))
         .bind(list)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err("finding audit entries"))?
+        .fetch_all(&self.pool).await.map_err(db_err("finding audit entries"))?
         .into_iter()
         .map(|s| s as u64)
         .collect())
@@ -655,9 +642,7 @@ impl Store {
         let mut tx = self.snapshot().await?;
         let leaves = recomputed_leaves(&mut tx).await?;
         let rows = sqlx::query("SELECT tree_size, at_ms, root, signature, public_key FROM audit_tree_head ORDER BY tree_size")
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(db_err("reading the audit tree heads"))?;
+            .all(&mut *tx, "reading the audit tree heads").await?;
         tx.commit()
             .await
             .map_err(db_err("ending the read transaction"))?;

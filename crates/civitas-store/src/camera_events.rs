@@ -3,7 +3,7 @@
 
 use crate::audit::AuditRecord;
 use crate::plates::check_search;
-use crate::{Store, db_err};
+use crate::{Run, Store};
 use civitas_auth::Actor;
 use civitas_base::{Error, Result, Timestamp};
 use serde::Serialize;
@@ -37,9 +37,8 @@ pub(crate) async fn sweep_camera_events(
 ) -> Result<u64> {
     Ok(sqlx::query("DELETE FROM camera_event WHERE at_ms < $1")
         .bind(before_ms)
-        .execute(&mut *conn)
-        .await
-        .map_err(db_err("deleting old camera events"))?
+        .run(&mut *conn, "deleting old camera events")
+        .await?
         .rows_affected())
 }
 
@@ -66,9 +65,8 @@ impl Store {
         .bind(kind)
         .bind(detail)
         .bind(at.0)
-        .execute(&self.pool)
-        .await
-        .map_err(db_err(format!("recording an event of camera {camera}")))?;
+        .run(&self.pool, format!("recording an event of camera {camera}"))
+        .await?;
         Ok(())
     }
 
@@ -120,9 +118,8 @@ impl Store {
         .bind(&scope)
         .bind(&scope)
         .bind(limit.clamp(1, 1000))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err("searching camera events"))?
+        .all(&self.pool, "searching camera events")
+        .await?
         .iter()
         .map(|r| CameraEventView {
             id: r.get("id"),

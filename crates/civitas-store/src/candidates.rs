@@ -3,7 +3,7 @@
 
 use crate::audit::{self, AuditRecord};
 use crate::review::ReviewPolicy;
-use crate::{Store, db_err};
+use crate::{Run, Store, db_err};
 use civitas_base::{Error, ErrorKind, Result, Timestamp};
 use civitas_model::{BBox, Candidate, CandidateId, EntryId};
 use sqlx::Row;
@@ -31,9 +31,7 @@ pub(crate) async fn rejected_recently(
     .bind(entry.0)
     .bind(camera)
     .bind(since_ms)
-    .fetch_one(&mut *conn)
-    .await
-    .map_err(db_err("checking rejections"))?
+    .one(&mut *conn, "checking rejections").await?
     .get("n");
     Ok(n > 0)
 }
@@ -58,9 +56,7 @@ async fn insert_candidate_row(
     .bind(c.offset_ms)
     .bind(&c.crop_jpeg)
     .bind(now.0)
-    .fetch_one(&mut *conn)
-    .await
-    .map_err(db_err(format!("storing candidate from camera {}", c.camera)))?
+    .one(&mut *conn, format!("storing candidate from camera {}", c.camera)).await?
     .get("id"))
 }
 
@@ -89,9 +85,8 @@ pub(crate) async fn mark_applied(
         .bind(key)
         .bind(result.to_string())
         .bind(now.0)
-        .execute(&mut *conn)
-        .await
-        .map_err(db_err(format!("recording result {key} as applied")))?;
+        .run(&mut *conn, format!("recording result {key} as applied"))
+        .await?;
     Ok(())
 }
 
@@ -193,9 +188,7 @@ impl Store {
              FROM candidate c JOIN watchlist_entry e ON e.id = c.entry_id ORDER BY c.id DESC LIMIT $1",
         )
         .bind(limit)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err("listing candidates"))?;
+        .all(&self.pool, "listing candidates").await?;
         rows.into_iter()
             .map(|r| {
                 let bbox: String = r.get("bbox_json");

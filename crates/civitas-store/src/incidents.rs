@@ -17,7 +17,7 @@
 use crate::audit::{AuditRecord, append};
 use crate::outbox::outbox;
 use crate::review::ReviewPolicy;
-use crate::{Store, db_err};
+use crate::{Run, Store, db_err};
 use civitas_auth::{Actor, Permission};
 use civitas_base::{Error, ErrorKind, Result, Timestamp};
 use civitas_model::incident::{
@@ -129,9 +129,7 @@ pub(crate) async fn timeline(
     .bind(actor)
     .bind(kind)
     .bind(text)
-    .execute(&mut *conn)
-    .await
-    .map_err(db_err("writing the incident timeline"))?;
+    .run(&mut *conn, "writing the incident timeline").await?;
     Ok(())
 }
 
@@ -145,14 +143,11 @@ pub(crate) async fn public_incident(
         "SELECT type_id, type_label, priority, status, latitude, longitude, address, close_reason, opened_at_ms, updated_at_ms FROM incident WHERE id = $1",
     )
     .bind(id)
-    .fetch_one(&mut *conn)
-    .await
-    .map_err(db_err("reading incident"))?;
+    .one(&mut *conn, "reading incident").await?;
     let units: Vec<String> = sqlx::query("SELECT id FROM unit WHERE incident_id = $1 ORDER BY id")
         .bind(id)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(db_err("reading units"))?
+        .all(&mut *conn, "reading units")
+        .await?
         .iter()
         .map(|u| u.get("id"))
         .collect();
@@ -190,9 +185,8 @@ pub(crate) async fn current(
 ) -> Result<IncidentStatus> {
     let r = sqlx::query("SELECT status, camera_id FROM incident WHERE id = $1")
         .bind(id)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(db_err("reading incident"))?
+        .optional(&mut *conn, "reading incident")
+        .await?
         .ok_or_else(|| not_found(id))?;
     if let Some(cam) = r.get::<Option<String>, _>("camera_id")
         && !actor.covers_camera(&cam)
@@ -206,9 +200,8 @@ pub(crate) async fn assigned_units(conn: &mut AnyConnection, id: i64) -> Result<
     Ok(
         sqlx::query("SELECT id FROM unit WHERE incident_id = $1 ORDER BY id")
             .bind(id)
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(db_err("reading units"))?
+            .all(&mut *conn, "reading units")
+            .await?
             .iter()
             .map(|r| r.get("id"))
             .collect(),
@@ -230,9 +223,7 @@ pub(crate) async fn confirmed_candidate(
          FROM candidate c WHERE id = $1",
     )
     .bind(cid)
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(db_err("reading candidate"))?
+    .optional(&mut *conn, "reading candidate").await?
     .filter(|r| actor.covers_camera(&r.get::<String, _>("camera_id")))
     // Out of scope reads the same as absent.
     .ok_or_else(|| Error::not_found(format!("candidate {cid} does not exist")))?;
@@ -255,9 +246,8 @@ pub(crate) async fn touch(conn: &mut AnyConnection, id: i64, now: Timestamp) -> 
     sqlx::query("UPDATE incident SET updated_at_ms = $1 WHERE id = $2")
         .bind(now.0)
         .bind(id)
-        .execute(&mut *conn)
-        .await
-        .map_err(db_err("updating the incident"))?;
+        .run(&mut *conn, "updating the incident")
+        .await?;
     Ok(())
 }
 
@@ -296,9 +286,8 @@ impl Store {
             }
             let seen = sqlx::query("SELECT id FROM incident WHERE call_id = $1")
                 .bind(call)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db_err("looking up the call"))?;
+                .optional(&mut *tx, "looking up the call")
+                .await?;
             if let Some(r) = seen {
                 let id: i64 = r.get("id");
                 append(
@@ -351,9 +340,7 @@ impl Store {
         .bind(&actor.username)
         .bind(now.0)
         .bind(now.0)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db_err("storing the incident"))?
+        .one(&mut *tx, "storing the incident").await?
         .get("id");
         for (i, step) in inc.kind.sop.iter().enumerate() {
             sqlx::query(
@@ -362,9 +349,8 @@ impl Store {
             .bind(id)
             .bind(i as i64 + 1)
             .bind(step)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err("storing the procedure"))?;
+            .run(&mut *tx, "storing the procedure")
+            .await?;
         }
         for (kind, ref_id) in &links {
             sqlx::query("INSERT INTO incident_link (incident_id, kind, ref_id, added_by, at_ms) VALUES ($1, $2, $3, $4, $5)")
@@ -373,9 +359,7 @@ impl Store {
                 .bind(ref_id)
                 .bind(&actor.username)
                 .bind(now.0)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err("linking the incident"))?;
+                .run(&mut *tx, "linking the incident").await?;
         }
         let from = match (inc.source, inc.candidate_id, &camera) {
             (IncidentSource::Candidate, Some(c), _) => format!("from confirmed candidate {c}"),
@@ -420,9 +404,7 @@ impl Store {
                     camera_id, call_id, opened_by, opened_at_ms, updated_at_ms, closed_at_ms, close_reason FROM incident WHERE id = $1",
         )
         .bind(id)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db_err("reading incident"))?
+        .optional(&self.pool, "reading incident").await?
         .ok_or_else(|| not_found(id))?;
         let camera: Option<String> = r.get("camera_id");
         if camera.as_deref().is_some_and(|c| !actor.covers_camera(c)) {
@@ -436,9 +418,7 @@ impl Store {
         let units = assigned_units(&mut conn, id).await?;
         let sop = sqlx::query("SELECT step, text, ticked_by, ticked_at_ms FROM incident_sop_step WHERE incident_id = $1 ORDER BY step")
             .bind(id)
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(db_err("reading the procedure"))?
+            .all(&mut *conn, "reading the procedure").await?
             .iter()
             .map(|s| SopStepView { step: s.get("step"), text: s.get("text"), ticked_by: s.get("ticked_by"), ticked_at_ms: s.get("ticked_at_ms") })
             .collect();
@@ -446,9 +426,7 @@ impl Store {
             "SELECT at_ms, actor, kind, text FROM incident_event WHERE incident_id = $1 ORDER BY id",
         )
         .bind(id)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(db_err("reading the timeline"))?
+        .all(&mut *conn, "reading the timeline").await?
         .iter()
         .map(|t| TimelineEntry {
             at_ms: t.get("at_ms"),
@@ -459,9 +437,7 @@ impl Store {
         .collect();
         let links = sqlx::query("SELECT kind, ref_id, added_by, at_ms FROM incident_link WHERE incident_id = $1 ORDER BY at_ms, kind")
             .bind(id)
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(db_err("reading links"))?
+            .all(&mut *conn, "reading links").await?
             .iter()
             .map(|l| LinkView { kind: l.get("kind"), ref_id: l.get("ref_id"), added_by: l.get("added_by"), at_ms: l.get("at_ms") })
             .collect();
@@ -515,9 +491,7 @@ impl Store {
              ORDER BY status = 'closed', CASE WHEN status = 'closed' THEN -closed_at_ms ELSE priority END, opened_at_ms",
         )
         .bind(include_closed)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err("listing incidents"))?
+        .all(&self.pool, "listing incidents").await?
         .iter()
         .map(|r| (r.get("id"), r.get("camera_id")))
         .collect();
@@ -564,9 +538,7 @@ impl Store {
             "SELECT COUNT(*) AS n FROM incident_sop_step WHERE incident_id = $1 AND ticked_by IS NULL",
         )
         .bind(id)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db_err("reading the procedure"))?
+        .one(&mut *tx, "reading the procedure").await?
         .get("n");
         match to {
             IncidentStatus::Closed => {
@@ -575,31 +547,24 @@ impl Store {
                     .bind(reason.map(|r| r.name()))
                     .bind(now.0)
                     .bind(id)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_err("closing the incident"))?;
+                    .run(&mut *tx, "closing the incident").await?;
                 sqlx::query("UPDATE unit SET status = 'available', incident_id = NULL, updated_at_ms = $1 WHERE incident_id = $2")
                     .bind(now.0)
                     .bind(id)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_err("freeing units"))?;
+                    .run(&mut *tx, "freeing units").await?;
             }
             _ => {
                 sqlx::query("UPDATE incident SET status = $1, updated_at_ms = $2 WHERE id = $3")
                     .bind(to.name())
                     .bind(now.0)
                     .bind(id)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_err("updating the incident"))?;
+                    .run(&mut *tx, "updating the incident")
+                    .await?;
                 if to == IncidentStatus::OnScene {
                     sqlx::query("UPDATE unit SET status = 'on_scene', updated_at_ms = $1 WHERE incident_id = $2")
                         .bind(now.0)
                         .bind(id)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db_err("updating units"))?;
+                        .run(&mut *tx, "updating units").await?;
                 }
             }
         }
@@ -659,9 +624,8 @@ impl Store {
         }
         let u = sqlx::query("SELECT status, incident_id FROM unit WHERE id = $1")
             .bind(unit)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db_err("reading the unit"))?
+            .optional(&mut *tx, "reading the unit")
+            .await?
             .ok_or_else(|| {
                 Error::not_found(format!(
                     "no unit {unit:?} (units are declared in the config, [[unit]])"
@@ -701,9 +665,8 @@ impl Store {
         .bind(id)
         .bind(now.0)
         .bind(unit)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err("dispatching the unit"))?;
+        .run(&mut *tx, "dispatching the unit")
+        .await?;
         timeline(
             &mut tx,
             id,
@@ -719,9 +682,8 @@ impl Store {
             )
             .bind(now.0)
             .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err("updating the incident"))?;
+            .run(&mut *tx, "updating the incident")
+            .await?;
             timeline(
                 &mut tx,
                 id,
@@ -773,9 +735,7 @@ impl Store {
             .bind(now.0)
             .bind(unit)
             .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err("releasing the unit"))?
+            .run(&mut *tx, "releasing the unit").await?
             .rows_affected();
         if n == 0 {
             return Err(Error::not_found(format!(
@@ -835,9 +795,7 @@ impl Store {
         let s = sqlx::query("SELECT text, ticked_by, ticked_at_ms FROM incident_sop_step WHERE incident_id = $1 AND step = $2")
             .bind(id)
             .bind(step)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db_err("reading the procedure"))?
+            .optional(&mut *tx, "reading the procedure").await?
             .ok_or_else(|| Error::not_found(format!("incident {id} has no procedure step {step}")))?;
         if let Some(by) = s.get::<Option<String>, _>("ticked_by") {
             return Err(Error::new(
@@ -851,9 +809,7 @@ impl Store {
             .bind(now.0)
             .bind(id)
             .bind(step)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err("ticking the step"))?;
+            .run(&mut *tx, "ticking the step").await?;
         timeline(
             &mut tx,
             id,
@@ -930,9 +886,7 @@ impl Store {
                 .bind(ref_id)
                 .bind(&actor.username)
                 .bind(now.0)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err("linking"))?;
+                .run(&mut *tx, "linking").await?;
         }
         timeline(
             &mut tx,
@@ -1009,9 +963,8 @@ impl Store {
         actor.require(Permission::Dispatch)?;
         let r = sqlx::query("SELECT latitude, longitude, camera_id FROM incident WHERE id = $1")
             .bind(id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_err("reading incident"))?
+            .optional(&self.pool, "reading incident")
+            .await?
             .ok_or_else(|| not_found(id))?;
         if r.get::<Option<String>, _>("camera_id")
             .is_some_and(|c| !actor.covers_camera(&c))
@@ -1036,9 +989,7 @@ pub(crate) async fn sweep_incidents(
          AND NOT EXISTS (SELECT 1 FROM legal_hold h WHERE h.lifted_at_ms IS NULL AND h.target = 'incident:' || incident.id)",
     )
     .bind(closed_before_ms)
-    .execute(&mut *conn)
-    .await
-    .map_err(db_err("deleting closed incidents"))?
+    .run(&mut *conn, "deleting closed incidents").await?
     .rows_affected())
 }
 

@@ -2,7 +2,7 @@
 //! and legal holds (what retention must keep).
 
 use crate::audit::{AuditRecord, append};
-use crate::{Store, db_err};
+use crate::{Run, Store, db_err};
 use civitas_auth::{Actor, Permission};
 use civitas_base::{Error, ErrorKind, Result, Timestamp};
 use sqlx::Row;
@@ -28,9 +28,8 @@ impl Store {
         let absent = || Error::not_found(format!("legal basis {basis} does not exist"));
         let row = sqlx::query("SELECT status, scope_json FROM legal_basis WHERE id = $1")
             .bind(basis)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db_err("reading legal basis"))?
+            .optional(&mut *tx, "reading legal basis")
+            .await?
             .ok_or_else(absent)?;
         // The same rule as granting one: a basis reaching beyond the
         // refuser's own cameras reads as absent to them.
@@ -48,26 +47,20 @@ impl Store {
         }
         let count = |sql: &'static str| sqlx::query(sql).bind(basis);
         let candidates: i64 = count("SELECT COUNT(*) AS n FROM candidate WHERE entry_id IN (SELECT id FROM watchlist_entry WHERE legal_basis_id = $1)")
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db_err("counting"))?
+            .one(&mut *tx, "counting").await?
             .get("n");
         let templates: i64 = count("SELECT COUNT(*) AS n FROM entry_template WHERE entry_id IN (SELECT id FROM watchlist_entry WHERE legal_basis_id = $1)")
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db_err("counting"))?
+            .one(&mut *tx, "counting").await?
             .get("n");
         let entries = count("DELETE FROM watchlist_entry WHERE legal_basis_id = $1")
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err("deleting entries"))?
+            .run(&mut *tx, "deleting entries")
+            .await?
             .rows_affected();
         sqlx::query("UPDATE legal_basis SET status = 'refused', refused_at_ms = $1 WHERE id = $2")
             .bind(now.0)
             .bind(basis)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err("refusing basis"))?;
+            .run(&mut *tx, "refusing basis")
+            .await?;
         let details = serde_json::json!({"entries_deleted": entries, "templates_deleted": templates, "candidates_deleted": candidates});
         append(
             &mut tx,
@@ -131,9 +124,7 @@ impl Store {
             .bind(&actor.username)
             .bind(now.0)
             .bind(hold)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db_err("lifting hold"))?
+            .optional(&mut *tx, "lifting hold").await?
             .ok_or_else(|| Error::not_found(format!("legal hold {hold} does not exist or was already lifted")))?
             .get("target");
         append(

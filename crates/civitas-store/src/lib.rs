@@ -74,6 +74,94 @@ use std::sync::Arc;
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static PG_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
+/// Runs a query and names the step in its error (through [`db_err`]): one
+/// call where `.all(.., ..).await` took three lines.
+pub(crate) trait Run {
+    fn all<'e, 'c: 'e, E>(
+        self,
+        on: E,
+        what: impl Into<String>,
+    ) -> impl std::future::Future<Output = Result<Vec<sqlx::any::AnyRow>>> + Send + 'e
+    where
+        Self: 'e,
+        E: 'e + sqlx::Executor<'c, Database = sqlx::Any>;
+    fn one<'e, 'c: 'e, E>(
+        self,
+        on: E,
+        what: impl Into<String>,
+    ) -> impl std::future::Future<Output = Result<sqlx::any::AnyRow>> + Send + 'e
+    where
+        Self: 'e,
+        E: 'e + sqlx::Executor<'c, Database = sqlx::Any>;
+    fn optional<'e, 'c: 'e, E>(
+        self,
+        on: E,
+        what: impl Into<String>,
+    ) -> impl std::future::Future<Output = Result<Option<sqlx::any::AnyRow>>> + Send + 'e
+    where
+        Self: 'e,
+        E: 'e + sqlx::Executor<'c, Database = sqlx::Any>;
+    fn run<'e, 'c: 'e, E>(
+        self,
+        on: E,
+        what: impl Into<String>,
+    ) -> impl std::future::Future<Output = Result<sqlx::any::AnyQueryResult>> + Send + 'e
+    where
+        Self: 'e,
+        E: 'e + sqlx::Executor<'c, Database = sqlx::Any>;
+}
+
+impl<'q> Run for sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+    fn all<'e, 'c: 'e, E>(
+        self,
+        on: E,
+        what: impl Into<String>,
+    ) -> impl std::future::Future<Output = Result<Vec<sqlx::any::AnyRow>>> + Send + 'e
+    where
+        Self: 'e,
+        E: 'e + sqlx::Executor<'c, Database = sqlx::Any>,
+    {
+        let err = db_err(what.into());
+        async move { self.fetch_all(on).await.map_err(err) }
+    }
+    fn one<'e, 'c: 'e, E>(
+        self,
+        on: E,
+        what: impl Into<String>,
+    ) -> impl std::future::Future<Output = Result<sqlx::any::AnyRow>> + Send + 'e
+    where
+        Self: 'e,
+        E: 'e + sqlx::Executor<'c, Database = sqlx::Any>,
+    {
+        let err = db_err(what.into());
+        async move { self.fetch_one(on).await.map_err(err) }
+    }
+    fn optional<'e, 'c: 'e, E>(
+        self,
+        on: E,
+        what: impl Into<String>,
+    ) -> impl std::future::Future<Output = Result<Option<sqlx::any::AnyRow>>> + Send + 'e
+    where
+        Self: 'e,
+        E: 'e + sqlx::Executor<'c, Database = sqlx::Any>,
+    {
+        let err = db_err(what.into());
+        async move { self.fetch_optional(on).await.map_err(err) }
+    }
+    fn run<'e, 'c: 'e, E>(
+        self,
+        on: E,
+        what: impl Into<String>,
+    ) -> impl std::future::Future<Output = Result<sqlx::any::AnyQueryResult>> + Send + 'e
+    where
+        Self: 'e,
+        E: 'e + sqlx::Executor<'c, Database = sqlx::Any>,
+    {
+        let err = db_err(what.into());
+        async move { self.execute(on).await.map_err(err) }
+    }
+}
+
 pub(crate) fn db_err(what: impl Into<String>) -> impl FnOnce(sqlx::Error) -> Error {
     let what = what.into();
     move |e| {
@@ -285,14 +373,11 @@ impl Store {
               WHERE connamespace = current_schema()::regnamespace AND conrelid::regclass::text NOT LIKE '\\_sqlx%'
              ORDER BY 1",
         ))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err("reading the schema"))?;
+        .all(&self.pool, "reading the schema").await?;
         let fk = match self.backend {
             Backend::Sqlite => sqlx::query("PRAGMA foreign_key_check")
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db_err("checking foreign keys"))?
+                .all(&self.pool, "checking foreign keys")
+                .await?
                 .len(),
             Backend::Postgres => 0,
         };
@@ -309,9 +394,7 @@ impl Store {
               WHERE table_schema = current_schema() AND table_name NOT LIKE '\\_sqlx%'
               ORDER BY 1, 2",
         ))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err("reading the columns"))?;
+        .all(&self.pool, "reading the columns").await?;
         Ok(rows
             .iter()
             .map(|r| (r.get("table_name"), r.get("column_name")))
@@ -342,25 +425,21 @@ impl Store {
                   WHERE table_schema = current_schema() AND table_name NOT LIKE '\\_sqlx%'
                  ORDER BY 1",
             )
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_err("reading the schema"))?;
+            .all(&self.pool, "reading the schema").await?;
             return Ok(rows.iter().map(|r| r.get("indexdef")).collect());
         }
         let rows =
             sqlx::query("SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name")
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db_err("reading the schema"))?;
+                .all(&self.pool, "reading the schema")
+                .await?;
         let mut out = Vec::new();
         for r in rows {
             let name: String = r.get("name");
             out.push(r.get::<String, _>("sql"));
             let cols = sqlx::query("SELECT name FROM pragma_table_info($1)")
                 .bind(&name)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db_err("reading table columns"))?;
+                .all(&self.pool, "reading table columns")
+                .await?;
             out.extend(
                 cols.into_iter()
                     .map(|c| format!("{name}.{}", c.get::<String, _>("name"))),
@@ -375,9 +454,7 @@ impl Store {
         let row = sqlx::query(
             "SELECT (SELECT COUNT(*) FROM candidate) AS candidates, (SELECT COUNT(*) FROM audit_log) AS audit_entries",
         )
-        .fetch_one(&self.pool)
-        .await
-        .map_err(db_err("counting"))?;
+        .one(&self.pool, "counting").await?;
         Ok((row.get("candidates"), row.get("audit_entries")))
     }
 

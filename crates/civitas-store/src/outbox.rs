@@ -1,7 +1,7 @@
 //! The outbox: incident and unit events committed with the change that made
 //! them, delivered to each webhook destination in order from its cursor.
 
-use crate::{Store, db_err};
+use crate::{Run, Store};
 use civitas_base::{Result, Timestamp};
 use serde::Serialize;
 use sqlx::{AnyConnection, Row};
@@ -41,9 +41,8 @@ pub(crate) async fn outbox(
         .bind(topic)
         .bind(payload.to_string())
         .bind(now.0)
-        .execute(&mut *conn)
-        .await
-        .map_err(db_err("writing the outbox"))?;
+        .run(&mut *conn, "writing the outbox")
+        .await?;
     Ok(())
 }
 
@@ -55,9 +54,8 @@ pub(crate) async fn sweep_outbox(conn: &mut AnyConnection, now: Timestamp) -> Re
          AND id <= COALESCE((SELECT MIN(delivered_through) FROM outbox_cursor), id)",
     )
     .bind(now.0 - 7 * 86_400_000)
-    .execute(&mut *conn)
-    .await
-    .map_err(db_err("deleting delivered outbox events"))?
+    .run(&mut *conn, "deleting delivered outbox events")
+    .await?
     .rows_affected())
 }
 
@@ -69,9 +67,7 @@ impl Store {
             "INSERT INTO outbox_cursor (destination, delivered_through) VALUES ($1, (SELECT COALESCE(MAX(id), 0) FROM outbox)) ON CONFLICT DO NOTHING",
         )
         .bind(destination)
-        .execute(&self.pool)
-        .await
-        .map_err(db_err(format!("registering destination {destination}")))?;
+        .run(&self.pool, format!("registering destination {destination}")).await?;
         Ok(())
     }
 
@@ -83,9 +79,7 @@ impl Store {
         )
         .bind(destination)
         .bind(limit)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err("reading the outbox"))?
+        .all(&self.pool, "reading the outbox").await?
         .iter()
         .map(|r| OutboxEvent {
             id: r.get("id"),
@@ -106,9 +100,7 @@ impl Store {
         .bind(now.0)
         .bind(now.0)
         .bind(destination)
-        .execute(&self.pool)
-        .await
-        .map_err(db_err("recording a delivery"))?;
+        .run(&self.pool, "recording a delivery").await?;
         Ok(())
     }
 
@@ -125,9 +117,7 @@ impl Store {
         .bind(error)
         .bind(now.0)
         .bind(destination)
-        .execute(&self.pool)
-        .await
-        .map_err(db_err("recording a failed delivery"))?;
+        .run(&self.pool, "recording a failed delivery").await?;
         Ok(())
     }
 
@@ -137,9 +127,7 @@ impl Store {
             "SELECT destination, (SELECT COUNT(*) FROM outbox o WHERE o.id > c.delivered_through) AS pending, delivered_total, attempts,
                     retries_total, last_error, last_attempt_ms, last_success_ms FROM outbox_cursor c ORDER BY destination",
         )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err("reading deliveries"))?
+        .all(&self.pool, "reading deliveries").await?
         .iter()
         .map(|r| DeliveryStatus {
             destination: r.get("destination"),

@@ -6,7 +6,8 @@
 
 use crate::audit::{self, AuditRecord};
 use crate::review::ReviewPolicy;
-use crate::{Store, db_err, insert_basis, parse_bbox, rejected_recently};
+use crate::watchlist::{legal_basis_from, scope_from};
+use crate::{Run, Store, db_err, insert_basis, parse_bbox, rejected_recently};
 use civitas_auth::{Actor, Permission};
 use civitas_base::{Error, ErrorKind, Result, Timestamp};
 use civitas_model::plate_text::{CONFUSABLE_CLASSES, normalise};
@@ -167,9 +168,7 @@ impl Store {
         .bind(max_distance)
         .bind(&actor.username)
         .bind(now.0)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db_err(format!("creating hotlist {name:?}")))?
+        .one(&mut *tx, format!("creating hotlist {name:?}")).await?
         .get("id");
         audit::append(
             &mut tx,
@@ -189,9 +188,7 @@ impl Store {
             "SELECT h.id, h.name, h.max_distance, (SELECT COUNT(*) FROM watchlist_entry e WHERE e.hotlist_id = h.id) AS entries
              FROM hotlist h ORDER BY h.name",
         )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err("listing hotlists"))?;
+        .all(&self.pool, "listing hotlists").await?;
         Ok(rows
             .into_iter()
             .map(|r| Hotlist {
@@ -230,9 +227,8 @@ impl Store {
         let mut tx = self.begin_immediate().await?;
         let list: i64 = sqlx::query("SELECT id FROM hotlist WHERE name = $1")
             .bind(hotlist)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db_err("finding hotlist"))?
+            .optional(&mut *tx, "finding hotlist")
+            .await?
             .ok_or_else(|| {
                 Error::not_found(format!(
                     "hotlist {hotlist:?} does not exist (create it with `civitas hotlist create`)"
@@ -248,9 +244,7 @@ impl Store {
         .bind(now.0)
         .bind(list)
         .bind(&plate)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db_err(format!("storing hotlist entry {plate}")))?
+        .one(&mut *tx, format!("storing hotlist entry {plate}")).await?
         .get("id");
         audit::append(
             &mut tx,
@@ -280,9 +274,7 @@ impl Store {
              FROM watchlist_entry e JOIN hotlist h ON h.id = e.hotlist_id JOIN legal_basis b ON b.id = e.legal_basis_id
              WHERE e.plate IS NOT NULL AND b.status = 'active' ORDER BY e.id",
         )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err("loading hotlists"))?;
+        .all(&self.pool, "loading hotlists").await?;
         Ok(rows
             .into_iter()
             .map(|r| StoredPlateEntry {
@@ -291,16 +283,8 @@ impl Store {
                 description: r.get("name"),
                 hotlist: r.get("hotlist"),
                 max_distance: r.get::<f64, _>("max_distance") as f32,
-                basis: LegalBasis {
-                    id: Some(r.get("basis_id")),
-                    kind: r.get("kind"),
-                    authority: r.get("authority"),
-                    reference: r.get("reference"),
-                    purpose: r.get("purpose"),
-                    granted_at: Timestamp(r.get("granted_at_ms")),
-                    expires_at: Timestamp(r.get("expires_at_ms")),
-                },
-                scope: serde_json::from_str(&r.get::<String, _>("scope_json")).unwrap_or_default(),
+                basis: legal_basis_from(&r),
+                scope: scope_from(&r),
             })
             .collect())
     }
@@ -350,9 +334,7 @@ impl Store {
         .bind(p.hit.as_ref().map(|h| h.distance))
         .bind(p.first_seen.0.max(now.0) + keep)
         .bind(now.0)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db_err(format!("storing a plate read from camera {}", p.camera)))?
+        .one(&mut *tx, format!("storing a plate read from camera {}", p.camera)).await?
         .get("id");
         let Some(hit) = &p.hit else {
             crate::mark_applied(
@@ -409,9 +391,7 @@ impl Store {
         .bind(now.0)
         .bind(read_id)
         .bind(&plate)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db_err(format!("storing a plate candidate from camera {}", p.camera)))?
+        .one(&mut *tx, format!("storing a plate candidate from camera {}", p.camera)).await?
         .get("id");
         audit::append(
             &mut tx,
@@ -508,9 +488,7 @@ impl Store {
         .bind(&cameras)
         .bind(&cameras)
         .bind(limit)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err("searching plate reads"))?;
+        .all(&self.pool, "searching plate reads").await?;
         let mut out = Vec::new();
         for r in rows {
             let camera: String = r.get("camera_id");
@@ -560,9 +538,8 @@ impl Store {
         )
         .bind(id)
         .bind(now.0)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db_err("reading a plate crop"))?
+        .optional(&self.pool, "reading a plate crop")
+        .await?
         .ok_or_else(|| {
             Error::not_found(format!(
                 "plate read {id} does not exist (or was deleted by retention)"
@@ -607,9 +584,7 @@ impl Store {
             .bind(at + 1_000)
             .bind(expires_at_ms)
             .bind(at)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err("storing benchmark reads"))?;
+            .run(&mut *tx, "storing benchmark reads").await?;
         }
         tx.commit()
             .await
@@ -726,9 +701,7 @@ pub(crate) async fn sweep_reads(conn: &mut sqlx::AnyConnection, now: Timestamp) 
                          WHERE c.plate_read_id = plate_read.id AND h.lifted_at_ms IS NULL)",
     )
     .bind(now.0)
-    .execute(&mut *conn)
-    .await
-    .map_err(db_err("deleting expired plate reads"))?
+    .run(&mut *conn, "deleting expired plate reads").await?
     .rows_affected())
 }
 

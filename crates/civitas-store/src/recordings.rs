@@ -5,7 +5,7 @@
 //! or on a candidate seen in it keeps it.
 
 use crate::audit::AuditRecord;
-use crate::{Store, db_err};
+use crate::{Run, Store, db_err};
 use civitas_auth::{Actor, Permission};
 use civitas_base::{Error, ErrorKind, Result, Timestamp};
 use serde::Serialize;
@@ -109,9 +109,8 @@ impl Store {
         sqlx::query("UPDATE recording SET path = $1 WHERE path = $2 || '.part'")
             .bind(path)
             .bind(path)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err("renaming a recording"))?;
+            .run(&mut *tx, "renaming a recording")
+            .await?;
         let id = sqlx::query(
             "INSERT INTO recording (camera_id, path, kind, start_ms, end_ms, bytes, state, note) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
              ON CONFLICT (path) DO UPDATE SET end_ms = excluded.end_ms, bytes = excluded.bytes, state = excluded.state, note = excluded.note
@@ -175,9 +174,8 @@ impl Store {
         .bind(to.0)
         .bind(from.0)
         .bind(limit.clamp(1, 1000))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err("listing recordings"))?
+        .all(&self.pool, "listing recordings")
+        .await?
         .iter()
         .map(view)
         .collect();
@@ -204,9 +202,8 @@ impl Store {
             "SELECT {COLUMNS} FROM recording WHERE id = $1"
         )))
         .bind(id)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db_err("reading a recording"))?
+        .optional(&self.pool, "reading a recording")
+        .await?
         .map(|r| view(&r))
         .ok_or_else(|| Error::not_found(format!("recording {id} does not exist")))?;
         // Out of scope reads exactly as absent: a 403 naming the camera
@@ -275,9 +272,8 @@ impl Store {
                  WHERE state IN ('complete', 'recovered') AND end_ms < $1 AND {NOT_HELD}"
             )))
             .bind(now.0 - age)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_err("finding old recordings"))?
+            .all(&self.pool, "finding old recordings")
+            .await?
             {
                 due.push(DueRecording {
                     id: r.get("id"),
@@ -293,9 +289,7 @@ impl Store {
              GROUP BY camera_id HAVING SUM(bytes) > $1",
         )
         .bind(budget_bytes)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err("summing recordings"))?
+        .all(&self.pool, "summing recordings").await?
         .iter()
         .map(|r| (r.get("camera_id"), r.get("total_bytes")))
         .collect();
@@ -311,9 +305,8 @@ impl Store {
                  ORDER BY start_ms"
             )))
             .bind(&camera)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_err("finding recordings over budget"))?
+            .all(&self.pool, "finding recordings over budget")
+            .await?
             {
                 if total <= budget_bytes {
                     break;
@@ -347,9 +340,7 @@ impl Store {
                 .bind(now.0)
                 .bind(d.reason)
                 .bind(d.id)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err("marking a recording deleted"))?;
+                .run(&mut *tx, "marking a recording deleted").await?;
         }
         crate::audit::append(
             &mut tx,

@@ -1,6 +1,6 @@
 //! The counts behind the transparency report: nothing that identifies a person.
 
-use crate::{Store, db_err};
+use crate::{Run, Store};
 use civitas_base::{Result, Timestamp};
 use serde::Serialize;
 use sqlx::Row;
@@ -43,9 +43,7 @@ impl Store {
         let mut c = ReportCounts::default();
         for r in sqlx::query("SELECT b.kind, COUNT(*) AS n FROM watchlist_entry e JOIN legal_basis b ON b.id = e.legal_basis_id WHERE b.expires_at_ms > $1 AND b.status = 'active' GROUP BY b.kind")
             .bind(now.0)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_err("counting entries"))?
+            .all(&self.pool, "counting entries").await?
         {
             c.active_entries_by_basis_kind.insert(r.get("kind"), r.get::<i64, _>("n") as u64);
         }
@@ -54,9 +52,8 @@ impl Store {
             sqlx::query("SELECT action, details FROM audit_log WHERE at_ms >= $1 AND at_ms < $2")
                 .bind(from.0)
                 .bind(to.0)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db_err("reading the audit log"))?
+                .all(&self.pool, "reading the audit log")
+                .await?
         {
             let action: String = r.get("action");
             *c.actions.entry(action.clone()).or_default() += 1;
@@ -101,9 +98,7 @@ impl Store {
         for r in sqlx::query("SELECT reason, COUNT(*) AS n FROM candidate_review WHERE decision = 'reject' AND at_ms >= $1 AND at_ms < $2 GROUP BY reason")
             .bind(from.0)
             .bind(to.0)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_err("counting rejections"))?
+            .all(&self.pool, "counting rejections").await?
         {
             c.rejection_reasons.insert(r.get("reason"), r.get::<i64, _>("n") as u64);
         }

@@ -3,7 +3,7 @@
 
 use crate::audit::{AuditRecord, append};
 use crate::review::ReviewPolicy;
-use crate::{Store, db_err};
+use crate::{Run, Store, db_err};
 use civitas_base::{Result, Timestamp};
 use serde::Serialize;
 
@@ -70,9 +70,7 @@ impl Store {
         let expired_now = sqlx::query("UPDATE candidate SET status = 'expired', decided_at_ms = $1 WHERE status = 'candidate' AND created_at_ms < $2")
             .bind(now.0)
             .bind(now.0 - review.candidate_expiry_ms)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err("expiring candidates"))?
+            .run(&mut *tx, "expiring candidates").await?
             .rows_affected();
         r.candidates_expired = expired_now;
         r.held_and_kept = sqlx::query_scalar::<_, i64>(
@@ -94,9 +92,7 @@ impl Store {
             )
                 .bind(status)
                 .bind(now.0 - p)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err("deleting candidates"))?
+                .run(&mut *tx, "deleting candidates").await?
                 .rows_affected();
             match slot {
                 0 => r.unreviewed_deleted = n,
@@ -111,9 +107,7 @@ impl Store {
                  AND NOT EXISTS (SELECT 1 FROM legal_hold h WHERE h.lifted_at_ms IS NULL AND h.target = 'entry:' || watchlist_entry.id)",
             )
             .bind(now.0 - p)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err("deleting expired entries"))?
+            .run(&mut *tx, "deleting expired entries").await?
             .rows_affected();
         }
         r.plate_reads_deleted = crate::plates::sweep_reads(&mut tx, now).await?;
@@ -125,9 +119,8 @@ impl Store {
         // a week is generous and keeps the table small.
         sqlx::query("DELETE FROM applied_event WHERE at_ms < $1")
             .bind(now.0 - 7 * 86_400_000)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err("deleting old result keys"))?;
+            .run(&mut *tx, "deleting old result keys")
+            .await?;
         if let Some(p) = policy.camera_events_ms {
             r.camera_events_deleted =
                 crate::camera_events::sweep_camera_events(&mut tx, now.0 - p).await?;

@@ -3,7 +3,7 @@
 
 use crate::audit::{AuditRecord, append};
 use crate::users::forbid;
-use crate::{Store, db_err};
+use crate::{Run, Store, db_err};
 use civitas_auth::{Actor, Permission};
 use civitas_base::{Error, ErrorKind, Result, Timestamp};
 use serde::Serialize;
@@ -97,9 +97,8 @@ impl Store {
             "SELECT status, kind, created_at_ms, camera_id FROM candidate WHERE id = $1",
         )
         .bind(candidate)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db_err("reading candidate"))?
+        .optional(&mut *tx, "reading candidate")
+        .await?
         .ok_or_else(|| Error::not_found(format!("candidate {candidate} does not exist")))?;
         let (status, kind, created, camera): (String, String, i64, String) = (
             row.get("status"),
@@ -125,9 +124,8 @@ impl Store {
             )
             .bind(now.0)
             .bind(candidate)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err("expiring candidate"))?;
+            .run(&mut *tx, "expiring candidate")
+            .await?;
             append(
                 &mut tx,
                 self.key()?,
@@ -150,9 +148,8 @@ impl Store {
         )
         .bind(candidate)
         .bind(&actor.username)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db_err("reading reviews"))?
+        .optional(&mut *tx, "reading reviews")
+        .await?
         .map(|r| r.get("decision"));
         if let Some(d) = already {
             return Err(Error::new(
@@ -170,16 +167,12 @@ impl Store {
             .bind(d)
             .bind(reason.trim())
             .bind(now.0)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err("storing review"))?;
+            .run(&mut *tx, "storing review").await?;
         let confirmations: i64 = sqlx::query(
             "SELECT COUNT(*) AS n FROM candidate_review WHERE candidate_id = $1 AND decision = 'confirm'",
         )
         .bind(candidate)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db_err("counting reviews"))?
+        .one(&mut *tx, "counting reviews").await?
         .get("n");
         let required = if kind == "plate" {
             policy.plate_confirmations
@@ -196,9 +189,8 @@ impl Store {
                 .bind(new_status)
                 .bind(now.0)
                 .bind(candidate)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err("updating candidate"))?;
+                .run(&mut *tx, "updating candidate")
+                .await?;
         }
         append(
             &mut tx,

@@ -4,7 +4,7 @@
 use crate::audit::{AuditRecord, append};
 use crate::incidents::*;
 use crate::outbox::outbox;
-use crate::{Store, db_err};
+use crate::{Run, Store, db_err};
 use civitas_auth::{Actor, Permission};
 use civitas_base::{Error, Result, Timestamp};
 use civitas_model::incident::{GeoPoint, UNIT_KINDS, UnitStatus};
@@ -74,18 +74,16 @@ impl Store {
             }
             let existed = sqlx::query("SELECT 1 FROM unit WHERE id = $1")
                 .bind(&u.id)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db_err("reading units"))?
+                .optional(&mut *tx, "reading units")
+                .await?
                 .is_some();
             if existed {
                 sqlx::query("UPDATE unit SET kind = $1, name = $2 WHERE id = $3")
                     .bind(&u.kind)
                     .bind(&u.name)
                     .bind(&u.id)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_err(format!("updating unit {}", u.id)))?;
+                    .run(&mut *tx, format!("updating unit {}", u.id))
+                    .await?;
                 continue;
             }
             sqlx::query(
@@ -98,9 +96,7 @@ impl Store {
             .bind(u.position.map(|p| p.longitude))
             .bind(u.position.map(|_| now.0))
             .bind(now.0)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err(format!("adding unit {}", u.id)))?;
+            .run(&mut *tx, format!("adding unit {}", u.id)).await?;
             append(
                 &mut tx,
                 key,
@@ -135,9 +131,8 @@ impl Store {
         let mut tx = self.begin_immediate().await?;
         let u = sqlx::query("SELECT status, incident_id FROM unit WHERE id = $1")
             .bind(unit)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db_err("reading the unit"))?
+            .optional(&mut *tx, "reading the unit")
+            .await?
             .ok_or_else(|| {
                 Error::not_found(format!(
                     "no unit {unit:?} (units are declared in the config, [[unit]])"
@@ -152,9 +147,7 @@ impl Store {
                 .bind(now.0)
                 .bind(now.0)
                 .bind(unit)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err("updating the unit's position"))?;
+                .run(&mut *tx, "updating the unit's position").await?;
         }
         if let Some(to) = status.filter(|s| *s != from) {
             match to {
@@ -174,18 +167,15 @@ impl Store {
                     )
                     .bind(now.0)
                     .bind(unit)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_err("updating the unit"))?;
+                    .run(&mut *tx, "updating the unit")
+                    .await?;
                 }
                 UnitStatus::Available | UnitStatus::OutOfService => {
                     sqlx::query("UPDATE unit SET status = $1, incident_id = NULL, updated_at_ms = $2 WHERE id = $3")
                         .bind(to.name())
                         .bind(now.0)
                         .bind(unit)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db_err("updating the unit"))?;
+                        .run(&mut *tx, "updating the unit").await?;
                 }
             }
             if let Some(i) = incident {
@@ -208,9 +198,8 @@ impl Store {
         }
         let view = sqlx::query(concat!(unit_select!(), " WHERE id = $1"))
             .bind(unit)
-            .fetch_one(&mut *tx)
+            .one(&mut *tx, "reading the unit")
             .await
-            .map_err(db_err("reading the unit"))
             .and_then(|r| unit_from_row(&r))?;
         outbox(
             &mut tx,
@@ -229,9 +218,8 @@ impl Store {
     pub async fn units(&self, actor: &Actor) -> Result<Vec<UnitView>> {
         actor.require(Permission::Dispatch)?;
         sqlx::query(concat!(unit_select!(), " ORDER BY kind, id"))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_err("listing units"))?
+            .all(&self.pool, "listing units")
+            .await?
             .iter()
             .map(unit_from_row)
             .collect()

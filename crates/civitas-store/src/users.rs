@@ -2,7 +2,7 @@
 //! names) and listing.
 
 use crate::audit::{AuditRecord, append, bounded};
-use crate::{Store, db_err};
+use crate::{Run, Store, db_err};
 use civitas_auth::{Actor, Permission, Role};
 use civitas_base::{Error, ErrorKind, Result, Timestamp};
 use sqlx::Row;
@@ -27,9 +27,8 @@ pub(crate) fn forbid(user: &str, what: &str) -> Error {
 impl Store {
     pub async fn user_count(&self) -> Result<i64> {
         Ok(sqlx::query("SELECT COUNT(*) AS n FROM app_user")
-            .fetch_one(&self.pool)
-            .await
-            .map_err(db_err("counting users"))?
+            .one(&self.pool, "counting users")
+            .await?
             .get("n"))
     }
 
@@ -75,9 +74,7 @@ impl Store {
             .bind(role.name())
             .bind(serde_json::to_string(&scope).unwrap_or_default())
             .bind(now.0)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db_err(format!("adding user {username:?}")))?
+            .one(&mut *tx, format!("adding user {username:?}")).await?
             .get("id");
         append(
             &mut tx,
@@ -104,9 +101,8 @@ impl Store {
         let mut tx = self.begin_immediate().await?;
         let n = sqlx::query("UPDATE app_user SET disabled = 1 WHERE username = $1")
             .bind(username)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err("disabling user"))?
+            .run(&mut *tx, "disabling user")
+            .await?
             .rows_affected();
         if n == 0 {
             return Err(Error::not_found(format!(
@@ -151,9 +147,8 @@ impl Store {
             "SELECT password_hash, role, scope_json, disabled FROM app_user WHERE username = $1",
         )
         .bind(username)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db_err("reading users"))?;
+        .optional(&self.pool, "reading users")
+        .await?;
         let phc: Option<String> = row.as_ref().map(|r| r.get("password_hash"));
         // At most as many Argon2 checks at once as there are cores: each
         // holds ~19 MiB, and the blocking pool would otherwise run hundreds.
@@ -206,9 +201,8 @@ impl Store {
         let rows = sqlx::query(
             "SELECT username, role, scope_json, disabled FROM app_user ORDER BY username",
         )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err("listing users"))?;
+        .all(&self.pool, "listing users")
+        .await?;
         rows.iter()
             .map(|r| {
                 Ok(UserRecord {

@@ -6,7 +6,7 @@
 //! share the legal-basis columns and row helpers kept here.)
 
 use crate::audit::{AuditRecord, append, entry_from_row};
-use crate::{Store, db_err};
+use crate::{Run, Store, db_err};
 use civitas_audit::AuditEntry;
 use civitas_auth::{Actor, Permission, Role};
 use civitas_base::{Error, ErrorKind, Result, Timestamp};
@@ -145,9 +145,8 @@ impl Store {
         .bind(status)
         .bind(status)
         .bind(limit.clamp(1, 1000))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err("listing candidates"))?;
+        .all(&self.pool, "listing candidates")
+        .await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
             let camera: String = r.get("camera_id");
@@ -165,9 +164,7 @@ impl Store {
             "SELECT username, decision, reason, at_ms FROM candidate_review WHERE candidate_id = $1 ORDER BY at_ms, id",
         )
         .bind(id)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err("reading reviews"))?
+        .all(&self.pool, "reading reviews").await?
         .iter()
         .map(|x| ReviewRecord {
             username: x.get("username"),
@@ -216,9 +213,8 @@ impl Store {
         actor.require(Permission::ViewCandidates)?;
         let r = sqlx::query(concat!(candidate_select!(), " WHERE c.id = $1"))
             .bind(id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_err("reading candidate"))?
+            .optional(&self.pool, "reading candidate")
+            .await?
             .ok_or_else(|| Error::not_found(format!("candidate {id} does not exist")))?;
         let camera: String = r.get("camera_id");
         if !actor.covers_camera(&camera) {
@@ -289,9 +285,7 @@ impl Store {
         .bind(&scope)
         .bind(&scope)
         .bind(limit.clamp(1, 1000))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err("searching confirmed matches"))?;
+        .all(&self.pool, "searching confirmed matches").await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in &rows {
             out.push(self.candidate_from_row(r).await?);
@@ -318,9 +312,8 @@ impl Store {
         self.candidate_view(actor, id).await?;
         let r = sqlx::query("SELECT crop_jpeg FROM candidate WHERE id = $1")
             .bind(id)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(db_err("reading candidate crop"))?;
+            .one(&self.pool, "reading candidate crop")
+            .await?;
         r.get::<Option<Vec<u8>>, _>("crop_jpeg")
             .filter(|b| !b.is_empty())
             .ok_or_else(|| Error::not_found(format!("candidate {id} has no crop")))
@@ -331,9 +324,8 @@ impl Store {
         let c = self.candidate_view(actor, id).await?;
         let r = sqlx::query("SELECT photo_jpeg FROM watchlist_entry WHERE id = $1")
             .bind(c.entry_id)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(db_err("reading entry photo"))?;
+            .one(&self.pool, "reading entry photo")
+            .await?;
         r.get::<Option<Vec<u8>>, _>("photo_jpeg")
             .ok_or_else(|| Error::not_found(format!("entry {} has no enrolment photo", c.entry_id)))
     }
@@ -348,9 +340,7 @@ impl Store {
                     b.status AS basis_status, e.plate, (SELECT h.name FROM hotlist h WHERE h.id = e.hotlist_id) AS hotlist
              FROM watchlist_entry e JOIN legal_basis b ON b.id = e.legal_basis_id ORDER BY b.expires_at_ms, e.id",
         )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err("listing watchlist entries"))?;
+        .all(&self.pool, "listing watchlist entries").await?;
         // Only entries that apply to a camera the caller may see: a
         // supervisor of one gate must not read who is listed elsewhere.
         Ok(rows
@@ -400,9 +390,7 @@ impl Store {
         .bind(before_seq.map_or(i64::MAX, |s| s as i64))
         .bind(&like)
         .bind(limit.clamp(1, 1000))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err("searching the audit log"))?;
+        .all(&self.pool, "searching the audit log").await?;
         Ok(rows.iter().map(entry_from_row).collect())
     }
 
@@ -427,9 +415,8 @@ impl Store {
         let mut tx = self.begin_immediate().await?;
         let row = sqlx::query("SELECT id, role FROM app_user WHERE username = $1")
             .bind(username)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db_err("reading users"))?
+            .optional(&mut *tx, "reading users")
+            .await?
             .ok_or_else(|| Error::not_found(format!("user {username:?} does not exist")))?;
         let (user_id, role): (i64, String) = (row.get("id"), row.get("role"));
         let role = Role::parse(&role)?;
@@ -456,9 +443,7 @@ impl Store {
         .bind(civitas_auth::token_sha256(&token).to_vec())
         .bind(&only_json)
         .bind(now.0)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db_err("storing the token"))?
+        .one(&mut *tx, "storing the token").await?
         .get("id");
         append(
             &mut tx,
@@ -481,9 +466,8 @@ impl Store {
         )
         .bind(now.0)
         .bind(id)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err("revoking the token"))?
+        .run(&mut *tx, "revoking the token")
+        .await?
         .rows_affected();
         if n == 0 {
             return Err(Error::not_found(format!(
@@ -508,9 +492,8 @@ impl Store {
                     CASE WHEN t.revoked_at_ms IS NULL THEN 0 ELSE 1 END AS revoked
              FROM api_token t JOIN app_user u ON u.id = t.user_id ORDER BY t.id",
         )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err("listing tokens"))?;
+        .all(&self.pool, "listing tokens")
+        .await?;
         Ok(rows
             .iter()
             .map(|r| TokenView {
@@ -539,9 +522,7 @@ impl Store {
              FROM api_token t JOIN app_user u ON u.id = t.user_id WHERE t.token_sha256 = $1",
         )
         .bind(sha256.to_vec())
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db_err("reading tokens"))?
+        .optional(&self.pool, "reading tokens").await?
         .ok_or_else(|| Error::new(ErrorKind::Unauthenticated, "unknown bearer token"))?;
         let (id, username): (i64, String) = (row.get("id"), row.get("username"));
         let refusal = if row.get::<i64, _>("revoked") != 0 {
@@ -594,9 +575,8 @@ impl Store {
         Ok(
             sqlx::query("SELECT disabled FROM app_user WHERE username = $1")
                 .bind(username)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(db_err("reading users"))?
+                .optional(&self.pool, "reading users")
+                .await?
                 .is_some_and(|r| r.get::<i64, _>("disabled") == 0),
         )
     }

@@ -2,7 +2,7 @@
 //! enroller's camera scope) and the entries cameras match against.
 
 use crate::audit::{self, AuditRecord};
-use crate::{Store, db_err};
+use crate::{Run, Store, db_err};
 use civitas_auth::{Actor, Permission};
 use civitas_base::{Error, ErrorKind, Result, Timestamp};
 use civitas_model::{EntryId, FaceTemplate, LegalBasis};
@@ -65,10 +65,27 @@ pub(crate) async fn insert_basis(
     .bind(basis.expires_at.0)
     .bind(entered_by)
     .bind(serde_json::to_string(scope).unwrap_or_default())
-    .fetch_one(&mut *conn)
-    .await
-    .map_err(db_err("storing legal basis"))?
+    .one(&mut *conn, "storing legal basis").await?
     .get("id"))
+}
+
+/// The legal basis of a row selecting `basis_id`, `kind`, `authority`,
+/// `reference`, `purpose`, `granted_at_ms` and `expires_at_ms` from it.
+pub(crate) fn legal_basis_from(r: &sqlx::any::AnyRow) -> LegalBasis {
+    LegalBasis {
+        id: Some(r.get("basis_id")),
+        kind: r.get("kind"),
+        authority: r.get("authority"),
+        reference: r.get("reference"),
+        purpose: r.get("purpose"),
+        granted_at: Timestamp(r.get("granted_at_ms")),
+        expires_at: Timestamp(r.get("expires_at_ms")),
+    }
+}
+
+/// The cameras a row's legal basis covers (`scope_json`).
+pub(crate) fn scope_from(r: &sqlx::any::AnyRow) -> Vec<String> {
+    serde_json::from_str(&r.get::<String, _>("scope_json")).unwrap_or_default()
 }
 
 impl Store {
@@ -110,9 +127,7 @@ impl Store {
         .bind(basis_id)
         .bind(now.0)
         .bind(photo_jpeg)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db_err(format!("storing watchlist entry {name:?}")))?
+        .one(&mut *tx, format!("storing watchlist entry {name:?}")).await?
         .get("id");
         let photos = templates.len();
         for (photo, bytes) in templates {
@@ -122,9 +137,8 @@ impl Store {
             .bind(entry_id)
             .bind(photo)
             .bind(bytes)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err("storing enrolled template"))?;
+            .run(&mut *tx, "storing enrolled template")
+            .await?;
         }
         audit::append(
             &mut tx,
@@ -149,9 +163,7 @@ impl Store {
             "SELECT e.id, e.name, b.id AS basis_id, b.kind, b.authority, b.reference, b.purpose, b.granted_at_ms, b.expires_at_ms, b.scope_json
              FROM watchlist_entry e JOIN legal_basis b ON b.id = e.legal_basis_id WHERE b.status = 'active' AND e.plate IS NULL ORDER BY e.id",
         )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err("loading watchlist"))?;
+        .all(&self.pool, "loading watchlist").await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
             let id: i64 = r.get("id");
@@ -159,9 +171,8 @@ impl Store {
                 "SELECT id, template FROM entry_template WHERE entry_id = $1 ORDER BY id",
             )
             .bind(id)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_err("loading templates"))?;
+            .all(&self.pool, "loading templates")
+            .await?;
             let mut templates = Vec::new();
             for t in trows {
                 let tid: i64 = t.get("id");
@@ -179,16 +190,8 @@ impl Store {
             out.push(StoredEntry {
                 id: EntryId(id),
                 name: r.get("name"),
-                basis: LegalBasis {
-                    id: Some(r.get("basis_id")),
-                    kind: r.get("kind"),
-                    authority: r.get("authority"),
-                    reference: r.get("reference"),
-                    purpose: r.get("purpose"),
-                    granted_at: Timestamp(r.get("granted_at_ms")),
-                    expires_at: Timestamp(r.get("expires_at_ms")),
-                },
-                scope: serde_json::from_str(&r.get::<String, _>("scope_json")).unwrap_or_default(),
+                basis: legal_basis_from(&r),
+                scope: scope_from(&r),
                 templates,
             });
         }
@@ -205,8 +208,6 @@ impl Store {
             "SELECT COALESCE(MAX(seq), -1) FROM audit_log
              WHERE action IN ('watchlist.enroll', 'hotlist.create', 'hotlist.enroll', 'basis.refuse', 'retention.sweep')",
         )
-        .fetch_one(&self.pool)
-        .await
-        .map_err(db_err("reading the watchlist version"))
+        .fetch_one(&self.pool).await.map_err(db_err("reading the watchlist version"))
     }
 }
