@@ -54,6 +54,13 @@ pub struct Session {
     pub actor: civitas_auth::Actor,
 }
 
+impl Session {
+    /// The config, runtime, store and actor, to bind in one line.
+    pub fn into_parts(self) -> (Config, tokio::runtime::Runtime, Store, civitas_auth::Actor) {
+        (self.cfg, self.rt, self.store, self.actor)
+    }
+}
+
 pub fn session(config: &Path, user: Option<&str>) -> Result<Session> {
     let cfg = load_config(config)?;
     let rt = tokio()?;

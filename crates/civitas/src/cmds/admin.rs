@@ -1,5 +1,6 @@
 //! `civitas init` and `civitas user`: the first administrator, then users.
 
+use crate::session::session;
 use anyhow::Result;
 use civitas_auth::Role;
 use civitas_base::{Clock, SystemClock};
@@ -89,9 +90,7 @@ pub fn init(config: &Path, a: InitArgs) -> Result<()> {
 }
 
 pub fn user(config: &Path, user: Option<&str>, c: UserCmd) -> Result<()> {
-    let crate::session::Session {
-        rt, store, actor, ..
-    } = crate::session::session(config, user)?;
+    let (_, rt, store, actor) = session(config, user)?.into_parts();
     rt.block_on(async {
         actor.require(civitas_auth::Permission::ManageUsers)?;
         match c {

@@ -1,6 +1,7 @@
 //! `civitas audit`: verify the log in the database, print the signed tree head
 //! for an outside witness, prove an entry's inclusion, read entries.
 
+use crate::session::session;
 use anyhow::{Context, Result};
 use civitas_audit::key::hex;
 use civitas_base::{Clock, SystemClock};
@@ -220,12 +221,7 @@ pub fn main(config: &Path, user: Option<&str>, c: Cmd) -> Result<()> {
         } => return verify(config, user, public_key, &witness),
         other => other,
     };
-    let crate::session::Session {
-        cfg,
-        rt,
-        store,
-        actor,
-    } = crate::session::session(config, user)?;
+    let (cfg, rt, store, actor) = session(config, user)?.into_parts();
     rt.block_on(async {
         let key = civitas_audit::AuditKey::load_or_create(&cfg.store.audit_key)?;
         actor.require(civitas_auth::Permission::ReadAudit)?;

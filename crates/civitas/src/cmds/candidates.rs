@@ -1,5 +1,6 @@
 //! `civitas candidates`: lists stored candidates, newest first.
 
+use crate::session::session;
 use anyhow::Result;
 use std::path::Path;
 
@@ -14,9 +15,7 @@ pub struct Args {
 }
 
 pub fn main(config: &Path, user: Option<&str>, a: Args) -> Result<()> {
-    let crate::session::Session {
-        rt, store, actor, ..
-    } = crate::session::session(config, user)?;
+    let (_, rt, store, actor) = session(config, user)?.into_parts();
     rt.block_on(async {
         actor.require(civitas_auth::Permission::ViewCandidates)?;
         let list = store.candidates(a.limit).await?;

@@ -1,6 +1,7 @@
 //! `civitas enroll`: puts a person on the face watchlist under a legal basis.
 //! Every photo must show exactly one face; nothing is stored unless all do.
 
+use crate::session::session;
 use anyhow::{Result, bail};
 use civitas_base::{Clock, SystemClock};
 use civitas_model::LegalBasisInput;
@@ -60,12 +61,7 @@ pub struct Args {
 }
 
 pub fn main(config: &Path, user: Option<&str>, a: Args) -> Result<()> {
-    let crate::session::Session {
-        cfg,
-        rt,
-        store,
-        actor,
-    } = crate::session::session(config, user)?;
+    let (cfg, rt, store, actor) = session(config, user)?.into_parts();
     actor.require(civitas_auth::Permission::Enroll)?;
     let now = SystemClock.now();
     let basis = a.basis.validate(now)?;

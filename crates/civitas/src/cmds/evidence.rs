@@ -1,6 +1,7 @@
 //! `civitas evidence`: export a case bundle (clips with bystanders blurred,
 //! manifest, audit proofs) and verify one offline.
 
+use crate::session::session;
 use anyhow::Result;
 use civitas_runtime::evidence::{ExportRequest, export};
 use clap::Subcommand;
@@ -66,12 +67,7 @@ pub fn main(config: &Path, user: Option<&str>, c: Cmd) -> Result<()> {
             blur_plates,
             out,
         } => {
-            let crate::session::Session {
-                cfg,
-                rt,
-                store,
-                actor,
-            } = crate::session::session(config, user)?;
+            let (cfg, rt, store, actor) = session(config, user)?.into_parts();
             let key = civitas_audit::AuditKey::load_or_create(&cfg.store.audit_key)?;
             let bar = indicatif::ProgressBar::new(0);
             bar.set_style(

@@ -3,6 +3,7 @@
 //! forensic search of stored plate reads by full or partial plate.
 
 use crate::cmds::enroll::BasisArgs;
+use crate::session::session;
 use anyhow::Result;
 use civitas_base::{Clock, SystemClock, Timestamp};
 use clap::Subcommand;
@@ -74,9 +75,7 @@ fn time_arg(v: &Option<String>, field: &str, default: Timestamp) -> Result<Times
 }
 
 pub fn hotlist(config: &Path, user: Option<&str>, c: HotlistCmd) -> Result<()> {
-    let crate::session::Session {
-        rt, store, actor, ..
-    } = crate::session::session(config, user)?;
+    let (_, rt, store, actor) = session(config, user)?.into_parts();
     let now = SystemClock.now();
     rt.block_on(async {
         match c {
@@ -121,9 +120,7 @@ pub fn hotlist(config: &Path, user: Option<&str>, c: HotlistCmd) -> Result<()> {
 }
 
 pub fn plates(config: &Path, user: Option<&str>, c: PlatesCmd) -> Result<()> {
-    let crate::session::Session {
-        rt, store, actor, ..
-    } = crate::session::session(config, user)?;
+    let (_, rt, store, actor) = session(config, user)?.into_parts();
     let now = SystemClock.now();
     let PlatesCmd::Search {
         pattern,

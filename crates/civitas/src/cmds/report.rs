@@ -1,6 +1,7 @@
 //! `civitas report`: the transparency report, as JSON and a self-contained
 //! HTML page. Counts only: nothing in it identifies a person.
 
+use crate::session::session;
 use anyhow::{Context, Result};
 use civitas_base::{Clock, SystemClock, Timestamp};
 use std::path::{Path, PathBuf};
@@ -32,12 +33,7 @@ pub fn main(config: &Path, user: Option<&str>, a: Args) -> Result<()> {
     };
     let (from, to) = (parse("from", &a.from)?, parse("to", &a.to)?);
     anyhow::ensure!(from < to, "--from must be before --to");
-    let crate::session::Session {
-        cfg,
-        rt,
-        store,
-        actor,
-    } = crate::session::session(config, user)?;
+    let (cfg, rt, store, actor) = session(config, user)?.into_parts();
     rt.block_on(async {
         actor.require(civitas_auth::Permission::Report)?;
         let now = SystemClock.now();

@@ -1,5 +1,6 @@
 //! `civitas retention`: delete what policy says is due; place and lift legal holds.
 
+use crate::session::session;
 use anyhow::Result;
 use civitas_base::{Clock, SystemClock, Timestamp};
 use civitas_runtime::engine;
@@ -29,12 +30,7 @@ pub enum Cmd {
 }
 
 pub fn main(config: &Path, user: Option<&str>, c: Cmd) -> Result<()> {
-    let crate::session::Session {
-        cfg,
-        rt,
-        store,
-        actor,
-    } = crate::session::session(config, user)?;
+    let (cfg, rt, store, actor) = session(config, user)?.into_parts();
     rt.block_on(async {
         actor.require(civitas_auth::Permission::ManageRetention)?;
         let now = SystemClock.now();

@@ -1,6 +1,7 @@
 //! `civitas review`: people confirm or reject candidates (face: two different
 //! people); `civitas basis refuse`: an authorisation denied after urgent use.
 
+use crate::session::session;
 use anyhow::Result;
 use civitas_base::{Clock, SystemClock};
 use civitas_runtime::engine;
@@ -37,12 +38,7 @@ pub enum BasisCmd {
 }
 
 pub fn main(config: &Path, user: Option<&str>, c: Cmd) -> Result<()> {
-    let crate::session::Session {
-        cfg,
-        rt,
-        store,
-        actor,
-    } = crate::session::session(config, user)?;
+    let (cfg, rt, store, actor) = session(config, user)?.into_parts();
     rt.block_on(async {
         let policy = engine::review_policy(&cfg);
         let (id, d, why) = match &c {
@@ -69,9 +65,7 @@ pub fn main(config: &Path, user: Option<&str>, c: Cmd) -> Result<()> {
 }
 
 pub fn basis(config: &Path, user: Option<&str>, c: BasisCmd) -> Result<()> {
-    let crate::session::Session {
-        rt, store, actor, ..
-    } = crate::session::session(config, user)?;
+    let (_, rt, store, actor) = session(config, user)?.into_parts();
     rt.block_on(async {
         match c {
             BasisCmd::Refuse { basis, reason } => {

@@ -2,6 +2,7 @@
 //! integration) that act as a user, optionally narrowed to some permissions.
 //! Only the token's SHA-256 is stored; the token is printed once.
 
+use crate::session::session;
 use anyhow::Result;
 use civitas_base::{Clock, SystemClock};
 
@@ -26,9 +27,7 @@ pub enum Cmd {
 }
 
 pub fn main(config: &std::path::Path, user: Option<&str>, c: Cmd) -> Result<()> {
-    let crate::session::Session {
-        rt, store, actor, ..
-    } = crate::session::session(config, user)?;
+    let (_, rt, store, actor) = session(config, user)?.into_parts();
     rt.block_on(async {
         match c {
             Cmd::Create {
