@@ -75,91 +75,44 @@ static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations
 static PG_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// Runs a query and names the step in its error (through [`db_err`]): one
-/// call where `.all(.., ..).await` took three lines.
-pub(crate) trait Run {
-    fn all<'e, 'c: 'e, E>(
-        self,
-        on: E,
-        what: impl Into<String>,
-    ) -> impl std::future::Future<Output = Result<Vec<sqlx::any::AnyRow>>> + Send + 'e
-    where
-        Self: 'e,
-        E: 'e + sqlx::Executor<'c, Database = sqlx::Any>;
-    fn one<'e, 'c: 'e, E>(
-        self,
-        on: E,
-        what: impl Into<String>,
-    ) -> impl std::future::Future<Output = Result<sqlx::any::AnyRow>> + Send + 'e
-    where
-        Self: 'e,
-        E: 'e + sqlx::Executor<'c, Database = sqlx::Any>;
-    fn optional<'e, 'c: 'e, E>(
-        self,
-        on: E,
-        what: impl Into<String>,
-    ) -> impl std::future::Future<Output = Result<Option<sqlx::any::AnyRow>>> + Send + 'e
-    where
-        Self: 'e,
-        E: 'e + sqlx::Executor<'c, Database = sqlx::Any>;
-    fn run<'e, 'c: 'e, E>(
-        self,
-        on: E,
-        what: impl Into<String>,
-    ) -> impl std::future::Future<Output = Result<sqlx::any::AnyQueryResult>> + Send + 'e
-    where
-        Self: 'e,
-        E: 'e + sqlx::Executor<'c, Database = sqlx::Any>;
+/// call where `.fetch_all(..).await.map_err(db_err(..))` took three lines.
+/// `all`, `one`, `optional` and `run` stand for sqlx's `fetch_all`,
+/// `fetch_one`, `fetch_optional` and `execute`.
+macro_rules! run_methods {
+    ($($name:ident => $sqlx:ident -> $out:ty;)*) => {
+        pub(crate) trait Run {
+            $(fn $name<'e, 'c: 'e, E>(
+                self,
+                on: E,
+                what: impl Into<String>,
+            ) -> impl std::future::Future<Output = Result<$out>> + Send + 'e
+            where
+                Self: 'e,
+                E: 'e + sqlx::Executor<'c, Database = sqlx::Any>;)*
+        }
+
+        impl Run for sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments> {
+            $(fn $name<'e, 'c: 'e, E>(
+                self,
+                on: E,
+                what: impl Into<String>,
+            ) -> impl std::future::Future<Output = Result<$out>> + Send + 'e
+            where
+                Self: 'e,
+                E: 'e + sqlx::Executor<'c, Database = sqlx::Any>,
+            {
+                let err = db_err(what.into());
+                async move { self.$sqlx(on).await.map_err(err) }
+            })*
+        }
+    };
 }
 
-impl<'q> Run for sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
-    fn all<'e, 'c: 'e, E>(
-        self,
-        on: E,
-        what: impl Into<String>,
-    ) -> impl std::future::Future<Output = Result<Vec<sqlx::any::AnyRow>>> + Send + 'e
-    where
-        Self: 'e,
-        E: 'e + sqlx::Executor<'c, Database = sqlx::Any>,
-    {
-        let err = db_err(what.into());
-        async move { self.fetch_all(on).await.map_err(err) }
-    }
-    fn one<'e, 'c: 'e, E>(
-        self,
-        on: E,
-        what: impl Into<String>,
-    ) -> impl std::future::Future<Output = Result<sqlx::any::AnyRow>> + Send + 'e
-    where
-        Self: 'e,
-        E: 'e + sqlx::Executor<'c, Database = sqlx::Any>,
-    {
-        let err = db_err(what.into());
-        async move { self.fetch_one(on).await.map_err(err) }
-    }
-    fn optional<'e, 'c: 'e, E>(
-        self,
-        on: E,
-        what: impl Into<String>,
-    ) -> impl std::future::Future<Output = Result<Option<sqlx::any::AnyRow>>> + Send + 'e
-    where
-        Self: 'e,
-        E: 'e + sqlx::Executor<'c, Database = sqlx::Any>,
-    {
-        let err = db_err(what.into());
-        async move { self.fetch_optional(on).await.map_err(err) }
-    }
-    fn run<'e, 'c: 'e, E>(
-        self,
-        on: E,
-        what: impl Into<String>,
-    ) -> impl std::future::Future<Output = Result<sqlx::any::AnyQueryResult>> + Send + 'e
-    where
-        Self: 'e,
-        E: 'e + sqlx::Executor<'c, Database = sqlx::Any>,
-    {
-        let err = db_err(what.into());
-        async move { self.execute(on).await.map_err(err) }
-    }
+run_methods! {
+    all => fetch_all -> Vec<sqlx::any::AnyRow>;
+    one => fetch_one -> sqlx::any::AnyRow;
+    optional => fetch_optional -> Option<sqlx::any::AnyRow>;
+    run => execute -> sqlx::any::AnyQueryResult;
 }
 
 pub(crate) fn db_err(what: impl Into<String>) -> impl FnOnce(sqlx::Error) -> Error {
