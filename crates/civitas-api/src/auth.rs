@@ -11,7 +11,7 @@
 //! (Over 600 lines with the tests of its login limiter and session rules,
 //! kept beside the rules.)
 
-use crate::{ApiError, ApiState, Console};
+use crate::{ApiError, ApiState, CommandCentre};
 use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode, header};
@@ -367,7 +367,7 @@ impl Caller {
     /// session not logged out or expired, the token not revoked, the user not
     /// disabled. Long answers (the live event stream) ask this every half
     /// second and end when it fails, so access that ended stops at once.
-    pub async fn still_valid(&self, c: &Console) -> bool {
+    pub async fn still_valid(&self, c: &CommandCentre) -> bool {
         let now = c.clock.now();
         match &self.credential {
             Credential::Session(key) => {
@@ -404,7 +404,7 @@ impl Caller {
     }
 }
 
-pub(crate) fn console(st: &ApiState) -> Result<&Console> {
+pub(crate) fn console(st: &ApiState) -> Result<&CommandCentre> {
     st.console.as_deref().ok_or_else(|| {
         Error::new(
             ErrorKind::Unavailable,

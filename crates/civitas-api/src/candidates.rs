@@ -106,7 +106,7 @@ pub async fn candidate_crop(
 
 /// Audits that `caller` saw an image of candidate `id`, then serves it.
 async fn audited_jpeg(
-    c: &crate::Console,
+    c: &crate::CommandCentre,
     caller: &Caller,
     action: &str,
     id: i64,

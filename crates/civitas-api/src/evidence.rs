@@ -84,7 +84,7 @@ pub async fn start_export(
     Ok((StatusCode::ACCEPTED, axum::Json(job)))
 }
 
-fn exporter(c: &crate::Console) -> Result<std::sync::Arc<dyn Exporter>, Error> {
+fn exporter(c: &crate::CommandCentre) -> Result<std::sync::Arc<dyn Exporter>, Error> {
     c.exporter.clone().ok_or_else(|| {
         Error::new(
             ErrorKind::Unavailable,
@@ -97,7 +97,7 @@ fn exporter(c: &crate::Console) -> Result<std::sync::Arc<dyn Exporter>, Error> {
 /// scope); a job out of scope reads exactly as one that does not exist (job
 /// ids are sequential, so anyone could otherwise walk them).
 async fn visible_job(
-    c: &crate::Console,
+    c: &crate::CommandCentre,
     caller: &Caller,
     job: Option<ExportJob>,
     id: u64,

@@ -11,7 +11,7 @@
 
 use crate::auth::{Caller, console};
 use crate::live::{CameraInfo, LiveEvent};
-use crate::{ApiError, ApiState, Console, JsonBody, PathArg, QueryArgs};
+use crate::{ApiError, ApiState, CommandCentre, JsonBody, PathArg, QueryArgs};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -46,7 +46,7 @@ impl Default for IncidentSettings {
 }
 
 /// After a change: push it to consoles (and so MQTT) and wake the webhooks.
-fn announce(c: &Console, v: &IncidentView, change: &str) {
+fn announce(c: &CommandCentre, v: &IncidentView, change: &str) {
     c.live.publish(LiveEvent {
         kind: crate::LiveKind::Incident,
         camera: v.camera.clone(),
@@ -59,7 +59,7 @@ fn announce(c: &Console, v: &IncidentView, change: &str) {
     c.outbox_wake.notify_waiters();
 }
 
-fn announce_unit(c: &Console, u: &UnitView) {
+fn announce_unit(c: &CommandCentre, u: &UnitView) {
     c.live.publish(LiveEvent {
         kind: crate::LiveKind::Unit,
         camera: None,
@@ -80,7 +80,11 @@ pub struct IncidentTypeView {
 }
 
 /// Pushes unit `id`'s current state (after a dispatch or a release).
-async fn announce_unit_id(c: &Console, actor: &civitas_auth::Actor, id: &str) -> Result<(), Error> {
+async fn announce_unit_id(
+    c: &CommandCentre,
+    actor: &civitas_auth::Actor,
+    id: &str,
+) -> Result<(), Error> {
     if let Some(u) = c.store.units(actor).await?.into_iter().find(|u| u.id == id) {
         announce_unit(c, &u);
     }
@@ -526,7 +530,7 @@ pub struct NearbyQuery {
 }
 
 async fn nearby(
-    c: &Console,
+    c: &CommandCentre,
     caller: &Caller,
     id: i64,
     radius_m: f64,
@@ -553,7 +557,7 @@ async fn nearby(
     Ok(near)
 }
 
-fn radius(c: &Console, r: Option<f64>) -> Result<f64, Error> {
+fn radius(c: &CommandCentre, r: Option<f64>) -> Result<f64, Error> {
     let r = r.unwrap_or(c.incidents.nearby_radius_m);
     if !(10.0..=50_000.0).contains(&r) {
         return Err(Error::invalid(format!(

@@ -288,7 +288,7 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for PathArg
 
 /// The command centre's shared state.
 #[derive(Debug)]
-pub struct Console {
+pub struct CommandCentre {
     pub store: Store,
     pub clock: Arc<dyn Clock>,
     pub policy: ReviewPolicy,
@@ -316,15 +316,15 @@ pub struct Console {
     pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
-impl Console {
+impl CommandCentre {
     pub fn new(
         store: Store,
         clock: Arc<dyn Clock>,
         policy: ReviewPolicy,
         audit_public: [u8; 32],
         settings: Settings,
-    ) -> Console {
-        Console {
+    ) -> CommandCentre {
+        CommandCentre {
             store,
             clock,
             policy,
@@ -355,7 +355,7 @@ impl Console {
 #[derive(Debug, Clone, Default)]
 pub struct ApiState {
     pub push: Arc<HashMap<String, PushCamera>>,
-    pub console: Option<Arc<Console>>,
+    pub console: Option<Arc<CommandCentre>>,
 }
 
 /// What a status means in this API where a route says no more (the body's `error` says more).

@@ -9,7 +9,7 @@ mod common;
 use axum::http::StatusCode;
 use civitas_api::incidents::IncidentSettings;
 use civitas_api::webhooks::{Webhook, WebhookStats, deliver, verify_signature};
-use civitas_api::{CameraInfo, Console};
+use civitas_api::{CameraInfo, CommandCentre};
 use civitas_base::Timestamp;
 use civitas_model::{GeoPoint, IncidentType, RgbImage};
 use civitas_store::UnitSpec;
@@ -35,7 +35,7 @@ fn cam(id: &str, lat: f64, lon: f64) -> CameraInfo {
     }
 }
 
-fn setup(c: &mut Console) {
+fn setup(c: &mut CommandCentre) {
     c.incidents = IncidentSettings {
         types: vec![
             IncidentType {

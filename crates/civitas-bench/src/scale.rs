@@ -210,7 +210,7 @@ fn run_one(a: &Args, workers: usize) -> Result<Figures> {
     let entries = rt.block_on(store.watchlist())?;
     let wl = Arc::new(civitas_runtime::engine::watchlist_for(&entries, "any")?);
     let enrolled = Arc::new(enrolled);
-    let console = civitas_api::Console::new(
+    let console = civitas_api::CommandCentre::new(
         store.clone(),
         Arc::new(SystemClock),
         civitas_store::ReviewPolicy::default(),

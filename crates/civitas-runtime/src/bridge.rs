@@ -1,13 +1,13 @@
 //! The bridge from the bus to the command centre: each event updates the
 //! console's camera table and metrics and is pushed to live subscribers.
 
-use civitas_api::{Console, LiveEvent, LiveKind};
+use civitas_api::{CommandCentre, LiveEvent, LiveKind};
 use civitas_base::Clock;
 use civitas_model::{CameraState, Candidate};
 use civitas_pipeline::Event;
 
 /// Feeds a bus event to the command centre: camera table, metrics, live push.
-pub fn to_console(c: &Console, ev: &Event, clock: &dyn Clock) {
+pub fn to_console(c: &CommandCentre, ev: &Event, clock: &dyn Clock) {
     let camera_event = |id: &str| {
         if let Some(cam) = c.live.cameras().into_iter().find(|x| x.id == id) {
             c.live.publish(LiveEvent {
@@ -109,7 +109,7 @@ pub fn to_console(c: &Console, ev: &Event, clock: &dyn Clock) {
 }
 
 /// Announces a stored candidate to the console.
-pub fn candidate_to_console(c: &Console, cand: &Candidate, store_s: f64, clock: &dyn Clock) {
+pub fn candidate_to_console(c: &CommandCentre, cand: &Candidate, store_s: f64, clock: &dyn Clock) {
     let l = [("camera", cand.camera.0.as_str())];
     c.metrics.inc("civitas_camera_candidates_total", &l, 1.0);
     c.metrics.observe(

@@ -4,7 +4,7 @@
 //! camera; `civitas worker` starts and stops the ones its lease gives it.
 
 use crate::engine;
-use civitas_api::Console;
+use civitas_api::CommandCentre;
 use civitas_base::{Clock, Timestamp};
 use civitas_config::{CameraConfig, Config};
 use civitas_ingest::FrameSource;
@@ -64,7 +64,7 @@ struct Supervised {
     stop: Arc<AtomicBool>,
     until: Option<Instant>,
     camera: String,
-    console: Option<Arc<Console>>,
+    console: Option<Arc<CommandCentre>>,
     last_tap: Option<Instant>,
 }
 
@@ -115,7 +115,7 @@ pub struct CameraTask {
     /// Set to end the camera's run (its thread returns soon after).
     pub stop: Arc<AtomicBool>,
     /// The command centre, to hand it the camera's latest picture.
-    pub console: Option<Arc<Console>>,
+    pub console: Option<Arc<CommandCentre>>,
     /// When the source's first frame was (a worker taking over a file camera).
     pub epoch: Option<Timestamp>,
     /// Newer watchlists for this camera, taken between frames.

@@ -13,7 +13,7 @@ type PushSources = std::collections::HashMap<String, civitas_ingest::push::PushS
 #[derive(Debug)]
 pub struct Api {
     pub push_sources: PushSources,
-    pub console: Arc<civitas_api::Console>,
+    pub console: Arc<civitas_api::CommandCentre>,
     pub stop: tokio::sync::oneshot::Sender<()>,
     /// Stops the webhook deliverers.
     pub hooks_stop: tokio::sync::watch::Sender<bool>,
@@ -58,7 +58,7 @@ pub fn start_api(
         );
     }
     let key = civitas_audit::AuditKey::load_or_create(&cfg.store.audit_key)?;
-    let mut console = civitas_api::Console::new(
+    let mut console = civitas_api::CommandCentre::new(
         store.clone(),
         clock.clone(),
         engine::review_policy(cfg),

@@ -54,7 +54,7 @@ pub fn start(
     cfg: &Config,
     rt: &tokio::runtime::Runtime,
     store: &Store,
-    console: Arc<civitas_api::Console>,
+    console: Arc<civitas_api::CommandCentre>,
 ) -> Result<(Recordings, HashMap<String, RecorderInput>)> {
     let dir = cfg.recording.dir.clone();
     let mut out = Recordings {
@@ -164,7 +164,7 @@ async fn repair(dir: &Path, store: &Store) -> Result<()> {
 async fn index(
     mut rx: tokio::sync::mpsc::UnboundedReceiver<(String, Notice)>,
     store: Store,
-    console: Arc<civitas_api::Console>,
+    console: Arc<civitas_api::CommandCentre>,
     dir: PathBuf,
     budget: i64,
     max_age: Option<i64>,
@@ -194,7 +194,7 @@ async fn index(
 
 async fn note(
     store: &Store,
-    console: &civitas_api::Console,
+    console: &civitas_api::CommandCentre,
     dir: &Path,
     camera: &str,
     n: Notice,

@@ -4,7 +4,7 @@
 
 use crate::bridge;
 use crate::recording::Recordings;
-use civitas_api::Console;
+use civitas_api::CommandCentre;
 use civitas_base::Clock;
 use civitas_model::{Candidate, PlatePass};
 use civitas_pipeline::Event;
@@ -37,7 +37,7 @@ pub enum Stored<'a> {
 /// stored to the command centre.
 pub struct Writer<'a> {
     pub store: &'a Store,
-    pub console: &'a Console,
+    pub console: &'a CommandCentre,
     pub policy: &'a ReviewPolicy,
     pub retention: &'a PlateRetention,
     pub recordings: Option<&'a Recordings>,

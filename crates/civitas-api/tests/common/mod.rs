@@ -6,7 +6,7 @@
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use civitas_api::{ApiState, Console, Settings, router};
+use civitas_api::{ApiState, CommandCentre, Settings, router};
 use civitas_audit::AuditKey;
 use civitas_auth::{Actor, Role};
 use civitas_base::{SimClock, Timestamp};
@@ -22,7 +22,7 @@ pub struct Fixture {
     pub _db: civitas_store::testing::TestStore,
     pub app: axum::Router,
     pub doc: utoipa::openapi::OpenApi,
-    pub console: Arc<Console>,
+    pub console: Arc<CommandCentre>,
     pub clock: SimClock,
     pub store: Store,
 }
@@ -52,7 +52,7 @@ pub async fn fixture(n: usize) -> Fixture {
 }
 
 /// [`fixture`], with the console adjusted by `setup` before it serves.
-pub async fn fixture_with(n: usize, setup: impl FnOnce(&mut Console)) -> Fixture {
+pub async fn fixture_with(n: usize, setup: impl FnOnce(&mut CommandCentre)) -> Fixture {
     let db = civitas_store::testing::TestStore::new("api").await.unwrap();
     let key = Arc::new(AuditKey::from_seed([9; 32]));
     let store = db.open().await.unwrap().with_audit_key(key.clone());
@@ -128,7 +128,7 @@ pub async fn fixture_with(n: usize, setup: impl FnOnce(&mut Console)) -> Fixture
             .unwrap();
     }
     let clock = SimClock::at(Timestamp(T0 + 1000));
-    let mut console = Console::new(
+    let mut console = CommandCentre::new(
         store.clone(),
         Arc::new(clock.clone()),
         ReviewPolicy::default(),
