@@ -2,10 +2,10 @@
 
 use crate::bad;
 use civitas_base::Result;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Number-plate recognition (for cameras with `anpr = true`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AnprConfig {
     /// Plate format presets to accept (`EC`, `BO`, `CO`, `PE`, `AR`, `BR`, `CL`,

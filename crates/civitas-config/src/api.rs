@@ -2,10 +2,10 @@
 
 use crate::bad;
 use civitas_base::Result;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// The HTTP service: the command centre (API and web console) and snapshot push.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ApiConfig {
     /// Address and port to listen on. Default `127.0.0.1:8080` (this machine only).

@@ -2,12 +2,12 @@
 
 use crate::bad;
 use civitas_base::Result;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// The bus between workers and the store writer. `civitas run` (one
 /// machine) always uses the in-process bus; `civitas worker` and
 /// `civitas serve` use NATS JetStream with these settings.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BusConfig {
     /// NATS server. Default `nats://127.0.0.1:4222`.

@@ -2,13 +2,13 @@
 
 use crate::bad;
 use civitas_base::Result;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// The `url` of a camera that pushes snapshots over HTTP instead of streaming.
 pub const PUSH_URL: &str = "push";
 
 /// A camera. `purpose` and `owner` are shown to operators and in the transparency report.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct CameraConfig {
     /// Short unique id, letters, digits, `-` and `_`.

@@ -3,10 +3,10 @@
 
 use crate::{bad, id_ok};
 use civitas_base::Result;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Emergency incidents.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct IncidentsConfig {
     /// The region this centre serves, `[south, west, north, east]` in
@@ -26,7 +26,7 @@ impl Default for IncidentsConfig {
 }
 
 /// An incident type (`[[incident_type]]`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct IncidentTypeConfig {
     /// Short id, letters, digits, - or _ (e.g. `robbery`).
@@ -46,7 +46,7 @@ fn default_priority() -> u8 {
 }
 
 /// A unit (`[[unit]]`): a patrol car, an ambulance, a fire engine.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct UnitConfig {
     /// Call sign, e.g. `P-11`.

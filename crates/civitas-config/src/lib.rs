@@ -9,7 +9,7 @@
 //! when it and the fields the parser accepts differ.
 
 use civitas_base::{Error, Result};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 pub mod anpr;
@@ -39,7 +39,7 @@ pub use vision::{DetectorKind, VisionConfig};
 pub use webhook::WebhookConfig;
 
 /// The whole configuration.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     #[serde(default)]

@@ -2,12 +2,12 @@
 
 use crate::bad;
 use civitas_base::Result;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Events published to an MQTT broker (off by default) for home-automation
 /// and VMS integrations. Payloads carry no names, entry ids or images: only
 /// that a candidate occurred on a camera, its review status, and camera health.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MqttConfig {
     /// Publish at all. Default false.

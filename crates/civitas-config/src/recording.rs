@@ -2,11 +2,11 @@
 
 use crate::bad;
 use civitas_base::Result;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
 /// Recording of RTSP cameras (the encoded stream as received, no re-encoding).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RecordingConfig {
     /// Where recordings are written, one folder per camera. Default `var/recordings`.

@@ -1,9 +1,9 @@
 //! `[retention]`: how long each class of data is kept.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// How long each data class is kept, in days (absent or negative: kept until deleted by hand).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RetentionConfig {
     /// Candidates nobody reviewed. Default 7.

@@ -2,10 +2,10 @@
 
 use crate::bad;
 use civitas_base::Result;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Human review of candidates.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ReviewConfig {
     /// Different people who must confirm a face candidate. Default 2; cannot be less than 2.

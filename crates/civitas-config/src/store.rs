@@ -2,11 +2,11 @@
 
 use crate::bad;
 use civitas_base::Result;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
 /// Where data is kept.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreConfig {
     /// SQLite database file. Default `var/civitas.db`. Unused when `url` is set.

@@ -2,11 +2,11 @@
 
 use crate::bad;
 use civitas_base::Result;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
 /// Which face detector to run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DetectorKind {
     /// SCRFD (InsightFace weights: non-commercial research terms). Finds small faces well.
@@ -16,7 +16,7 @@ pub enum DetectorKind {
 }
 
 /// Models and matching.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct VisionConfig {
     /// Folder holding the installed models. Default `var/models`.

@@ -2,12 +2,12 @@
 
 use crate::{bad, id_ok};
 use civitas_base::{Error, Result};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
 /// A webhook (`[[webhook]]`): incident and unit events POSTed, signed with
 /// HMAC-SHA256, retried with backoff until acknowledged.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookConfig {
     pub name: String,
