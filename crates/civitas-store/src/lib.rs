@@ -17,7 +17,7 @@
 //! - [`users`]: users and login; [`review`]: the two-person review rule;
 //! - [`watchlist`], [`candidates`]: enrolment under a legal basis, matches stored once;
 //! - [`plates`] (hotlists, plate reads), [`camera_events`], [`recordings`];
-//! - [`incidents`], [`units`], [`outbox`] (events for webhooks);
+//! - [`outbox`] (events for webhooks), [`incidents`], [`units`];
 //! - [`legal`]: legal-basis refusal and legal holds;
 //! - [`retention`] (above everything it sweeps) and [`report`] (counts);
 //! - [`views`]: what the command centre reads (candidates, entries, tokens).
