@@ -36,7 +36,26 @@ fn body_for(path: &str) -> Option<Vec<u8>> {
 async fn every_route_refuses_anonymous_callers_and_roles_without_its_permission() {
     let f = fixture(1).await;
     let mut checked = 0;
+    let mut denied = 0;
     let mut public = Vec::new();
+    // One session and one bearer token for each role.
+    let mut sessions = std::collections::HashMap::new();
+    let mut tokens = std::collections::HashMap::new();
+    for role in Role::ALL {
+        sessions.insert(role, login(&f.app, user_of(role)).await);
+        let token = f
+            .store
+            .create_token(&admin(), user_of(role), "matrix", None, Timestamp(T0))
+            .await
+            .unwrap();
+        tokens.insert(
+            role,
+            Who {
+                bearer: Some(token),
+                ..Default::default()
+            },
+        );
+    }
     for (path, item) in &f.doc.paths.paths {
         for (method, op) in [
             ("GET", &item.get),
@@ -90,42 +109,45 @@ async fn every_route_refuses_anonymous_callers_and_roles_without_its_permission(
                 continue; // any logged-in user (the session itself)
             };
             let need = Permission::parse(need).unwrap();
-            let lacking = Role::ALL
-                .into_iter()
-                .find(|r| !r.can(need))
-                .unwrap_or_else(|| {
-                    panic!("every role has {need:?}; {method} {path} cannot be tested")
-                });
-            let who = login(&f.app, user_of(lacking)).await;
-            let r = call(&f.app, method, &uri, &who, send_body.clone()).await;
-            assert_eq!(
-                r.status,
-                StatusCode::FORBIDDEN,
-                "{method} {path} as {} ({}) lacking {}: {} {}",
-                user_of(lacking),
-                lacking.name(),
-                need.name(),
-                r.status,
-                r.message()
-            );
-            assert!(
-                r.message()
-                    .contains(&format!("lacks the {} permission", need.name()))
-                    || r.message().contains(&format!("lacks {}", need.name())),
-                "{method} {path}: the refusal should name the permission: {}",
-                r.message()
-            );
-            // And a role that has it gets past authorisation.
-            let allowed = Role::ALL.into_iter().find(|r| r.can(need)).unwrap();
-            let who = login(&f.app, user_of(allowed)).await;
-            let r = call(&f.app, method, &uri, &who, send_body).await;
-            assert!(
-                r.status != StatusCode::FORBIDDEN && r.status != StatusCode::UNAUTHORIZED,
-                "{method} {path} refused {} who has {}: {}",
-                allowed.name(),
-                need.name(),
-                r.message()
-            );
+            // The whole matrix: every role, by session and by bearer token.
+            for role in Role::ALL {
+                for who in [&sessions[&role], &tokens[&role]] {
+                    let r = call(&f.app, method, &uri, who, send_body.clone()).await;
+                    let how = if who.bearer.is_some() {
+                        "token"
+                    } else {
+                        "session"
+                    };
+                    if role.can(need) {
+                        assert!(
+                            r.status != StatusCode::FORBIDDEN
+                                && r.status != StatusCode::UNAUTHORIZED,
+                            "{method} {path} refused {} ({how}) who has {}: {}",
+                            role.name(),
+                            need.name(),
+                            r.message()
+                        );
+                        continue;
+                    }
+                    assert_eq!(
+                        r.status,
+                        StatusCode::FORBIDDEN,
+                        "{method} {path} as {} ({how}) lacking {}: {} {}",
+                        role.name(),
+                        need.name(),
+                        r.status,
+                        r.message()
+                    );
+                    assert!(
+                        r.message()
+                            .contains(&format!("lacks the {} permission", need.name()))
+                            || r.message().contains(&format!("lacks {}", need.name())),
+                        "{method} {path}: the refusal should name the permission: {}",
+                        r.message()
+                    );
+                    denied += 1;
+                }
+            }
             checked += 1;
         }
     }
@@ -135,6 +157,7 @@ async fn every_route_refuses_anonymous_callers_and_roles_without_its_permission(
         "only login is public"
     );
     assert!(checked >= 16, "only {checked} routes were checked");
+    assert!(denied >= 60, "only {denied} refusals were checked");
     // Nothing was confirmed or rejected by a refused caller.
     let c = f.store.candidate_view(&admin_viewer(), 1).await.unwrap();
     assert!(
@@ -786,4 +809,36 @@ async fn a_plate_hit_is_reviewed_by_one_person_and_plate_searches_need_a_justifi
     );
     let search = log.iter().find(|e| e.action == "plate.search").unwrap();
     assert_eq!(search.justification, "case DN-7");
+}
+
+/// The authorisation matrix above walks the OpenAPI document; a route added
+/// to the router without it (a plain `.route(...)`) would escape the matrix.
+/// Only the web console's page and its static assets are served that way.
+#[test]
+fn every_route_but_the_web_console_is_in_the_openapi_document() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut plain = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let text = std::fs::read_to_string(e.path()).unwrap();
+        for (i, line) in text.lines().enumerate() {
+            for other in [".nest(", ".merge(", ".route_service(", ".nest_service("] {
+                assert!(
+                    !line.contains(other),
+                    "{}:{}: {other} adds routes the matrix cannot see",
+                    e.path().display(),
+                    i + 1
+                );
+            }
+            for part in line.split(".route(").skip(1) {
+                let path = part.split('"').nth(1).unwrap_or(part);
+                plain.push((path.to_owned(), format!("{}:{}", e.path().display(), i + 1)));
+            }
+        }
+    }
+    let paths: Vec<&str> = plain.iter().map(|(p, _)| p.as_str()).collect();
+    assert_eq!(
+        paths,
+        ["/", "/assets/{*path}"],
+        "routes outside the OpenAPI document (and so outside the authorisation matrix): {plain:?}"
+    );
 }
