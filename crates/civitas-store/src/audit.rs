@@ -426,8 +426,8 @@ impl Store {
         Ok(seq)
     }
 
-    /// Appends many entries in one transaction (one signed head per entry, as
-    /// always). For bursts, imports and benchmarks.
+    /// Appends many entries in one transaction, with one signed head for
+    /// the batch (covering all of them). For bursts, imports and benchmarks.
     pub async fn audit_batch(&self, now: Timestamp, records: &[AuditRecord]) -> Result<()> {
         if records.is_empty() {
             return Ok(());
