@@ -883,3 +883,51 @@ async fn a_remote_witness_keeps_heads_and_alarms_on_a_cut_or_emptied_log() {
     let _ = stop.send(());
     server.await.unwrap().unwrap();
 }
+
+/// No bearer token is valid forever: one past its days is refused (401,
+/// in words), the refusal is audited, and a token cannot be made for longer
+/// than the limit or for no time at all.
+#[tokio::test]
+async fn an_expired_token_is_refused_and_no_token_is_valid_forever() {
+    let f = fixture(1).await;
+    let token = f
+        .store
+        .create_token_for_days(&admin(), "olga", "cad-link", None, 1, Timestamp(T0))
+        .await
+        .unwrap();
+    let who = Who {
+        bearer: Some(token),
+        ..Default::default()
+    };
+    let r = call(&f.app, "GET", "/api/v1/candidates", &who, None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.message());
+    // A day later (the fixture's clock starts 1 s after T0).
+    f.clock.advance_ms(86_400_000);
+    let r = call(&f.app, "GET", "/api/v1/candidates", &who, None).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.message());
+    assert!(r.message().contains("expired"), "{}", r.message());
+    let refused = f
+        .store
+        .audit_entries(0, 1_000_000, "token.refused")
+        .await
+        .unwrap();
+    assert!(
+        refused.iter().any(|e| e.details.contains("expired")),
+        "the refusal is audited: {refused:?}"
+    );
+    for days in [0, -1, civitas_store::TOKEN_MAX_DAYS + 1] {
+        let e = f
+            .store
+            .create_token_for_days(&admin(), "olga", "forever", None, days, Timestamp(T0))
+            .await
+            .unwrap_err();
+        assert!(e.message().contains("field `days`"), "{}", e.message());
+    }
+    // The list says when each token expires.
+    let listed = f.store.tokens(&admin()).await.unwrap();
+    assert!(
+        listed
+            .iter()
+            .any(|t| t.label == "cad-link" && t.expires_at_ms == T0 + 86_400_000)
+    );
+}

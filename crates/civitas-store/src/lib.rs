@@ -57,7 +57,10 @@ pub use retention::{RetentionPolicy, SweepReport};
 pub use review::{Decision, ReviewOutcome, ReviewPolicy};
 pub use units::{UnitSpec, UnitView};
 pub use users::UserRecord;
-pub use views::{BasisView, CandidateView, EntryView, ReviewRecord, TokenActor, TokenView};
+pub use views::{
+    BasisView, CandidateView, EntryView, ReviewRecord, TOKEN_DEFAULT_DAYS, TOKEN_MAX_DAYS,
+    TokenActor, TokenView,
+};
 pub use watchlist::StoredEntry;
 pub(crate) use watchlist::insert_basis;
 

@@ -80,8 +80,15 @@ pub struct TokenView {
     pub label: String,
     pub only: Option<Vec<String>>,
     pub created_at_ms: i64,
+    /// After this the token is refused (Unix ms).
+    pub expires_at_ms: i64,
     pub revoked: bool,
 }
+
+/// How long a token is valid unless said otherwise.
+pub const TOKEN_DEFAULT_DAYS: i64 = 365;
+/// The longest a token may be valid.
+pub const TOKEN_MAX_DAYS: i64 = 3650;
 
 /// Who a bearer token acts as.
 #[derive(Debug, Clone)]
@@ -398,6 +405,7 @@ impl Store {
 
     /// Creates a bearer token acting as `username`, optionally narrowed to
     /// `only`; returns the token (shown once; only its SHA-256 is stored).
+    /// A token valid for [`TOKEN_DEFAULT_DAYS`].
     pub async fn create_token(
         &self,
         by: &Actor,
@@ -406,7 +414,27 @@ impl Store {
         only: Option<&[Permission]>,
         now: Timestamp,
     ) -> Result<String> {
+        self.create_token_for_days(by, username, label, only, TOKEN_DEFAULT_DAYS, now)
+            .await
+    }
+
+    /// A token valid for `days` (1 to [`TOKEN_MAX_DAYS`]): no token is valid forever.
+    pub async fn create_token_for_days(
+        &self,
+        by: &Actor,
+        username: &str,
+        label: &str,
+        only: Option<&[Permission]>,
+        days: i64,
+        now: Timestamp,
+    ) -> Result<String> {
         by.require(Permission::ManageUsers)?;
+        if !(1..=TOKEN_MAX_DAYS).contains(&days) {
+            return Err(Error::invalid(format!(
+                "field `days`: {days} is outside 1..{TOKEN_MAX_DAYS} (a token is valid for a set time)"
+            )));
+        }
+        let expires_at_ms = now.0 + days * 86_400_000;
         if label.trim().is_empty() {
             return Err(Error::invalid(
                 "field `label`: say what the token is for (e.g. \"prometheus\")",
@@ -436,13 +464,14 @@ impl Store {
             .transpose()
             .map_err(|e| Error::internal(e.to_string()))?;
         let id: i64 = sqlx::query(
-            "INSERT INTO api_token (user_id, label, token_sha256, only_json, created_at_ms) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+            "INSERT INTO api_token (user_id, label, token_sha256, only_json, created_at_ms, expires_at_ms) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
         )
         .bind(user_id)
         .bind(label.trim())
         .bind(civitas_auth::token_sha256(&token).to_vec())
         .bind(&only_json)
         .bind(now.0)
+        .bind(expires_at_ms)
         .one(&mut *tx, "storing the token").await?
         .get("id");
         append(
@@ -450,7 +479,7 @@ impl Store {
             self.key()?,
             now,
             &AuditRecord::new(&by.username, "token.create", format!("token:{id}")).details(
-                serde_json::json!({"user": username, "label": label.trim(), "only": only.map(|o| o.iter().map(|p| p.name()).collect::<Vec<_>>())}),
+                serde_json::json!({"user": username, "label": label.trim(), "only": only.map(|o| o.iter().map(|p| p.name()).collect::<Vec<_>>()), "expires_at_ms": expires_at_ms}),
             ),
         )
         .await?;
@@ -488,7 +517,7 @@ impl Store {
     pub async fn tokens(&self, by: &Actor) -> Result<Vec<TokenView>> {
         by.require(Permission::ManageUsers)?;
         let rows = sqlx::query(
-            "SELECT t.id, u.username, t.label, t.only_json, t.created_at_ms,
+            "SELECT t.id, u.username, t.label, t.only_json, t.created_at_ms, t.expires_at_ms,
                     CASE WHEN t.revoked_at_ms IS NULL THEN 0 ELSE 1 END AS revoked
              FROM api_token t JOIN app_user u ON u.id = t.user_id ORDER BY t.id",
         )
@@ -504,6 +533,7 @@ impl Store {
                     .get::<Option<String>, _>("only_json")
                     .and_then(|s| serde_json::from_str(&s).ok()),
                 created_at_ms: r.get("created_at_ms"),
+                expires_at_ms: r.get::<Option<i64>, _>("expires_at_ms").unwrap_or(0),
                 revoked: r.get::<i64, _>("revoked") != 0,
             })
             .collect())
@@ -518,15 +548,19 @@ impl Store {
         now: Timestamp,
     ) -> Result<TokenActor> {
         let row = sqlx::query(
-            "SELECT t.id, t.only_json, CASE WHEN t.revoked_at_ms IS NULL THEN 0 ELSE 1 END AS revoked, u.username, u.role, u.scope_json, u.disabled
+            "SELECT t.id, t.only_json, CASE WHEN t.revoked_at_ms IS NULL THEN 0 ELSE 1 END AS revoked, t.expires_at_ms, u.username, u.role, u.scope_json, u.disabled
              FROM api_token t JOIN app_user u ON u.id = t.user_id WHERE t.token_sha256 = $1",
         )
         .bind(sha256.to_vec())
         .optional(&self.pool, "reading tokens").await?
         .ok_or_else(|| Error::new(ErrorKind::Unauthenticated, "unknown bearer token"))?;
         let (id, username): (i64, String) = (row.get("id"), row.get("username"));
+        // No token is valid forever: one without an expiry is refused too.
+        let expires: Option<i64> = row.get("expires_at_ms");
         let refusal = if row.get::<i64, _>("revoked") != 0 {
             Some("this token was revoked")
+        } else if expires.is_none_or(|e| e <= now.0) {
+            Some("this token expired")
         } else if row.get::<i64, _>("disabled") != 0 {
             Some("the token's user is disabled")
         } else {

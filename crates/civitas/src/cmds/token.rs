@@ -19,6 +19,9 @@ pub enum Cmd {
         /// Narrow the token to these permissions (e.g. read_metrics); all of the user's when absent.
         #[arg(long, num_args = 1..)]
         only: Vec<String>,
+        /// Days the token is valid (1 to 3650); no token is valid forever.
+        #[arg(long, default_value_t = civitas_store::TOKEN_DEFAULT_DAYS)]
+        days: i64,
     },
     /// List tokens (never the tokens themselves).
     List,
@@ -34,22 +37,26 @@ pub fn main(config: &std::path::Path, user: Option<&str>, c: Cmd) -> Result<()> 
                 for_user,
                 label,
                 only,
+                days,
             } => {
                 let only = only
                     .iter()
                     .map(|p| civitas_auth::Permission::parse(p))
                     .collect::<civitas_base::Result<Vec<_>>>()?;
                 let token = store
-                    .create_token(
+                    .create_token_for_days(
                         &actor,
                         &for_user,
                         &label,
                         (!only.is_empty()).then_some(only.as_slice()),
+                        days,
                         SystemClock.now(),
                     )
                     .await?;
                 println!("token: {token}");
-                eprintln!("Shown once: send it as `Authorization: Bearer TOKEN`.");
+                eprintln!(
+                    "Shown once: send it as `Authorization: Bearer TOKEN`. Valid for {days} day(s)."
+                );
             }
             Cmd::List => {
                 for t in store.tokens(&actor).await? {
