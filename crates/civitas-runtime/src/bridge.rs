@@ -7,7 +7,7 @@ use civitas_model::{CameraState, Candidate};
 use civitas_pipeline::Event;
 
 /// Feeds a bus event to the command centre: camera table, metrics, live push.
-pub fn to_console(c: &CommandCentre, ev: &Event, clock: &dyn Clock) {
+pub fn to_command_centre(c: &CommandCentre, ev: &Event, clock: &dyn Clock) {
     let camera_event = |id: &str| {
         if let Some(cam) = c.live.cameras().into_iter().find(|x| x.id == id) {
             c.live.publish(LiveEvent {
@@ -109,7 +109,7 @@ pub fn to_console(c: &CommandCentre, ev: &Event, clock: &dyn Clock) {
 }
 
 /// Announces a stored candidate to the console.
-pub fn candidate_to_console(c: &CommandCentre, cand: &Candidate, store_s: f64, clock: &dyn Clock) {
+pub fn announce_candidate(c: &CommandCentre, cand: &Candidate, store_s: f64, clock: &dyn Clock) {
     let l = [("camera", cand.camera.0.as_str())];
     c.metrics.inc("civitas_camera_candidates_total", &l, 1.0);
     c.metrics.observe(

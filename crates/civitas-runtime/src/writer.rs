@@ -73,7 +73,7 @@ impl Writer<'_> {
         {
             return Ok(Applied::Repeat);
         }
-        bridge::to_console(console, &ev, self.clock);
+        bridge::to_command_centre(console, &ev, self.clock);
         Ok(match ev {
             Event::Candidate(mut c) => {
                 trigger(&c.camera.0, c.frame_time.0);
@@ -84,7 +84,7 @@ impl Writer<'_> {
                     Some(id) => {
                         c.id = Some(id);
                         show(Stored::Candidate(&c));
-                        bridge::candidate_to_console(console, &c, store_s, self.clock);
+                        bridge::announce_candidate(console, &c, store_s, self.clock);
                         Applied::Stored
                     }
                     None => {
@@ -108,7 +108,7 @@ impl Writer<'_> {
                 show(Stored::Pass(&p));
                 match (cand, &p.hit) {
                     (Some(id), Some(hit)) => {
-                        bridge::candidate_to_console(
+                        bridge::announce_candidate(
                             console,
                             &crate::engine::plate_candidate(&p, hit, id),
                             store_s,

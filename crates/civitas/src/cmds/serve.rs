@@ -14,7 +14,7 @@ use anyhow::{Context, Result};
 use civitas_base::ErrorKind;
 use civitas_base::{Clock, SystemClock};
 use civitas_nats::{Handled, Nats, consume};
-use civitas_runtime::bridge::to_console;
+use civitas_runtime::bridge::to_command_centre;
 use civitas_runtime::engine;
 use civitas_runtime::http::{Api, start_api};
 use civitas_runtime::writer::{Applied, Writer};
@@ -99,7 +99,7 @@ pub fn main(config: &Path, a: Args) -> Result<()> {
             };
             while let Some(m) = sub.next().await {
                 if let Ok(ev) = civitas_nats::wire::decode(&m.payload) {
-                    to_console(&console, &ev, clock.as_ref());
+                    to_command_centre(&console, &ev, clock.as_ref());
                 }
             }
         })
