@@ -687,12 +687,7 @@ async fn a_plate_hit_is_reviewed_by_one_person_and_plate_searches_need_a_justifi
         format: Some("EC".into()),
         confidence: 0.97,
         frames: 5,
-        bbox: BBox {
-            x0: 1.0,
-            y0: 2.0,
-            x1: 90.0,
-            y1: 30.0,
-        },
+        bbox: BBox::new(1.0, 2.0, 90.0, 30.0),
         first_seen: now,
         last_seen: now,
         offset_ms: 0,

@@ -968,12 +968,7 @@ fn bench_candidate(entry: EntryId, i: usize, now: Timestamp) -> civitas_model::C
         entry_name: "bench".into(),
         distance: 0.3,
         detector_score: 0.9,
-        bbox: civitas_model::BBox {
-            x0: 0.0,
-            y0: 0.0,
-            x1: 10.0,
-            y1: 10.0,
-        },
+        bbox: civitas_model::BBox::new(0.0, 0.0, 10.0, 10.0),
         frame_time: Timestamp(now.0 + i as i64),
         offset_ms: 0,
         crop_jpeg: vec![0u8; 6_000],

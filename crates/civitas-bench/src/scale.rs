@@ -335,12 +335,7 @@ fn run_one(a: &Args, workers: usize) -> Result<Figures> {
                     }
                     let (x, y) = (rng.unit() * 560.0, rng.unit() * 280.0);
                     let face = FaceDetection {
-                        bbox: BBox {
-                            x0: x,
-                            y0: y,
-                            x1: x + 60.0,
-                            y1: y + 60.0,
-                        },
+                        bbox: BBox::new(x, y, x + 60.0, y + 60.0),
                         landmarks: Landmarks5([
                             [x + 20.0, y + 25.0],
                             [x + 40.0, y + 25.0],

@@ -22,6 +22,10 @@ pub struct BBox {
 }
 
 impl BBox {
+    pub fn new(x0: f32, y0: f32, x1: f32, y1: f32) -> BBox {
+        BBox { x0, y0, x1, y1 }
+    }
+
     pub fn width(&self) -> f32 {
         (self.x1 - self.x0).max(0.0)
     }

@@ -50,12 +50,7 @@ mod tests {
             entry_name: "Alice".into(),
             distance: 0.3,
             detector_score: 0.8,
-            bbox: BBox {
-                x0: 1.0,
-                y0: 2.0,
-                x1: 3.0,
-                y1: 4.0,
-            },
+            bbox: BBox::new(1.0, 2.0, 3.0, 4.0),
             frame_time: Timestamp(1_700_000_000_000),
             offset_ms: 400,
             crop_jpeg: vec![0xff, 0xd8, b'\n', 0, 7],

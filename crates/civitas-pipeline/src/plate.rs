@@ -399,12 +399,7 @@ mod tests {
 
     #[test]
     fn a_vehicle_standing_still_is_read_once() {
-        let b = BBox {
-            x0: 100.0,
-            y0: 200.0,
-            x1: 180.0,
-            y1: 225.0,
-        };
+        let b = BBox::new(100.0, 200.0, 180.0, 225.0);
         let moved = BBox { x0: 400.0, ..b };
         let mut recent = Vec::new();
         assert!(!still_standing(

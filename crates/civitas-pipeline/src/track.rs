@@ -180,12 +180,7 @@ mod tests {
     use super::*;
 
     fn bx(x: f32) -> BBox {
-        BBox {
-            x0: x,
-            y0: 10.0,
-            x1: x + 50.0,
-            y1: 70.0,
-        }
+        BBox::new(x, 10.0, x + 50.0, 70.0)
     }
 
     fn view(d: f32, x: f32) -> BestView {

@@ -166,12 +166,12 @@ impl Redactor {
 
 fn grow(b: &BBox, wx: f32, wy: f32) -> BBox {
     let (w, h) = (b.x1 - b.x0, b.y1 - b.y0);
-    BBox {
-        x0: b.x0 - w * wx,
-        y0: b.y0 - h * wy,
-        x1: b.x1 + w * wx,
-        y1: b.y1 + h * wy * 0.6,
-    }
+    BBox::new(
+        b.x0 - w * wx,
+        b.y0 - h * wy,
+        b.x1 + w * wx,
+        b.y1 + h * wy * 0.6,
+    )
 }
 
 /// Replaces a region with 5×5 blocks of its mean colour: nothing of a face's

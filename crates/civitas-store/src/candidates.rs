@@ -93,12 +93,7 @@ pub(crate) async fn mark_applied(
 pub(crate) fn parse_bbox(s: &str) -> Option<BBox> {
     let v: serde_json::Value = serde_json::from_str(s).ok()?;
     let f = |k: &str| v.get(k)?.as_f64().map(|x| x as f32);
-    Some(BBox {
-        x0: f("x0")?,
-        y0: f("y0")?,
-        x1: f("x1")?,
-        y1: f("y1")?,
-    })
+    Some(BBox::new(f("x0")?, f("y0")?, f("x1")?, f("y1")?))
 }
 
 impl Store {

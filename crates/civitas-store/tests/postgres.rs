@@ -107,12 +107,7 @@ fn cand(entry: i64, frame_ms: i64) -> Candidate {
         entry_name: "Alice".into(),
         distance: 0.3,
         detector_score: 0.9,
-        bbox: BBox {
-            x0: 0.0,
-            y0: 0.0,
-            x1: 10.0,
-            y1: 10.0,
-        },
+        bbox: BBox::new(0.0, 0.0, 10.0, 10.0),
         frame_time: Timestamp(frame_ms),
         offset_ms: 0,
         crop_jpeg: vec![1, 2, 3],

@@ -78,12 +78,7 @@ fn cand(entry: EntryId, camera: &str) -> Candidate {
         entry_name: "Alice".into(),
         distance: 0.31,
         detector_score: 0.9,
-        bbox: BBox {
-            x0: 1.0,
-            y0: 2.0,
-            x1: 3.0,
-            y1: 4.0,
-        },
+        bbox: BBox::new(1.0, 2.0, 3.0, 4.0),
         frame_time: t0(),
         offset_ms: 500,
         crop_jpeg: vec![1, 2, 3],

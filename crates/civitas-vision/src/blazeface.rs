@@ -120,12 +120,12 @@ impl BlazeFace {
                 let kp = |k: usize| [px(ax + b[4 + 2 * k] / n), py(ay + b[5 + 2 * k] / n)];
                 let mouth = kp(3);
                 found.push(FaceDetection {
-                    bbox: BBox {
-                        x0: px(cx - bw / 2.0),
-                        y0: py(cy - bh / 2.0),
-                        x1: px(cx + bw / 2.0),
-                        y1: py(cy + bh / 2.0),
-                    },
+                    bbox: BBox::new(
+                        px(cx - bw / 2.0),
+                        py(cy - bh / 2.0),
+                        px(cx + bw / 2.0),
+                        py(cy + bh / 2.0),
+                    ),
                     landmarks: Landmarks5([kp(0), kp(1), kp(2), mouth, mouth]),
                     score: 1.0 / (1.0 + (-logit).exp()),
                 });

@@ -70,23 +70,10 @@ impl TextBox {
     /// The axis-aligned box around it.
     pub fn bbox(&self) -> BBox {
         let k = self.corners();
-        let (mut b, mut first) = (
-            BBox {
-                x0: 0.0,
-                y0: 0.0,
-                x1: 0.0,
-                y1: 0.0,
-            },
-            true,
-        );
+        let (mut b, mut first) = (BBox::new(0.0, 0.0, 0.0, 0.0), true);
         for [x, y] in k {
             if first {
-                b = BBox {
-                    x0: x,
-                    y0: y,
-                    x1: x,
-                    y1: y,
-                };
+                b = BBox::new(x, y, x, y);
                 first = false;
             }
             b.x0 = b.x0.min(x);

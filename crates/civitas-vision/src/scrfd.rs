@@ -291,12 +291,12 @@ impl FaceDetector for Scrfd {
                     ((cell / cells) * stride) as f32,
                 );
                 let d = &boxes[idx * 4..idx * 4 + 4];
-                let bbox = BBox {
-                    x0: (cx - d[0] * s) * ratio,
-                    y0: (cy - d[1] * s) * ratio,
-                    x1: (cx + d[2] * s) * ratio,
-                    y1: (cy + d[3] * s) * ratio,
-                };
+                let bbox = BBox::new(
+                    (cx - d[0] * s) * ratio,
+                    (cy - d[1] * s) * ratio,
+                    (cx + d[2] * s) * ratio,
+                    (cy + d[3] * s) * ratio,
+                );
                 let k = &kps[idx * 10..idx * 10 + 10];
                 let mut lm = [[0.0f32; 2]; 5];
                 for (j, p) in lm.iter_mut().enumerate() {

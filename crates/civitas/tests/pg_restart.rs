@@ -75,12 +75,7 @@ fn cand(i: i64) -> Candidate {
         entry_name: "bench".into(),
         distance: 0.3,
         detector_score: 0.9,
-        bbox: BBox {
-            x0: 0.0,
-            y0: 0.0,
-            x1: 10.0,
-            y1: 10.0,
-        },
+        bbox: BBox::new(0.0, 0.0, 10.0, 10.0),
         frame_time: Timestamp(1_800_000_000_000 + i),
         offset_ms: i,
         crop_jpeg: vec![7; 2000],

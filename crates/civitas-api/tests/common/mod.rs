@@ -112,12 +112,7 @@ pub async fn fixture_with(n: usize, setup: impl FnOnce(&mut CommandCentre)) -> F
             entry_name: "Ana Example".into(),
             distance: 0.3,
             detector_score: 0.9,
-            bbox: BBox {
-                x0: 0.0,
-                y0: 0.0,
-                x1: 10.0,
-                y1: 10.0,
-            },
+            bbox: BBox::new(0.0, 0.0, 10.0, 10.0),
             frame_time: now,
             offset_ms: 0,
             crop_jpeg: jpeg(),

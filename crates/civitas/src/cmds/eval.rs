@@ -121,12 +121,7 @@ pub fn plate_truth(dir: &Path) -> Result<Vec<PlateTruth>> {
                 .map_err(|e| anyhow::anyhow!("{}: {e}", at()))?;
             out.push(PlateTruth {
                 file: dir.join(p[0]),
-                bbox: BBox {
-                    x0: n[0],
-                    y0: n[1],
-                    x1: n[0] + n[2],
-                    y1: n[1] + n[3],
-                },
+                bbox: BBox::new(n[0], n[1], n[0] + n[2], n[1] + n[3]),
                 text,
             });
         }
@@ -174,12 +169,7 @@ fn external_reads(path: &Path) -> Result<ExternalReads> {
             })
             .collect::<Result<_>>()?;
         by_file.entry(f[0].to_owned()).or_default().push((
-            BBox {
-                x0: n[0],
-                y0: n[1],
-                x1: n[2],
-                y1: n[3],
-            },
+            BBox::new(n[0], n[1], n[2], n[3]),
             f[6].to_owned(),
             n[4],
         ));
@@ -674,12 +664,7 @@ pub fn main(config: &Path, cmd: Cmd) -> Result<()> {
                             .with_context(|| format!("{} line {}: {v:?}", boxes.display(), i + 1))
                     })
                     .collect::<Result<_>>()?;
-                let b = BBox {
-                    x0: n[0],
-                    y0: n[1],
-                    x1: n[2],
-                    y1: n[3],
-                };
+                let b = BBox::new(n[0], n[1], n[2], n[3]);
                 match truth.iter_mut().find(|(k, _)| k == f[0]) {
                     Some((_, v)) => v.push(b),
                     None => truth.push((f[0].to_string(), vec![b])),
