@@ -81,11 +81,15 @@ impl Sessions {
     /// Whether the session with this key (SHA-256 of the cookie) is held
     /// and within its limits, without refreshing it (a stream kept open is
     /// not activity).
-    fn alive(&self, key: &[u8; 32], now: Timestamp, s: &Settings) -> bool {
-        self.lock().get(key).is_some_and(|x| {
-            now.0.saturating_sub(x.last_seen.0) <= s.session_idle_ms
-                && now.0.saturating_sub(x.created.0) <= s.session_max_ms
-        })
+    /// When the session began, if it is alive.
+    fn alive(&self, key: &[u8; 32], now: Timestamp, s: &Settings) -> Option<Timestamp> {
+        self.lock()
+            .get(key)
+            .filter(|x| {
+                now.0.saturating_sub(x.last_seen.0) <= s.session_idle_ms
+                    && now.0.saturating_sub(x.created.0) <= s.session_max_ms
+            })
+            .map(|x| x.created)
     }
 
     fn end(&self, id: &str) {
@@ -94,7 +98,7 @@ impl Sessions {
 
     /// The session's actor and CSRF token, refreshing its idle timer; an
     /// expired session is removed and refused in words.
-    fn touch(&self, id: &str, now: Timestamp, s: &Settings) -> Result<(Actor, String)> {
+    fn touch(&self, id: &str, now: Timestamp, s: &Settings) -> Result<(Actor, String, Timestamp)> {
         let key = civitas_auth::token_sha256(id);
         let mut map = self.lock();
         let Some(sess) = map.get_mut(&key) else {
@@ -123,7 +127,7 @@ impl Sessions {
             ));
         }
         sess.last_seen = now;
-        Ok((sess.actor.clone(), sess.csrf.clone()))
+        Ok((sess.actor.clone(), sess.csrf.clone(), sess.created))
     }
 
     /// Ends every session of `username` (after it is disabled).
@@ -370,13 +374,14 @@ impl Caller {
     pub async fn still_valid(&self, c: &CommandCentre) -> bool {
         let now = c.clock.now();
         match &self.credential {
-            Credential::Session(key) => {
-                c.sessions.alive(key, now, &c.settings)
-                    && c.store
-                        .user_enabled(&self.actor.username)
-                        .await
-                        .unwrap_or(false)
-            }
+            Credential::Session(key) => match c.sessions.alive(key, now, &c.settings) {
+                Some(started) => c
+                    .store
+                    .session_refusal(&self.actor.username, started)
+                    .await
+                    .is_ok_and(|why| why.is_none()),
+                None => false,
+            },
             Credential::Token(hash) => c.store.authenticate_token(hash, now).await.is_ok(),
         }
     }
@@ -462,12 +467,12 @@ impl FromRequestParts<ApiState> for Caller {
             )
             .into());
         };
-        let (actor, csrf) = c.sessions.touch(&id, now, &c.settings)?;
-        if !c.store.user_enabled(&actor.username).await? {
-            c.sessions.end_user(&actor.username);
+        let (actor, csrf, started) = c.sessions.touch(&id, now, &c.settings)?;
+        if let Some(why) = c.store.session_refusal(&actor.username, started).await? {
+            c.sessions.end(&id);
             return Err(Error::new(
                 ErrorKind::Unauthenticated,
-                format!("user {:?} is disabled; the session ended", actor.username),
+                format!("user {:?} {why}; the session ended", actor.username),
             )
             .into());
         }
@@ -650,7 +655,7 @@ pub async fn me(
         Via::Session => cookie(&headers, SESSION_COOKIE)
             .map(|id| c.sessions.touch(&id, c.clock.now(), &c.settings))
             .transpose()?
-            .map(|(_, csrf)| csrf),
+            .map(|(_, csrf, _)| csrf),
         Via::Token { .. } => None,
     };
     Ok(axum::Json(info(&caller.actor, csrf)))
@@ -678,6 +683,79 @@ pub async fn logout(
         format!("user:{}", caller.actor.username),
     ))
     .await?;
+    let mut r = StatusCode::NO_CONTENT.into_response();
+    r.headers_mut().insert(
+        header::SET_COOKIE,
+        set_cookie("", 0, c.settings.secure_cookie),
+    );
+    Ok(r)
+}
+
+/// A password change: the current password and the new one (12 to 1024 characters).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChange {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+/// Change your own password (a console session only, not a machine's
+/// token). The current password is checked; the change is audited either
+/// way; every session of the user ends, this one included (log in again).
+#[utoipa::path(post, path = "/api/v1/session/password", tag = "session",
+    request_body = PasswordChange,
+    security(("session" = [])),
+    responses(
+        (status = 204, description = "Changed; every session of the user ended"),
+        (status = 403, description = "The current password is wrong, or the CSRF token is missing or wrong", body = crate::ErrorBody),
+        (status = 429, description = "Too many wrong passwords for this user", body = crate::ErrorBody),
+    ))]
+pub async fn change_password(
+    State(st): State<ApiState>,
+    ClientIp(peer): ClientIp,
+    headers: HeaderMap,
+    caller: Caller,
+    body: crate::JsonBody<PasswordChange>,
+) -> std::result::Result<Response, ApiError> {
+    let c = console(&st)?;
+    if !matches!(caller.via, Via::Session) {
+        return Err(Error::new(
+            ErrorKind::PermissionDenied,
+            "a password is changed from a console session, not with a bearer token",
+        )
+        .into());
+    }
+    if body.len() > LOGIN_BODY_MAX * 2 {
+        return Err(Error::new(
+            ErrorKind::TooLarge,
+            format!(
+                "request body: a password change is at most {} bytes",
+                LOGIN_BODY_MAX * 2
+            ),
+        )
+        .into());
+    }
+    let req = body.parse()?;
+    let username = caller.actor.username.clone();
+    // Guesses at the current password share the login's limits for the
+    // name: a stolen session cannot try passwords faster than a login.
+    let ip = client_address(peer, &headers, &c.trusted_proxies);
+    let wait = c
+        .limiter
+        .reserve(&username, ip, c.clock.now(), &c.settings)?;
+    if wait > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(wait as u64)).await;
+    }
+    c.store
+        .change_password(
+            &username,
+            &req.current_password,
+            &req.new_password,
+            c.clock.now(),
+        )
+        .await?;
+    c.limiter.succeeded(&username, ip);
+    c.sessions.end_user(&username);
     let mut r = StatusCode::NO_CONTENT.into_response();
     r.headers_mut().insert(
         header::SET_COOKIE,

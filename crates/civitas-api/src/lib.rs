@@ -518,6 +518,7 @@ pub fn router(state: ApiState) -> (Router, utoipa::openapi::OpenApi) {
         .max(8 << 20);
     let (api, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(auth::login, auth::me, auth::logout))
+        .routes(routes!(auth::change_password))
         .routes(routes!(candidates::candidates))
         .routes(routes!(candidates::candidate))
         .routes(routes!(candidates::candidate_crop))

@@ -931,3 +931,135 @@ async fn an_expired_token_is_refused_and_no_token_is_valid_forever() {
             .any(|t| t.label == "cad-link" && t.expires_at_ms == T0 + 86_400_000)
     );
 }
+
+/// A password known to someone else can be changed by its owner or reset by
+/// an administrator, and every session begun before ends with it: a stolen
+/// session does not outlive the password. The current password is checked,
+/// guesses at it are audited, and a machine's token cannot change it.
+#[tokio::test]
+async fn a_changed_or_reset_password_ends_the_sessions_begun_before_it() {
+    let f = fixture(1).await;
+    let mine = login(&f.app, "olga").await;
+    let stolen = login(&f.app, "olga").await;
+    let change = |current: &str, new: &str| {
+        json(serde_json::json!({"current_password": current, "new_password": new}))
+    };
+    let path = "/api/v1/session/password";
+    // A wrong current password changes nothing and is audited.
+    let r = call(
+        &f.app,
+        "POST",
+        path,
+        &stolen,
+        change("guess-guess-1", "mine-now-mine-now"),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.message());
+    assert!(r.message().contains("current_password"), "{}", r.message());
+    let tries = f
+        .store
+        .audit_entries(0, 1_000_000, "user.password.change")
+        .await
+        .unwrap();
+    assert!(
+        tries
+            .iter()
+            .any(|e| e.actor == "olga" && e.details.contains("bad credentials"))
+    );
+    // Too short, and the same as before: refused.
+    let r = call(&f.app, "POST", path, &mine, change(PW, "short")).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.message());
+    let r = call(&f.app, "POST", path, &mine, change(PW, PW)).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.message());
+    // A bearer token cannot change its user's password.
+    let token = f
+        .store
+        .create_token(&admin(), "olga", "cad", None, Timestamp(T0))
+        .await
+        .unwrap();
+    let machine = Who {
+        bearer: Some(token),
+        ..Default::default()
+    };
+    let r = call(
+        &f.app,
+        "POST",
+        path,
+        &machine,
+        change(PW, "a-new-long-password"),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.message());
+    // The owner changes it: both sessions end, the old password is refused.
+    f.clock.advance_ms(1);
+    let new = "a-new-long-password";
+    let r = call(&f.app, "POST", path, &mine, change(PW, new)).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.message());
+    for who in [&mine, &stolen] {
+        let r = call(&f.app, "GET", "/api/v1/candidates", who, None).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.message());
+    }
+    let relogin = |pw: &str| json(serde_json::json!({"username": "olga", "password": pw}));
+    let r = call(
+        &f.app,
+        "POST",
+        "/api/v1/session",
+        &Who::default(),
+        relogin(PW),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.message());
+    let r = call(
+        &f.app,
+        "POST",
+        "/api/v1/session",
+        &Who::default(),
+        relogin(new),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.message());
+    let set = r.headers[axum::http::header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let again = Who {
+        cookie: Some(set.split(';').next().unwrap().to_owned()),
+        csrf: r.json()["csrf_token"].as_str().map(str::to_owned),
+        bearer: None,
+    };
+    let r = call(&f.app, "GET", "/api/v1/candidates", &again, None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.message());
+    // An administrator resets it (from the command line, another process):
+    // the session begun before ends on its next request, in words.
+    f.clock.advance_ms(1);
+    let hash = civitas_auth::hash_password("reset-by-the-administrator").unwrap();
+    f.store
+        .reset_password(&admin(), "olga", &hash, civitas_base::Clock::now(&f.clock))
+        .await
+        .unwrap();
+    let r = call(&f.app, "GET", "/api/v1/candidates", &again, None).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.message());
+    assert!(r.message().contains("changed password"), "{}", r.message());
+    let resets = f
+        .store
+        .audit_entries(0, 1_000_000, "user.password.reset")
+        .await
+        .unwrap();
+    assert!(
+        resets
+            .iter()
+            .any(|e| e.actor == "admin" && e.target == "user:olga")
+    );
+    // Only an administrator resets passwords.
+    let olga = civitas_auth::Actor {
+        username: "olga".into(),
+        role: civitas_auth::Role::Operator,
+        scope: vec!["*".into()],
+    };
+    assert!(
+        f.store
+            .reset_password(&olga, "sam", &hash, civitas_base::Clock::now(&f.clock))
+            .await
+            .is_err()
+    );
+}

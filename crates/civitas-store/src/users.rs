@@ -7,6 +7,17 @@ use civitas_auth::{Actor, Permission, Role};
 use civitas_base::{Error, ErrorKind, Result, Timestamp};
 use sqlx::Row;
 
+/// A new password: 12 to 1024 characters.
+pub fn check_new_password(p: &str) -> Result<()> {
+    let n = p.chars().count();
+    if !(12..=1024).contains(&n) {
+        return Err(Error::invalid(format!(
+            "field `new_password`: {n} characters; a password has 12 to 1024"
+        )));
+    }
+    Ok(())
+}
+
 /// A user as an administrator lists them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserRecord {
@@ -194,6 +205,117 @@ impl Store {
             )),
         };
         Ok((checked, outcome))
+    }
+
+    /// A user changes their own password: the current one is checked (the
+    /// same Argon2 work as a login), the new one must differ and be 12 to
+    /// 1024 characters. Audited either way (`user.password.change`, with the
+    /// outcome; never the passwords). Sessions started before the change
+    /// end ([`Store::session_refusal`]).
+    pub async fn change_password(
+        &self,
+        username: &str,
+        current: &str,
+        new: &str,
+        now: Timestamp,
+    ) -> Result<()> {
+        check_new_password(new)?;
+        if new == current {
+            return Err(Error::invalid(
+                "field `new_password`: it must differ from the current one",
+            ));
+        }
+        let (checked, outcome) = self.check_credentials(username, current).await?;
+        let record = |outcome: &str| {
+            AuditRecord::new(username, "user.password.change", format!("user:{username}"))
+                .details(serde_json::json!({"outcome": outcome}))
+        };
+        if let Err(e) = checked {
+            self.audit(now, record(outcome)).await?;
+            return Err(match outcome {
+                "bad credentials" => Error::new(
+                    ErrorKind::PermissionDenied,
+                    "field `current_password`: wrong password; nothing was changed",
+                ),
+                _ => e,
+            });
+        }
+        let hash = civitas_auth::hash_password(new)?;
+        self.set_password(username, &hash, now, record("changed"))
+            .await
+    }
+
+    /// An administrator sets a user's password (a forgotten one, or one
+    /// that may be known to someone else). Audited as `user.password.reset`;
+    /// the user's sessions end.
+    pub async fn reset_password(
+        &self,
+        by: &Actor,
+        username: &str,
+        new_hash: &str,
+        now: Timestamp,
+    ) -> Result<()> {
+        by.require(Permission::ManageUsers)?;
+        let record = AuditRecord::new(
+            &by.username,
+            "user.password.reset",
+            format!("user:{username}"),
+        );
+        self.set_password(username, new_hash, now, record).await
+    }
+
+    async fn set_password(
+        &self,
+        username: &str,
+        hash: &str,
+        now: Timestamp,
+        record: AuditRecord,
+    ) -> Result<()> {
+        let mut tx = self.begin_immediate().await?;
+        let n = sqlx::query(
+            "UPDATE app_user SET password_hash = $1, password_changed_at_ms = $2 WHERE username = $3",
+        )
+        .bind(hash)
+        .bind(now.0)
+        .bind(username)
+        .run(&mut *tx, "storing the password")
+        .await?
+        .rows_affected();
+        if n == 0 {
+            return Err(Error::not_found(format!(
+                "user {:?} does not exist",
+                bounded(username, 64)
+            )));
+        }
+        append(&mut tx, self.key()?, now, &record).await?;
+        tx.commit().await.map_err(db_err("committing the password"))
+    }
+
+    /// Why a console session of `username` started at `started` no longer
+    /// holds, if it does not: the user is gone or disabled, or their
+    /// password changed after the session began.
+    pub async fn session_refusal(
+        &self,
+        username: &str,
+        started: Timestamp,
+    ) -> Result<Option<&'static str>> {
+        let row = sqlx::query(
+            "SELECT disabled, password_changed_at_ms FROM app_user WHERE username = $1",
+        )
+        .bind(username)
+        .optional(&self.pool, "reading users")
+        .await?;
+        Ok(match row {
+            None => Some("no longer exists"),
+            Some(r) if r.get::<i64, _>("disabled") != 0 => Some("is disabled"),
+            Some(r)
+                if r.get::<Option<i64>, _>("password_changed_at_ms")
+                    .is_some_and(|at| at > started.0) =>
+            {
+                Some("changed password after this session began")
+            }
+            Some(_) => None,
+        })
     }
 
     /// Every user, by name.

@@ -29,6 +29,10 @@ pub enum UserCmd {
     },
     /// List users (no passwords).
     List,
+    /// Set a user's password (forgotten, or possibly known to someone else):
+    /// from CIVITAS_NEW_PASSWORD, or generated and printed once. Their console
+    /// sessions end.
+    ResetPassword { username: String },
     /// Disable a user; their past actions stay in the audit log.
     Disable {
         username: String,
@@ -130,6 +134,19 @@ pub fn user(config: &Path, user: Option<&str>, c: UserCmd) -> Result<()> {
                         serde_json::to_string(&u.scope).unwrap_or_default(),
                         if u.disabled { "\tDISABLED" } else { "" }
                     );
+                }
+            }
+            UserCmd::ResetPassword { username } => {
+                let (pw, generated) = new_password()?;
+                civitas_store::users::check_new_password(&pw)?;
+                let hash = civitas_auth::hash_password(&pw)?;
+                store
+                    .reset_password(&actor, &username, &hash, SystemClock.now())
+                    .await?;
+                if generated {
+                    println!("password of {username:?} reset: {pw} (shown once)");
+                } else {
+                    println!("password of {username:?} reset from CIVITAS_NEW_PASSWORD");
                 }
             }
             UserCmd::Disable { username, reason } => {
