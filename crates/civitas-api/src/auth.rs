@@ -609,11 +609,7 @@ pub async fn login(
         .into());
     }
     let ip = client_address(peer, &headers, &c.trusted_proxies);
-    let now = c.clock.now();
-    let wait = c.limiter.reserve(&req.username, ip, now, &c.settings)?;
-    if wait > 0 {
-        tokio::time::sleep(std::time::Duration::from_millis(wait as u64)).await;
-    }
+    throttle(c, &req.username, ip).await?;
     let now = c.clock.now();
     match c
         .store
@@ -683,12 +679,27 @@ pub async fn logout(
         format!("user:{}", caller.actor.username),
     ))
     .await?;
+    Ok(session_ended(c))
+}
+
+/// Reserves a password check for `user` from `ip` under the login limits,
+/// waiting as long as they say (a guess is never checked early).
+async fn throttle(c: &CommandCentre, user: &str, ip: Option<IpAddr>) -> Result<()> {
+    let wait = c.limiter.reserve(user, ip, c.clock.now(), &c.settings)?;
+    if wait > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(wait as u64)).await;
+    }
+    Ok(())
+}
+
+/// 204 with the session cookie cleared.
+fn session_ended(c: &CommandCentre) -> Response {
     let mut r = StatusCode::NO_CONTENT.into_response();
     r.headers_mut().insert(
         header::SET_COOKIE,
         set_cookie("", 0, c.settings.secure_cookie),
     );
-    Ok(r)
+    r
 }
 
 /// A password change: the current password and the new one (12 to 1024 characters).
@@ -740,12 +751,7 @@ pub async fn change_password(
     // Guesses at the current password share the login's limits for the
     // name: a stolen session cannot try passwords faster than a login.
     let ip = client_address(peer, &headers, &c.trusted_proxies);
-    let wait = c
-        .limiter
-        .reserve(&username, ip, c.clock.now(), &c.settings)?;
-    if wait > 0 {
-        tokio::time::sleep(std::time::Duration::from_millis(wait as u64)).await;
-    }
+    throttle(c, &username, ip).await?;
     c.store
         .change_password(
             &username,
@@ -756,12 +762,7 @@ pub async fn change_password(
         .await?;
     c.limiter.succeeded(&username, ip);
     c.sessions.end_user(&username);
-    let mut r = StatusCode::NO_CONTENT.into_response();
-    r.headers_mut().insert(
-        header::SET_COOKIE,
-        set_cookie("", 0, c.settings.secure_cookie),
-    );
-    Ok(r)
+    Ok(session_ended(c))
 }
 
 #[cfg(test)]

@@ -57,7 +57,9 @@ pub fn start_api(
             },
         );
     }
-    let key = civitas_audit::AuditKey::load_or_create(&cfg.store.audit_key)?;
+    let key = Arc::new(civitas_audit::AuditKey::load_or_create(
+        &cfg.store.audit_key,
+    )?);
     let mut console = civitas_api::CommandCentre::new(
         store.clone(),
         clock.clone(),
@@ -76,9 +78,7 @@ pub fn start_api(
     console.exporter = Some(Arc::new(crate::evidence::ConsoleExporter::new(
         cfg,
         store,
-        Arc::new(civitas_audit::AuditKey::load_or_create(
-            &cfg.store.audit_key,
-        )?),
+        key,
         rt.handle().clone(),
     )));
     rt.block_on(store.sync_units(&engine::unit_specs(cfg), clock.now()))?;

@@ -622,17 +622,7 @@ impl Store {
                 "incident {id} is closed; no unit can be sent to it"
             )));
         }
-        let u = sqlx::query("SELECT status, incident_id FROM unit WHERE id = $1")
-            .bind(unit)
-            .optional(&mut *tx, "reading the unit")
-            .await?
-            .ok_or_else(|| {
-                Error::not_found(format!(
-                    "no unit {unit:?} (units are declared in the config, [[unit]])"
-                ))
-            })?;
-        let ustatus = UnitStatus::parse(&u.get::<String, _>("status"))?;
-        let at: Option<i64> = u.get("incident_id");
+        let (ustatus, at) = crate::units::unit_state(&mut tx, unit).await?;
         match (ustatus, at) {
             (UnitStatus::OutOfService, _) => {
                 return Err(precondition(format!(

@@ -9,7 +9,7 @@ use civitas_auth::{Actor, Permission};
 use civitas_base::{Error, Result, Timestamp};
 use civitas_model::incident::{GeoPoint, UNIT_KINDS, UnitStatus};
 use serde::Serialize;
-use sqlx::Row;
+use sqlx::{AnyConnection, Row};
 
 /// A unit as the console and the map show it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -48,6 +48,27 @@ pub(crate) fn unit_from_row(r: &sqlx::any::AnyRow) -> Result<UnitView> {
         position_at_ms: r.get("position_at_ms"),
         updated_at_ms: r.get("updated_at_ms"),
     })
+}
+
+/// A unit's status and the incident it is assigned to; an unknown unit is
+/// refused in words.
+pub(crate) async fn unit_state(
+    conn: &mut AnyConnection,
+    unit: &str,
+) -> Result<(UnitStatus, Option<i64>)> {
+    let u = sqlx::query("SELECT status, incident_id FROM unit WHERE id = $1")
+        .bind(unit)
+        .optional(&mut *conn, "reading the unit")
+        .await?
+        .ok_or_else(|| {
+            Error::not_found(format!(
+                "no unit {unit:?} (units are declared in the config, [[unit]])"
+            ))
+        })?;
+    Ok((
+        UnitStatus::parse(&u.get::<String, _>("status"))?,
+        u.get("incident_id"),
+    ))
 }
 
 /// The unit columns `unit_from_row` reads (a macro so queries stay literals).
@@ -129,17 +150,7 @@ impl Store {
             ));
         }
         let mut tx = self.begin_immediate().await?;
-        let u = sqlx::query("SELECT status, incident_id FROM unit WHERE id = $1")
-            .bind(unit)
-            .optional(&mut *tx, "reading the unit")
-            .await?
-            .ok_or_else(|| {
-                Error::not_found(format!(
-                    "no unit {unit:?} (units are declared in the config, [[unit]])"
-                ))
-            })?;
-        let from = UnitStatus::parse(&u.get::<String, _>("status"))?;
-        let incident: Option<i64> = u.get("incident_id");
+        let (from, incident) = unit_state(&mut tx, unit).await?;
         if let Some(p) = position {
             sqlx::query("UPDATE unit SET latitude = $1, longitude = $2, position_at_ms = $3, updated_at_ms = $4 WHERE id = $5")
                 .bind(p.latitude)

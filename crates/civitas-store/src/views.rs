@@ -603,15 +603,4 @@ impl Store {
             only,
         })
     }
-
-    /// Whether `username` exists and is enabled (sessions are re-checked with it).
-    pub async fn user_enabled(&self, username: &str) -> Result<bool> {
-        Ok(
-            sqlx::query("SELECT disabled FROM app_user WHERE username = $1")
-                .bind(username)
-                .optional(&self.pool, "reading users")
-                .await?
-                .is_some_and(|r| r.get::<i64, _>("disabled") == 0),
-        )
-    }
 }
