@@ -4,13 +4,15 @@
 //! and audit routes have their own modules.)
 
 use crate::auth::{Caller, console};
-use crate::live::LiveEvent;
+use crate::live::{LiveEvent, LivePayload, ReviewNotice};
+use crate::views::{self, CandidateView, ReviewOutcome};
 use crate::{ApiError, ApiState, JsonBody, PathArg, QueryArgs};
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use civitas_auth::Permission;
-use civitas_store::{AuditRecord, CandidateView, Decision, ReviewOutcome};
+use civitas_model::Decision;
+use civitas_store::AuditRecord;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
@@ -47,7 +49,7 @@ pub async fn candidates(
             ),
         )
         .await?;
-    Ok(axum::Json(list))
+    Ok(axum::Json(views::list(list)))
 }
 
 /// One candidate with its legal basis and reviews.
@@ -71,7 +73,7 @@ pub async fn candidate(
         format!("candidate:{id}"),
     ))
     .await?;
-    Ok(axum::Json(v))
+    Ok(axum::Json(v.into()))
 }
 
 pub(crate) fn jpeg(bytes: Vec<u8>) -> Response {
@@ -184,16 +186,19 @@ pub async fn review(
         .await?;
     c.metrics.inc(
         "civitas_reviews_total",
-        &[("decision", req.decision.as_str())],
+        &[("decision", req.decision.name())],
         1.0,
     );
-    c.live.publish(LiveEvent {
-        kind: crate::LiveKind::Review,
-        camera: Some(view.camera),
-        data: serde_json::json!({
-            "id": id, "status": out.status, "confirmations": out.confirmations,
-            "required": out.required, "by": caller.actor.username, "decision": req.decision,
+    c.live.publish(LiveEvent::new(
+        Some(view.camera),
+        LivePayload::Review(ReviewNotice {
+            id,
+            status: out.status,
+            confirmations: out.confirmations,
+            required: out.required,
+            by: caller.actor.username.clone(),
+            decision,
         }),
-    });
-    Ok(axum::Json(out))
+    ));
+    Ok(axum::Json(out.into()))
 }

@@ -27,20 +27,34 @@ pub struct ExportJobRequest {
     pub blur_plates: bool,
 }
 
+civitas_base::wire_enum! {
+    /// Where an export is.
+    #[derive(ToSchema)]
+    pub enum ExportState ("export state") {
+        Running = "running", Done = "done", Failed = "failed",
+    }
+}
+
 /// An export's progress and outcome.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ExportJob {
+    /// The export's id (follow it at `/api/v1/evidence/{id}`).
     pub id: u64,
+    /// The confirmed candidate whose case is exported.
     pub candidate: i64,
+    /// Who started it.
     pub started_by: String,
-    /// `running`, `done` or `failed`.
-    pub state: String,
+    /// Where it is.
+    pub state: ExportState,
+    /// Frames blurred so far.
     pub frames_done: u64,
+    /// Frames to blur in all.
     pub frames_total: u64,
     /// The failure, in words.
     pub error: Option<String>,
-    /// When done: the bundle folder's name, and what the export did.
+    /// When done: the bundle folder's name.
     pub bundle: Option<String>,
+    /// When done: what the export did (files, faces blurred, ...).
     pub summary: Option<serde_json::Value>,
 }
 
@@ -148,8 +162,8 @@ pub async fn bundle(
     caller.require(Permission::Export)?;
     let ex = exporter(c)?;
     let job = visible_job(c, &caller, ex.job(id), id).await?;
-    let dir = match (job.state.as_str(), ex.bundle_dir(id)) {
-        ("done", Some(d)) => d,
+    let dir = match (job.state, ex.bundle_dir(id)) {
+        (ExportState::Done, Some(d)) => d,
         _ => {
             return Err(Error::new(
                 ErrorKind::AlreadyExists,

@@ -10,7 +10,9 @@
 //! with its OpenAPI declaration, which is half the file.)
 
 use crate::auth::{Caller, console};
-use crate::live::{CameraInfo, LiveEvent};
+use crate::live::{CameraInfo, IncidentChange, IncidentNotice, LiveEvent, LivePayload};
+use crate::views;
+use crate::views::{DeliveryStatus, IncidentView, UnitView};
 use crate::{ApiError, ApiState, CommandCentre, JsonBody, PathArg, QueryArgs};
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -21,7 +23,7 @@ use civitas_model::incident::{
     CloseReason, GeoPoint, IncidentSource, IncidentStatus, IncidentType, UnitStatus,
     check_priority, find_type,
 };
-use civitas_store::{AuditRecord, DeliveryStatus, IncidentView, NewIncident, UnitView};
+use civitas_store::{AuditRecord, NewIncident};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -46,25 +48,29 @@ impl Default for IncidentSettings {
 }
 
 /// After a change: push it to consoles (and so MQTT) and wake the webhooks.
-fn announce(c: &CommandCentre, v: &IncidentView, change: &str) {
-    c.live.publish(LiveEvent {
-        kind: crate::LiveKind::Incident,
-        camera: v.camera.clone(),
-        data: serde_json::json!({
-            "id": v.id, "change": change, "status": v.status, "priority": v.priority, "type": v.type_id,
-            "type_label": v.type_label, "latitude": v.latitude, "longitude": v.longitude,
-            "units": v.units, "updated_at_ms": v.updated_at_ms, "close_reason": v.close_reason,
+fn announce(c: &CommandCentre, v: &civitas_store::IncidentView, change: IncidentChange) {
+    c.live.publish(LiveEvent::new(
+        v.camera.clone(),
+        LivePayload::Incident(IncidentNotice {
+            id: v.id,
+            change,
+            status: v.status,
+            priority: v.priority,
+            type_id: v.type_id.clone(),
+            type_label: v.type_label.clone(),
+            latitude: v.latitude,
+            longitude: v.longitude,
+            units: v.units.clone(),
+            updated_at_ms: v.updated_at_ms,
+            close_reason: v.close_reason,
         }),
-    });
+    ));
     c.outbox_wake.notify_waiters();
 }
 
-fn announce_unit(c: &CommandCentre, u: &UnitView) {
-    c.live.publish(LiveEvent {
-        kind: crate::LiveKind::Unit,
-        camera: None,
-        data: serde_json::to_value(u).unwrap_or_default(),
-    });
+fn announce_unit(c: &CommandCentre, u: &civitas_store::UnitView) {
+    c.live
+        .publish(LiveEvent::new(None, LivePayload::Unit(u.clone().into())));
     c.outbox_wake.notify_waiters();
 }
 
@@ -155,7 +161,7 @@ pub async fn incidents(
         ),
     )
     .await?;
-    Ok(axum::Json(list))
+    Ok(axum::Json(views::list(list)))
 }
 
 /// Opening an incident. From a call: `type` and the location (`latitude`,
@@ -280,14 +286,14 @@ pub async fn open_incident(
         )
         .await?;
     if created {
-        announce(c, &view, "opened");
+        announce(c, &view, IncidentChange::Opened);
     }
     let status = if created {
         StatusCode::CREATED
     } else {
         StatusCode::OK
     };
-    Ok((status, axum::Json(view)))
+    Ok((status, axum::Json(view.into())))
 }
 
 /// One incident with its procedure, timeline, units and links. Audited.
@@ -311,7 +317,7 @@ pub async fn incident(
         format!("incident:{id}"),
     ))
     .await?;
-    Ok(axum::Json(v))
+    Ok(axum::Json(v.into()))
 }
 
 /// A move along the lifecycle.
@@ -355,13 +361,13 @@ pub async fn set_status(
         .store
         .set_incident_status(&caller.actor, id, to, reason, &req.note, c.clock.now())
         .await?;
-    announce(c, &v, "status");
+    announce(c, &v, IncidentChange::Status);
     for u in c.store.units(&caller.actor).await? {
         if v.units.contains(&u.id) || to == IncidentStatus::Closed {
             announce_unit(c, &u);
         }
     }
-    Ok(axum::Json(v))
+    Ok(axum::Json(v.into()))
 }
 
 /// A unit to send.
@@ -395,9 +401,9 @@ pub async fn assign_unit(
         .store
         .assign_unit(&caller.actor, id, req.unit.trim(), c.clock.now())
         .await?;
-    announce(c, &v, "unit.assigned");
+    announce(c, &v, IncidentChange::UnitAssigned);
     announce_unit_id(c, &caller.actor, req.unit.trim()).await?;
-    Ok(axum::Json(v))
+    Ok(axum::Json(v.into()))
 }
 
 /// Releases a unit from the incident; it becomes available.
@@ -418,9 +424,9 @@ pub async fn release_unit(
         .store
         .release_unit(&caller.actor, id, &unit, c.clock.now())
         .await?;
-    announce(c, &v, "unit.released");
+    announce(c, &v, IncidentChange::UnitReleased);
     announce_unit_id(c, &caller.actor, &unit).await?;
-    Ok(axum::Json(v))
+    Ok(axum::Json(v.into()))
 }
 
 /// Ticks a step of the incident's procedure (steps count from 1). A step
@@ -444,8 +450,8 @@ pub async fn tick_sop(
         .store
         .tick_sop(&caller.actor, id, step, c.clock.now())
         .await?;
-    announce(c, &v, "sop.tick");
-    Ok(axum::Json(v))
+    announce(c, &v, IncidentChange::SopTick);
+    Ok(axum::Json(v.into()))
 }
 
 /// A note for the timeline.
@@ -477,8 +483,8 @@ pub async fn add_note(
         .store
         .add_incident_note(&caller.actor, id, &req.text, c.clock.now())
         .await?;
-    announce(c, &v, "note");
-    Ok(axum::Json(v))
+    announce(c, &v, IncidentChange::Note);
+    Ok(axum::Json(v.into()))
 }
 
 /// A confirmed candidate to link.
@@ -511,8 +517,8 @@ pub async fn link(
         .store
         .link_candidate(&caller.actor, id, req.candidate, &c.policy, c.clock.now())
         .await?;
-    announce(c, &v, "link");
-    Ok(axum::Json(v))
+    announce(c, &v, IncidentChange::Link);
+    Ok(axum::Json(v.into()))
 }
 
 /// A camera near an incident.
@@ -666,7 +672,7 @@ pub async fn units(
 ) -> Result<axum::Json<Vec<UnitView>>, ApiError> {
     let c = console(&st)?;
     caller.require(Permission::Dispatch)?;
-    Ok(axum::Json(c.store.units(&caller.actor).await?))
+    Ok(axum::Json(views::list(c.store.units(&caller.actor).await?)))
 }
 
 /// A unit's report: its status, its position, or both.
@@ -722,9 +728,9 @@ pub async fn unit_status(
     if let Some(i) = before
         && let Ok(v) = c.store.incident_view(&caller.actor, i).await
     {
-        announce(c, &v, "unit.status");
+        announce(c, &v, IncidentChange::UnitStatus);
     }
-    Ok(axum::Json(u))
+    Ok(axum::Json(u.into()))
 }
 
 /// How each webhook is keeping up: pending events, retries, the last error.
@@ -739,5 +745,5 @@ pub async fn integrations(
 ) -> Result<axum::Json<Vec<DeliveryStatus>>, ApiError> {
     let c = console(&st)?;
     caller.require(Permission::Dispatch)?;
-    Ok(axum::Json(c.store.outbox_status().await?))
+    Ok(axum::Json(views::list(c.store.outbox_status().await?)))
 }

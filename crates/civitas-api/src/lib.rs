@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod push;
 pub mod recordings;
 pub mod search;
+pub mod views;
 pub mod watchlist;
 pub mod web;
 pub mod webhooks;
@@ -40,7 +41,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub use auth::{Caller, Settings};
-pub use live::{CameraInfo, Live, LiveEvent, LiveKind};
+pub use live::{
+    CameraInfo, CandidateNotice, IncidentChange, IncidentNotice, Live, LiveEvent, LiveKind,
+    LivePayload, ReviewNotice,
+};
 pub use metrics::Metrics;
 pub use push::{PushCamera, parse_sha256_hex};
 

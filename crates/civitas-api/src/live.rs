@@ -4,12 +4,14 @@
 //! relays, filtered by each subscriber's permissions and camera scope.
 
 use crate::auth::{Caller, console};
+use crate::views::UnitView;
 use crate::{ApiError, ApiState};
 use axum::extract::State;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use civitas_auth::Permission;
-use civitas_model::RgbImage;
-use serde::{Deserialize, Serialize};
+use civitas_model::incident::{CloseReason, IncidentStatus};
+use civitas_model::{CandidateStatus, Decision, RgbImage};
+use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 use tokio::sync::broadcast;
@@ -20,58 +22,151 @@ use utoipa::ToSchema;
 /// A camera as the console shows it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct CameraInfo {
+    /// The camera's id in the config.
     pub id: String,
+    /// Its name for people.
     pub name: String,
     /// Source with any password masked.
     pub source: String,
+    /// Why it is there (shown in the transparency report).
     pub purpose: String,
+    /// Who answers for it.
     pub owner: String,
+    /// Where it is (WGS 84 degrees).
     pub latitude: Option<f64>,
+    /// Where it is (WGS 84 degrees).
     pub longitude: Option<f64>,
+    /// Its health now.
     pub state: civitas_model::CameraState,
+    /// Why it is offline or degraded, in words.
     pub last_error: Option<String>,
+    /// Reconnections since start.
     pub reconnects: u64,
+    /// Frames analysed since start.
     pub frames: u64,
+    /// Candidates raised since start.
     pub candidates: u64,
     /// When the last frame was analysed (Unix ms).
     pub last_frame_ms: Option<i64>,
 }
 
 /// A live event. `camera` is set when the event concerns one camera (used
-/// to filter by the subscriber's scope).
-#[derive(Debug, Clone, Serialize, ToSchema)]
+/// to filter by the subscriber's scope); `payload` is what subscribers get.
+#[derive(Debug, Clone)]
 pub struct LiveEvent {
-    pub kind: LiveKind,
     pub camera: Option<String>,
-    pub data: serde_json::Value,
+    pub payload: LivePayload,
 }
 
-/// What a live event is about (its SSE event name).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum LiveKind {
-    /// A new candidate for review.
-    Candidate,
-    /// A candidate's review changed.
-    Review,
-    /// A camera's state or counts changed.
-    Camera,
-    /// An incident was opened or changed.
-    Incident,
-    /// A response unit's status changed.
-    Unit,
-}
+impl LiveEvent {
+    pub fn new(camera: Option<String>, payload: LivePayload) -> LiveEvent {
+        LiveEvent { camera, payload }
+    }
 
-impl LiveKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LiveKind::Candidate => "candidate",
-            LiveKind::Review => "review",
-            LiveKind::Camera => "camera",
-            LiveKind::Incident => "incident",
-            LiveKind::Unit => "unit",
+    pub fn kind(&self) -> LiveKind {
+        match self.payload {
+            LivePayload::Candidate(_) => LiveKind::Candidate,
+            LivePayload::Review(_) => LiveKind::Review,
+            LivePayload::Camera(_) => LiveKind::Camera,
+            LivePayload::Incident(_) => LiveKind::Incident,
+            LivePayload::Unit(_) => LiveKind::Unit,
         }
     }
+}
+
+/// The data of a live event; its SSE event name is its kind.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum LivePayload {
+    Candidate(CandidateNotice),
+    Review(ReviewNotice),
+    Camera(CameraInfo),
+    Incident(IncidentNotice),
+    Unit(UnitView),
+}
+
+civitas_base::wire_enum! {
+    /// What a live event is about (its SSE event name): a new `candidate` for
+    /// review, a candidate's `review` changed, a `camera`'s state or counts
+    /// changed, an `incident` was opened or changed, a response `unit`'s
+    /// status changed.
+    #[derive(ToSchema)]
+    pub enum LiveKind ("live event kind") {
+        Candidate = "candidate", Review = "review", Camera = "camera",
+        Incident = "incident", Unit = "unit",
+    }
+
+    /// What changed on an incident.
+    #[derive(ToSchema)]
+    pub enum IncidentChange ("incident change") {
+        Opened = "opened", Status = "status", UnitAssigned = "unit.assigned",
+        UnitReleased = "unit.released", UnitStatus = "unit.status", SopTick = "sop.tick",
+        Note = "note", Link = "link",
+    }
+}
+
+/// A new candidate was stored: who it may concern is only for those who
+/// may view candidates (MQTT never carries the name or distance).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CandidateNotice {
+    /// The candidate's id (absent when it was not stored).
+    pub id: Option<i64>,
+    /// The camera that saw it.
+    pub camera: String,
+    /// The listed entry it resembles.
+    pub entry_name: String,
+    /// Distance to the entry (smaller is closer).
+    pub distance: f32,
+    /// When the frame was taken (Unix ms).
+    pub frame_time_ms: i64,
+    /// When it was stored (Unix ms).
+    pub stored_at_ms: i64,
+}
+
+/// A review was recorded on a candidate.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ReviewNotice {
+    /// The candidate.
+    pub id: i64,
+    /// Where it stands now.
+    pub status: CandidateStatus,
+    /// Different people who confirmed it so far.
+    pub confirmations: usize,
+    /// How many must confirm it.
+    pub required: usize,
+    /// Who reviewed.
+    pub by: String,
+    /// What they decided.
+    pub decision: Decision,
+}
+
+/// An incident changed: what and where (for the map and radio dispatch),
+/// never the caller or the notes.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct IncidentNotice {
+    /// The incident.
+    pub id: i64,
+    /// What changed.
+    pub change: IncidentChange,
+    /// Its status now.
+    pub status: IncidentStatus,
+    /// 1 (most urgent) to 5.
+    pub priority: i64,
+    /// Its type's id.
+    #[serde(rename = "type")]
+    pub type_id: String,
+    /// Its type for people.
+    pub type_label: String,
+    /// Where it is (WGS 84 degrees).
+    pub latitude: f64,
+    /// Where it is (WGS 84 degrees).
+    pub longitude: f64,
+    /// The units assigned now.
+    pub units: Vec<String>,
+    /// When it last changed (Unix ms).
+    pub updated_at_ms: i64,
+    /// Why it was closed, once it is.
+    pub close_reason: Option<CloseReason>,
 }
 
 /// The live state the main job keeps up to date.
@@ -200,7 +295,7 @@ pub async fn cameras(
 #[utoipa::path(get, path = "/api/v1/events", tag = "live",
     security(("session" = ["view_cameras"]), ("bearer" = ["view_cameras"])),
     responses(
-        (status = 200, description = "text/event-stream of LiveEvent", content_type = "text/event-stream", body = LiveEvent),
+        (status = 200, description = "text/event-stream of LiveEvent", content_type = "text/event-stream", body = LivePayload),
     ))]
 pub async fn events(
     State(st): State<ApiState>,
@@ -237,7 +332,7 @@ pub async fn events(
         {
             return None;
         }
-        let allowed = match ev.kind {
+        let allowed = match ev.kind() {
             LiveKind::Camera => true,
             LiveKind::Incident | LiveKind::Unit => dispatches,
             LiveKind::Candidate | LiveKind::Review => sees_candidates,
@@ -245,9 +340,8 @@ pub async fn events(
         if !allowed {
             return None;
         }
-        Some(Ok(SseEvent::default()
-            .event(ev.kind.as_str())
-            .data(ev.data.to_string())))
+        let data = serde_json::to_string(&ev.payload).unwrap_or_default();
+        Some(Ok(SseEvent::default().event(ev.kind().name()).data(data)))
     });
     // The stream is forwarded by a task that checks every half second that
     // the caller's access still holds (logout, expiry, disabled user,

@@ -5,13 +5,13 @@
 //! ranges that follow it are not.
 
 use crate::auth::{Caller, console};
+use crate::views::{self, RecordingView};
 use crate::{ApiError, ApiState, PathArg, QueryArgs};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use civitas_auth::Permission;
 use civitas_base::{Error, ErrorKind, Timestamp};
-use civitas_store::RecordingView;
 use serde::Deserialize;
 use std::io::{Read, Seek, SeekFrom};
 use utoipa::IntoParams;
@@ -38,7 +38,7 @@ pub struct RecordingQuery {
     params(RecordingQuery),
     security(("session" = ["search"]), ("bearer" = ["search"])),
     responses(
-        (status = 200, body = Vec<civitas_store::RecordingView>),
+        (status = 200, body = Vec<RecordingView>),
     ))]
 pub async fn recordings(
     State(st): State<ApiState>,
@@ -64,7 +64,8 @@ pub async fn recordings(
                 q.limit.unwrap_or(100),
                 now,
             )
-            .await?,
+            .await
+            .map(views::list)?,
     ))
 }
 

@@ -3,12 +3,13 @@
 
 use crate::auth::{Caller, console};
 use crate::candidates::jpeg;
+use crate::views::{self, CameraEventView, CandidateView, Hotlist, PlateReadView};
 use crate::{ApiError, ApiState, PathArg, QueryArgs};
 use axum::extract::State;
 use axum::response::Response;
 use civitas_auth::Permission;
 use civitas_base::Timestamp;
-use civitas_store::{AuditRecord, CandidateView};
+use civitas_store::AuditRecord;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -36,13 +37,13 @@ pub struct PlateSearchQuery {
     params(PlateSearchQuery),
     security(("session" = ["search"]), ("bearer" = ["search"])),
     responses(
-        (status = 200, body = Vec<civitas_store::PlateReadView>),
+        (status = 200, body = Vec<PlateReadView>),
     ))]
 pub async fn plate_search(
     State(st): State<ApiState>,
     caller: Caller,
     QueryArgs(q): QueryArgs<PlateSearchQuery>,
-) -> Result<axum::Json<Vec<civitas_store::PlateReadView>>, ApiError> {
+) -> Result<axum::Json<Vec<PlateReadView>>, ApiError> {
     let c = console(&st)?;
     caller.require(Permission::Search)?;
     let now = c.clock.now();
@@ -58,7 +59,8 @@ pub async fn plate_search(
     Ok(axum::Json(
         c.store
             .search_plate_reads(&caller.actor, &query, now)
-            .await?,
+            .await
+            .map(views::list)?,
     ))
 }
 
@@ -113,7 +115,8 @@ pub async fn match_search(
                 q.limit.unwrap_or(100),
                 now,
             )
-            .await?,
+            .await
+            .map(views::list)?,
     ))
 }
 
@@ -140,13 +143,13 @@ pub struct CameraEventQuery {
     params(CameraEventQuery),
     security(("session" = ["search"]), ("bearer" = ["search"])),
     responses(
-        (status = 200, body = Vec<civitas_store::CameraEventView>),
+        (status = 200, body = Vec<CameraEventView>),
     ))]
 pub async fn camera_event_search(
     State(st): State<ApiState>,
     caller: Caller,
     QueryArgs(q): QueryArgs<CameraEventQuery>,
-) -> Result<axum::Json<Vec<civitas_store::CameraEventView>>, ApiError> {
+) -> Result<axum::Json<Vec<CameraEventView>>, ApiError> {
     let c = console(&st)?;
     caller.require(Permission::Search)?;
     let now = c.clock.now();
@@ -164,7 +167,8 @@ pub async fn camera_event_search(
                 q.limit.unwrap_or(100),
                 now,
             )
-            .await?,
+            .await
+            .map(views::list)?,
     ))
 }
 
@@ -194,12 +198,12 @@ pub async fn plate_crop(
 #[utoipa::path(get, path = "/api/v1/hotlists", tag = "watchlist",
     security(("session" = ["enroll"]), ("bearer" = ["enroll"])),
     responses(
-        (status = 200, body = Vec<civitas_store::Hotlist>),
+        (status = 200, body = Vec<Hotlist>),
     ))]
 pub async fn hotlists(
     State(st): State<ApiState>,
     caller: Caller,
-) -> Result<axum::Json<Vec<civitas_store::Hotlist>>, ApiError> {
+) -> Result<axum::Json<Vec<Hotlist>>, ApiError> {
     let c = console(&st)?;
     caller.require(Permission::Enroll)?;
     let list = c.store.hotlists().await?;
@@ -209,5 +213,5 @@ pub async fn hotlists(
         "hotlists",
     ))
     .await?;
-    Ok(axum::Json(list))
+    Ok(axum::Json(views::list(list)))
 }

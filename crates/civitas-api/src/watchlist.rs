@@ -2,11 +2,12 @@
 //! person under a legal basis (the enroller computes the templates).
 
 use crate::auth::{Caller, console};
+use crate::views::{self, EntryView};
 use crate::{ApiError, ApiState, JsonBody};
 use axum::extract::State;
 use civitas_auth::Permission;
 use civitas_base::Error;
-use civitas_store::{AuditRecord, EntryView};
+use civitas_store::AuditRecord;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -28,7 +29,7 @@ pub async fn watchlist(
             .details(serde_json::json!({"returned": list.len()})),
     )
     .await?;
-    Ok(axum::Json(list))
+    Ok(axum::Json(views::list(list)))
 }
 
 /// Turns an enrolment photo into a template: the face models live outside

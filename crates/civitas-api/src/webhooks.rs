@@ -111,6 +111,21 @@ pub fn signature(secret: &[u8], timestamp_ms: i64, body: &[u8]) -> String {
     format!("sha256={hex}")
 }
 
+/// A request header as text ("" when absent or not text), as a receiver reads it.
+pub fn header<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> &'a str {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
+/// Checks a delivery's `X-Civitas-Timestamp` and `X-Civitas-Signature`
+/// headers over its body, as a receiver would.
+pub fn verify_request(secret: &[u8], headers: &axum::http::HeaderMap, body: &[u8]) -> bool {
+    let ts: i64 = header(headers, "x-civitas-timestamp").parse().unwrap_or(0);
+    verify_signature(secret, ts, body, header(headers, "x-civitas-signature"))
+}
+
 /// Checks a signature as a receiver would (constant time).
 pub fn verify_signature(secret: &[u8], timestamp_ms: i64, body: &[u8], header: &str) -> bool {
     let Some(hex) = header.strip_prefix("sha256=") else {
@@ -448,15 +463,8 @@ impl Receiver {
         let app = axum::Router::new()
             .fallback(
                 move |State((log, secret, rng)): State<St>, headers: HeaderMap, body: Bytes| async move {
-                    let h = |n: &str| {
-                        headers
-                            .get(n)
-                            .and_then(|v| v.to_str().ok())
-                            .unwrap_or("")
-                            .to_owned()
-                    };
-                    let ts: i64 = h("x-civitas-timestamp").parse().unwrap_or(0);
-                    let signed = verify_signature(&secret, ts, &body, &h("x-civitas-signature"));
+                    let h = |n: &str| header(&headers, n).to_owned();
+                    let signed = verify_request(&secret, &headers, &body);
                     let roll = {
                         let mut s = rng.lock().unwrap_or_else(|p| p.into_inner());
                         // xorshift64: reproducible failures for a given seed.

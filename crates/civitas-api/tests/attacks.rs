@@ -286,7 +286,7 @@ async fn evidence_jobs_out_of_scope_read_as_absent() {
                 id,
                 candidate: self.0,
                 started_by: "sam".into(),
-                state: "running".into(),
+                state: civitas_api::evidence::ExportState::Running,
                 frames_done: 0,
                 frames_total: 1,
                 error: None,

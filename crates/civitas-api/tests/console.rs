@@ -569,11 +569,17 @@ async fn live_events_reach_subscribers_in_scope() {
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(resp.headers()[header::CONTENT_TYPE], "text/event-stream");
     let mut body = resp.into_body();
-    f.console.live.publish(civitas_api::LiveEvent {
-        kind: civitas_api::LiveKind::Candidate,
-        camera: Some("gate".into()),
-        data: serde_json::json!({"id": 7, "camera": "gate"}),
-    });
+    f.console.live.publish(civitas_api::LiveEvent::new(
+        Some("gate".into()),
+        civitas_api::LivePayload::Candidate(civitas_api::CandidateNotice {
+            id: Some(7),
+            camera: "gate".into(),
+            entry_name: "Ana".into(),
+            distance: 0.3,
+            frame_time_ms: 1,
+            stored_at_ms: 2,
+        }),
+    ));
     let frame = tokio::time::timeout(std::time::Duration::from_secs(5), body.frame())
         .await
         .expect("an event within 5 s")
@@ -642,6 +648,72 @@ fn the_committed_openapi_document_matches_the_code() {
         committed == now,
         "docs/openapi.json differs from the routes in the code; run `CIVITAS_BLESS=1 cargo test -p civitas-api --test console` and commit it"
     );
+}
+
+/// A schema generator once read the variant names (`Candidate`) rather than
+/// the wire names the server sends (`candidate`): every closed set in the
+/// document must list exactly what serde writes.
+#[test]
+fn the_documents_enums_are_the_wire_names() {
+    use civitas_model::incident::{CloseReason, IncidentSource, IncidentStatus, UnitStatus};
+    let doc: serde_json::Value = serde_json::from_str(&civitas_api::openapi_json()).unwrap();
+    let schemas = &doc["components"]["schemas"];
+    let check = |name: &str, wire: Vec<&str>| {
+        let listed: Vec<&str> = schemas[name]["enum"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{name} is not an enum in the document"))
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        assert_eq!(listed, wire, "{name}");
+    };
+    check(
+        "CandidateStatus",
+        civitas_model::CandidateStatus::ALL
+            .map(|x| x.name())
+            .to_vec(),
+    );
+    check(
+        "CandidateKind",
+        civitas_model::CandidateKind::ALL.map(|x| x.name()).to_vec(),
+    );
+    check(
+        "RecordingState",
+        civitas_model::RecordingState::ALL
+            .map(|x| x.name())
+            .to_vec(),
+    );
+    check(
+        "CameraState",
+        civitas_model::CameraState::ALL.map(|x| x.name()).to_vec(),
+    );
+    check(
+        "CameraEventKind",
+        civitas_model::CameraEventKind::ALL
+            .map(|x| x.name())
+            .to_vec(),
+    );
+    check(
+        "IncidentStatus",
+        IncidentStatus::ALL.map(|x| x.name()).to_vec(),
+    );
+    check(
+        "IncidentSource",
+        IncidentSource::ALL.map(|x| x.name()).to_vec(),
+    );
+    check("CloseReason", CloseReason::ALL.map(|x| x.name()).to_vec());
+    check("UnitStatus", UnitStatus::ALL.map(|x| x.name()).to_vec());
+    check(
+        "IncidentChange",
+        civitas_api::IncidentChange::ALL.map(|x| x.name()).to_vec(),
+    );
+    check(
+        "ExportState",
+        civitas_api::evidence::ExportState::ALL
+            .map(|x| x.name())
+            .to_vec(),
+    );
+    check("Decision", vec!["confirm", "reject"]);
 }
 
 #[tokio::test]

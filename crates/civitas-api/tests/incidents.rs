@@ -8,7 +8,7 @@ mod common;
 
 use axum::http::StatusCode;
 use civitas_api::incidents::IncidentSettings;
-use civitas_api::webhooks::{Webhook, WebhookStats, deliver, verify_signature};
+use civitas_api::webhooks::{Webhook, WebhookStats, deliver};
 use civitas_api::{CameraInfo, CommandCentre};
 use civitas_base::Timestamp;
 use civitas_model::{GeoPoint, IncidentType, RgbImage};
@@ -682,15 +682,8 @@ async fn receiver(
                         g.answered_500 += 1;
                         return StatusCode::INTERNAL_SERVER_ERROR;
                     }
-                    let h = |n: &str| {
-                        headers
-                            .get(n)
-                            .and_then(|v| v.to_str().ok())
-                            .unwrap_or("")
-                            .to_owned()
-                    };
-                    let ts: i64 = h("x-civitas-timestamp").parse().unwrap_or(0);
-                    if !verify_signature(secret, ts, &body, &h("x-civitas-signature")) {
+                    let h = |n: &str| civitas_api::webhooks::header(&headers, n).to_owned();
+                    if !civitas_api::webhooks::verify_request(secret, &headers, &body) {
                         g.bad_signatures += 1;
                         return StatusCode::UNAUTHORIZED;
                     }

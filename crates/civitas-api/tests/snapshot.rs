@@ -17,11 +17,9 @@ const TOKEN: &str = "s3cret-camera-token";
 fn jpeg(w: u32, h: u32) -> Vec<u8> {
     let img = image::RgbImage::from_fn(w, h, |x, y| image::Rgb([x as u8, y as u8, 90]));
     let mut out = Vec::new();
-    img.write_to(
-        &mut std::io::Cursor::new(&mut out),
-        image::ImageFormat::Jpeg,
-    )
-    .unwrap();
+    image::codecs::jpeg::JpegEncoder::new(&mut out)
+        .encode_image(&img)
+        .unwrap();
     out
 }
 

@@ -32,13 +32,8 @@ pub struct BundleFile {
 /// An audit entry with its inclusion proof.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ProvenEntry {
-    pub seq: u64,
-    pub at_ms: i64,
-    pub actor: String,
-    pub action: String,
-    pub target: String,
-    pub justification: String,
-    pub details: String,
+    #[serde(flatten)]
+    pub entry: AuditEntry,
     /// Sibling hashes, hex, leaf to root.
     pub proof: Vec<String>,
 }
@@ -46,26 +41,8 @@ pub struct ProvenEntry {
 impl ProvenEntry {
     pub fn new(e: &AuditEntry, proof: &[Hash]) -> ProvenEntry {
         ProvenEntry {
-            seq: e.seq,
-            at_ms: e.at_ms,
-            actor: e.actor.clone(),
-            action: e.action.clone(),
-            target: e.target.clone(),
-            justification: e.justification.clone(),
-            details: e.details.clone(),
+            entry: e.clone(),
             proof: proof.iter().map(|h| hex(h)).collect(),
-        }
-    }
-
-    fn entry(&self) -> AuditEntry {
-        AuditEntry {
-            seq: self.seq,
-            at_ms: self.at_ms,
-            actor: self.actor.clone(),
-            action: self.action.clone(),
-            target: self.target.clone(),
-            justification: self.justification.clone(),
-            details: self.details.clone(),
         }
     }
 }
@@ -252,19 +229,19 @@ pub fn verify(dir: &Path, expect_key: Option<&[u8; 32]>) -> Result<Verified> {
             .ok_or_else(|| {
                 bad(format!(
                     "audit entry {}: a proof hash is not 64 hex digits",
-                    e.seq
+                    e.entry.seq
                 ))
             })?;
         if !verify_inclusion(
-            e.seq,
+            e.entry.seq,
             head.tree_size,
-            &e.entry().leaf_hash(),
+            &e.entry.leaf_hash(),
             &proof,
             &head.root,
         ) {
             return Err(bad(format!(
                 "audit entry {} ({} {}) is not in the signed tree of {} entries: it was altered",
-                e.seq, e.action, e.target, head.tree_size
+                e.entry.seq, e.entry.action, e.entry.target, head.tree_size
             )));
         }
     }
@@ -346,7 +323,7 @@ mod tests {
         assert!(e.message().contains("manifest.sig does not match"), "{e}");
         // An entry edited and the manifest re-signed (by someone holding the key): the proof fails.
         let mut m2 = m.clone();
-        m2.audit.entries[0].actor = "eve".into();
+        m2.audit.entries[0].entry.actor = "eve".into();
         write(dir.path(), &m2, &key).unwrap();
         let e = verify(dir.path(), None).unwrap_err();
         assert!(e.message().contains("audit entry 3"), "{e}");

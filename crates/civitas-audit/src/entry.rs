@@ -1,10 +1,10 @@
 //! An audit entry and its canonical encoding (what its leaf hash covers).
 
 use crate::merkle::{Hash, leaf_hash};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// One audited action.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEntry {
     /// Position in the log, from 0; the leaf index.
     pub seq: u64,

@@ -5,135 +5,55 @@
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use civitas_base::{Error, ErrorKind, Result};
-use serde::Serialize;
 
-/// Something a user may be allowed to do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Permission {
-    /// See candidates and their images.
-    ViewCandidates,
-    /// Confirm or reject candidates.
-    Confirm,
-    /// Put people or plates on lists, under a legal basis.
-    Enroll,
-    /// Mark a legal basis refused (deletes what was derived from it).
-    RefuseBasis,
-    /// Search stored data (forensic search, candidate lists).
-    Search,
-    /// Export evidence.
-    Export,
-    /// Read and verify the audit log.
-    ReadAudit,
-    /// Run retention, place and lift legal holds.
-    ManageRetention,
-    /// Change configuration.
-    ChangeConfig,
-    /// Add and disable users.
-    ManageUsers,
-    /// Produce the transparency report.
-    Report,
-    /// See the cameras: list, health, last error, purpose, owner.
-    ViewCameras,
-    /// Read the service's metrics (`/metrics`).
-    ReadMetrics,
-    /// Open and run emergency incidents: dispatch units, work the procedure,
-    /// view the cameras near an incident.
-    Dispatch,
-}
-
-impl Permission {
-    pub const ALL: [Permission; 14] = [
-        Permission::ViewCandidates,
-        Permission::Confirm,
-        Permission::Enroll,
-        Permission::RefuseBasis,
-        Permission::Search,
-        Permission::Export,
-        Permission::ReadAudit,
-        Permission::ManageRetention,
-        Permission::ChangeConfig,
-        Permission::ManageUsers,
-        Permission::Report,
-        Permission::ViewCameras,
-        Permission::ReadMetrics,
-        Permission::Dispatch,
-    ];
-
-    /// The snake_case name (`view_candidates`, `read_metrics`, ...).
-    pub fn name(self) -> &'static str {
-        use Permission::*;
-        match self {
-            ViewCandidates => "view_candidates",
-            Confirm => "confirm",
-            Enroll => "enroll",
-            RefuseBasis => "refuse_basis",
-            Search => "search",
-            Export => "export",
-            ReadAudit => "read_audit",
-            ManageRetention => "manage_retention",
-            ChangeConfig => "change_config",
-            ManageUsers => "manage_users",
-            Report => "report",
-            ViewCameras => "view_cameras",
-            ReadMetrics => "read_metrics",
-            Dispatch => "dispatch",
-        }
+civitas_base::wire_enum! {
+    /// Something a user may be allowed to do.
+    pub enum Permission ("permission") {
+        /// See candidates and their images.
+        ViewCandidates = "view_candidates",
+        /// Confirm or reject candidates.
+        Confirm = "confirm",
+        /// Put people or plates on lists, under a legal basis.
+        Enroll = "enroll",
+        /// Mark a legal basis refused (deletes what was derived from it).
+        RefuseBasis = "refuse_basis",
+        /// Search stored data (forensic search, candidate lists).
+        Search = "search",
+        /// Export evidence.
+        Export = "export",
+        /// Read and verify the audit log.
+        ReadAudit = "read_audit",
+        /// Run retention, place and lift legal holds.
+        ManageRetention = "manage_retention",
+        /// Change configuration.
+        ChangeConfig = "change_config",
+        /// Add and disable users.
+        ManageUsers = "manage_users",
+        /// Produce the transparency report.
+        Report = "report",
+        /// See the cameras: list, health, last error, purpose, owner.
+        ViewCameras = "view_cameras",
+        /// Read the service's metrics (`/metrics`).
+        ReadMetrics = "read_metrics",
+        /// Open and run emergency incidents: dispatch units, work the procedure,
+        /// view the cameras near an incident.
+        Dispatch = "dispatch",
     }
 
-    pub fn parse(s: &str) -> Result<Permission> {
-        Permission::ALL
-            .into_iter()
-            .find(|p| p.name() == s.trim())
-            .ok_or_else(|| {
-                let names: Vec<&str> = Permission::ALL.iter().map(|p| p.name()).collect();
-                Error::invalid(format!(
-                    "unknown permission {s:?}; expected one of {}",
-                    names.join(", ")
-                ))
-            })
+    /// A role: a fixed set of permissions.
+    pub enum Role ("role") {
+        /// Watches cameras and reviews candidates.
+        Operator = "operator",
+        /// Operator, plus enrolment, search, export, holds and refusals.
+        Supervisor = "supervisor",
+        /// Reads the audit log and produces reports; sees no images.
+        Auditor = "auditor",
+        /// Manages users and configuration; reviews nothing.
+        Administrator = "administrator",
     }
-}
-
-/// A role: a fixed set of permissions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// Watches cameras and reviews candidates.
-    Operator,
-    /// Operator, plus enrolment, search, export, holds and refusals.
-    Supervisor,
-    /// Reads the audit log and produces reports; sees no images.
-    Auditor,
-    /// Manages users and configuration; reviews nothing.
-    Administrator,
 }
 
 impl Role {
-    pub const ALL: [Role; 4] = [
-        Role::Operator,
-        Role::Supervisor,
-        Role::Auditor,
-        Role::Administrator,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Role::Operator => "operator",
-            Role::Supervisor => "supervisor",
-            Role::Auditor => "auditor",
-            Role::Administrator => "administrator",
-        }
-    }
-
-    pub fn parse(s: &str) -> Result<Role> {
-        Role::ALL.into_iter().find(|r| r.name() == s.trim()).ok_or_else(|| {
-            Error::invalid(format!(
-                "unknown role {s:?}; expected one of operator, supervisor, auditor, administrator"
-            ))
-        })
-    }
-
     /// The permissions of this role, listed explicitly.
     pub fn permissions(self) -> &'static [Permission] {
         use Permission::*;

@@ -113,6 +113,12 @@ impl Error {
         Self::new(ErrorKind::NotFound, msg)
     }
 
+    /// A file or folder that could not be read (`msg` names it), keeping the
+    /// system's reason as the source.
+    pub fn unreadable(msg: impl Into<String>, e: std::io::Error) -> Self {
+        Self::with_source(ErrorKind::NotFound, msg, e)
+    }
+
     pub fn internal(msg: impl Into<String>) -> Self {
         Self::new(ErrorKind::Internal, msg)
     }

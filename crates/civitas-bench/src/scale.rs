@@ -235,12 +235,8 @@ fn run_one(a: &Args, workers: usize) -> Result<Figures> {
     let (lat, blat, handed2) = (result_latency.clone(), bus_latency.clone(), handed.clone());
     rt.spawn(async move {
         while let Ok(ev) = live.recv().await {
-            if ev.kind == civitas_api::LiveKind::Candidate
-                && let (Some(t), Some(cam)) = (
-                    ev.data["frame_time_ms"].as_i64(),
-                    ev.data["camera"].as_str(),
-                )
-            {
+            if let civitas_api::LivePayload::Candidate(n) = &ev.payload {
+                let (t, cam) = (n.frame_time_ms, n.camera.as_str());
                 let ms = (SystemClock.now().0 - t) as f64;
                 lat.lock().unwrap_or_else(|p| p.into_inner()).push(ms);
                 if let Some(at) = handed2
@@ -259,15 +255,7 @@ fn run_one(a: &Args, workers: usize) -> Result<Figures> {
     let writer_task = {
         let (nats, store, console) = (nats.clone(), store.clone(), console);
         rt.spawn(async move {
-            let writer = Writer {
-                store: &store,
-                console: &console,
-                policy: &policy,
-                retention: &retention,
-                recordings: None,
-                clock: &SystemClock,
-                on_result: None,
-            };
+            let writer = Writer::new(&store, &console, &policy, &retention, &SystemClock);
             let w = &writer;
             consume(&nats, "store", stop_rx, move |ev, _| async move {
                 match w.apply(ev).await {

@@ -79,13 +79,8 @@ pub struct Config {
 impl Config {
     /// Reads, parses and validates a config file, resolving relative paths against its folder.
     pub fn load(path: &Path) -> Result<Config> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            Error::with_source(
-                civitas_base::ErrorKind::NotFound,
-                format!("config {}: cannot read", path.display()),
-                e,
-            )
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::unreadable(format!("config {}: cannot read", path.display()), e))?;
         let mut cfg = Config::parse(&text)
             .map_err(|e| Error::invalid(format!("config {}: {}", path.display(), e.message())))?;
         let base = path.parent().unwrap_or(Path::new("."));

@@ -106,13 +106,8 @@ pub fn open_path(path: &Path, fps: f64, realtime: bool) -> Result<Box<dyn FrameS
 
 /// Decodes an image file to RGB, naming the file on failure.
 pub fn load_image(path: &Path) -> Result<RgbImage> {
-    let bytes = std::fs::read(path).map_err(|e| {
-        Error::with_source(
-            civitas_base::ErrorKind::NotFound,
-            format!("{}: cannot read", path.display()),
-            e,
-        )
-    })?;
+    let bytes = std::fs::read(path)
+        .map_err(|e| Error::unreadable(format!("{}: cannot read", path.display()), e))?;
     decode_image(&bytes).map_err(|e| Error::invalid(format!("{}: {}", path.display(), e.message())))
 }
 

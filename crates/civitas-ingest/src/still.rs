@@ -16,13 +16,8 @@ impl StillSource {
     }
 
     pub fn folder(dir: &Path) -> Result<Self> {
-        let rd = std::fs::read_dir(dir).map_err(|e| {
-            Error::with_source(
-                civitas_base::ErrorKind::NotFound,
-                format!("{}: cannot list folder", dir.display()),
-                e,
-            )
-        })?;
+        let rd = std::fs::read_dir(dir)
+            .map_err(|e| Error::unreadable(format!("{}: cannot list folder", dir.display()), e))?;
         let mut files: Vec<PathBuf> = rd
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| {

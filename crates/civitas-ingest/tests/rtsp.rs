@@ -36,36 +36,22 @@ fn udp_transport_works_too() {
 #[test]
 fn corrupted_h264_mid_stream_does_not_stop_the_camera_or_its_neighbour() {
     let dir = tempfile::tempdir().unwrap();
-    let raw = dir.path().join("cam.h264");
-    let ok = Command::new("ffmpeg")
-        .args([
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=640x360:rate=25:duration=40",
-        ])
-        .args([
-            "-c:v",
-            "libx264",
-            "-profile:v",
-            "high",
-            "-bf",
-            "2",
-            "-g",
-            "25",
-            "-pix_fmt",
-            "yuv420p",
-            "-f",
-            "h264",
-        ])
-        .arg(&raw)
-        .status()
-        .unwrap();
-    assert!(ok.success());
+    let h264 = [
+        "-c:v",
+        "libx264",
+        "-profile:v",
+        "high",
+        "-bf",
+        "2",
+        "-g",
+        "25",
+    ];
+    let args = [&h264[..], &["-pix_fmt", "yuv420p", "-f", "h264"]].concat();
+    let raw = common::testsrc(
+        "640x360:rate=25:duration=40",
+        &args,
+        &dir.path().join("a.h264"),
+    );
     let mut bytes = std::fs::read(&raw).unwrap();
     // Flip bytes through a stretch in the first tenth of the stream, sparing start codes.
     let n = bytes.len();

@@ -35,23 +35,12 @@ fn a_file_that_is_not_video_is_named_in_the_error() {
 #[test]
 fn a_truncated_file_yields_the_frames_before_the_cut() {
     let dir = tempfile::tempdir().unwrap();
-    let clip = dir.path().join("b.mkv");
-    let ok = Command::new("ffmpeg")
-        .args([
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=320x240:rate=25:duration=4",
-        ])
-        .args(["-c:v", "libx264", "-pix_fmt", "yuv420p"])
-        .arg(&clip)
-        .status()
-        .unwrap();
-    assert!(ok.success());
+    let x264 = ["-c:v", "libx264", "-pix_fmt", "yuv420p"];
+    let clip = common::testsrc(
+        "320x240:rate=25:duration=4",
+        &x264,
+        &dir.path().join("b.mkv"),
+    );
     let bytes = std::fs::read(&clip).unwrap();
     std::fs::write(&clip, &bytes[..bytes.len() / 2]).unwrap();
     let mut src = open_path(&clip, 5.0, false).unwrap();

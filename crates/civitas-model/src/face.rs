@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 /// An axis-aligned box in pixels of the frame it was found in.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct BBox {
     pub x0: f32,
     pub y0: f32,

@@ -7,47 +7,9 @@
 use civitas_base::{Error, ErrorKind, Result};
 use serde::{Deserialize, Serialize};
 
-/// Where an incident is in its life. Forward only:
-/// `new → dispatched → on_scene → closed`; `new` and `dispatched` may also
-/// close (a false alarm, a duplicate call, a cancelled request).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
-#[serde(rename_all = "snake_case")]
-pub enum IncidentStatus {
-    New,
-    Dispatched,
-    OnScene,
-    Closed,
-}
+pub use crate::status::{CloseReason, IncidentSource, IncidentStatus, UnitStatus};
 
 impl IncidentStatus {
-    pub const ALL: [IncidentStatus; 4] = [
-        IncidentStatus::New,
-        IncidentStatus::Dispatched,
-        IncidentStatus::OnScene,
-        IncidentStatus::Closed,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            IncidentStatus::New => "new",
-            IncidentStatus::Dispatched => "dispatched",
-            IncidentStatus::OnScene => "on_scene",
-            IncidentStatus::Closed => "closed",
-        }
-    }
-
-    pub fn parse(s: &str) -> Result<IncidentStatus> {
-        IncidentStatus::ALL
-            .into_iter()
-            .find(|x| x.name() == s.trim())
-            .ok_or_else(|| {
-                Error::invalid(format!(
-                    "unknown incident status {s:?}; expected new, dispatched, on_scene or closed"
-                ))
-            })
-    }
-
     /// Whether an incident in this status may move to `to`; the refusal says
     /// why and what the way forward is.
     pub fn check_transition(self, to: IncidentStatus, units_assigned: usize) -> Result<()> {
@@ -74,138 +36,8 @@ impl IncidentStatus {
     }
 }
 
-/// Why an incident was closed (counted in the transparency report).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
-#[serde(rename_all = "snake_case")]
-pub enum CloseReason {
-    /// Attended and dealt with.
-    Resolved,
-    /// Nothing had happened.
-    FalseAlarm,
-    /// Another incident covers the same event.
-    Duplicate,
-    /// Withdrawn before anyone arrived.
-    Cancelled,
-    /// Handed to another agency.
-    Referred,
-}
-
-impl CloseReason {
-    pub const ALL: [CloseReason; 5] = [
-        CloseReason::Resolved,
-        CloseReason::FalseAlarm,
-        CloseReason::Duplicate,
-        CloseReason::Cancelled,
-        CloseReason::Referred,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            CloseReason::Resolved => "resolved",
-            CloseReason::FalseAlarm => "false_alarm",
-            CloseReason::Duplicate => "duplicate",
-            CloseReason::Cancelled => "cancelled",
-            CloseReason::Referred => "referred",
-        }
-    }
-
-    pub fn parse(s: &str) -> Result<CloseReason> {
-        CloseReason::ALL
-            .into_iter()
-            .find(|x| x.name() == s.trim())
-            .ok_or_else(|| {
-                Error::invalid(format!(
-                    "unknown closing reason {s:?}; expected resolved, false_alarm, duplicate, cancelled or referred"
-                ))
-            })
-    }
-}
-
-/// What a unit is doing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
-#[serde(rename_all = "snake_case")]
-pub enum UnitStatus {
-    Available,
-    Dispatched,
-    OnScene,
-    OutOfService,
-}
-
-impl UnitStatus {
-    pub const ALL: [UnitStatus; 4] = [
-        UnitStatus::Available,
-        UnitStatus::Dispatched,
-        UnitStatus::OnScene,
-        UnitStatus::OutOfService,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            UnitStatus::Available => "available",
-            UnitStatus::Dispatched => "dispatched",
-            UnitStatus::OnScene => "on_scene",
-            UnitStatus::OutOfService => "out_of_service",
-        }
-    }
-
-    pub fn parse(s: &str) -> Result<UnitStatus> {
-        UnitStatus::ALL
-            .into_iter()
-            .find(|x| x.name() == s.trim())
-            .ok_or_else(|| {
-                Error::invalid(format!(
-                    "unknown unit status {s:?}; expected available, dispatched, on_scene or out_of_service"
-                ))
-            })
-    }
-}
-
 /// Kinds of unit. Free text is refused so the map and reports can group them.
 pub const UNIT_KINDS: &[&str] = &["police", "ambulance", "fire", "rescue", "traffic", "other"];
-
-/// How an incident came in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
-#[serde(rename_all = "snake_case")]
-pub enum IncidentSource {
-    /// An operator took a call.
-    Call,
-    /// A telephony or other agency's system opened it through the API.
-    Inbound,
-    /// From a confirmed face match or plate hit.
-    Candidate,
-    /// From what a camera showed.
-    Camera,
-}
-
-impl IncidentSource {
-    pub fn name(self) -> &'static str {
-        match self {
-            IncidentSource::Call => "call",
-            IncidentSource::Inbound => "inbound",
-            IncidentSource::Candidate => "candidate",
-            IncidentSource::Camera => "camera",
-        }
-    }
-
-    pub fn parse(s: &str) -> Result<IncidentSource> {
-        [
-            IncidentSource::Call,
-            IncidentSource::Inbound,
-            IncidentSource::Candidate,
-            IncidentSource::Camera,
-        ]
-        .into_iter()
-        .find(|x| x.name() == s.trim())
-        .ok_or_else(|| {
-            Error::invalid(format!(
-                "unknown incident source {s:?}; expected call, inbound, candidate or camera"
-            ))
-        })
-    }
-}
 
 /// A point on the Earth (WGS 84 degrees).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]

@@ -6,7 +6,6 @@
 //! and none for geofencing people; `tests/lines.rs` walks these sources and
 //! fails if one appears.
 
-pub mod camera;
 pub mod face;
 pub mod frame;
 pub mod ids;
@@ -14,8 +13,8 @@ pub mod incident;
 pub mod legal;
 pub mod plate;
 pub mod plate_text;
+pub mod status;
 
-pub use camera::CameraState;
 pub use face::{BBox, Candidate, FaceDetection, FaceTemplate, Landmarks5, MatchOutcome};
 pub use frame::RgbImage;
 pub use ids::{CameraId, CandidateId, EntryId, TrackId};
@@ -24,3 +23,6 @@ pub use incident::{
 };
 pub use legal::{LegalBasis, LegalBasisInput};
 pub use plate::{PlateHit, PlatePass};
+pub use status::{
+    CameraEventKind, CameraState, CandidateKind, CandidateStatus, Decision, RecordingState,
+};

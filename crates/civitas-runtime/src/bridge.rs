@@ -1,7 +1,7 @@
 //! The bridge from the bus to the command centre: each event updates the
 //! console's camera table and metrics and is pushed to live subscribers.
 
-use civitas_api::{CommandCentre, LiveEvent, LiveKind};
+use civitas_api::{CandidateNotice, CommandCentre, LiveEvent, LivePayload};
 use civitas_base::Clock;
 use civitas_model::{CameraState, Candidate};
 use civitas_pipeline::Event;
@@ -10,11 +10,10 @@ use civitas_pipeline::Event;
 pub fn to_command_centre(c: &CommandCentre, ev: &Event, clock: &dyn Clock) {
     let camera_event = |id: &str| {
         if let Some(cam) = c.live.cameras().into_iter().find(|x| x.id == id) {
-            c.live.publish(LiveEvent {
-                kind: LiveKind::Camera,
-                camera: Some(id.to_owned()),
-                data: serde_json::to_value(&cam).unwrap_or_default(),
-            });
+            c.live.publish(LiveEvent::new(
+                Some(id.to_owned()),
+                LivePayload::Camera(cam),
+            ));
         }
     };
     match ev {
@@ -118,16 +117,15 @@ pub fn announce_candidate(c: &CommandCentre, cand: &Candidate, store_s: f64, clo
         store_s,
     );
     c.live.update_camera(&cand.camera.0, |x| x.candidates += 1);
-    c.live.publish(LiveEvent {
-        kind: LiveKind::Candidate,
-        camera: Some(cand.camera.0.clone()),
-        data: serde_json::json!({
-            "id": cand.id.map(|i| i.0),
-            "camera": cand.camera.0,
-            "entry_name": cand.entry_name,
-            "distance": cand.distance,
-            "frame_time_ms": cand.frame_time.0,
-            "stored_at_ms": clock.now().0,
+    c.live.publish(LiveEvent::new(
+        Some(cand.camera.0.clone()),
+        LivePayload::Candidate(CandidateNotice {
+            id: cand.id.map(|i| i.0),
+            camera: cand.camera.0.clone(),
+            entry_name: cand.entry_name.clone(),
+            distance: cand.distance,
+            frame_time_ms: cand.frame_time.0,
+            stored_at_ms: clock.now().0,
         }),
-    });
+    ));
 }

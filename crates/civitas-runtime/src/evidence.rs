@@ -15,11 +15,12 @@
 //! runner is the last 120 lines.)
 
 use anyhow::{Context, Result, bail};
+use civitas_api::evidence::ExportState;
 use civitas_audit::bundle::{self, AuditProofs, BundleFile, Manifest, ProvenEntry};
 use civitas_auth::{Actor, Permission};
 use civitas_base::{Clock, SystemClock};
 use civitas_config::Config;
-use civitas_model::{BBox, FaceTemplate, RgbImage};
+use civitas_model::{BBox, Decision, FaceTemplate, RecordingState, RgbImage};
 use civitas_store::{AuditRecord, Store};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -323,7 +324,11 @@ pub async fn export(
     }
     let c = store.candidate_view(actor, req.candidate).await?;
     if c.status != "confirmed" {
-        let confirms = c.reviews.iter().filter(|r| r.decision == "confirm").count();
+        let confirms = c
+            .reviews
+            .iter()
+            .filter(|r| r.decision == Decision::Confirm)
+            .count();
         bail!(
             "candidate {} is {} ({confirms} confirmation(s)): only a confirmed match is exported",
             c.id,
@@ -349,19 +354,23 @@ pub async fn export(
     let covering: Vec<_> = near.iter().filter(|r| gap(r) == 0).cloned().collect();
     let recs: Vec<_> = if covering.is_empty() {
         near.iter()
-            .filter(|r| !matches!(r.state.as_str(), "deleted" | "lost" | "recording"))
+            .filter(|r| r.state.playable())
             .min_by_key(|r| gap(r))
             .into_iter()
-            .chain(near.iter().filter(|r| r.state == "deleted").take(1))
+            .chain(
+                near.iter()
+                    .filter(|r| r.state == RecordingState::Deleted)
+                    .take(1),
+            )
             .cloned()
             .collect()
     } else {
         covering
     };
-    let deleted = recs.iter().find(|r| r.state == "deleted");
+    let deleted = recs.iter().find(|r| r.state == RecordingState::Deleted);
     let recs: Vec<_> = recs
         .iter()
-        .filter(|r| !matches!(r.state.as_str(), "deleted" | "lost" | "recording"))
+        .filter(|r| r.state.playable())
         .cloned()
         .collect();
     if recs.is_empty() {
@@ -461,7 +470,7 @@ pub async fn export(
             "candidate": c.id, "kind": c.kind, "camera": c.camera,
             "frame_time": civitas_base::Timestamp(c.frame_time_ms).to_rfc3339(),
             "subject": c.entry_name, "entry": c.entry_id, "plate": c.plate,
-            "confirmed_by": c.reviews.iter().filter(|r| r.decision == "confirm").map(|r| r.username.clone()).collect::<Vec<_>>(),
+            "confirmed_by": c.reviews.iter().filter(|r| r.decision == Decision::Confirm).map(|r| r.username.clone()).collect::<Vec<_>>(),
         }),
         legal_basis: serde_json::to_value(&c.basis)?,
         exported_by: actor.username.clone(),
@@ -550,7 +559,11 @@ impl civitas_api::evidence::Exporter for ConsoleExporter {
             .handle
             .block_on(self.store.candidate_view(&actor, req.candidate))?;
         if c.status != "confirmed" {
-            let n = c.reviews.iter().filter(|r| r.decision == "confirm").count();
+            let n = c
+                .reviews
+                .iter()
+                .filter(|r| r.decision == Decision::Confirm)
+                .count();
             return Err(Error::new(
                 ErrorKind::FailedPrecondition,
                 format!(
@@ -560,7 +573,10 @@ impl civitas_api::evidence::Exporter for ConsoleExporter {
             ));
         }
         let mut jobs = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(j) = jobs.values().find(|j| j.status.state == "running") {
+        if let Some(j) = jobs
+            .values()
+            .find(|j| j.status.state == ExportState::Running)
+        {
             return Err(Error::new(
                 ErrorKind::ResourceExhausted,
                 format!(
@@ -576,7 +592,7 @@ impl civitas_api::evidence::Exporter for ConsoleExporter {
             id,
             candidate: c.id,
             started_by: actor.username.clone(),
-            state: "running".into(),
+            state: ExportState::Running,
             frames_done: 0,
             frames_total: 0,
             error: None,
@@ -626,11 +642,11 @@ impl civitas_api::evidence::Exporter for ConsoleExporter {
                 if let Some(j) = t.get_mut(&id) {
                     match r {
                         Ok(rep) => {
-                            j.status.state = "done".into();
+                            j.status.state = ExportState::Done;
                             j.status.summary = serde_json::to_value(&rep).ok();
                         }
                         Err(e) => {
-                            j.status.state = "failed".into();
+                            j.status.state = ExportState::Failed;
                             j.status.error = Some(format!("{e:#}"));
                             let _ = std::fs::remove_dir_all(&dir);
                         }

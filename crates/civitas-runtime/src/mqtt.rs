@@ -15,59 +15,50 @@
 //! is a wide audience, so it learns *that* something needs review, and the
 //! console (with its permissions and audit) says *what*.
 
-use civitas_api::{LiveEvent, LiveKind};
+use civitas_api::{LiveEvent, LivePayload};
 use civitas_base::{Clock, SystemClock};
 use civitas_config::MqttConfig;
+use civitas_model::CandidateStatus;
 use rumqttc::{AsyncClient, MqttOptions, QoS};
 use tokio::sync::broadcast;
 
 /// One event as (topic, payload, retained), or `None` for events not published.
 pub fn message(prefix: &str, ev: &LiveEvent) -> Option<(String, serde_json::Value, bool)> {
     let at_ms = SystemClock.now().0;
-    let d = &ev.data;
     let safe = |s: &str| s.replace(['/', '#', '+'], "_");
-    match ev.kind {
-        LiveKind::Incident => {
-            return Some((
-                format!("{prefix}/incidents/{}", d["id"]),
-                serde_json::json!({"incident": d["id"], "change": d["change"], "status": d["status"],
-                    "priority": d["priority"], "type": d["type"], "latitude": d["latitude"],
-                    "longitude": d["longitude"], "units": d["units"], "close_reason": d["close_reason"], "at_ms": at_ms}),
-                true,
-            ));
-        }
-        LiveKind::Unit => {
-            return Some((
-                format!("{prefix}/units/{}", safe(d["id"].as_str().unwrap_or("_"))),
-                serde_json::json!({"unit": d["id"], "kind": d["kind"], "status": d["status"],
-                    "incident": d["incident_id"], "latitude": d["latitude"], "longitude": d["longitude"], "at_ms": at_ms}),
-                true,
-            ));
-        }
-        LiveKind::Camera | LiveKind::Candidate | LiveKind::Review => {}
-    }
-    let camera = ev.camera.clone()?;
-    match ev.kind {
-        LiveKind::Camera => Some((
-            format!("{prefix}/cameras/{}/health", safe(&camera)),
-            serde_json::json!({"camera": camera, "state": d["state"], "last_error": d["last_error"],
-                "reconnects": d["reconnects"], "at_ms": at_ms}),
+    Some(match &ev.payload {
+        LivePayload::Incident(i) => (
+            format!("{prefix}/incidents/{}", i.id),
+            serde_json::json!({"incident": i.id, "change": i.change, "status": i.status,
+                "priority": i.priority, "type": i.type_id, "latitude": i.latitude,
+                "longitude": i.longitude, "units": i.units, "close_reason": i.close_reason, "at_ms": at_ms}),
             true,
-        )),
-        LiveKind::Candidate => Some((
-            format!("{prefix}/cameras/{}/candidates", safe(&camera)),
-            serde_json::json!({"candidate": d["id"], "camera": camera, "frame_time_ms": d["frame_time_ms"],
-                "status": "candidate", "at_ms": at_ms}),
+        ),
+        LivePayload::Unit(u) => (
+            format!("{prefix}/units/{}", safe(&u.id)),
+            serde_json::json!({"unit": u.id, "kind": u.kind, "status": u.status,
+                "incident": u.incident_id, "latitude": u.latitude, "longitude": u.longitude, "at_ms": at_ms}),
+            true,
+        ),
+        LivePayload::Camera(c) => (
+            format!("{prefix}/cameras/{}/health", safe(&c.id)),
+            serde_json::json!({"camera": c.id, "state": c.state, "last_error": c.last_error,
+                "reconnects": c.reconnects, "at_ms": at_ms}),
+            true,
+        ),
+        LivePayload::Candidate(n) => (
+            format!("{prefix}/cameras/{}/candidates", safe(&n.camera)),
+            serde_json::json!({"candidate": n.id, "camera": n.camera, "frame_time_ms": n.frame_time_ms,
+                "status": CandidateStatus::Candidate, "at_ms": at_ms}),
             false,
-        )),
-        LiveKind::Review => Some((
-            format!("{prefix}/candidates/{}/status", d["id"]),
-            serde_json::json!({"candidate": d["id"], "camera": camera, "status": d["status"],
-                "confirmations": d["confirmations"], "required": d["required"], "at_ms": at_ms}),
+        ),
+        LivePayload::Review(r) => (
+            format!("{prefix}/candidates/{}/status", r.id),
+            serde_json::json!({"candidate": r.id, "camera": ev.camera.as_deref()?, "status": r.status,
+                "confirmations": r.confirmations, "required": r.required, "at_ms": at_ms}),
             false,
-        )),
-        LiveKind::Incident | LiveKind::Unit => None,
-    }
+        ),
+    })
 }
 
 /// Forwards `rx` to the broker until `stop` fires, then publishes what is
@@ -135,11 +126,17 @@ mod tests {
 
     #[test]
     fn payloads_carry_no_names_and_topics_no_wildcards() {
-        let ev = LiveEvent {
-            kind: civitas_api::LiveKind::Candidate,
-            camera: Some("gate/1".into()),
-            data: serde_json::json!({"id": 4, "entry_name": "Ana Example", "distance": 0.3, "frame_time_ms": 9}),
-        };
+        let ev = LiveEvent::new(
+            Some("gate/1".into()),
+            LivePayload::Candidate(civitas_api::CandidateNotice {
+                id: Some(4),
+                camera: "gate/1".into(),
+                entry_name: "Ana Example".into(),
+                distance: 0.3,
+                frame_time_ms: 9,
+                stored_at_ms: 10,
+            }),
+        );
         let (topic, payload, retain) = message("civitas/site", &ev).unwrap();
         assert_eq!(topic, "civitas/site/cameras/gate_1/candidates");
         assert!(!retain);

@@ -6,7 +6,7 @@ use crate::bridge;
 use crate::recording::Recordings;
 use civitas_api::CommandCentre;
 use civitas_base::Clock;
-use civitas_model::{Candidate, PlatePass};
+use civitas_model::{CameraEventKind, Candidate, PlatePass};
 use civitas_pipeline::Event;
 use civitas_store::{PlateRetention, ReviewPolicy, Store};
 
@@ -54,7 +54,26 @@ impl std::fmt::Debug for Writer<'_> {
     }
 }
 
-impl Writer<'_> {
+impl<'a> Writer<'a> {
+    /// A writer that records no files and shows nothing.
+    pub fn new(
+        store: &'a Store,
+        console: &'a CommandCentre,
+        policy: &'a ReviewPolicy,
+        retention: &'a PlateRetention,
+        clock: &'a dyn Clock,
+    ) -> Writer<'a> {
+        Writer {
+            store,
+            console,
+            policy,
+            retention,
+            recordings: None,
+            clock,
+            on_result: None,
+        }
+    }
+
     pub async fn apply(&self, ev: Event) -> civitas_base::Result<Applied> {
         let (store, console, policy, retention) =
             (self.store, self.console, self.policy, self.retention);
@@ -121,11 +140,11 @@ impl Writer<'_> {
             }
             Event::CameraStopped { camera, error } => {
                 let (kind, detail) = match &error {
-                    Some(e) => ("failed", e.as_str()),
-                    None => ("stopped", ""),
+                    Some(e) => (CameraEventKind::Failed, e.as_str()),
+                    None => (CameraEventKind::Stopped, ""),
                 };
                 if let Err(e) = store
-                    .record_camera_event(&camera.0, kind, detail, self.clock.now())
+                    .record_camera_event(&camera.0, kind.name(), detail, self.clock.now())
                     .await
                 {
                     tracing::warn!(camera = %camera, error = %e, "recording a camera event");
@@ -146,7 +165,7 @@ impl Writer<'_> {
             } => {
                 let detail = last_error.as_deref().unwrap_or("");
                 if let Err(e) = store
-                    .record_camera_event(&camera.0, state.as_str(), detail, self.clock.now())
+                    .record_camera_event(&camera.0, state.name(), detail, self.clock.now())
                     .await
                 {
                     tracing::warn!(camera = %camera, error = %e, "recording a camera event");

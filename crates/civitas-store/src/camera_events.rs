@@ -6,29 +6,27 @@ use crate::plates::check_search;
 use crate::{Run, Store};
 use civitas_auth::Actor;
 use civitas_base::{Error, Result, Timestamp};
+use civitas_model::CameraEventKind;
 use serde::Serialize;
 use sqlx::Row;
 
 /// A camera event, as a search returns it.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct CameraEventView {
     pub id: i64,
     pub camera: String,
-    /// `connecting`, `online`, `degraded`, `offline`, `stopped` or `failed`.
-    pub kind: String,
+    pub kind: CameraEventKind,
     pub detail: String,
     pub at_ms: i64,
 }
 
-/// The kinds of camera event.
-pub const CAMERA_EVENT_KINDS: &[&str] = &[
-    "connecting",
-    "online",
-    "degraded",
-    "offline",
-    "stopped",
-    "failed",
-];
+/// Reads a camera event kind; the refusal starts with `what` and lists the kinds.
+fn event_kind(what: &str, k: &str) -> Result<CameraEventKind> {
+    CameraEventKind::parse(k).map_err(|_| {
+        let kinds: Vec<&str> = CameraEventKind::ALL.iter().map(|x| x.name()).collect();
+        Error::invalid(format!("{what} {k:?} is not one of {}", kinds.join(", ")))
+    })
+}
 
 /// Deletes camera events older than `before_ms`.
 pub(crate) async fn sweep_camera_events(
@@ -43,8 +41,8 @@ pub(crate) async fn sweep_camera_events(
 }
 
 impl Store {
-    /// Records a camera's health change or stop (`kind` one of
-    /// [`CAMERA_EVENT_KINDS`]; `detail` the error in words, if any).
+    /// Records a camera's health change or stop (`kind` a
+    /// [`CameraEventKind`]'s name; `detail` the error in words, if any).
     pub async fn record_camera_event(
         &self,
         camera: &str,
@@ -52,12 +50,7 @@ impl Store {
         detail: &str,
         at: Timestamp,
     ) -> Result<()> {
-        if !CAMERA_EVENT_KINDS.contains(&kind) {
-            return Err(Error::invalid(format!(
-                "camera event {kind:?} is not one of {}",
-                CAMERA_EVENT_KINDS.join(", ")
-            )));
-        }
+        event_kind("camera event", kind)?;
         sqlx::query(
             "INSERT INTO camera_event (camera_id, kind, detail, at_ms) VALUES ($1, $2, $3, $4)",
         )
@@ -93,13 +86,8 @@ impl Store {
             to,
             cameras,
         )?;
-        if let Some(k) = kind
-            && !CAMERA_EVENT_KINDS.contains(&k)
-        {
-            return Err(Error::invalid(format!(
-                "camera event search: kind {k:?} is not one of {}",
-                CAMERA_EVENT_KINDS.join(", ")
-            )));
+        if let Some(k) = kind {
+            event_kind("camera event search: kind", k)?;
         }
         let out: Vec<CameraEventView> = sqlx::query(self.sql(
             "SELECT id, camera_id, kind, detail, at_ms FROM camera_event
@@ -121,14 +109,16 @@ impl Store {
         .all(&self.pool, "searching camera events")
         .await?
         .iter()
-        .map(|r| CameraEventView {
-            id: r.get("id"),
-            camera: r.get("camera_id"),
-            kind: r.get("kind"),
-            detail: r.get("detail"),
-            at_ms: r.get("at_ms"),
+        .map(|r| {
+            Ok(CameraEventView {
+                id: r.get("id"),
+                camera: r.get("camera_id"),
+                kind: CameraEventKind::parse(&r.get::<String, _>("kind"))?,
+                detail: r.get("detail"),
+                at_ms: r.get("at_ms"),
+            })
         })
-        .collect();
+        .collect::<Result<_>>()?;
         self.audit(
             now,
             AuditRecord::new(&actor.username, "camera_event.search", format!("kind:{}", kind.unwrap_or("any")))

@@ -46,7 +46,7 @@ pub struct NewIncident {
 }
 
 /// One step of an incident's checklist.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct SopStepView {
     pub step: i64,
     pub text: String,
@@ -55,7 +55,7 @@ pub struct SopStepView {
 }
 
 /// One row of an incident's timeline.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct TimelineEntry {
     pub at_ms: i64,
     pub actor: String,
@@ -65,7 +65,7 @@ pub struct TimelineEntry {
 }
 
 /// Something linked to an incident.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct LinkView {
     /// `candidate` or `plate_read`.
     pub kind: String,
@@ -75,7 +75,7 @@ pub struct LinkView {
 }
 
 /// An incident as the console shows it.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct IncidentView {
     pub id: i64,
     pub type_id: String,

@@ -54,7 +54,7 @@ pub use plates::{Hotlist, PlateQuery, PlateReadView, PlateRetention, StoredPlate
 pub use recordings::{DueRecording, RecordingView};
 pub use report::ReportCounts;
 pub use retention::{RetentionPolicy, SweepReport};
-pub use review::{Decision, ReviewOutcome, ReviewPolicy};
+pub use review::{ReviewOutcome, ReviewPolicy};
 pub use units::{UnitSpec, UnitView};
 pub use users::UserRecord;
 pub use views::{

@@ -16,7 +16,7 @@ pub struct OutboxEvent {
 }
 
 /// How one destination (a webhook) is keeping up.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct DeliveryStatus {
     pub destination: String,
     /// Events written but not yet acknowledged by it.

@@ -20,7 +20,7 @@ pub const MAX_SEARCH_WINDOW_DAYS: i64 = 92;
 const DAY_MS: i64 = 86_400_000;
 
 /// A named list of plates with its own match threshold.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Hotlist {
     pub id: i64,
     pub name: String,
@@ -66,7 +66,7 @@ impl Default for PlateRetention {
 }
 
 /// A stored read, as a search returns it.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct PlateReadView {
     pub id: i64,
     pub camera: String,
@@ -75,7 +75,6 @@ pub struct PlateReadView {
     pub confidence: f32,
     pub frames: u32,
     /// The plate's box in the best frame (`x0`, `y0`, `x1`, `y1`, pixels).
-    #[schema(value_type = Object)]
     pub bbox: BBox,
     pub first_seen_ms: i64,
     pub last_seen_ms: i64,

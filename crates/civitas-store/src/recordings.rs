@@ -8,11 +8,12 @@ use crate::audit::AuditRecord;
 use crate::{Run, Store, db_err};
 use civitas_auth::{Actor, Permission};
 use civitas_base::{Error, ErrorKind, Result, Timestamp};
+use civitas_model::RecordingState;
 use serde::Serialize;
 use sqlx::Row;
 
 /// A recording as the API shows it.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct RecordingView {
     pub id: i64,
     pub camera: String,
@@ -22,8 +23,7 @@ pub struct RecordingView {
     pub start_ms: i64,
     pub end_ms: i64,
     pub bytes: i64,
-    /// `recording`, `complete`, `recovered`, `lost` or `deleted`.
-    pub state: String,
+    pub state: RecordingState,
     pub note: Option<String>,
     pub deleted_at_ms: Option<i64>,
     pub deleted_reason: Option<String>,
@@ -42,8 +42,8 @@ pub struct DueRecording {
 
 const COLUMNS: &str = "id, camera_id, path, kind, start_ms, end_ms, bytes, state, note, deleted_at_ms, deleted_reason";
 
-fn view(r: &sqlx::any::AnyRow) -> RecordingView {
-    RecordingView {
+fn view(r: &sqlx::any::AnyRow) -> Result<RecordingView> {
+    Ok(RecordingView {
         id: r.get("id"),
         camera: r.get("camera_id"),
         path: r.get("path"),
@@ -51,11 +51,11 @@ fn view(r: &sqlx::any::AnyRow) -> RecordingView {
         start_ms: r.get("start_ms"),
         end_ms: r.get("end_ms"),
         bytes: r.get("bytes"),
-        state: r.get("state"),
+        state: RecordingState::parse(&r.get::<String, _>("state"))?,
         note: r.get("note"),
         deleted_at_ms: r.get("deleted_at_ms"),
         deleted_reason: r.get("deleted_reason"),
-    }
+    })
 }
 
 /// A recording is held when a live legal hold names it, or names a candidate
@@ -178,7 +178,7 @@ impl Store {
         .await?
         .iter()
         .map(view)
-        .collect();
+        .collect::<Result<_>>()?;
         self.audit(
             now,
             AuditRecord::new(
@@ -205,14 +205,15 @@ impl Store {
         .optional(&self.pool, "reading a recording")
         .await?
         .map(|r| view(&r))
+        .transpose()?
         .ok_or_else(|| Error::not_found(format!("recording {id} does not exist")))?;
         // Out of scope reads exactly as absent: a 403 naming the camera
         // told a scoped user which ids exist and where.
         if !actor.covers_camera(&r.camera) {
             return Err(Error::not_found(format!("recording {id} does not exist")));
         }
-        match r.state.as_str() {
-            "deleted" => Err(Error::new(
+        match r.state {
+            RecordingState::Deleted => Err(Error::new(
                 ErrorKind::Gone,
                 format!(
                     "recording {id} (camera {}, {}) was deleted by retention ({}) at {}",
@@ -222,7 +223,7 @@ impl Store {
                     civitas_base::Timestamp(r.deleted_at_ms.unwrap_or(0)).to_rfc3339()
                 ),
             )),
-            "lost" => Err(Error::new(
+            RecordingState::Lost => Err(Error::new(
                 ErrorKind::Gone,
                 format!(
                     "recording {id} (camera {}) was lost: {}",

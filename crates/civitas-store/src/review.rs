@@ -6,6 +6,7 @@ use crate::users::forbid;
 use crate::{Run, Store, db_err};
 use civitas_auth::{Actor, Permission};
 use civitas_base::{Error, ErrorKind, Result, Timestamp};
+use civitas_model::{CandidateStatus, Decision};
 use serde::Serialize;
 use sqlx::Row;
 
@@ -33,43 +34,11 @@ impl Default for ReviewPolicy {
     }
 }
 
-/// A reviewer's decision (`confirm` or `reject` on the wire).
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
-)]
-#[serde(rename_all = "snake_case", try_from = "String")]
-pub enum Decision {
-    Confirm,
-    Reject,
-}
-
-/// Read as a string first, so a wrong type or value is refused with the
-/// field's name (`field \`decision\`: "maybe" is not confirm or reject`).
-impl TryFrom<String> for Decision {
-    type Error = String;
-    fn try_from(s: String) -> std::result::Result<Decision, String> {
-        match s.as_str() {
-            "confirm" => Ok(Decision::Confirm),
-            "reject" => Ok(Decision::Reject),
-            other => Err(format!("{other:?} is not confirm or reject")),
-        }
-    }
-}
-
-impl Decision {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Decision::Confirm => "confirm",
-            Decision::Reject => "reject",
-        }
-    }
-}
-
 /// Where a candidate stands after a review.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ReviewOutcome {
     pub candidate: i64,
-    pub status: String,
+    pub status: CandidateStatus,
     pub confirmations: usize,
     pub required: usize,
 }
@@ -160,7 +129,7 @@ impl Store {
                 ),
             ));
         }
-        let d = decision.as_str();
+        let d = decision.name();
         sqlx::query("INSERT INTO candidate_review (candidate_id, username, decision, reason, at_ms) VALUES ($1, $2, $3, $4, $5)")
             .bind(candidate)
             .bind(&actor.username)
@@ -180,13 +149,13 @@ impl Store {
             policy.face_confirmations
         };
         let new_status = match decision {
-            Decision::Reject => "rejected",
-            Decision::Confirm if confirmations as usize >= required => "confirmed",
-            Decision::Confirm => "candidate",
+            Decision::Reject => CandidateStatus::Rejected,
+            Decision::Confirm if confirmations as usize >= required => CandidateStatus::Confirmed,
+            Decision::Confirm => CandidateStatus::Candidate,
         };
-        if new_status != "candidate" {
+        if new_status != CandidateStatus::Candidate {
             sqlx::query("UPDATE candidate SET status = $1, decided_at_ms = $2 WHERE id = $3")
-                .bind(new_status)
+                .bind(new_status.name())
                 .bind(now.0)
                 .bind(candidate)
                 .run(&mut *tx, "updating candidate")
@@ -204,7 +173,7 @@ impl Store {
         tx.commit().await.map_err(db_err("committing review"))?;
         Ok(ReviewOutcome {
             candidate,
-            status: new_status.into(),
+            status: new_status,
             confirmations: confirmations as usize,
             required,
         })

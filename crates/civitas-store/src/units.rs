@@ -12,7 +12,7 @@ use serde::Serialize;
 use sqlx::{AnyConnection, Row};
 
 /// A unit as the console and the map show it.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct UnitView {
     pub id: String,
     /// `police`, `ambulance`, `fire`, `rescue`, `traffic` or `other`.

@@ -10,20 +10,21 @@ use crate::{Run, Store, db_err};
 use civitas_audit::AuditEntry;
 use civitas_auth::{Actor, Permission, Role};
 use civitas_base::{Error, ErrorKind, Result, Timestamp};
+use civitas_model::{CandidateKind, CandidateStatus, Decision};
 use serde::Serialize;
 use sqlx::Row;
 
 /// One reviewer's decision on a candidate.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct ReviewRecord {
     pub username: String,
-    pub decision: String,
+    pub decision: Decision,
     pub reason: String,
     pub at_ms: i64,
 }
 
 /// The legal basis an entry is held under, as shown to reviewers.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct BasisView {
     pub id: i64,
     pub kind: String,
@@ -35,11 +36,11 @@ pub struct BasisView {
 }
 
 /// A candidate as the review queue shows it (images are fetched separately).
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct CandidateView {
     pub id: i64,
-    pub kind: String,
-    pub status: String,
+    pub kind: CandidateKind,
+    pub status: CandidateStatus,
     pub camera: String,
     pub entry_id: i64,
     pub entry_name: String,
@@ -59,7 +60,7 @@ pub struct CandidateView {
 }
 
 /// A watchlist entry without its templates.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct EntryView {
     pub id: i64,
     pub name: String,
@@ -138,13 +139,10 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<CandidateView>> {
         actor.require(Permission::ViewCandidates)?;
-        if let Some(s) = status
-            && !["candidate", "confirmed", "rejected", "expired"].contains(&s)
-        {
-            return Err(Error::invalid(format!(
-                "status {s:?}: expected candidate, confirmed, rejected or expired"
-            )));
-        }
+        let status = status
+            .map(CandidateStatus::parse)
+            .transpose()?
+            .map(CandidateStatus::name);
         let rows = sqlx::query(concat!(
             candidate_select!(),
             " WHERE ($1 IS NULL OR c.status = $2) ORDER BY c.id DESC LIMIT $3"
@@ -173,17 +171,19 @@ impl Store {
         .bind(id)
         .all(&self.pool, "reading reviews").await?
         .iter()
-        .map(|x| ReviewRecord {
-            username: x.get("username"),
-            decision: x.get("decision"),
-            reason: x.get("reason"),
-            at_ms: x.get("at_ms"),
+        .map(|x| {
+            Ok(ReviewRecord {
+                username: x.get("username"),
+                decision: Decision::parse(&x.get::<String, _>("decision"))?,
+                reason: x.get("reason"),
+                at_ms: x.get("at_ms"),
+            })
         })
-        .collect();
+        .collect::<Result<_>>()?;
         Ok(CandidateView {
             id,
-            kind: r.get("kind"),
-            status: r.get("status"),
+            kind: CandidateKind::parse(&r.get::<String, _>("kind"))?,
+            status: CandidateStatus::parse(&r.get::<String, _>("status"))?,
             camera: r.get("camera_id"),
             entry_id: r.get("entry_id"),
             entry_name: r.get("entry_name"),

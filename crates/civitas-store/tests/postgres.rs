@@ -5,25 +5,15 @@
 //! writer's path under concurrent writers (one tree). Everything else runs
 //! on PostgreSQL as the whole store suite (`CIVITAS_TEST_STORE=postgres`).
 
+mod common;
+
 use civitas_audit::AuditKey;
 use civitas_base::Timestamp;
-use civitas_model::{BBox, CameraId, Candidate, EntryId, TrackId};
+use civitas_model::{Candidate, EntryId};
 use civitas_store::testing::TestStore;
 use civitas_store::{Backend, ReviewPolicy, Store};
 use sqlx::{AssertSqlSafe, Connection};
 use std::sync::Arc;
-
-const SEED_V2: &str = "
-INSERT INTO legal_basis (id, kind, authority, reference, purpose, granted_at_ms, expires_at_ms, entered_by)
-  VALUES (1, 'court-order', 'Court 1', 'CO-1', 'test', 1000, 9000000000000, 'sam');
-INSERT INTO watchlist_entry (id, name, legal_basis_id, created_at_ms) VALUES (1, 'Alice', 1, 1000);
-INSERT INTO entry_template (entry_id, source_photo, template) VALUES (1, 'a.jpg', '\\x00010203');
-INSERT INTO candidate (id, camera_id, track_id, entry_id, distance, detector_score, bbox_json, frame_time_ms, offset_ms, created_at_ms)
-  VALUES (1, 'gate', 1, 1, 0.3, 0.9, '{\"x0\":0,\"y0\":0,\"x1\":1,\"y1\":1}', 2000, 0, 2000);
-INSERT INTO app_user (username, password_hash, role, created_at_ms) VALUES ('sam', 'x', 'supervisor', 1000);
-INSERT INTO candidate_review (candidate_id, username, decision, at_ms) VALUES (1, 'sam', 'confirm', 3000);
-INSERT INTO legal_hold (target, reason, placed_by, placed_at_ms) VALUES ('candidate:1', 'case 7', 'sam', 4000);
-";
 
 #[tokio::test]
 async fn an_upgraded_postgres_schema_equals_a_fresh_one_and_matches_sqlites_tables() {
@@ -39,7 +29,11 @@ async fn an_upgraded_postgres_schema_equals_a_fresh_one_and_matches_sqlites_tabl
         let db = TestStore::on(Backend::Postgres, &format!("v{v}"))
             .await
             .unwrap();
-        let seed = if v >= 2 { SEED_V2 } else { "" };
+        let seed = if v >= 2 {
+            common::seed_v2_postgres()
+        } else {
+            ""
+        };
         Store::create_at_version(&db.url, v, seed).await.unwrap();
         let up = db.open().await.unwrap();
         assert_eq!(
@@ -99,19 +93,7 @@ async fn an_upgraded_postgres_schema_equals_a_fresh_one_and_matches_sqlites_tabl
 }
 
 fn cand(entry: i64, frame_ms: i64) -> Candidate {
-    Candidate {
-        id: None,
-        camera: CameraId("gate".into()),
-        track: TrackId(1),
-        entry: EntryId(entry),
-        entry_name: "Alice".into(),
-        distance: 0.3,
-        detector_score: 0.9,
-        bbox: BBox::new(0.0, 0.0, 10.0, 10.0),
-        frame_time: Timestamp(frame_ms),
-        offset_ms: 0,
-        crop_jpeg: vec![1, 2, 3],
-    }
+    common::cand_at(EntryId(entry), "gate", Timestamp(frame_ms))
 }
 
 #[tokio::test]

@@ -3,12 +3,16 @@
 //! simulated time. SQLite files by default; with `CIVITAS_TEST_STORE=postgres`
 //! each test gets its own PostgreSQL database (`scripts/test` runs both).
 
+mod common;
+
 use civitas_audit::AuditKey;
 use civitas_auth::{Actor, Role};
 use civitas_base::{ErrorKind, Timestamp};
-use civitas_model::{BBox, CameraId, Candidate, EntryId, FaceTemplate, LegalBasisInput, TrackId};
+use civitas_model::Decision;
+use civitas_model::{Candidate, EntryId, FaceTemplate, LegalBasisInput};
 use civitas_store::testing::TestStore;
-use civitas_store::{Decision, RetentionPolicy, ReviewPolicy, Store};
+use civitas_store::{RetentionPolicy, ReviewPolicy, Store};
+use common::cand_at;
 use std::sync::Arc;
 
 const SEED: [u8; 32] = [1; 32];
@@ -61,28 +65,8 @@ async fn enrolled(store: &Store, name: &str, expires: &str) -> EntryId {
         .unwrap()
 }
 
-/// A candidate seen at `t` (a later sighting is a different result).
-fn cand_at(entry: EntryId, camera: &str, t: Timestamp) -> Candidate {
-    Candidate {
-        frame_time: t,
-        ..cand(entry, camera)
-    }
-}
-
 fn cand(entry: EntryId, camera: &str) -> Candidate {
-    Candidate {
-        id: None,
-        camera: CameraId::from(camera),
-        track: TrackId(3),
-        entry,
-        entry_name: "Alice".into(),
-        distance: 0.31,
-        detector_score: 0.9,
-        bbox: BBox::new(1.0, 2.0, 3.0, 4.0),
-        frame_time: t0(),
-        offset_ms: 500,
-        crop_jpeg: vec![1, 2, 3],
-    }
+    cand_at(entry, camera, t0())
 }
 
 #[tokio::test]
@@ -189,7 +173,7 @@ async fn a_face_candidate_needs_two_different_people() {
         .await
         .unwrap();
     assert_eq!(
-        (o.status.as_str(), o.confirmations, o.required),
+        (o.status.name(), o.confirmations, o.required),
         ("candidate", 1, 2)
     );
     // The same person again is refused and changes nothing.

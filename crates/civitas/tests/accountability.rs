@@ -10,13 +10,13 @@ use common::*;
 fn two_people_confirm_and_everything_is_audited_and_reported() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config_with_obama(dir.path());
-    let clip = dir.path().join("c.mp4");
-    make_clip(
-        &clip,
+    let clip = clip_in(
+        dir.path(),
+        "c.mp4",
         &[
-            photo("face_recognition/obama2.jpg"),
-            photo("face_recognition/biden.jpg"),
-            photo("face_recognition/obama3.jpg"),
+            "face_recognition/obama2.jpg",
+            "face_recognition/biden.jpg",
+            "face_recognition/obama3.jpg",
         ],
         2,
     );
@@ -145,23 +145,7 @@ fn two_people_confirm_and_everything_is_audited_and_reported() {
     );
 
     // The transparency report counts without identifying anyone.
-    let out = dir.path().join("report");
-    let o = run(
-        &cfg,
-        Some("aude"),
-        &[
-            "report",
-            "--from",
-            "2020-01-01",
-            "--to",
-            "2100-01-01",
-            "--out",
-            out.to_str().unwrap(),
-        ],
-    );
-    assert!(o.status.success(), "{}", text(&o));
-    let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    let (json, html) = report(&cfg, &dir.path().join("report"));
     assert_eq!(json["counts"]["candidates_raised"], 2);
     assert_eq!(json["counts"]["confirmed"], 1);
     assert_eq!(json["counts"]["rejected"], 1);
@@ -169,7 +153,6 @@ fn two_people_confirm_and_everything_is_audited_and_reported() {
         json["counts"]["active_entries_by_basis_kind"]["court-order"],
         1
     );
-    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(html.contains("Transparency report") && html.contains("rejected (false positives)"));
     for text in [html.as_str(), &json.to_string()] {
         for name in ["Obama", "olga", "omar", "sam"] {
@@ -202,8 +185,7 @@ fn a_witnessed_head_stays_consistent_and_config_changes_are_audited() {
     assert!(head["public_key"].as_str().unwrap().len() == 64);
 
     // The service runs a camera; later someone edits the config and it runs again.
-    let clip = dir.path().join("cam.mp4");
-    make_clip(&clip, &[photo("scrfd/newton.png")], 1);
+    let clip = clip_in(dir.path(), "cam.mp4", &["scrfd/newton.png"], 1);
     let mut text_cfg = std::fs::read_to_string(&cfg).unwrap();
     text_cfg.push_str(&format!(
         "[[camera]]\nid = \"c1\"\nname = \"c1\"\nurl = \"{}\"\nlatitude = 1\nlongitude = 2\npurpose = \"test\"\nowner = \"tests\"\n",

@@ -16,13 +16,13 @@ fn enrol_then_analyse_a_clip_finds_the_person_and_stores_one_candidate_per_pass(
         text(&o)
     );
 
-    let clip = dir.path().join("c.mp4");
-    make_clip(
-        &clip,
+    let clip = clip_in(
+        dir.path(),
+        "c.mp4",
         &[
-            photo("face_recognition/obama2.jpg"),
-            photo("face_recognition/biden.jpg"),
-            photo("face_recognition/obama3.jpg"),
+            "face_recognition/obama2.jpg",
+            "face_recognition/biden.jpg",
+            "face_recognition/obama3.jpg",
         ],
         2,
     );
@@ -106,16 +106,8 @@ fn enrolment_refuses_bad_photos_naming_the_file_and_stores_nothing() {
 
     // A good photo followed by a bad one: nothing is stored.
     let good = photo("face_recognition/obama.jpg");
-    let mut args = vec![
-        "enroll",
-        "--name",
-        "X",
-        "--photo",
-        good.to_str().unwrap(),
-        "--photo",
-        card.to_str().unwrap(),
-    ];
-    args.extend(BASIS);
+    let mut args = enroll_args("X", &good);
+    args.extend(["--photo", card.to_str().unwrap()]);
     assert!(!civitas(&cfg, &args).status.success());
     let o = civitas(&cfg, &["candidates"]);
     assert!(o.status.success());
@@ -205,13 +197,10 @@ fn bad_config_and_bad_inputs_get_clear_errors() {
 fn the_main_job_runs_the_configured_cameras() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config_with_obama(dir.path());
-    let clip = dir.path().join("cam.mp4");
-    make_clip(
-        &clip,
-        &[
-            photo("face_recognition/obama2.jpg"),
-            photo("scrfd/newton.png"),
-        ],
+    let clip = clip_in(
+        dir.path(),
+        "cam.mp4",
+        &["face_recognition/obama2.jpg", "scrfd/newton.png"],
         1,
     );
     let mut text_cfg = std::fs::read_to_string(&cfg).unwrap();
@@ -330,8 +319,7 @@ fn eval_commands_report_real_figures() {
 fn an_rtsp_camera_in_the_config_has_its_faces_analysed() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config_with_obama(dir.path());
-    let clip = dir.path().join("cam.mp4");
-    make_clip(&clip, &[photo("face_recognition/obama2.jpg")], 30);
+    let clip = clip_in(dir.path(), "cam.mp4", &["face_recognition/obama2.jpg"], 30);
     let (mut server, port) = rtsp_server(&clip, Some(("viewer", "s3cret-pass")));
     let mut text_cfg = std::fs::read_to_string(&cfg).unwrap();
     text_cfg.push_str(&format!(
@@ -364,8 +352,7 @@ fn an_rtsp_camera_in_the_config_has_its_faces_analysed() {
 fn a_recording_interrupted_by_sigkill_is_repaired_at_the_next_start() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path());
-    let clip = dir.path().join("cam.mp4");
-    make_clip(&clip, &[photo("face_recognition/biden.jpg")], 60);
+    let clip = clip_in(dir.path(), "cam.mp4", &["face_recognition/biden.jpg"], 60);
     let (mut server, port) = rtsp_server(&clip, None);
     let mut text_cfg = std::fs::read_to_string(&cfg).unwrap();
     text_cfg.push_str(&format!(
@@ -504,13 +491,10 @@ fn a_push_camera_snapshot_of_an_enrolled_person_becomes_a_candidate() {
 fn the_motion_gate_skips_still_frames_and_still_finds_the_person() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config_with_obama(dir.path());
-    let clip = dir.path().join("c.mp4");
-    make_clip(
-        &clip,
-        &[
-            photo("face_recognition/obama2.jpg"),
-            photo("face_recognition/biden.jpg"),
-        ],
+    let clip = clip_in(
+        dir.path(),
+        "c.mp4",
+        &["face_recognition/obama2.jpg", "face_recognition/biden.jpg"],
         2,
     );
     let o = run(
@@ -536,8 +520,7 @@ fn events_are_published_over_mqtt_without_names() {
     use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
     let dir = tempfile::tempdir().unwrap();
     let cfg = config_with_obama(dir.path());
-    let clip = dir.path().join("cam.mp4");
-    make_clip(&clip, &[photo("face_recognition/obama2.jpg")], 1);
+    let clip = clip_in(dir.path(), "cam.mp4", &["face_recognition/obama2.jpg"], 1);
     let prefix = format!(
         "civitas-test/{}-{}",
         std::process::id(),

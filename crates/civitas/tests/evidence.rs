@@ -186,27 +186,7 @@ fn an_exported_case_shows_only_the_subject_and_verifies_until_a_byte_changes() {
         text(&o)
     );
     // The export is counted in the transparency report.
-    let rep = dir.path().join("report");
-    let o = run(
-        &cfg,
-        Some("aude"),
-        &[
-            "report",
-            "--from",
-            "2020-01-01",
-            "--to",
-            "2100-01-01",
-            "--out",
-            rep.to_str().unwrap(),
-        ],
-    );
-    assert!(o.status.success(), "{}", text(&o));
-    let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(rep.join("report.json")).unwrap()).unwrap();
+    let (json, html) = report(&cfg, &dir.path().join("report"));
     assert_eq!(json["counts"]["evidence_exports"], 1);
-    assert!(
-        std::fs::read_to_string(rep.join("report.html"))
-            .unwrap()
-            .contains("bundles exported")
-    );
+    assert!(html.contains("bundles exported"));
 }

@@ -382,15 +382,7 @@ fn enrolment_and_analysis_run_with_no_network_at_all() {
             .unwrap()
     };
     let p = photo("face_recognition/obama.jpg");
-    let mut args = vec![
-        "enroll",
-        "--name",
-        "Offline",
-        "--photo",
-        p.to_str().unwrap(),
-    ];
-    args.extend(BASIS);
-    let o = run(&args);
+    let o = run(&enroll_args("Offline", &p));
     assert!(o.status.success(), "{}", text(&o));
     let o = run(&[
         "analyze",

@@ -276,14 +276,7 @@ fn serve_and_two_workers_lose_nothing_and_duplicate_nothing_through_a_killed_wor
     wait_for("the first candidate", Duration::from_secs(60), || {
         read(&logs("serve")).contains("CANDIDATE camera plaza")
     });
-    let mut args = vec![
-        "enroll",
-        "--name",
-        "Joe Biden",
-        "--photo",
-        b_photo.to_str().unwrap(),
-    ];
-    args.extend(BASIS);
+    let mut args = enroll_args("Joe Biden", &b_photo);
     let star = args.iter().position(|a| *a == "*").unwrap();
     args[star] = "door";
     let o = civitas(&cfg, &args);

@@ -44,24 +44,24 @@ pub fn clip_with(dir: &std::path::Path, enc: Enc, seconds: u32) -> std::path::Pa
             "log-level=error:bframes=2",
         ],
     };
+    let mut args = codec.to_vec();
+    args.extend(["-g", "25", "-pix_fmt", "yuv420p"]);
+    testsrc(&format!("640x360:rate=25:duration={seconds}"), &args, &p)
+}
+
+/// Encodes ffmpeg's `testsrc2` pattern at `size` (`WxH:rate=R:duration=S`)
+/// with `args` into `out`.
+pub fn testsrc(size: &str, args: &[&str], out: &std::path::Path) -> std::path::PathBuf {
     let ok = Command::new("ffmpeg")
-        .args([
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-        ])
-        .arg(format!("testsrc2=size=640x360:rate=25:duration={seconds}"))
-        .args(codec)
-        .args(["-g", "25", "-pix_fmt", "yuv420p"])
-        .arg(&p)
+        .args(["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi"])
+        .arg("-i")
+        .arg(format!("testsrc2=size={size}"))
+        .args(args)
+        .arg(out)
         .status()
         .unwrap();
-    assert!(ok.success(), "ffmpeg could not make the {enc:?} clip");
-    p
+    assert!(ok.success(), "ffmpeg could not make {}", out.display());
+    out.to_owned()
 }
 
 pub struct Server(pub Child);

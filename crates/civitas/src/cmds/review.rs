@@ -4,8 +4,8 @@
 use crate::session::session;
 use anyhow::Result;
 use civitas_base::{Clock, SystemClock};
+use civitas_model::{CandidateStatus, Decision};
 use civitas_runtime::engine;
-use civitas_store::Decision;
 use clap::Subcommand;
 use std::path::Path;
 
@@ -48,12 +48,12 @@ pub fn main(config: &Path, user: Option<&str>, c: Cmd) -> Result<()> {
         let o = store
             .review(&actor, id, d, why, SystemClock.now(), &policy)
             .await?;
-        match o.status.as_str() {
-            "confirmed" => println!(
+        match o.status {
+            CandidateStatus::Confirmed => println!(
                 "candidate {id} CONFIRMED ({} of {} confirmations)",
                 o.confirmations, o.required
             ),
-            "rejected" => println!("candidate {id} rejected: {why}"),
+            CandidateStatus::Rejected => println!("candidate {id} rejected: {why}"),
             _ => println!(
                 "candidate {id}: {} of {} confirmations; a different person must also confirm",
                 o.confirmations, o.required

@@ -132,13 +132,9 @@ pub fn main(config: &Path, a: Args) -> Result<()> {
     let cameras = cfg.cameras.len();
     let (stored, failed) = rt.block_on(async {
         let writer = Writer {
-            store: &store,
-            console: &console,
-            policy: &policy,
-            retention: &retention,
             recordings: Some(&recordings),
-            clock: clock.as_ref(),
             on_result: Some(&print_result),
+            ..Writer::new(&store, &console, &policy, &retention, clock.as_ref())
         };
         let (mut stopped, mut stored, mut failed) = (0, 0u64, 0usize);
         while stopped < cameras {

@@ -107,13 +107,8 @@ pub fn main(config: &Path, a: Args) -> Result<()> {
     let counts = Counts::default();
     rt.block_on(async {
         let writer = Writer {
-            store: &store,
-            console: &console,
-            policy: &policy,
-            retention: &retention,
-            recordings: None,
-            clock: clock.as_ref(),
             on_result: Some(&crate::cmds::run::print_result),
+            ..Writer::new(&store, &console, &policy, &retention, clock.as_ref())
         };
         let (w, c) = (&writer, &counts);
         consume(&nats, "store", stop_rx, move |ev, delivered| async move {

@@ -101,10 +101,26 @@ pub const BASIS: [&str; 12] = [
     "2099-01-01",
 ];
 
-pub fn enroll(cfg: &Path, name: &str, photo: &Path) -> Output {
+/// `enroll --name name --photo photo` under the test legal basis.
+pub fn enroll_args<'a>(name: &'a str, photo: &'a Path) -> Vec<&'a str> {
     let mut args = vec!["enroll", "--name", name, "--photo", photo.to_str().unwrap()];
     args.extend(BASIS);
-    civitas(cfg, &args)
+    args
+}
+
+pub fn enroll(cfg: &Path, name: &str, photo: &Path) -> Output {
+    civitas(cfg, &enroll_args(name, photo))
+}
+
+/// `make_clip` of the packaged photos `photos` into `dir/name`.
+pub fn clip_in(dir: &Path, name: &str, photos: &[&str], seconds: u32) -> PathBuf {
+    let out = dir.join(name);
+    make_clip(
+        &out,
+        &photos.iter().map(|p| photo(p)).collect::<Vec<_>>(),
+        seconds,
+    );
+    out
 }
 
 pub fn make_clip(out: &Path, photos: &[PathBuf], seconds: u32) {
@@ -181,4 +197,27 @@ pub fn ffprobe_frames(p: &std::path::Path) -> u64 {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success() && err.trim().is_empty(), "{p:?}: {err}");
     String::from_utf8_lossy(&o.stdout).trim().parse().unwrap()
+}
+
+/// Runs `civitas report` over all time as the auditor into `out`; returns
+/// the JSON report and the HTML page.
+pub fn report(cfg: &Path, out: &Path) -> (serde_json::Value, String) {
+    let dir = out.to_str().unwrap();
+    let o = run(
+        cfg,
+        Some("aude"),
+        &[
+            "report",
+            "--from",
+            "2020-01-01",
+            "--to",
+            "2100-01-01",
+            "--out",
+            dir,
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let json = std::fs::read_to_string(out.join("report.json")).unwrap();
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    (serde_json::from_str(&json).unwrap(), html)
 }

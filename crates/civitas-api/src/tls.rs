@@ -1,0 +1,119 @@
+//! HTTPS: the command centre serves TLS itself (rustls with the ring
+//! provider, TLS 1.2 and 1.3, HTTP/1.1 and HTTP/2), from a PEM certificate
+//! chain and key the operator supplies. Handshakes run in their own tasks
+//! with a deadline, so a client that connects and says nothing holds up no
+//! one else.
+
+use civitas_base::{Error, Result};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
+
+/// How long a client has to finish its TLS handshake.
+const HANDSHAKE: Duration = Duration::from_secs(10);
+
+/// Reads a PEM certificate chain and private key into a server config.
+/// Errors name the file and what is wrong with it.
+pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>> {
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .and_then(|it| it.collect::<std::result::Result<_, _>>())
+        .map_err(|e| pem_error("api.tls_cert", cert, e))?;
+    if chain.is_empty() {
+        return Err(Error::invalid(format!(
+            "api.tls_cert {}: holds no PEM certificate",
+            cert.display()
+        )));
+    }
+    let key =
+        PrivateKeyDer::from_pem_file(key).map_err(|e| pem_error("api.tls_key", key, e))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::internal(format!("TLS: {e}")))?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .map_err(|e| {
+            Error::invalid(format!(
+                "api.tls_cert and api.tls_key: the key does not fit the certificate or is unusable ({e})"
+            ))
+        })?;
+    cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(cfg))
+}
+
+fn pem_error(field: &str, path: &Path, e: rustls::pki_types::pem::Error) -> Error {
+    let why = match e {
+        rustls::pki_types::pem::Error::Io(e) => format!("cannot read ({e})"),
+        rustls::pki_types::pem::Error::NoItemsFound => "holds no PEM item of the expected kind".into(),
+        e => format!("is not valid PEM ({e:?})"),
+    };
+    Error::invalid(format!("{field} {}: {why}", path.display()))
+}
+
+/// A listener that hands axum connections whose TLS handshake succeeded.
+/// Failed handshakes (a plain HTTP request, a scanner, a client that does
+/// not trust the certificate) are logged at debug level and dropped.
+#[derive(Debug)]
+pub struct TlsListener {
+    rx: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
+    local: SocketAddr,
+}
+
+impl TlsListener {
+    pub fn new(tcp: TcpListener, config: Arc<rustls::ServerConfig>) -> std::io::Result<Self> {
+        let local = tcp.local_addr()?;
+        let (tx, rx) = mpsc::channel(64);
+        let acceptor = TlsAcceptor::from(config);
+        tokio::spawn(async move {
+            loop {
+                let (sock, peer) = match tcp.accept().await {
+                    Ok(c) => c,
+                    Err(e) => {
+                        // Out of file descriptors and the like: wait, do not spin.
+                        tracing::warn!(error = %e, "accepting a connection");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                };
+                if tx.is_closed() {
+                    break;
+                }
+                let (acceptor, tx) = (acceptor.clone(), tx.clone());
+                tokio::spawn(async move {
+                    match tokio::time::timeout(HANDSHAKE, acceptor.accept(sock)).await {
+                        Ok(Ok(tls)) => {
+                            let _ = tx.send((tls, peer)).await;
+                        }
+                        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                    }
+                });
+            }
+        });
+        Ok(TlsListener { rx, local })
+    }
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = TlsStream<TcpStream>;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        match self.rx.recv().await {
+            Some(c) => c,
+            // The accepting task ends only when this listener is dropped.
+            None => std::future::pending().await,
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        Ok(self.local)
+    }
+}
