@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod push;
 pub mod recordings;
 pub mod search;
+pub mod tls;
 pub mod views;
 pub mod watchlist;
 pub mod web;
@@ -584,14 +585,19 @@ pub fn openapi_json() -> String {
     s
 }
 
-/// Serves `router` on `listener` until `shutdown` resolves.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
+/// Serves `router` on `listener` (a `TcpListener`, or a [`tls::TlsListener`]
+/// for HTTPS) until `shutdown` resolves. Handlers see the peer's address.
+pub async fn serve<L>(
+    listener: L,
     app: Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
+) -> std::io::Result<()>
+where
+    L: axum::serve::Listener<Addr = std::net::SocketAddr>,
+{
+    use axum::serve::ListenerExt;
     axum::serve(
-        listener,
+        listener.tap_io(|_| {}),
         app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)

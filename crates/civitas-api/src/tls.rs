@@ -1,5 +1,5 @@
 //! HTTPS: the command centre serves TLS itself (rustls with the ring
-//! provider, TLS 1.2 and 1.3, HTTP/1.1 and HTTP/2), from a PEM certificate
+//! provider, TLS 1.2 and 1.3, HTTP/1.1), from a PEM certificate
 //! chain and key the operator supplies. Handshakes run in their own tasks
 //! with a deadline, so a client that connects and says nothing holds up no
 //! one else.
@@ -31,8 +31,7 @@ pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig
             cert.display()
         )));
     }
-    let key =
-        PrivateKeyDer::from_pem_file(key).map_err(|e| pem_error("api.tls_key", key, e))?;
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| pem_error("api.tls_key", key, e))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -44,14 +43,18 @@ pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig
                 "api.tls_cert and api.tls_key: the key does not fit the certificate or is unusable ({e})"
             ))
         })?;
-    cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    // HTTP/1.1 only: the service is built without HTTP/2, and a browser
+    // offered h2 here would speak it to a server that cannot.
+    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(cfg))
 }
 
 fn pem_error(field: &str, path: &Path, e: rustls::pki_types::pem::Error) -> Error {
     let why = match e {
         rustls::pki_types::pem::Error::Io(e) => format!("cannot read ({e})"),
-        rustls::pki_types::pem::Error::NoItemsFound => "holds no PEM item of the expected kind".into(),
+        rustls::pki_types::pem::Error::NoItemsFound => {
+            "holds no PEM item of the expected kind".into()
+        }
         e => format!("is not valid PEM ({e:?})"),
     };
     Error::invalid(format!("{field} {}: {why}", path.display()))

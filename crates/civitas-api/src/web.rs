@@ -52,9 +52,17 @@ pub async fn assets(Path(path): Path<String>) -> Response {
 }
 
 /// Headers on every response: the console loads nothing from elsewhere and
-/// cannot be framed.
+/// cannot be framed; nothing is kept by a browser or proxy cache unless the
+/// route says otherwise (the console's own files); browsers that reached it
+/// over HTTPS keep to HTTPS for a year (they ignore the header over HTTP).
 pub async fn security_headers(mut r: Response) -> Response {
     let h = r.headers_mut();
+    if !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(
+            header::CACHE_CONTROL,
+            header::HeaderValue::from_static("no-store"),
+        );
+    }
     for (k, v) in [
         (
             header::CONTENT_SECURITY_POLICY,
@@ -63,6 +71,7 @@ pub async fn security_headers(mut r: Response) -> Response {
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::REFERRER_POLICY, "no-referrer"),
         (header::X_FRAME_OPTIONS, "DENY"),
+        (header::STRICT_TRANSPORT_SECURITY, "max-age=31536000"),
     ] {
         h.insert(k, header::HeaderValue::from_static(v));
     }

@@ -107,6 +107,12 @@ impl Config {
                 fix(f);
             }
         }
+        for p in [&mut self.api.tls_cert, &mut self.api.tls_key]
+            .into_iter()
+            .flatten()
+        {
+            fix(p);
+        }
         fix(&mut self.store.path);
         fix(&mut self.store.audit_key);
         if let Some(w) = self.store.audit_witness.as_mut() {
@@ -337,5 +343,27 @@ owner = "City"
         assert!(Config::parse(&CAM.replace("owner", "transport = \"sctp\"\nowner")).is_err());
         let e = Config::parse("[api]\nlisten = \"localhost\"\n").unwrap_err();
         assert!(e.message().contains("api.listen"), "{}", e.message());
+    }
+
+    /// Names, faces and passwords never cross the network in clear by default.
+    #[test]
+    fn a_network_listen_needs_tls_or_a_stated_proxy() {
+        let e = Config::parse("[api]\nlisten = \"0.0.0.0:8443\"\n").unwrap_err();
+        assert!(
+            e.message().contains("api.listen") && e.message().contains("tls_cert"),
+            "{}",
+            e.message()
+        );
+        let proxied =
+            Config::parse("[api]\nlisten = \"0.0.0.0:8080\"\nallow_plaintext = true\n").unwrap();
+        assert!(proxied.api.plaintext_on_network());
+        let tls = Config::parse(
+            "[api]\nlisten = \"0.0.0.0:8443\"\ntls_cert = \"c.pem\"\ntls_key = \"k.pem\"\n",
+        )
+        .unwrap();
+        assert!(tls.api.tls() && !tls.api.plaintext_on_network());
+        let e = Config::parse("[api]\ntls_cert = \"c.pem\"\n").unwrap_err();
+        assert!(e.message().contains("api.tls_key"), "{}", e.message());
+        assert!(!Config::parse("").unwrap().api.plaintext_on_network());
     }
 }

@@ -9,6 +9,13 @@ use std::sync::Arc;
 
 type PushSources = std::collections::HashMap<String, civitas_ingest::push::PushSource>;
 
+/// Runs the HTTP service, logging why it stopped if it failed.
+async fn serve(service: impl std::future::Future<Output = std::io::Result<()>>) {
+    if let Err(e) = service.await {
+        tracing::error!(error = %e, "the HTTP service stopped");
+    }
+}
+
 /// What `start_api` started.
 #[derive(Debug)]
 pub struct Api {
@@ -67,7 +74,7 @@ pub fn start_api(
         key.public(),
         civitas_api::Settings {
             session_idle_ms: cfg.api.session_idle_minutes as i64 * 60_000,
-            secure_cookie: cfg.api.secure_cookie,
+            secure_cookie: cfg.api.secure_cookie || cfg.api.tls(),
             ..Default::default()
         },
     );
@@ -114,10 +121,16 @@ pub fn start_api(
             "civitas: this binary was built without the web console (run scripts/setup)"
         );
     }
-    tracing::info!("civitas: command centre at http://{addr}/");
+    let scheme = if cfg.api.tls() { "https" } else { "http" };
+    if cfg.api.plaintext_on_network() {
+        tracing::warn!(
+            "civitas: api.listen {addr} serves plain HTTP to other machines (allow_plaintext = true): only behind a TLS-terminating proxy"
+        );
+    }
+    tracing::info!("civitas: command centre at {scheme}://{addr}/");
     if !routes.is_empty() {
         tracing::info!(
-            "civitas: snapshot push for {} camera(s) at http://{addr}/api/v1/cameras/{{id}}/snapshot",
+            "civitas: snapshot push for {} camera(s) at {scheme}://{addr}/api/v1/cameras/{{id}}/snapshot",
             routes.len()
         );
     }
@@ -126,15 +139,20 @@ pub fn start_api(
         console: Some(console.clone()),
     });
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    rt.spawn(async move {
-        if let Err(e) = civitas_api::serve(listener, app, async {
-            let _ = rx.await;
-        })
-        .await
-        {
-            tracing::error!(error = %e, "the HTTP service stopped");
+    let stopped = async {
+        let _ = rx.await;
+    };
+    match (&cfg.api.tls_cert, &cfg.api.tls_key) {
+        (Some(cert), Some(key)) => {
+            let tls = civitas_api::tls::server_config(cert, key)?;
+            let _rt = rt.enter();
+            let listener = civitas_api::tls::TlsListener::new(listener, tls)?;
+            rt.spawn(serve(civitas_api::serve(listener, app, stopped)));
         }
-    });
+        _ => {
+            rt.spawn(serve(civitas_api::serve(listener, app, stopped)));
+        }
+    }
     let hooks = engine::webhooks(cfg)?;
     let (hooks_stop, hooks_rx) = tokio::sync::watch::channel(false);
     let stats = Arc::new(civitas_api::webhooks::WebhookStats::default());

@@ -1,0 +1,150 @@
+//! HTTPS as a client meets it: the service speaks TLS with the operator's
+//! certificate, marks every answer `Strict-Transport-Security` and (unless
+//! the route says otherwise) `Cache-Control: no-store`, answers nothing to
+//! plain HTTP on its TLS port, is not held up by a client that connects and
+//! says nothing, and refuses a certificate and key that do not fit, naming
+//! the file. Certificates are made by Debian's `openssl`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// A self-signed certificate for 127.0.0.1 and its key, in `dir` under `name`.
+fn certificate(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
+    let (cert, key) = (
+        dir.join(format!("{name}.crt")),
+        dir.join(format!("{name}.key")),
+    );
+    let ok = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
+        .args(["-nodes", "-days", "1", "-subj", "/CN=civitas-test"])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1"])
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .args(["-addext", "extendedKeyUsage=serverAuth"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("openssl is installed (scripts/setup)");
+    assert!(ok.success(), "openssl could not make a certificate");
+    (cert, key)
+}
+
+/// Starts the API (no command centre: enough for headers) over TLS.
+async fn start(cert: &Path, key: &Path) -> std::net::SocketAddr {
+    let cfg = civitas_api::tls::server_config(cert, key).unwrap();
+    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let listener = civitas_api::tls::TlsListener::new(tcp, cfg).unwrap();
+    let addr = axum::serve::Listener::local_addr(&listener).unwrap();
+    let (app, _) = civitas_api::router(civitas_api::ApiState::default());
+    tokio::spawn(civitas_api::serve(listener, app, std::future::pending()));
+    addr
+}
+
+/// One HTTP/1.1 request over TLS, trusting only `cert`; the answer's head.
+async fn get_tls(addr: std::net::SocketAddr, cert: &Path, path: &str) -> String {
+    let mut roots = rustls::RootCertStore::empty();
+    for c in rustls::pki_types::CertificateDer::pem_file_iter(cert).unwrap() {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut cfg = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    // As browsers do: the server must not pick a protocol it cannot speak.
+    cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let name = rustls::pki_types::ServerName::from(addr.ip());
+    let mut tls = tokio_rustls::TlsConnector::from(Arc::new(cfg))
+        .connect(name, tcp)
+        .await
+        .expect("the TLS handshake succeeds with the operator's certificate");
+    assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"http/1.1"[..]));
+    let req = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    tls.write_all(req.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    let _ = tls.read_to_end(&mut out).await;
+    let text = String::from_utf8_lossy(&out).to_lowercase();
+    text.split("\r\n\r\n").next().unwrap_or("").to_owned()
+}
+
+use rustls::pki_types::pem::PemObject;
+
+#[tokio::test]
+async fn https_is_served_with_hsts_and_no_store_and_plain_http_gets_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = certificate(dir.path(), "a");
+    let addr = start(&cert, &key).await;
+
+    // A client that connects and never speaks holds up no one.
+    let _idle = TcpStream::connect(addr).await.unwrap();
+
+    // (Handshakes wait up to 10 s; this answer must come well before.)
+    let api = tokio::time::timeout(
+        Duration::from_secs(5),
+        get_tls(addr, &cert, "/api/v1/candidates"),
+    )
+    .await
+    .expect("an idle client held up the next one");
+    assert!(api.starts_with("http/1.1 "), "{api}");
+    assert!(
+        api.contains("strict-transport-security: max-age=31536000"),
+        "{api}"
+    );
+    assert!(api.contains("cache-control: no-store"), "{api}");
+    let page = get_tls(addr, &cert, "/").await;
+    assert!(page.contains("strict-transport-security"), "{page}");
+
+    // Plain HTTP on the TLS port: no HTTP answer at all.
+    let mut plain = TcpStream::connect(addr).await.unwrap();
+    plain
+        .write_all(b"GET /api/v1/candidates HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), plain.read_to_end(&mut buf)).await;
+    assert!(
+        !String::from_utf8_lossy(&buf).contains("HTTP/1.1"),
+        "plain HTTP was answered: {}",
+        String::from_utf8_lossy(&buf)
+    );
+
+    // A client that trusts another certificate refuses this server.
+    let (other, _) = certificate(dir.path(), "b");
+    let fails = tokio::spawn(async move { get_tls(addr, &other, "/").await });
+    assert!(
+        fails.await.is_err(),
+        "a client trusting another certificate got through"
+    );
+}
+
+#[test]
+fn a_missing_or_mismatched_certificate_is_refused_in_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, _) = certificate(dir.path(), "a");
+    let (_, other_key) = certificate(dir.path(), "b");
+    let e = civitas_api::tls::server_config(&cert, &other_key).unwrap_err();
+    assert!(e.message().contains("does not fit"), "{}", e.message());
+    let missing = dir.path().join("nope.crt");
+    let e = civitas_api::tls::server_config(&missing, &other_key).unwrap_err();
+    assert!(
+        e.message().contains("api.tls_cert") && e.message().contains("nope.crt"),
+        "{}",
+        e.message()
+    );
+    let e = civitas_api::tls::server_config(&other_key, &other_key).unwrap_err();
+    assert!(e.message().contains("api.tls_cert"), "{}", e.message());
+}
