@@ -76,13 +76,8 @@ impl ApiConfig {
             _ => {}
         }
         if !addr.ip().is_loopback() && !self.tls() && !self.allow_plaintext {
-            return bad(
-                "api.listen",
-                format!(
-                    "{} is reachable from other machines, and names, faces and passwords would cross the network in clear: set tls_cert and tls_key (HTTPS), or allow_plaintext = true behind a TLS-terminating proxy",
-                    self.listen
-                ),
-            );
+            let why = "is reachable from other machines, and names, faces and passwords would cross the network in clear: set tls_cert and tls_key (HTTPS), or allow_plaintext = true behind a TLS-terminating proxy";
+            return bad("api.listen", format!("{} {why}", self.listen));
         }
         if self.max_snapshot_bytes < 1024 {
             return bad("api.max_snapshot_bytes", "must be at least 1024".into());

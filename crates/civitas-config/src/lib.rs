@@ -349,11 +349,8 @@ owner = "City"
     #[test]
     fn a_network_listen_needs_tls_or_a_stated_proxy() {
         let e = Config::parse("[api]\nlisten = \"0.0.0.0:8443\"\n").unwrap_err();
-        assert!(
-            e.message().contains("api.listen") && e.message().contains("tls_cert"),
-            "{}",
-            e.message()
-        );
+        let m = e.message();
+        assert!(m.contains("api.listen") && m.contains("tls_cert"), "{m}");
         let proxied =
             Config::parse("[api]\nlisten = \"0.0.0.0:8080\"\nallow_plaintext = true\n").unwrap();
         assert!(proxied.api.plaintext_on_network());
