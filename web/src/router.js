@@ -11,8 +11,9 @@ import { watchlistPage } from './pages/watchlist.js';
 import { camerasPage } from './pages/cameras.js';
 import { auditPage } from './pages/audit.js';
 import { reportPage } from './pages/report.js';
+import { usersPage } from './pages/users.js';
 
-const RENDER = { map: mapPage, incidents: incidentsPage, incident: incidentPage, search: searchPage, review: reviewPage, watchlist: watchlistPage, cameras: camerasPage, audit: auditPage, report: reportPage };
+const RENDER = { map: mapPage, incidents: incidentsPage, incident: incidentPage, search: searchPage, review: reviewPage, watchlist: watchlistPage, cameras: camerasPage, audit: auditPage, report: reportPage, users: usersPage };
 
 // Each render fetches before it draws; a slower, older one must not draw
 // over a newer one (a page left before its data arrived).

@@ -12,6 +12,7 @@ const PAGES = [
   ['cameras', 'Cameras', 'view_cameras'],
   ['audit', 'Audit', 'read_audit'],
   ['report', 'Transparency', 'report'],
+  ['users', 'Users', 'manage_users'],
 ];
 export const currentPage = () => (location.hash.replace(/^#\/?/, '') || defaultPage());
 const defaultPage = () => (PAGES.find(([, , p]) => can(p)) || ['audit'])[0];

@@ -170,6 +170,23 @@ try {
   await sam.waitForFunction(() => document.querySelector('#entries')?.textContent.includes('CASE-2026-077'));
   await shot(sam, '11-watchlist-after-enrolment');
   step('map, cameras and watchlist pages work; enrolment through the form stored an entry');
+
+  // The administrator sees who is logged in and ends olga's session: her
+  // open page is sent back to the login form on its next request.
+  const admin = await session('admin');
+  await admin.goto(`${base}/#/users`);
+  await admin.waitForSelector('#sessions tbody tr');
+  const olgaRow = admin.locator('#sessions tbody tr', { hasText: 'olga' });
+  assert.equal(await olgaRow.count(), 1, 'olga has one live session');
+  assert.match(await admin.textContent('#users'), /aude\s*auditor/);
+  await shot(admin, '12-users-sessions');
+  await olgaRow.locator('button.end-session').click();
+  await admin.waitForFunction(() => ![...document.querySelectorAll('#sessions tbody tr, p.muted')].some((r) => r.textContent.startsWith('olga')));
+  await olga.goto(`${base}/#/review`);
+  await olga.reload();
+  await olga.waitForSelector('#username');
+  await shot(olga, '13-session-ended-by-admin');
+  step('the administrator ended olga\'s session from the Users page; her page asks her to log in');
 } catch (e) {
   failed = e;
 } finally {

@@ -130,6 +130,34 @@ impl Sessions {
         Ok((sess.actor.clone(), sess.csrf.clone(), sess.created))
     }
 
+    /// The live sessions: (id, user, began, last used). The id is the hex
+    /// of the cookie's SHA-256, so listing them hands out no cookie.
+    pub(crate) fn list(&self, now: Timestamp, s: &Settings) -> Vec<(String, String, i64, i64)> {
+        let mut out: Vec<_> = self
+            .lock()
+            .iter()
+            .filter(|(_, x)| {
+                now.0.saturating_sub(x.last_seen.0) <= s.session_idle_ms
+                    && now.0.saturating_sub(x.created.0) <= s.session_max_ms
+            })
+            .map(|(k, x)| {
+                let id = k.iter().map(|b| format!("{b:02x}")).collect();
+                (id, x.actor.username.clone(), x.created.0, x.last_seen.0)
+            })
+            .collect();
+        out.sort_by(|a, b| (&a.1, a.2).cmp(&(&b.1, b.2)));
+        out
+    }
+
+    /// Ends the session listed as `id`; returns whose it was.
+    pub(crate) fn end_listed(&self, id: &str) -> Option<String> {
+        let mut map = self.lock();
+        let key = *map
+            .keys()
+            .find(|k| k.iter().map(|b| format!("{b:02x}")).collect::<String>() == id)?;
+        map.remove(&key).map(|s| s.actor.username)
+    }
+
     /// Ends every session of `username` (after it is disabled).
     pub fn end_user(&self, username: &str) {
         self.lock().retain(|_, s| s.actor.username != username);

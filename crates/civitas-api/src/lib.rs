@@ -19,6 +19,7 @@ pub mod push;
 pub mod recordings;
 pub mod search;
 pub mod tls;
+pub mod users;
 pub mod views;
 pub mod watchlist;
 pub mod web;
@@ -524,6 +525,9 @@ pub fn router(state: ApiState) -> (Router, utoipa::openapi::OpenApi) {
     let (api, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(auth::login, auth::me, auth::logout))
         .routes(routes!(auth::change_password))
+        .routes(routes!(users::users))
+        .routes(routes!(users::end_session))
+        .routes(routes!(users::revoke_token))
         .routes(routes!(candidates::candidates))
         .routes(routes!(candidates::candidate))
         .routes(routes!(candidates::candidate_crop))

@@ -263,4 +263,19 @@ view! {
         last_attempt_ms: Option<i64>,
         last_success_ms: Option<i64>,
     }
+
+    /// A machine's bearer token, without the token.
+    pub struct TokenView from civitas_store::TokenView {
+        id: i64,
+        /// Whom it acts as.
+        username: String,
+        /// What it is for (`cad-link`, `witness`, ...).
+        label: String,
+        /// The permissions it is narrowed to (all of its user's when absent).
+        only: Option<Vec<String>>,
+        created_at_ms: i64,
+        /// After this it is refused (Unix ms).
+        expires_at_ms: i64,
+        revoked: bool,
+    }
 }

@@ -7,7 +7,7 @@ use crate::{ApiError, ApiState, JsonBody};
 use axum::extract::State;
 use civitas_auth::Permission;
 use civitas_base::Error;
-use civitas_store::AuditRecord;
+use civitas_store::{AuditRecord, Enrolment};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -128,11 +128,9 @@ pub async fn enrol(
         .store
         .enroll(
             &caller.actor,
-            req.name.trim(),
-            &basis,
-            &req.scope,
-            vec![("upload".to_owned(), template)],
-            Some(crop),
+            Enrolment::new(req.name.trim(), &basis, vec![("upload".into(), template)])
+                .on(&req.scope)
+                .with_photo(Some(crop)),
             now,
         )
         .await?;

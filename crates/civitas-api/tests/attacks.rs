@@ -177,11 +177,12 @@ async fn camera_scope_holds_for_watchlists_recordings_and_evidence() {
     f.store
         .enroll(
             &sam,
-            "Elsewhere Person",
-            &basis,
-            &["demo".to_string()],
-            vec![("a.jpg".into(), template.clone())],
-            None,
+            civitas_store::Enrolment::new(
+                "Elsewhere Person",
+                &basis,
+                vec![("a.jpg".into(), template.clone())],
+            )
+            .on(&["demo".to_string()]),
             Timestamp(T0),
         )
         .await
@@ -226,11 +227,7 @@ async fn camera_scope_holds_for_watchlists_recordings_and_evidence() {
         .store
         .enroll(
             &gil_actor,
-            "Someone",
-            &basis,
-            &["*".to_string()],
-            vec![("a.jpg".into(), template)],
-            None,
+            civitas_store::Enrolment::new("Someone", &basis, vec![("a.jpg".into(), template)]),
             Timestamp(T0),
         )
         .await
@@ -415,6 +412,86 @@ async fn live_events_end_within_a_second_of_access_ending() {
         ends_within(&mut body, Duration::from_millis(1500)).await,
         "still streaming after expiry"
     );
+}
+
+/// An administrator sees every live session and token and ends one at
+/// once: the user's next request is refused, their live stream ends within
+/// a second, and the list, the ending and the revocation are audited. No
+/// one else may list or end sessions, and a listing hands out no cookie.
+#[tokio::test]
+async fn an_administrator_ends_a_session_or_a_token_and_its_stream_stops() {
+    let f = fixture(0).await;
+    let admin_s = login(&f.app, "admin").await;
+    let olga = login(&f.app, "olga").await;
+    let mut body = open_events(&f, &olga).await;
+    let token = f
+        .store
+        .create_token(&admin(), "dora", "wall", None, Timestamp(T0))
+        .await
+        .unwrap();
+    let r = call(&f.app, "GET", "/api/v1/users", &admin_s, None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.message());
+    let list = r.json();
+    let user = |name: &str| {
+        list["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["username"] == name)
+            .cloned()
+            .unwrap()
+    };
+    let sessions = user("olga")["sessions"].as_array().unwrap().clone();
+    assert_eq!(sessions.len(), 1, "{list}");
+    assert_eq!(user("omar")["sessions"].as_array().unwrap().len(), 0);
+    let cookie = olga.cookie.clone().unwrap();
+    assert!(
+        !list.to_string().contains(cookie.split('=').nth(1).unwrap()),
+        "the listing hands out a cookie"
+    );
+    let token_id = list["tokens"][0]["id"].as_i64().unwrap();
+    // Only an administrator.
+    let sam = login(&f.app, "sam").await;
+    let sid = sessions[0]["id"].as_str().unwrap();
+    let path = format!("/api/v1/sessions/{sid}");
+    let r = call(&f.app, "DELETE", &path, &sam, None).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        call(&f.app, "GET", "/api/v1/candidates", &olga, None)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    // The administrator ends it.
+    let r = call(&f.app, "DELETE", &path, &admin_s, None).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.message());
+    let r = call(&f.app, "GET", "/api/v1/candidates", &olga, None).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert!(
+        ends_within(&mut body, Duration::from_millis(1500)).await,
+        "still streaming after the session was ended"
+    );
+    let r = call(&f.app, "DELETE", &path, &admin_s, None).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    // And a token.
+    let dora = Who {
+        bearer: Some(token),
+        ..Default::default()
+    };
+    let r = call(&f.app, "GET", "/api/v1/candidates", &dora, None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let path = format!("/api/v1/tokens/{token_id}");
+    let r = call(&f.app, "DELETE", &path, &admin_s, None).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.message());
+    let r = call(&f.app, "GET", "/api/v1/candidates", &dora, None).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    for action in ["user.list", "session.end", "token.revoke"] {
+        let rows = f.store.audit_entries(0, 1000, action).await.unwrap();
+        assert_eq!(rows.len(), 1, "{action}");
+        assert_eq!(rows[0].actor, "admin", "{action}");
+    }
+    let ended = f.store.audit_entries(0, 1000, "session.end").await.unwrap();
+    assert_eq!(ended[0].target, "user:olga");
 }
 
 /// Item 7: fifty concurrent wrong passwords all passed a check made before

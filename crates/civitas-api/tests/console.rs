@@ -38,6 +38,17 @@ async fn every_route_refuses_anonymous_callers_and_roles_without_its_permission(
     let mut checked = 0;
     let mut denied = 0;
     let mut public = Vec::new();
+    // Token 1 is the one `DELETE /api/v1/tokens/1` revokes: not a caller's.
+    f.store
+        .create_token(
+            &admin(),
+            "aude",
+            "revoked by the matrix",
+            None,
+            Timestamp(T0),
+        )
+        .await
+        .unwrap();
     // One session and one bearer token for each role.
     let mut sessions = std::collections::HashMap::new();
     let mut tokens = std::collections::HashMap::new();

@@ -949,11 +949,7 @@ async fn bench_entry(store: &civitas_store::Store, now: Timestamp) -> Result<Ent
     Ok(store
         .enroll(
             &supervisor,
-            "bench",
-            &basis,
-            &["*".into()],
-            vec![("b".into(), template)],
-            None,
+            civitas_store::Enrolment::new("bench", &basis, vec![("b".into(), template)]),
             now,
         )
         .await?)

@@ -194,18 +194,10 @@ fn run_one(a: &Args, workers: usize) -> Result<Figures> {
     for i in 0..a.entries {
         let t = rng.template();
         enrolled.push(t.clone());
-        rt.block_on(store.enroll(
-            &sup,
-            &format!("entry {i}"),
-            &basis,
-            &["*".into()],
-            vec![(
-                "sim".into(),
-                FaceTemplate::new(t).into_enrolled_bytes(&basis),
-            )],
-            None,
-            now,
-        ))?;
+        let template = FaceTemplate::new(t).into_enrolled_bytes(&basis);
+        let name = format!("entry {i}");
+        let e = civitas_store::Enrolment::new(&name, &basis, vec![("sim".into(), template)]);
+        rt.block_on(store.enroll(&sup, e, now))?;
     }
     let entries = rt.block_on(store.watchlist())?;
     let wl = Arc::new(civitas_runtime::engine::watchlist_for(&entries, "any")?);

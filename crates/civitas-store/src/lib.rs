@@ -61,8 +61,8 @@ pub use views::{
     BasisView, CandidateView, EntryView, ReviewRecord, TOKEN_DEFAULT_DAYS, TOKEN_MAX_DAYS,
     TokenActor, TokenView,
 };
-pub use watchlist::StoredEntry;
 pub(crate) use watchlist::insert_basis;
+pub use watchlist::{Enrolment, StoredEntry};
 
 use civitas_audit::AuditKey;
 use civitas_base::{Error, ErrorKind, Result};
@@ -84,14 +84,8 @@ static PG_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/pos
 macro_rules! run_methods {
     ($($name:ident => $sqlx:ident -> $out:ty;)*) => {
         pub(crate) trait Run {
-            $(fn $name<'e, 'c: 'e, E>(
-                self,
-                on: E,
-                what: impl Into<String>,
-            ) -> impl std::future::Future<Output = Result<$out>> + Send + 'e
-            where
-                Self: 'e,
-                E: 'e + sqlx::Executor<'c, Database = sqlx::Any>;)*
+            $(fn $name<'e, 'c: 'e, E: 'e + sqlx::Executor<'c, Database = sqlx::Any>>(self, on: E, what: impl Into<String>)
+                -> impl std::future::Future<Output = Result<$out>> + Send + 'e where Self: 'e;)*
         }
 
         impl Run for sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments> {

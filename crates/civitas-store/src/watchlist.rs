@@ -88,20 +88,60 @@ pub(crate) fn scope_from(r: &sqlx::any::AnyRow) -> Vec<String> {
     serde_json::from_str(&r.get::<String, _>("scope_json")).unwrap_or_default()
 }
 
+/// A person to put on the watchlist: under which legal basis, on which
+/// cameras, with their templates (source photo, enrolled bytes) and the
+/// photo reviewers compare candidates with.
+#[derive(Debug, Clone)]
+pub struct Enrolment<'a> {
+    pub name: &'a str,
+    pub basis: &'a LegalBasis,
+    /// Camera ids the basis covers, or `*` for all.
+    pub scope: Vec<String>,
+    pub templates: Vec<(String, Vec<u8>)>,
+    pub photo_jpeg: Option<Vec<u8>>,
+}
+
+impl<'a> Enrolment<'a> {
+    /// `name` under `basis` on every camera (`*`), without a photo.
+    pub fn new(name: &'a str, basis: &'a LegalBasis, templates: Vec<(String, Vec<u8>)>) -> Self {
+        Enrolment {
+            name,
+            basis,
+            scope: vec!["*".into()],
+            templates,
+            photo_jpeg: None,
+        }
+    }
+
+    /// Only on these cameras (`*`: all).
+    pub fn on(self, scope: &[String]) -> Self {
+        Enrolment {
+            scope: scope.to_vec(),
+            ..self
+        }
+    }
+
+    /// With the photo reviewers compare candidates with.
+    pub fn with_photo(self, jpeg: Option<Vec<u8>>) -> Self {
+        Enrolment {
+            photo_jpeg: jpeg,
+            ..self
+        }
+    }
+}
+
 impl Store {
-    /// Enrols a person: the legal basis (covering `scope`: camera ids, or `*`)
-    /// and the entry with its templates, and the audit entry, in one transaction.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn enroll(
-        &self,
-        actor: &Actor,
-        name: &str,
-        basis: &LegalBasis,
-        scope: &[String],
-        templates: Vec<(String, Vec<u8>)>,
-        photo_jpeg: Option<Vec<u8>>,
-        now: Timestamp,
-    ) -> Result<EntryId> {
+    /// Enrols a person: the legal basis (covering its scope) and the entry
+    /// with its templates, and the audit entry, in one transaction.
+    pub async fn enroll(&self, actor: &Actor, e: Enrolment<'_>, now: Timestamp) -> Result<EntryId> {
+        let Enrolment {
+            name,
+            basis,
+            scope,
+            templates,
+            photo_jpeg,
+        } = e;
+        let scope = scope.as_slice();
         actor.require(Permission::Enroll)?;
         let entered_by = actor.username.as_str();
         if scope.is_empty() {

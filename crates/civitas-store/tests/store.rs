@@ -11,7 +11,7 @@ use civitas_base::{ErrorKind, Timestamp};
 use civitas_model::Decision;
 use civitas_model::{Candidate, EntryId, FaceTemplate, LegalBasisInput};
 use civitas_store::testing::TestStore;
-use civitas_store::{RetentionPolicy, ReviewPolicy, Store};
+use civitas_store::{Enrolment, RetentionPolicy, ReviewPolicy, Store};
 use common::cand_at;
 use std::sync::Arc;
 
@@ -54,11 +54,7 @@ async fn enrolled(store: &Store, name: &str, expires: &str) -> EntryId {
     store
         .enroll(
             &actor("sam", Role::Supervisor),
-            name,
-            &b,
-            &["*".into()],
-            vec![("a.jpg".into(), t.into_enrolled_bytes(&b))],
-            None,
+            Enrolment::new(name, &b, vec![("a.jpg".into(), t.into_enrolled_bytes(&b))]),
             t0(),
         )
         .await
@@ -115,11 +111,7 @@ async fn a_missing_legal_basis_field_is_refused_by_the_schema_too() {
     let e = store
         .enroll(
             &actor("sam", Role::Supervisor),
-            "Bob",
-            &b,
-            &["*".into()],
-            vec![("b.jpg".into(), vec![0; 8])],
-            None,
+            civitas_store::Enrolment::new("Bob", &b, vec![("b.jpg".into(), vec![0; 8])]),
             t0(),
         )
         .await
@@ -136,11 +128,7 @@ async fn a_missing_legal_basis_field_is_refused_by_the_schema_too() {
     let e = store
         .enroll(
             &actor("olga", Role::Operator),
-            "Bob",
-            &b,
-            &["*".into()],
-            vec![("b.jpg".into(), vec![0; 8])],
-            None,
+            civitas_store::Enrolment::new("Bob", &b, vec![("b.jpg".into(), vec![0; 8])]),
             t0(),
         )
         .await

@@ -144,11 +144,7 @@ fn a_postgres_crash_under_the_writer_loses_and_duplicates_nothing() {
     let entry = rt
         .block_on(store.enroll(
             &supervisor,
-            "Alice",
-            &basis,
-            &["*".into()],
-            vec![("a.jpg".into(), template)],
-            None,
+            civitas_store::Enrolment::new("Alice", &basis, vec![("a.jpg".into(), template)]),
             Timestamp(1),
         ))
         .unwrap();

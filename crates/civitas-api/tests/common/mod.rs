@@ -11,7 +11,7 @@ use civitas_audit::AuditKey;
 use civitas_auth::{Actor, Role};
 use civitas_base::{SimClock, Timestamp};
 use civitas_model::{BBox, CameraId, Candidate, EntryId, LegalBasis, TrackId};
-use civitas_store::{ReviewPolicy, Store};
+use civitas_store::{Enrolment, ReviewPolicy, Store};
 use std::sync::Arc;
 use tower::ServiceExt;
 
@@ -94,11 +94,8 @@ pub async fn fixture_with(n: usize, setup: impl FnOnce(&mut CommandCentre)) -> F
     let entry = store
         .enroll(
             &sam,
-            "Ana Example",
-            &basis,
-            &["*".to_string()],
-            vec![("a.jpg".into(), template)],
-            Some(jpeg()),
+            Enrolment::new("Ana Example", &basis, vec![("a.jpg".into(), template)])
+                .with_photo(Some(jpeg())),
             now,
         )
         .await

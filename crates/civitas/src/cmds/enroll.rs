@@ -82,11 +82,9 @@ pub fn main(config: &Path, user: Option<&str>, a: Args) -> Result<()> {
         let id = store
             .enroll(
                 &actor,
-                a.name.trim(),
-                &basis,
-                &a.basis.scope,
-                templates,
-                photo,
+                civitas_store::Enrolment::new(a.name.trim(), &basis, templates)
+                    .on(&a.basis.scope)
+                    .with_photo(photo),
                 now,
             )
             .await?;
