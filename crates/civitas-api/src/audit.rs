@@ -110,17 +110,47 @@ pub struct ConsistencyQuery {
     pub from: Option<u64>,
 }
 
+/// How often one user may have a consistency proof: each rehashes every
+/// row, so a `read_audit` token repeating it could keep a core busy.
+pub const PROOF_INTERVAL_MS: i64 = 5_000;
+
+/// When each user last had a consistency proof.
+#[derive(Debug, Default)]
+pub struct ProofPace(std::sync::Mutex<std::collections::HashMap<String, i64>>);
+
+impl ProofPace {
+    /// Takes `user`'s turn at `now`, or says when the next one is.
+    fn take(&self, user: &str, now: i64) -> civitas_base::Result<()> {
+        let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        m.retain(|_, at| now - *at < PROOF_INTERVAL_MS);
+        if let Some(at) = m.get(user) {
+            let wait = (PROOF_INTERVAL_MS - (now - at)).max(1);
+            return Err(Error::new(
+                civitas_base::ErrorKind::ResourceExhausted,
+                format!(
+                    "a consistency proof rehashes the whole log: one every {} s per user; try again in {wait} ms (a witness polls every 60 s)",
+                    PROOF_INTERVAL_MS / 1000
+                ),
+            ));
+        }
+        m.insert(user.to_owned(), now);
+        Ok(())
+    }
+}
+
 /// An RFC 9162 consistency proof from the tree at `from` entries to the
 /// latest signed head, for a witness (`civitas audit witness`) that keeps
 /// heads outside this machine: it checks the proof against the root it
-/// holds, so a log rewritten or cut back since is caught. Not audited (a
-/// witness polls it), like the head.
+/// holds, so a log rewritten or cut back since is caught. Audited
+/// (`audit.consistency`, after the proof, so the head proved is the one
+/// before it); one per user every 5 s (429 otherwise).
 #[utoipa::path(get, path = "/api/v1/audit/consistency", tag = "audit",
     params(ConsistencyQuery),
     security(("session" = ["read_audit"]), ("bearer" = ["read_audit"])),
     responses(
         (status = 200, description = "{from_size, proof: [hex], head, public_key}", body = serde_json::Value),
         (status = 404, body = crate::ErrorBody),
+        (status = 429, description = "Another proof for this user within 5 s", body = crate::ErrorBody),
     ))]
 pub async fn audit_consistency(
     State(st): State<ApiState>,
@@ -132,7 +162,14 @@ pub async fn audit_consistency(
     let from = q
         .from
         .ok_or_else(|| Error::invalid("query: `from` (a tree size) is required"))?;
+    c.proofs.take(&caller.actor.username, c.clock.now().0)?;
     let (_, proof, head) = c.store.audit_consistency(from).await?;
+    c.audit(AuditRecord::new(
+        &caller.actor.username,
+        "audit.consistency",
+        format!("size:{from}"),
+    ))
+    .await?;
     Ok(axum::Json(serde_json::json!({
         "from_size": from,
         "proof": proof.iter().map(|h| hex(h)).collect::<Vec<_>>(),

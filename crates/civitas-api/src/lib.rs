@@ -320,6 +320,8 @@ pub struct CommandCentre {
     /// Reverse proxies whose `X-Forwarded-For` names the client (`[api]
     /// trusted_proxies`); from anyone else the header is ignored.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// When each user last had a consistency proof (each rehashes the log).
+    pub proofs: audit::ProofPace,
 }
 
 impl CommandCentre {
@@ -347,6 +349,7 @@ impl CommandCentre {
             exporter: None,
             plays: Default::default(),
             trusted_proxies: Vec::new(),
+            proofs: Default::default(),
         }
     }
 
