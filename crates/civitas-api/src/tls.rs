@@ -2,7 +2,9 @@
 //! provider, TLS 1.2 and 1.3, HTTP/1.1), from a PEM certificate
 //! chain and key the operator supplies. Handshakes run in their own tasks
 //! with a deadline, so a client that connects and says nothing holds up no
-//! one else.
+//! one else. Civitas's own outgoing requests (webhooks, a remote audit
+//! witness) speak HTTPS too, verifying the server against the operator's
+//! CA file or, without one, the system's trusted roots.
 
 use civitas_base::{Error, Result};
 use rustls::pki_types::pem::PemObject;
@@ -119,4 +121,83 @@ impl axum::serve::Listener for TlsListener {
     fn local_addr(&self) -> std::io::Result<Self::Addr> {
         Ok(self.local)
     }
+}
+
+/// What outgoing HTTPS trusts: the certificates in `ca_file` (PEM; a
+/// private CA) or, without one, the system's roots. Errors name the file.
+pub fn client_config(ca_file: Option<&Path>) -> Result<Arc<rustls::ClientConfig>> {
+    let mut roots = rustls::RootCertStore::empty();
+    match ca_file {
+        Some(f) => {
+            let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(f)
+                .and_then(|it| it.collect::<std::result::Result<_, _>>())
+                .map_err(|e| pem_error("ca_file", f, e))?;
+            for c in certs {
+                roots.add(c).map_err(|e| {
+                    Error::invalid(format!(
+                        "ca_file {}: not a usable CA certificate ({e})",
+                        f.display()
+                    ))
+                })?;
+            }
+        }
+        None => {
+            for c in rustls_native_certs::load_native_certs().certs {
+                let _ = roots.add(c);
+            }
+        }
+    }
+    if roots.is_empty() {
+        return Err(Error::invalid(match ca_file {
+            Some(f) => format!("ca_file {}: holds no certificate", f.display()),
+            None => "no trusted root certificates on this system (install ca-certificates, or set ca_file)".into(),
+        }));
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let cfg = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::internal(format!("TLS: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    // ALPN (HTTP/1.1) is set by the connector.
+    Ok(Arc::new(cfg))
+}
+
+/// An error with its causes (`client error (Connect): invalid peer
+/// certificate: UnknownIssuer`): a client's own message says only that it
+/// failed.
+pub fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut msg = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        msg = format!("{msg}: {s}");
+        src = s.source();
+    }
+    msg
+}
+
+/// An HTTP client for Civitas's own requests: `http://` as before, and
+/// `https://` verified by `tls` (see [`client_config`]).
+pub type Client<B> = hyper_util::client::legacy::Client<
+    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
+    B,
+>;
+
+/// A [`Client`] whose connections time out after `connect_timeout`.
+pub fn client<B>(tls: Arc<rustls::ClientConfig>, connect_timeout: Duration) -> Client<B>
+where
+    B: hyper::body::Body + Send,
+    B::Data: Send,
+{
+    let mut http = hyper_util::client::legacy::connect::HttpConnector::new();
+    http.set_connect_timeout(Some(connect_timeout));
+    http.enforce_http(false);
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config((*tls).clone())
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http);
+    hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(30))
+        .build(https)
 }

@@ -35,8 +35,11 @@ use tokio::sync::{Notify, watch};
 pub struct Webhook {
     /// Its name (also its cursor in the store).
     pub name: String,
-    /// `http://host:port/path`.
+    /// `http://` or `https://host:port/path`.
     pub url: hyper::Uri,
+    /// For `https://`: the CA certificates (PEM) to trust for it, in place
+    /// of the system's roots.
+    pub ca_file: Option<std::path::PathBuf>,
     /// The HMAC key.
     pub secret: Vec<u8>,
     /// A request that has not answered in this long has failed.
@@ -67,14 +70,10 @@ impl Webhook {
         let uri: hyper::Uri = url
             .parse()
             .map_err(|e| bad(format!("url {url:?} is not a URL: {e}")))?;
-        match uri.scheme_str() {
-            Some("http") => {}
-            Some("https") => {
-                return Err(bad(format!(
-                    "url {url:?}: https is not supported here; point the webhook at a TLS relay on your network (http://)"
-                )));
-            }
-            _ => return Err(bad(format!("url {url:?} must start with http://"))),
+        if !matches!(uri.scheme_str(), Some("http" | "https")) {
+            return Err(bad(format!(
+                "url {url:?} must start with https:// (or http:// on your own network)"
+            )));
         }
         if uri.host().is_none() {
             return Err(bad(format!("url {url:?} has no host")));
@@ -92,6 +91,7 @@ impl Webhook {
         Ok(Webhook {
             name: name.trim().to_owned(),
             url: uri,
+            ca_file: None,
             secret,
             timeout_ms,
             backoff_initial_ms: 250,
@@ -148,10 +148,7 @@ pub fn verify_signature(secret: &[u8], timestamp_ms: i64, body: &[u8], header: &
     mac.verify_slice(&tag).is_ok()
 }
 
-type Client = hyper_util::client::legacy::Client<
-    hyper_util::client::legacy::connect::HttpConnector,
-    Full<Bytes>,
->;
+type Client = crate::tls::Client<Full<Bytes>>;
 
 /// Why an attempt failed: the receiver answered with a non-2xx status (it is
 /// up), or it did not answer (refused, unreachable, timed out).
@@ -228,12 +225,7 @@ async fn send(
             ),
         )),
         Ok(Err(e)) => {
-            let mut msg = e.to_string();
-            let mut src = std::error::Error::source(&e);
-            while let Some(s) = src {
-                msg = format!("{msg}: {s}");
-                src = s.source();
-            }
+            let msg = crate::tls::with_causes(&e);
             Err(fail(
                 false,
                 Error::new(civitas_base::ErrorKind::Unavailable, msg),
@@ -272,12 +264,14 @@ pub async fn deliver(
         tracing::error!(webhook = %hook.name, error = %e, "cannot register the webhook; it will not deliver");
         return;
     }
-    let mut connector = hyper_util::client::legacy::connect::HttpConnector::new();
-    connector.set_connect_timeout(Some(Duration::from_millis(hook.timeout_ms)));
-    let client: Client =
-        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(30))
-            .build(connector);
+    let tls = match crate::tls::client_config(hook.ca_file.as_deref()) {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::error!(webhook = %hook.name, error = %e, "cannot make the TLS settings; it will not deliver");
+            return;
+        }
+    };
+    let client: Client = crate::tls::client(tls, Duration::from_millis(hook.timeout_ms));
     let mut failures = 0u32;
     let mut delay_ms = hook.backoff_initial_ms;
     loop {
@@ -405,10 +399,9 @@ mod tests {
     fn bad_settings_are_refused_in_words() {
         let s = || b"0123456789abcdef".to_vec();
         assert!(Webhook::new("radio", "http://127.0.0.1:9/hook", s(), 5000).is_ok());
-        let e = Webhook::new("radio", "https://example.org/", s(), 5000).unwrap_err();
-        assert!(e.message().contains("TLS relay"), "{e}");
+        assert!(Webhook::new("radio", "https://example.org/", s(), 5000).is_ok());
         let e = Webhook::new("radio", "ftp://x/", s(), 5000).unwrap_err();
-        assert!(e.message().contains("http://"), "{e}");
+        assert!(e.message().contains("https://"), "{e}");
         let e = Webhook::new("radio", "http://127.0.0.1/", b"short".to_vec(), 5000).unwrap_err();
         assert!(e.message().contains("16 bytes"), "{e}");
         let e = Webhook::new("radio", "http://127.0.0.1/", s(), 5).unwrap_err();
@@ -440,13 +433,18 @@ pub struct Receiver {
 }
 
 impl Receiver {
-    /// Serves on `listener` until the task is dropped or aborted.
-    pub fn serve(
-        listener: tokio::net::TcpListener,
+    /// Serves on `listener` (TCP, or [`crate::tls::TlsListener`] for HTTPS)
+    /// until the task is dropped or aborted.
+    pub fn serve<L>(
+        listener: L,
         secret: Vec<u8>,
         fail_rate: f64,
         seed: u64,
-    ) -> (Receiver, tokio::task::JoinHandle<()>) {
+    ) -> (Receiver, tokio::task::JoinHandle<()>)
+    where
+        L: axum::serve::Listener,
+        L::Addr: std::fmt::Debug,
+    {
         use axum::extract::State;
         use axum::http::{HeaderMap, StatusCode};
         let rx = Receiver::default();

@@ -78,11 +78,20 @@ pub async fn observe_local(store: &Store, witness: &mut Witness) -> Result<Seen>
 /// One poll of a remote Civitas at `base` (`http://host:port`) with a
 /// bearer token that may `read_audit`: fetches the latest head with a
 /// consistency proof from the last kept one, and keeps it if it verifies.
-pub async fn poll_remote(base: &str, token: &str, witness: &mut Witness) -> Result<Seen> {
+/// Over `https://`, the server's certificate must be signed by a CA in
+/// `ca_file` (PEM) or, without one, by one of the system's roots.
+pub async fn poll_remote(
+    base: &str,
+    token: &str,
+    ca_file: Option<&std::path::Path>,
+    witness: &mut Witness,
+) -> Result<Seen> {
     let base = base.trim_end_matches('/');
+    let client = crate::tls::client(crate::tls::client_config(ca_file)?, Duration::from_secs(30));
+    let get_json = |url: String| get_json(client.clone(), url, token);
     // The head first: a log shorter than (or emptied since) what was
     // witnessed is an alarm, not a proof request that fails and is retried.
-    let v = get_json(&format!("{base}/api/v1/audit/head"), token).await?;
+    let v = get_json(format!("{base}/api/v1/audit/head")).await?;
     let latest = parse_head(&v["head"].to_string());
     let last = match (witness.last(), &latest) {
         (Some(last), None) => return Err(emptied(last.tree_size)),
@@ -100,7 +109,7 @@ pub async fn poll_remote(base: &str, token: &str, witness: &mut Witness) -> Resu
         (Some(last), Some(_)) => last.tree_size,
     };
     let url = format!("{base}/api/v1/audit/consistency?from={last}");
-    let v = get_json(&url, token).await?;
+    let v = get_json(url.clone()).await?;
     let head = parse_head(&v["head"].to_string()).ok_or_else(|| {
         Error::new(
             ErrorKind::Unavailable,
@@ -118,13 +127,14 @@ pub async fn poll_remote(base: &str, token: &str, witness: &mut Witness) -> Resu
     witness.observe(&head, &proof)
 }
 
-async fn get_json(url: &str, token: &str) -> Result<serde_json::Value> {
+async fn get_json(
+    client: crate::tls::Client<http_body_util::Empty<hyper::body::Bytes>>,
+    url: String,
+    token: &str,
+) -> Result<serde_json::Value> {
     let uri: hyper::Uri = url
         .parse()
         .map_err(|e| Error::invalid(format!("witness: {url:?} is not a URL: {e}")))?;
-    let client: hyper_util::client::legacy::Client<_, http_body_util::Empty<hyper::body::Bytes>> =
-        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-            .build(hyper_util::client::legacy::connect::HttpConnector::new());
     let req = hyper::Request::get(uri)
         .header("authorization", format!("Bearer {token}"))
         .body(http_body_util::Empty::new())
@@ -132,7 +142,10 @@ async fn get_json(url: &str, token: &str) -> Result<serde_json::Value> {
     let resp = tokio::time::timeout(Duration::from_secs(30), client.request(req))
         .await
         .map_err(|_| Error::new(ErrorKind::Unavailable, format!("{url}: no answer in 30 s")))?
-        .map_err(|e| Error::new(ErrorKind::Unavailable, format!("{url}: {e}")))?;
+        .map_err(|e| {
+            let why = crate::tls::with_causes(&e);
+            Error::new(ErrorKind::Unavailable, format!("{url}: {why}"))
+        })?;
     let status = resp.status();
     let body = resp
         .into_body()

@@ -895,13 +895,13 @@ async fn a_remote_witness_keeps_heads_and_alarms_on_a_cut_or_emptied_log() {
     let public = f.console.audit_public;
     let mut w = Witness::open(&out, public).unwrap();
     assert_eq!(
-        civitas_api::witness::poll_remote(&base, &token, &mut w)
+        civitas_api::witness::poll_remote(&base, &token, None, &mut w)
             .await
             .unwrap(),
         Seen::Kept
     );
     assert_eq!(
-        civitas_api::witness::poll_remote(&base, &token, &mut w)
+        civitas_api::witness::poll_remote(&base, &token, None, &mut w)
             .await
             .unwrap(),
         Seen::Unchanged
@@ -916,7 +916,7 @@ async fn a_remote_witness_keeps_heads_and_alarms_on_a_cut_or_emptied_log() {
             .unwrap();
     }
     assert_eq!(
-        civitas_api::witness::poll_remote(&base, &token, &mut w)
+        civitas_api::witness::poll_remote(&base, &token, None, &mut w)
             .await
             .unwrap(),
         Seen::Kept
@@ -937,7 +937,7 @@ async fn a_remote_witness_keeps_heads_and_alarms_on_a_cut_or_emptied_log() {
             .await
             .unwrap();
     }
-    let e = civitas_api::witness::poll_remote(&base, &token, &mut w)
+    let e = civitas_api::witness::poll_remote(&base, &token, None, &mut w)
         .await
         .unwrap_err();
     assert_eq!(e.kind(), civitas_base::ErrorKind::DataLoss, "{e}");
@@ -947,7 +947,7 @@ async fn a_remote_witness_keeps_heads_and_alarms_on_a_cut_or_emptied_log() {
         sqlx::query(sql).execute(&pool).await.unwrap();
     }
     pool.close().await;
-    let e = civitas_api::witness::poll_remote(&base, &token, &mut w)
+    let e = civitas_api::witness::poll_remote(&base, &token, None, &mut w)
         .await
         .unwrap_err();
     assert_eq!(e.kind(), civitas_base::ErrorKind::DataLoss, "{e}");
@@ -1009,6 +1009,40 @@ async fn consistency_proofs_are_audited_and_paced() {
     )
     .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.message());
+}
+
+/// The witness on another machine reaches the centre over HTTPS and
+/// checks who it talks to: the operator's CA file lets it keep heads; a
+/// certificate it has no reason to trust (a machine in the middle) is
+/// refused before any token is sent.
+#[tokio::test]
+async fn a_remote_witness_over_https_trusts_only_the_operators_certificate() {
+    use civitas_audit::witness::{Seen, Witness};
+    let f = fixture(0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = certificate(dir.path(), "centre");
+    let (other, _) = certificate(dir.path(), "impostor");
+    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("https://{}", tcp.local_addr().unwrap());
+    let tls = civitas_api::tls::server_config(&cert, &key).unwrap();
+    let listener = civitas_api::tls::TlsListener::new(tcp, tls).unwrap();
+    tokio::spawn(civitas_api::serve(
+        listener,
+        f.app.clone(),
+        std::future::pending(),
+    ));
+    let token = f
+        .store
+        .create_token(&admin(), "aude", "witness", None, Timestamp(T0))
+        .await
+        .unwrap();
+    let mut w = Witness::open(&dir.path().join("heads.jsonl"), f.console.audit_public).unwrap();
+    let poll = civitas_api::witness::poll_remote(&base, &token, Some(&other), &mut w).await;
+    let e = poll.unwrap_err();
+    assert!(e.message().contains("certificate"), "{e}");
+    assert!(w.last().is_none());
+    let seen = civitas_api::witness::poll_remote(&base, &token, Some(&cert), &mut w).await;
+    assert_eq!(seen.unwrap(), Seen::Kept);
 }
 
 /// No bearer token is valid forever: one past its days is refused (401,

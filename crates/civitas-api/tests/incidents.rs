@@ -716,6 +716,29 @@ fn hook(name: &str, port: u16, timeout_ms: u64) -> Webhook {
     h
 }
 
+/// Registers the webhooks (before any event, as `civitas run` does at
+/// start) and starts delivering to them.
+async fn start_deliveries(
+    f: &Fixture,
+    hooks: impl IntoIterator<Item = Webhook>,
+    stats: &Arc<WebhookStats>,
+    stop: &tokio::sync::watch::Receiver<bool>,
+) {
+    for h in hooks {
+        f.store.outbox_register(&h.name).await.unwrap();
+        let clock = Arc::new(f.clock.clone());
+        let wake = f.console.outbox_wake.clone();
+        tokio::spawn(deliver(
+            f.store.clone(),
+            h,
+            clock,
+            wake,
+            stats.clone(),
+            stop.clone(),
+        ));
+    }
+}
+
 async fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
     for _ in 0..200 {
         if done() {
@@ -753,22 +776,12 @@ async fn webhooks_deliver_signed_events_in_order_after_the_receiver_was_down() {
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stats = Arc::new(WebhookStats::default());
-    for h in [
+    let hooks = [
         hook("radio", radio_port, 2000),
         hook("hang", hang_port, 300),
         hook("flaky", flaky_port, 2000),
-    ] {
-        // Registered before any event, as `civitas run` does at start.
-        f.store.outbox_register(&h.name).await.unwrap();
-        tokio::spawn(deliver(
-            f.store.clone(),
-            h,
-            Arc::new(f.clock.clone()),
-            f.console.outbox_wake.clone(),
-            stats.clone(),
-            stop_rx.clone(),
-        ));
-    }
+    ];
+    start_deliveries(&f, hooks, &stats, &stop_rx).await;
     // Three changes while `radio` is down.
     let r = call(
         &f.app,
@@ -993,4 +1006,63 @@ async fn closed_incidents_are_deleted_after_their_period_unless_held() {
         .await
         .unwrap();
     assert!(counts.retention_deleted >= 1);
+}
+
+/// A webhook to another agency goes over HTTPS with the receiver's
+/// certificate verified: against the operator's CA file it delivers, signed;
+/// against the system's roots a private certificate is refused and nothing
+/// is delivered (the refusal is shown in the delivery status).
+#[tokio::test]
+async fn webhooks_over_https_verify_the_receivers_certificate() {
+    let f = incident_fixture(0).await;
+    let olga = login(&f.app, "olga").await;
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = certificate(dir.path(), "cad");
+    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("https://{}/hook", tcp.local_addr().unwrap());
+    let tls = civitas_api::tls::server_config(&cert, &key).unwrap();
+    let listener = civitas_api::tls::TlsListener::new(tcp, tls).unwrap();
+    let (got, _server) = civitas_api::webhooks::Receiver::serve(listener, SECRET.to_vec(), 0.0, 1);
+    let (_stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stats = Arc::new(WebhookStats::default());
+    let mut trusted = Webhook::new("cad", &url, SECRET.to_vec(), 2000).unwrap();
+    trusted.ca_file = Some(cert.clone());
+    let stranger = Webhook::new("stranger", &url, SECRET.to_vec(), 2000).unwrap();
+    start_deliveries(&f, [trusted, stranger], &stats, &stop_rx).await;
+    let path = "/api/v1/incidents";
+    let r = call(&f.app, "POST", path, &olga, call_from_robbery()).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.message());
+    let log = got.log.clone();
+    wait_for("a delivery over HTTPS", || {
+        log.lock().unwrap().iter().any(|d| d.signed && d.accepted)
+    })
+    .await;
+    let store = f.store.clone();
+    let mut status = Vec::new();
+    for _ in 0..100 {
+        status = store.outbox_status().await.unwrap();
+        if status
+            .iter()
+            .any(|d| d.destination == "stranger" && d.last_error.is_some())
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let of = |name: &str| {
+        status
+            .iter()
+            .find(|d| d.destination == name)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(of("cad").pending, 0, "{status:?}");
+    let stranger = of("stranger");
+    assert_eq!(stranger.delivered_total, 0, "{status:?}");
+    assert!(stranger.pending >= 1, "{status:?}");
+    let why = stranger.last_error.unwrap_or_default();
+    assert!(
+        why.contains("certificate") || why.contains("UnknownIssuer"),
+        "{why}"
+    );
 }

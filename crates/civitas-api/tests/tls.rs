@@ -5,41 +5,14 @@
 //! says nothing, and refuses a certificate and key that do not fit, naming
 //! the file. Certificates are made by Debian's `openssl`.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::certificate;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-
-/// A self-signed certificate for 127.0.0.1 and its key, in `dir` under `name`.
-fn certificate(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
-    let (cert, key) = (
-        dir.join(format!("{name}.crt")),
-        dir.join(format!("{name}.key")),
-    );
-    let ok = std::process::Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-        ])
-        .args(["-nodes", "-days", "1", "-subj", "/CN=civitas-test"])
-        .args(["-addext", "subjectAltName=IP:127.0.0.1"])
-        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
-        .args(["-addext", "extendedKeyUsage=serverAuth"])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .stderr(std::process::Stdio::null())
-        .status()
-        .expect("openssl is installed (scripts/setup)");
-    assert!(ok.success(), "openssl could not make a certificate");
-    (cert, key)
-}
 
 /// Starts the API (no command centre: enough for headers) over TLS.
 async fn start(cert: &Path, key: &Path) -> std::net::SocketAddr {

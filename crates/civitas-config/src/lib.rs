@@ -103,7 +103,7 @@ impl Config {
             }
         };
         for w in &mut self.webhooks {
-            if let Some(f) = w.secret_file.as_mut() {
+            for f in [&mut w.secret_file, &mut w.ca_file].into_iter().flatten() {
                 fix(f);
             }
         }

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 #[serde(deny_unknown_fields)]
 pub struct WebhookConfig {
     pub name: String,
-    /// `http://host:port/path` (TLS through a relay on your network).
+    /// `https://host:port/path` (or `http://` on your own network).
     pub url: String,
     /// Environment variable holding the signing secret (at least 16 bytes)…
     pub secret_env: Option<String>,
@@ -26,6 +26,9 @@ pub struct WebhookConfig {
     /// Longest wait between retries, in ms. Default 60000.
     #[serde(default = "default_backoff_max")]
     pub backoff_max_ms: u64,
+    /// For `https://`: CA certificates (PEM) to trust in place of the
+    /// system's roots (relative to the config file). Default none.
+    pub ca_file: Option<PathBuf>,
 }
 
 fn default_webhook_timeout() -> u64 {

@@ -273,6 +273,12 @@ pub fn webhooks(cfg: &Config) -> Result<Vec<civitas_api::webhooks::Webhook>> {
                 civitas_api::webhooks::Webhook::new(&w.name, &w.url, w.secret()?, w.timeout_ms)?;
             hook.backoff_initial_ms = w.backoff_initial_ms;
             hook.backoff_max_ms = w.backoff_max_ms;
+            hook.ca_file = w.ca_file.clone();
+            if hook.url.scheme_str() == Some("https") {
+                // Checked at start: a CA file that cannot be read is a config error.
+                civitas_api::tls::client_config(hook.ca_file.as_deref())
+                    .map_err(|e| anyhow::anyhow!("webhook {:?}: {}", w.name, e.message()))?;
+            }
             Ok(hook)
         })
         .collect()

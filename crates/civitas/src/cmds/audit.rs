@@ -30,9 +30,13 @@ pub enum Cmd {
     /// proof from the last head kept, and append it to OUT. Exits non-zero
     /// (and keeps nothing) when the log no longer extends what was witnessed.
     Witness {
-        /// The Civitas to watch, `http://HOST:PORT`.
+        /// The Civitas to watch, `https://HOST:PORT` (or `http://` on your own network).
         #[arg(long)]
         url: String,
+        /// CA certificates (PEM) its HTTPS certificate is signed by, when not
+        /// by one of this system's trusted roots.
+        #[arg(long)]
+        ca_file: Option<std::path::PathBuf>,
         /// File holding a bearer token with `read_audit` (`civitas token create --only read_audit`).
         #[arg(long)]
         token_file: std::path::PathBuf,
@@ -77,6 +81,7 @@ pub enum Cmd {
 /// `audit witness`: needs no database, only the API of the Civitas watched.
 fn witness(
     url: &str,
+    ca_file: Option<&Path>,
     token_file: &Path,
     public_key: &str,
     out: &Path,
@@ -93,7 +98,7 @@ fn witness(
     let rt = engine::tokio()?;
     rt.block_on(async {
         loop {
-            match civitas_api::witness::poll_remote(url, &token, &mut w).await {
+            match civitas_api::witness::poll_remote(url, &token, ca_file, &mut w).await {
                 Ok(seen) => {
                     if let Some(h) = w.last() {
                         println!(
@@ -209,12 +214,16 @@ pub fn main(config: &Path, user: Option<&str>, c: Cmd) -> Result<()> {
     let c = match c {
         Cmd::Witness {
             url,
+            ca_file,
             token_file,
             public_key,
             out,
             interval_s,
             once,
-        } => return witness(&url, &token_file, &public_key, &out, interval_s, once),
+        } => {
+            let ca = ca_file.as_deref();
+            return witness(&url, ca, &token_file, &public_key, &out, interval_s, once);
+        }
         Cmd::Verify {
             public_key,
             witness,
