@@ -22,6 +22,9 @@ pub struct RetentionConfig {
     pub camera_events_days: f64,
     /// Recordings (event clips and continuous segments). Default 30.
     pub recordings_days: f64,
+    /// Evidence bundles, counted from their export; a legal hold on their
+    /// candidate keeps them. Default 365.
+    pub evidence_bundles_days: f64,
 }
 
 impl Default for RetentionConfig {
@@ -35,6 +38,7 @@ impl Default for RetentionConfig {
             closed_incidents_days: 365.0,
             camera_events_days: 90.0,
             recordings_days: 30.0,
+            evidence_bundles_days: 365.0,
         }
     }
 }

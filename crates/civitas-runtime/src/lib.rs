@@ -18,4 +18,5 @@ pub mod evidence;
 pub mod http;
 pub mod mqtt;
 pub mod recording;
+pub mod retention;
 pub mod writer;

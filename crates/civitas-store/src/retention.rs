@@ -6,6 +6,7 @@ use crate::review::ReviewPolicy;
 use crate::{Run, Store, db_err};
 use civitas_base::{Result, Timestamp};
 use serde::Serialize;
+use sqlx::Row;
 
 /// Retention periods per data class, in milliseconds (`None` keeps forever).
 #[derive(Debug, Clone, Copy)]
@@ -135,5 +136,19 @@ impl Store {
         .await?;
         tx.commit().await.map_err(db_err("committing sweep"))?;
         Ok(r)
+    }
+}
+
+impl Store {
+    /// Whether a legal hold that is not lifted names `target` (`candidate:N`, ...).
+    pub async fn held(&self, target: &str) -> Result<bool> {
+        let n: i64 = sqlx::query(
+            "SELECT COUNT(*) AS n FROM legal_hold WHERE target = $1 AND lifted_at_ms IS NULL",
+        )
+        .bind(target)
+        .one(&self.pool, "reading legal holds")
+        .await?
+        .get("n");
+        Ok(n > 0)
     }
 }

@@ -48,7 +48,17 @@ pub fn main(config: &Path, user: Option<&str>, c: Cmd) -> Result<()> {
                         at,
                     )
                     .await?;
-                println!("{}", serde_json::to_string(&r)?);
+                let days = cfg.retention.evidence_bundles_days;
+                let keep = (days >= 0.0).then_some((days * 86_400_000.0) as i64);
+                let dir = &cfg.recording.evidence_dir;
+                let b = civitas_runtime::retention::sweep_bundles(&store, dir, keep, at).await?;
+                let mut out = serde_json::to_value(&r)?;
+                if let (Some(o), serde_json::Value::Object(b)) =
+                    (out.as_object_mut(), serde_json::to_value(b)?)
+                {
+                    o.extend(b);
+                }
+                println!("{out}");
             }
             Cmd::Hold { target, reason } => {
                 let id = store.place_hold(&actor, &target, &reason, now).await?;
