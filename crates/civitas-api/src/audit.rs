@@ -122,13 +122,14 @@ impl ProofPace {
     /// Takes `user`'s turn at `now`, or says when the next one is.
     fn take(&self, user: &str, now: i64) -> civitas_base::Result<()> {
         let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        m.retain(|_, at| now - *at < PROOF_INTERVAL_MS);
+        // A clock stepped back frees the turn rather than blocking it.
+        m.retain(|_, at| (0..PROOF_INTERVAL_MS).contains(&(now - *at)));
         if let Some(at) = m.get(user) {
             let wait = (PROOF_INTERVAL_MS - (now - at)).max(1);
             return Err(Error::new(
                 civitas_base::ErrorKind::ResourceExhausted,
                 format!(
-                    "a consistency proof rehashes the whole log: one every {} s per user; try again in {wait} ms (a witness polls every 60 s)",
+                    "a consistency proof or a verification rehashes the whole log: one every {} s per user; try again in {wait} ms (a witness polls every 60 s)",
                     PROOF_INTERVAL_MS / 1000
                 ),
             ));
@@ -195,6 +196,7 @@ pub async fn audit_verify(
 ) -> Result<axum::Json<serde_json::Value>, ApiError> {
     let c = console(&st)?;
     caller.require(Permission::ReadAudit)?;
+    c.proofs.take(&caller.actor.username, c.clock.now().0)?;
     let r = c.store.audit_verify(&c.audit_public).await;
     let v = match &r {
         Ok(rep) => {

@@ -33,6 +33,7 @@ pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig
             cert.display()
         )));
     }
+    refuse_readable_by_others(key)?;
     let key = PrivateKeyDer::from_pem_file(key).map_err(|e| pem_error("api.tls_key", key, e))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
@@ -49,6 +50,25 @@ pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig
     // offered h2 here would speak it to a server that cannot.
     cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(cfg))
+}
+
+/// A private key others on the machine can read is refused, as the
+/// audit key is.
+fn refuse_readable_by_others(path: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(m) = std::fs::metadata(path)
+            && m.permissions().mode() & 0o077 != 0
+        {
+            return Err(Error::invalid(format!(
+                "api.tls_key {}: readable by group or others (mode {:o}); chmod 600 it",
+                path.display(),
+                m.permissions().mode() & 0o777
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn pem_error(field: &str, path: &Path, e: rustls::pki_types::pem::Error) -> Error {
@@ -147,11 +167,16 @@ pub fn client_config(ca_file: Option<&Path>) -> Result<Arc<rustls::ClientConfig>
             }
         }
     }
-    if roots.is_empty() {
-        return Err(Error::invalid(match ca_file {
-            Some(f) => format!("ca_file {}: holds no certificate", f.display()),
-            None => "no trusted root certificates on this system (install ca-certificates, or set ca_file)".into(),
-        }));
+    match ca_file {
+        Some(f) if roots.is_empty() => {
+            return Err(Error::invalid(format!(
+                "ca_file {}: holds no certificate",
+                f.display()
+            )));
+        }
+        // No system roots: plain `http://` still works, and `https://` is
+        // refused at the handshake (see [`check_roots`] for start-up).
+        _ => {}
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let cfg = rustls::ClientConfig::builder_with_provider(provider)
@@ -161,6 +186,17 @@ pub fn client_config(ca_file: Option<&Path>) -> Result<Arc<rustls::ClientConfig>
         .with_no_client_auth();
     // ALPN (HTTP/1.1) is set by the connector.
     Ok(Arc::new(cfg))
+}
+
+/// Refuses, in words, to go on with `https://` when nothing would be
+/// trusted: no `ca_file` and no root certificates on this system.
+pub fn check_roots(ca_file: Option<&Path>) -> Result<()> {
+    if ca_file.is_none() && rustls_native_certs::load_native_certs().certs.is_empty() {
+        return Err(Error::invalid(
+            "no trusted root certificates on this system: install ca-certificates, or set ca_file",
+        ));
+    }
+    client_config(ca_file).map(|_| ())
 }
 
 /// An error with its causes (`client error (Connect): invalid peer

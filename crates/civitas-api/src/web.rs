@@ -57,7 +57,11 @@ pub async fn assets(Path(path): Path<String>) -> Response {
 /// over HTTPS keep to HTTPS for a year (they ignore the header over HTTP).
 pub async fn security_headers(mut r: Response) -> Response {
     let h = r.headers_mut();
-    if !h.contains_key(header::CACHE_CONTROL) {
+    // The live stream carries names: not `no-cache` (axum's), `no-store`.
+    let stream = h
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|t| t.as_bytes().starts_with(b"text/event-stream"));
+    if stream || !h.contains_key(header::CACHE_CONTROL) {
         h.insert(
             header::CACHE_CONTROL,
             header::HeaderValue::from_static("no-store"),

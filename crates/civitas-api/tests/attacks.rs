@@ -998,17 +998,19 @@ async fn consistency_proofs_are_audited_and_paced() {
         (given[0].actor.as_str(), given[0].target.as_str()),
         ("aude", "size:1")
     );
+    // A full verification rehashes the log too: it shares the pace.
+    let verify = "/api/v1/audit/verify";
+    let r = call(&f.app, "POST", verify, &aude, None).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
     // Five seconds on, the next is given.
     f.clock.advance_ms(5_000);
-    let r = call(
-        &f.app,
-        "GET",
-        "/api/v1/audit/consistency?from=2",
-        &aude,
-        None,
-    )
-    .await;
+    let proof = "/api/v1/audit/consistency?from=2";
+    let r = call(&f.app, "GET", proof, &aude, None).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.message());
+    f.clock.advance_ms(5_000);
+    let r = call(&f.app, "POST", verify, &aude, None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.message());
+    assert_eq!(r.json()["ok"], true);
 }
 
 /// The witness on another machine reaches the centre over HTTPS and

@@ -579,6 +579,8 @@ async fn live_events_reach_subscribers_in_scope() {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(resp.headers()[header::CONTENT_TYPE], "text/event-stream");
+    // It carries names: no cache may keep it.
+    assert_eq!(resp.headers()[header::CACHE_CONTROL], "no-store");
     let mut body = resp.into_body();
     f.console.live.publish(civitas_api::LiveEvent::new(
         Some("gate".into()),

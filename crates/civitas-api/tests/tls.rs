@@ -27,6 +27,13 @@ async fn start(cert: &Path, key: &Path) -> std::net::SocketAddr {
 
 /// One HTTP/1.1 request over TLS, trusting only `cert`; the answer's head.
 async fn get_tls(addr: std::net::SocketAddr, cert: &Path, path: &str) -> String {
+    try_tls(addr, cert, path)
+        .await
+        .expect("the TLS handshake succeeds with the operator's certificate")
+}
+
+/// The same, or the handshake's error.
+async fn try_tls(addr: std::net::SocketAddr, cert: &Path, path: &str) -> std::io::Result<String> {
     let mut roots = rustls::RootCertStore::empty();
     for c in rustls::pki_types::CertificateDer::pem_file_iter(cert).unwrap() {
         roots.add(c.unwrap()).unwrap();
@@ -43,15 +50,14 @@ async fn get_tls(addr: std::net::SocketAddr, cert: &Path, path: &str) -> String 
     let name = rustls::pki_types::ServerName::from(addr.ip());
     let mut tls = tokio_rustls::TlsConnector::from(Arc::new(cfg))
         .connect(name, tcp)
-        .await
-        .expect("the TLS handshake succeeds with the operator's certificate");
+        .await?;
     assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"http/1.1"[..]));
     let req = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
     tls.write_all(req.as_bytes()).await.unwrap();
     let mut out = Vec::new();
     let _ = tls.read_to_end(&mut out).await;
     let text = String::from_utf8_lossy(&out).to_lowercase();
-    text.split("\r\n\r\n").next().unwrap_or("").to_owned()
+    Ok(text.split("\r\n\r\n").next().unwrap_or("").to_owned())
 }
 
 use rustls::pki_types::pem::PemObject;
@@ -97,11 +103,8 @@ async fn https_is_served_with_hsts_and_no_store_and_plain_http_gets_nothing() {
 
     // A client that trusts another certificate refuses this server.
     let (other, _) = certificate(dir.path(), "b");
-    let fails = tokio::spawn(async move { get_tls(addr, &other, "/").await });
-    assert!(
-        fails.await.is_err(),
-        "a client trusting another certificate got through"
-    );
+    let e = try_tls(addr, &other, "/").await.unwrap_err();
+    assert!(e.to_string().contains("certificate"), "{e}");
 }
 
 #[test]
@@ -120,4 +123,14 @@ fn a_missing_or_mismatched_certificate_is_refused_in_words() {
     );
     let e = civitas_api::tls::server_config(&other_key, &other_key).unwrap_err();
     assert!(e.message().contains("api.tls_cert"), "{}", e.message());
+    // A key others on the machine can read is refused, as the audit key is.
+    let (cert, key) = certificate(dir.path(), "c");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let e = civitas_api::tls::server_config(&cert, &key).unwrap_err();
+    assert!(
+        e.message().contains("readable by group or others"),
+        "{}",
+        e.message()
+    );
 }

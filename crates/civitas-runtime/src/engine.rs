@@ -276,7 +276,7 @@ pub fn webhooks(cfg: &Config) -> Result<Vec<civitas_api::webhooks::Webhook>> {
             hook.ca_file = w.ca_file.clone();
             if hook.url.scheme_str() == Some("https") {
                 // Checked at start: a CA file that cannot be read is a config error.
-                civitas_api::tls::client_config(hook.ca_file.as_deref())
+                civitas_api::tls::check_roots(hook.ca_file.as_deref())
                     .map_err(|e| anyhow::anyhow!("webhook {:?}: {}", w.name, e.message()))?;
             }
             Ok(hook)

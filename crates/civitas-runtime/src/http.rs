@@ -74,7 +74,8 @@ pub fn start_api(
         key.public(),
         civitas_api::Settings {
             session_idle_ms: cfg.api.session_idle_minutes as i64 * 60_000,
-            secure_cookie: cfg.api.secure_cookie || cfg.api.tls(),
+            // Behind a TLS proxy (allow_plaintext) the browser is on HTTPS too.
+            secure_cookie: cfg.api.secure_cookie || cfg.api.tls() || cfg.api.plaintext_on_network(),
             ..Default::default()
         },
     );
