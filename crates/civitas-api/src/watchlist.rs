@@ -128,9 +128,13 @@ pub async fn enrol(
         .store
         .enroll(
             &caller.actor,
-            Enrolment::new(req.name.trim(), &basis, vec![("upload".into(), template)])
-                .on(&req.scope)
-                .with_photo(Some(crop)),
+            Enrolment::new(
+                req.name.trim(),
+                &basis,
+                &req.scope,
+                vec![("upload".into(), template)],
+            )
+            .with_photo(Some(crop)),
             now,
         )
         .await?;

@@ -180,9 +180,9 @@ async fn camera_scope_holds_for_watchlists_recordings_and_evidence() {
             civitas_store::Enrolment::new(
                 "Elsewhere Person",
                 &basis,
+                &["demo".to_string()],
                 vec![("a.jpg".into(), template.clone())],
-            )
-            .on(&["demo".to_string()]),
+            ),
             Timestamp(T0),
         )
         .await
@@ -227,7 +227,12 @@ async fn camera_scope_holds_for_watchlists_recordings_and_evidence() {
         .store
         .enroll(
             &gil_actor,
-            civitas_store::Enrolment::new("Someone", &basis, vec![("a.jpg".into(), template)]),
+            civitas_store::Enrolment::new(
+                "Someone",
+                &basis,
+                &["*".into()],
+                vec![("a.jpg".into(), template)],
+            ),
             Timestamp(T0),
         )
         .await

@@ -946,13 +946,10 @@ async fn bench_entry(store: &civitas_store::Store, now: Timestamp) -> Result<Ent
         scope: vec!["*".into()],
     };
     let template = FaceTemplate::new(vec![0.6, 0.8]).into_enrolled_bytes(&basis);
-    Ok(store
-        .enroll(
-            &supervisor,
-            civitas_store::Enrolment::new("bench", &basis, vec![("b".into(), template)]),
-            now,
-        )
-        .await?)
+    let everywhere = ["*".to_owned()];
+    let templates = vec![("b".to_owned(), template)];
+    let e = civitas_store::Enrolment::new("bench", &basis, &everywhere, templates);
+    Ok(store.enroll(&supervisor, e, now).await?)
 }
 
 fn bench_candidate(entry: EntryId, i: usize, now: Timestamp) -> civitas_model::Candidate {

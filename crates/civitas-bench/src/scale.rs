@@ -196,7 +196,8 @@ fn run_one(a: &Args, workers: usize) -> Result<Figures> {
         enrolled.push(t.clone());
         let template = FaceTemplate::new(t).into_enrolled_bytes(&basis);
         let name = format!("entry {i}");
-        let e = civitas_store::Enrolment::new(&name, &basis, vec![("sim".into(), template)]);
+        let all = ["*".to_owned()];
+        let e = civitas_store::Enrolment::new(&name, &basis, &all, vec![("sim".into(), template)]);
         rt.block_on(store.enroll(&sup, e, now))?;
     }
     let entries = rt.block_on(store.watchlist())?;

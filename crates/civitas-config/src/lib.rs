@@ -36,7 +36,7 @@ pub use retention::RetentionConfig;
 pub use review::ReviewConfig;
 pub use store::StoreConfig;
 pub use vision::{DetectorKind, VisionConfig};
-pub use webhook::WebhookConfig;
+pub use webhook::{WebhookConfig, plaintext_to_network};
 
 /// The whole configuration.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -235,6 +235,10 @@ mod tests {
             (
                 "[[webhook]]\nname = \"radio\"\nurl = \"http://127.0.0.1:1/\"\nsecret_env = \"X\"\ntimeout_ms = 1\n",
                 "webhook[0].timeout_ms",
+            ),
+            (
+                "[[webhook]]\nname = \"cad\"\nurl = \"http://10.0.0.9/cad\"\nsecret_env = \"X\"\n",
+                "webhook[0].url",
             ),
             ("[recording]\npre_roll_s = 500\n", "recording.pre_roll_s"),
             (

@@ -29,6 +29,29 @@ pub struct WebhookConfig {
     /// For `https://`: CA certificates (PEM) to trust in place of the
     /// system's roots (relative to the config file). Default none.
     pub ca_file: Option<PathBuf>,
+    /// Allow `http://` to another machine (incident data in clear): only
+    /// on a network you control. Default false.
+    #[serde(default)]
+    pub allow_plaintext: bool,
+}
+
+/// Whether `url` would send in clear to another machine: `http://` to a
+/// host that is not this one (`localhost`, `127.x.x.x`, `[::1]`).
+pub fn plaintext_to_network(url: &str) -> bool {
+    let Some(rest) = url.trim().strip_prefix("http://") else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host_port = authority.rsplit('@').next().unwrap_or("");
+    let host = match host_port.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host_port.split(':').next().unwrap_or(""),
+    };
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    !loopback
 }
 
 fn default_webhook_timeout() -> u64 {
@@ -83,6 +106,15 @@ pub fn validate_webhooks(hooks: &[WebhookConfig]) -> Result<()> {
                 "set exactly one of secret_env and secret_file".into(),
             );
         }
+        if plaintext_to_network(&w.url) && !w.allow_plaintext {
+            return bad(
+                &f("url"),
+                format!(
+                    "{} would send incident data in clear to another machine: use https://, or allow_plaintext = true on a network you control",
+                    w.url
+                ),
+            );
+        }
         if !(100..=120_000).contains(&w.timeout_ms) {
             return bad(
                 &f("timeout_ms"),
@@ -98,4 +130,29 @@ pub fn validate_webhooks(hooks: &[WebhookConfig]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plaintext_to_network as clear;
+
+    #[test]
+    fn only_http_to_another_machine_is_in_clear() {
+        for url in [
+            "http://10.0.0.9/cad",
+            "http://cad.example:80/x",
+            "http://user@[2001:db8::1]:8/",
+        ] {
+            assert!(clear(url), "{url}");
+        }
+        for url in [
+            "https://10.0.0.9/cad",
+            "http://127.0.0.1:9/h",
+            "http://localhost/x",
+            "http://[::1]:8080/",
+            "http://127.9.9.9",
+        ] {
+            assert!(!clear(url), "{url}");
+        }
+    }
 }

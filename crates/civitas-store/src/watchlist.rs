@@ -102,22 +102,20 @@ pub struct Enrolment<'a> {
 }
 
 impl<'a> Enrolment<'a> {
-    /// `name` under `basis` on every camera (`*`), without a photo.
-    pub fn new(name: &'a str, basis: &'a LegalBasis, templates: Vec<(String, Vec<u8>)>) -> Self {
+    /// `name` under `basis` on the cameras of `scope` (`*`: all; always
+    /// said, never assumed), without a photo.
+    pub fn new(
+        name: &'a str,
+        basis: &'a LegalBasis,
+        scope: &[String],
+        templates: Vec<(String, Vec<u8>)>,
+    ) -> Self {
         Enrolment {
             name,
             basis,
-            scope: vec!["*".into()],
+            scope: scope.to_vec(),
             templates,
             photo_jpeg: None,
-        }
-    }
-
-    /// Only on these cameras (`*`: all).
-    pub fn on(self, scope: &[String]) -> Self {
-        Enrolment {
-            scope: scope.to_vec(),
-            ..self
         }
     }
 

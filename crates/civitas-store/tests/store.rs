@@ -54,7 +54,12 @@ async fn enrolled(store: &Store, name: &str, expires: &str) -> EntryId {
     store
         .enroll(
             &actor("sam", Role::Supervisor),
-            Enrolment::new(name, &b, vec![("a.jpg".into(), t.into_enrolled_bytes(&b))]),
+            Enrolment::new(
+                name,
+                &b,
+                &["*".into()],
+                vec![("a.jpg".into(), t.into_enrolled_bytes(&b))],
+            ),
             t0(),
         )
         .await
@@ -111,7 +116,12 @@ async fn a_missing_legal_basis_field_is_refused_by_the_schema_too() {
     let e = store
         .enroll(
             &actor("sam", Role::Supervisor),
-            civitas_store::Enrolment::new("Bob", &b, vec![("b.jpg".into(), vec![0; 8])]),
+            civitas_store::Enrolment::new(
+                "Bob",
+                &b,
+                &["*".into()],
+                vec![("b.jpg".into(), vec![0; 8])],
+            ),
             t0(),
         )
         .await
@@ -128,7 +138,12 @@ async fn a_missing_legal_basis_field_is_refused_by_the_schema_too() {
     let e = store
         .enroll(
             &actor("olga", Role::Operator),
-            civitas_store::Enrolment::new("Bob", &b, vec![("b.jpg".into(), vec![0; 8])]),
+            civitas_store::Enrolment::new(
+                "Bob",
+                &b,
+                &["*".into()],
+                vec![("b.jpg".into(), vec![0; 8])],
+            ),
             t0(),
         )
         .await

@@ -598,3 +598,16 @@ fn events_are_published_over_mqtt_without_names() {
         .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(200));
 }
+
+/// A witness on another machine would send its `read_audit` token in clear
+/// over `http://`: refused unless said on purpose.
+#[test]
+fn a_witness_will_not_send_its_token_in_clear_to_another_machine() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let url = ["--url", "http://10.1.1.1:8080", "--token-file", "t"];
+    let rest = ["--public-key", "00", "--out", "h.jsonl", "--once"];
+    let o = civitas(&cfg, &[&["audit", "witness"][..], &url, &rest].concat());
+    assert!(!o.status.success());
+    assert!(text(&o).contains("in clear"), "{}", text(&o));
+}

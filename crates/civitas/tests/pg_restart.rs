@@ -141,12 +141,11 @@ fn a_postgres_crash_under_the_writer_loses_and_duplicates_nothing() {
         scope: vec!["*".into()],
     };
     let template = civitas_model::FaceTemplate::new(vec![0.6, 0.8]).into_enrolled_bytes(&basis);
+    let everywhere = ["*".to_owned()];
+    let templates = vec![("a.jpg".to_owned(), template)];
+    let alice = civitas_store::Enrolment::new("Alice", &basis, &everywhere, templates);
     let entry = rt
-        .block_on(store.enroll(
-            &supervisor,
-            civitas_store::Enrolment::new("Alice", &basis, vec![("a.jpg".into(), template)]),
-            Timestamp(1),
-        ))
+        .block_on(store.enroll(&supervisor, alice, Timestamp(1)))
         .unwrap();
     assert_eq!(entry, EntryId(1));
     let nats = rt

@@ -94,8 +94,13 @@ pub async fn fixture_with(n: usize, setup: impl FnOnce(&mut CommandCentre)) -> F
     let entry = store
         .enroll(
             &sam,
-            Enrolment::new("Ana Example", &basis, vec![("a.jpg".into(), template)])
-                .with_photo(Some(jpeg())),
+            Enrolment::new(
+                "Ana Example",
+                &basis,
+                &["*".into()],
+                vec![("a.jpg".into(), template)],
+            )
+            .with_photo(Some(jpeg())),
             now,
         )
         .await

@@ -37,6 +37,10 @@ pub enum Cmd {
         /// by one of this system's trusted roots.
         #[arg(long)]
         ca_file: Option<std::path::PathBuf>,
+        /// Allow an `http://` URL to another machine (the token in clear):
+        /// only on a network you control.
+        #[arg(long)]
+        allow_plaintext: bool,
         /// File holding a bearer token with `read_audit` (`civitas token create --only read_audit`).
         #[arg(long)]
         token_file: std::path::PathBuf,
@@ -215,12 +219,18 @@ pub fn main(config: &Path, user: Option<&str>, c: Cmd) -> Result<()> {
         Cmd::Witness {
             url,
             ca_file,
+            allow_plaintext,
             token_file,
             public_key,
             out,
             interval_s,
             once,
         } => {
+            if civitas_config::plaintext_to_network(&url) && !allow_plaintext {
+                anyhow::bail!(
+                    "--url {url}: the token would cross the network in clear; use https://, or --allow-plaintext on a network you control"
+                );
+            }
             let ca = ca_file.as_deref();
             return witness(&url, ca, &token_file, &public_key, &out, interval_s, once);
         }

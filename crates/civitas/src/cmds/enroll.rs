@@ -82,8 +82,7 @@ pub fn main(config: &Path, user: Option<&str>, a: Args) -> Result<()> {
         let id = store
             .enroll(
                 &actor,
-                civitas_store::Enrolment::new(a.name.trim(), &basis, templates)
-                    .on(&a.basis.scope)
+                civitas_store::Enrolment::new(a.name.trim(), &basis, &a.basis.scope, templates)
                     .with_photo(photo),
                 now,
             )
