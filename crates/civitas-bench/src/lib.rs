@@ -4,6 +4,7 @@
 //! arguments into [`Cmd`] and calls [`main`]. (Over 600 lines: one
 //! function per benchmark, independent of each other.)
 
+pub mod login;
 pub mod scale;
 
 use anyhow::Result;
@@ -78,6 +79,15 @@ pub enum Cmd {
         /// signatures) or `batch` (one head per 10,000 entries).
         #[arg(long, default_value = "each")]
         fill: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Password guessing: GUESSES wrong passwords for one name at once from
+    /// one address against the real API on loopback, while the owner logs
+    /// in from another; the guesses' answers and latency, and the owner's.
+    Login {
+        #[arg(long, default_value_t = 50)]
+        guesses: usize,
         #[arg(long)]
         json: bool,
     },
@@ -332,6 +342,9 @@ impl Rng {
 pub fn main(config: &Path, cmd: Cmd) -> Result<()> {
     match cmd {
         Cmd::Scale(a) => crate::scale::main(a),
+        Cmd::Login { guesses, json } => {
+            engine::tokio()?.block_on(crate::login::bench_login(guesses, json))
+        }
         Cmd::Store {
             candidates,
             pg_url,
