@@ -82,12 +82,93 @@ fn pem_error(field: &str, path: &Path, e: rustls::pki_types::pem::Error) -> Erro
     Error::invalid(format!("{field} {}: {why}", path.display()))
 }
 
+/// Open connections at most, over all clients (each holds a file
+/// descriptor the cameras and the database also need).
+pub const MAX_CONNECTIONS: usize = 512;
+/// Open connections at most from one address (a browser opens six or so).
+pub const MAX_PER_ADDRESS: usize = 64;
+
+/// Open connections per client address; a [`Slot`] gives its place back on drop.
+#[derive(Debug, Default)]
+struct PerAddress(std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>);
+
+impl PerAddress {
+    fn take(self: &Arc<Self>, ip: std::net::IpAddr) -> Option<Slot> {
+        let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let n = m.entry(ip).or_default();
+        if *n >= MAX_PER_ADDRESS {
+            return None;
+        }
+        *n += 1;
+        Some(Slot(self.clone(), ip))
+    }
+}
+
+/// One connection's place in the limits, held as long as the connection.
+#[derive(Debug)]
+struct Slot(Arc<PerAddress>, std::net::IpAddr);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut m = (self.0).0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = m.get_mut(&self.1) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                m.remove(&self.1);
+            }
+        }
+    }
+}
+
+/// A TLS connection holding its places in the connection limits.
+#[derive(Debug)]
+pub struct Connection {
+    io: TlsStream<TcpStream>,
+    _slots: (Slot, tokio::sync::OwnedSemaphorePermit),
+}
+
+impl tokio::io::AsyncRead for Connection {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for Connection {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+}
+
 /// A listener that hands axum connections whose TLS handshake succeeded.
 /// Failed handshakes (a plain HTTP request, a scanner, a client that does
-/// not trust the certificate) are logged at debug level and dropped.
+/// not trust the certificate) are logged at debug level and dropped. A
+/// connection over [`MAX_CONNECTIONS`], or over [`MAX_PER_ADDRESS`] from
+/// its address, is closed at once, before its handshake.
 #[derive(Debug)]
 pub struct TlsListener {
-    rx: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
+    rx: mpsc::Receiver<(Connection, SocketAddr)>,
     local: SocketAddr,
 }
 
@@ -96,25 +177,39 @@ impl TlsListener {
         let local = tcp.local_addr()?;
         let (tx, rx) = mpsc::channel(64);
         let acceptor = TlsAcceptor::from(config);
+        let open = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+        let per_address = Arc::new(PerAddress::default());
         tokio::spawn(async move {
             loop {
-                let (sock, peer) = match tcp.accept().await {
-                    Ok(c) => c,
-                    Err(e) => {
-                        // Out of file descriptors and the like: wait, do not spin.
-                        tracing::warn!(error = %e, "accepting a connection");
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                        continue;
-                    }
+                let (sock, peer) = tokio::select! {
+                    c = tcp.accept() => match c {
+                        Ok(c) => c,
+                        Err(e) => {
+                            // Out of file descriptors and the like: wait, do not spin.
+                            tracing::warn!(error = %e, "accepting a connection");
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                            continue;
+                        }
+                    },
+                    // The listener was dropped: free the port.
+                    _ = tx.closed() => break,
                 };
-                if tx.is_closed() {
-                    break;
-                }
+                let (Some(slot), Ok(permit)) = (
+                    per_address.take(peer.ip()),
+                    open.clone().try_acquire_owned(),
+                ) else {
+                    tracing::debug!(%peer, "connection limit reached; closed");
+                    continue;
+                };
                 let (acceptor, tx) = (acceptor.clone(), tx.clone());
                 tokio::spawn(async move {
                     match tokio::time::timeout(HANDSHAKE, acceptor.accept(sock)).await {
-                        Ok(Ok(tls)) => {
-                            let _ = tx.send((tls, peer)).await;
+                        Ok(Ok(io)) => {
+                            let c = Connection {
+                                io,
+                                _slots: (slot, permit),
+                            };
+                            let _ = tx.send((c, peer)).await;
                         }
                         Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
                         Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
@@ -127,7 +222,7 @@ impl TlsListener {
 }
 
 impl axum::serve::Listener for TlsListener {
-    type Io = TlsStream<TcpStream>;
+    type Io = Connection;
     type Addr = SocketAddr;
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {

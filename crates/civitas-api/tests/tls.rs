@@ -107,6 +107,31 @@ async fn https_is_served_with_hsts_and_no_store_and_plain_http_gets_nothing() {
     assert!(e.to_string().contains("certificate"), "{e}");
 }
 
+/// A client opening connections and saying nothing would hold the
+/// service's file descriptors (the cameras and the database need them too):
+/// one address holds at most `MAX_PER_ADDRESS`; past them a connection is
+/// closed before its handshake, and once they close the next one gets in.
+#[tokio::test]
+async fn one_address_cannot_hold_every_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = certificate(dir.path(), "a");
+    let addr = start(&cert, &key).await;
+    let mut idle = Vec::new();
+    for _ in 0..civitas_api::tls::MAX_PER_ADDRESS {
+        idle.push(TcpStream::connect(addr).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let refused = try_tls(addr, &cert, "/").await;
+    assert!(
+        refused.is_err(),
+        "a connection past the limit was served: {refused:?}"
+    );
+    drop(idle);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let page = get_tls(addr, &cert, "/").await;
+    assert!(page.starts_with("http/1.1 200"), "{page}");
+}
+
 #[test]
 fn a_missing_or_mismatched_certificate_is_refused_in_words() {
     let dir = tempfile::tempdir().unwrap();
