@@ -86,14 +86,28 @@ pub fn sth_message(tree_size: u64, at_ms: i64, root: &Hash) -> Vec<u8> {
 
 /// Checks a tree head's signature with a public key.
 pub fn verify_sth(public: &[u8; 32], sth: &SignedTreeHead) -> bool {
-    let Ok(vk) = VerifyingKey::from_bytes(public) else {
-        return false;
-    };
-    vk.verify(
-        &sth_message(sth.tree_size, sth.at_ms, &sth.root),
-        &Signature::from_bytes(&sth.signature),
-    )
-    .is_ok()
+    HeadVerifier::new(public).is_some_and(|v| v.verify(sth))
+}
+
+/// Checks many heads against one key, decoding the key (a curve point
+/// decompression) once rather than per head.
+#[derive(Debug, Clone)]
+pub struct HeadVerifier(VerifyingKey);
+
+impl HeadVerifier {
+    /// `None` when `public` is not a valid Ed25519 key.
+    pub fn new(public: &[u8; 32]) -> Option<HeadVerifier> {
+        VerifyingKey::from_bytes(public).ok().map(HeadVerifier)
+    }
+
+    pub fn verify(&self, sth: &SignedTreeHead) -> bool {
+        self.0
+            .verify(
+                &sth_message(sth.tree_size, sth.at_ms, &sth.root),
+                &Signature::from_bytes(&sth.signature),
+            )
+            .is_ok()
+    }
 }
 
 /// The audit log's signing key, with the last head it signed or verified

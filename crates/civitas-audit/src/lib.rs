@@ -16,7 +16,7 @@ pub mod merkle;
 pub mod witness;
 
 pub use entry::AuditEntry;
-pub use key::{AuditKey, SignedTreeHead, verify_sth};
+pub use key::{AuditKey, HeadVerifier, SignedTreeHead, verify_sth};
 pub use merkle::{
     Frontier, Hash, consistency_proof, inclusion_proof, leaf_hash, root, verify_consistency,
     verify_inclusion,
