@@ -5,6 +5,7 @@
 use crate::auth::{Caller, console};
 use crate::{ApiError, ApiState, QueryArgs};
 use axum::extract::State;
+use civitas_audit::key::hex;
 use civitas_auth::Permission;
 use civitas_base::{Error, Timestamp};
 use civitas_store::AuditRecord;
@@ -177,10 +178,6 @@ pub async fn audit_consistency(
         "head": head,
         "public_key": hex(&c.audit_public),
     })))
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 /// Rebuilds the Merkle tree from every row and checks every stored head and

@@ -37,6 +37,14 @@ struct Session {
     last_seen: Timestamp,
 }
 
+impl Session {
+    /// Within its idle and total limits at `now`.
+    fn live(&self, now: Timestamp, s: &Settings) -> bool {
+        now.0.saturating_sub(self.last_seen.0) <= s.session_idle_ms
+            && now.0.saturating_sub(self.created.0) <= s.session_max_ms
+    }
+}
+
 /// Live sessions, keyed by the SHA-256 of the cookie value (a memory dump
 /// does not hand out usable cookies).
 #[derive(Debug, Default)]
@@ -54,9 +62,7 @@ impl Sessions {
         let id = civitas_auth::generate_token();
         let csrf = civitas_auth::generate_token();
         let mut map = self.lock();
-        map.retain(|_, x| {
-            now.0 - x.last_seen.0 <= s.session_idle_ms && now.0 - x.created.0 <= s.session_max_ms
-        });
+        map.retain(|_, x| x.live(now, s));
         map.insert(
             civitas_auth::token_sha256(&id),
             Session {
@@ -85,10 +91,7 @@ impl Sessions {
     fn alive(&self, key: &[u8; 32], now: Timestamp, s: &Settings) -> Option<Timestamp> {
         self.lock()
             .get(key)
-            .filter(|x| {
-                now.0.saturating_sub(x.last_seen.0) <= s.session_idle_ms
-                    && now.0.saturating_sub(x.created.0) <= s.session_max_ms
-            })
+            .filter(|x| x.live(now, s))
             .map(|x| x.created)
     }
 
@@ -136,12 +139,9 @@ impl Sessions {
         let mut out: Vec<_> = self
             .lock()
             .iter()
-            .filter(|(_, x)| {
-                now.0.saturating_sub(x.last_seen.0) <= s.session_idle_ms
-                    && now.0.saturating_sub(x.created.0) <= s.session_max_ms
-            })
+            .filter(|(_, x)| x.live(now, s))
             .map(|(k, x)| {
-                let id = k.iter().map(|b| format!("{b:02x}")).collect();
+                let id = civitas_audit::key::hex(k);
                 (id, x.actor.username.clone(), x.created.0, x.last_seen.0)
             })
             .collect();
@@ -151,11 +151,8 @@ impl Sessions {
 
     /// Ends the session listed as `id`; returns whose it was.
     pub(crate) fn end_listed(&self, id: &str) -> Option<String> {
-        let mut map = self.lock();
-        let key = *map
-            .keys()
-            .find(|k| k.iter().map(|b| format!("{b:02x}")).collect::<String>() == id)?;
-        map.remove(&key).map(|s| s.actor.username)
+        let key = civitas_audit::key::unhex::<32>(id)?;
+        self.lock().remove(&key).map(|s| s.actor.username)
     }
 
     /// Ends every session of `username` (after it is disabled).
