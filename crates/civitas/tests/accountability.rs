@@ -10,16 +10,7 @@ use common::*;
 fn two_people_confirm_and_everything_is_audited_and_reported() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config_with_obama(dir.path());
-    let clip = clip_in(
-        dir.path(),
-        "c.mp4",
-        &[
-            "face_recognition/obama2.jpg",
-            "face_recognition/biden.jpg",
-            "face_recognition/obama3.jpg",
-        ],
-        2,
-    );
+    let clip = clip_in(dir.path(), "c.mp4", &TWO_PASSES, 2);
     assert!(
         run(&cfg, None, &["analyze", clip.to_str().unwrap()])
             .status

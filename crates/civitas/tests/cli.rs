@@ -16,16 +16,7 @@ fn enrol_then_analyse_a_clip_finds_the_person_and_stores_one_candidate_per_pass(
         text(&o)
     );
 
-    let clip = clip_in(
-        dir.path(),
-        "c.mp4",
-        &[
-            "face_recognition/obama2.jpg",
-            "face_recognition/biden.jpg",
-            "face_recognition/obama3.jpg",
-        ],
-        2,
-    );
+    let clip = clip_in(dir.path(), "c.mp4", &TWO_PASSES, 2);
     let o = civitas(&cfg, &["analyze", clip.to_str().unwrap(), "--json"]);
     assert!(o.status.success(), "{}", text(&o));
     let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)

@@ -112,6 +112,13 @@ pub fn enroll(cfg: &Path, name: &str, photo: &Path) -> Output {
     civitas(cfg, &enroll_args(name, photo))
 }
 
+/// The enrolled person (Obama) passing twice with someone else between.
+pub const TWO_PASSES: [&str; 3] = [
+    "face_recognition/obama2.jpg",
+    "face_recognition/biden.jpg",
+    "face_recognition/obama3.jpg",
+];
+
 /// `make_clip` of the packaged photos `photos` into `dir/name`.
 pub fn clip_in(dir: &Path, name: &str, photos: &[&str], seconds: u32) -> PathBuf {
     let out = dir.join(name);
