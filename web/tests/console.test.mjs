@@ -128,6 +128,10 @@ try {
   // The auditor sees both decisions in the audit log and verifies it.
   const aude = await session('aude');
   await aude.goto(`${base}/#/audit?q=candidate.`);
+  // The login drew the auditor's default page (the unfiltered audit log);
+  // wait for the page of this query, so the click below is not on a page
+  // about to be replaced.
+  await aude.waitForFunction(() => document.querySelector('#audit-q')?.value === 'candidate.');
   await aude.waitForSelector('#audit tbody tr');
   const rows = await aude.textContent('#audit tbody');
   assert.match(rows, new RegExp(`candidate\\.confirm\\s*candidate:${firstId}`));
