@@ -1,5 +1,5 @@
 //! The candidate routes: the review queue, one candidate, its images and
-//! the review itself. Each checks its permission first, and every read of a
+//! the review itself. The permission layer (`guard`) admits the caller first; every read of a
 //! candidate or an image is audited with who read it. (Watchlist, search
 //! and audit routes have their own modules.)
 
@@ -10,7 +10,6 @@ use crate::{ApiError, ApiState, JsonBody, PathArg, QueryArgs};
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use civitas_auth::Permission;
 use civitas_model::Decision;
 use civitas_store::AuditRecord;
 use serde::Deserialize;
@@ -38,7 +37,6 @@ pub async fn candidates(
     QueryArgs(q): QueryArgs<CandidateQuery>,
 ) -> Result<axum::Json<Vec<CandidateView>>, ApiError> {
     let c = console(&st)?;
-    caller.require(Permission::ViewCandidates)?;
     let list = c
         .store
         .candidate_views(&caller.actor, q.status.as_deref(), q.limit.unwrap_or(100))
@@ -65,7 +63,6 @@ pub async fn candidate(
     PathArg(id): PathArg<i64>,
 ) -> Result<axum::Json<CandidateView>, ApiError> {
     let c = console(&st)?;
-    caller.require(Permission::ViewCandidates)?;
     let v = c.store.candidate_view(&caller.actor, id).await?;
     c.audit(AuditRecord::new(
         &caller.actor.username,
@@ -101,7 +98,6 @@ pub async fn candidate_crop(
     PathArg(id): PathArg<i64>,
 ) -> Result<Response, ApiError> {
     let c = console(&st)?;
-    caller.require(Permission::ViewCandidates)?;
     let bytes = c.store.candidate_crop(&caller.actor, id).await?;
     audited_jpeg(c, &caller, "candidate.image.view", id, bytes).await
 }
@@ -136,7 +132,6 @@ pub async fn candidate_entry_photo(
     PathArg(id): PathArg<i64>,
 ) -> Result<Response, ApiError> {
     let c = console(&st)?;
-    caller.require(Permission::ViewCandidates)?;
     let bytes = c.store.candidate_entry_photo(&caller.actor, id).await?;
     audited_jpeg(c, &caller, "entry.photo.view", id, bytes).await
 }
@@ -168,7 +163,6 @@ pub async fn review(
     body: JsonBody<ReviewRequest>,
 ) -> Result<axum::Json<ReviewOutcome>, ApiError> {
     let c = console(&st)?;
-    caller.require(Permission::Confirm)?;
     let req = body.parse()?;
     let decision = req.decision;
     // Scope is checked by the store; a candidate out of scope reads as absent.

@@ -17,7 +17,6 @@ use crate::{ApiError, ApiState, CommandCentre, JsonBody, PathArg, QueryArgs};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use civitas_auth::Permission;
 use civitas_base::Error;
 use civitas_model::incident::{
     CloseReason, GeoPoint, IncidentSource, IncidentStatus, IncidentType, UnitStatus,
@@ -105,10 +104,8 @@ async fn announce_unit_id(
     ))]
 pub async fn incident_types(
     State(st): State<ApiState>,
-    caller: Caller,
 ) -> Result<axum::Json<Vec<IncidentTypeView>>, ApiError> {
     let c = console(&st)?;
-    caller.require(Permission::Dispatch)?;
     Ok(axum::Json(
         c.incidents
             .types
@@ -146,7 +143,6 @@ pub async fn incidents(
     QueryArgs(q): QueryArgs<IncidentQuery>,
 ) -> Result<axum::Json<Vec<IncidentView>>, ApiError> {
     let c = console(&st)?;
-    caller.require(Permission::Dispatch)?;
     let list = c
         .store
         .incident_views(
@@ -211,7 +207,6 @@ pub async fn open_incident(
     body: JsonBody<OpenIncident>,
 ) -> Result<(StatusCode, axum::Json<IncidentView>), ApiError> {
     let c = console(&st)?;
-    caller.require(Permission::Dispatch)?;
     let req = body.parse()?;
     let kind = find_type(&c.incidents.types, &req.type_id)?.clone();
     let priority = check_priority(req.priority.unwrap_or(kind.priority as i64))?;
@@ -309,7 +304,6 @@ pub async fn incident(
     PathArg(id): PathArg<i64>,
 ) -> Result<axum::Json<IncidentView>, ApiError> {
     let c = console(&st)?;
-    caller.require(Permission::Dispatch)?;
     let v = c.store.incident_view(&caller.actor, id).await?;
     c.audit(AuditRecord::new(
         &caller.actor.username,
@@ -350,7 +344,6 @@ pub async fn set_status(
     body: JsonBody<StatusRequest>,
 ) -> Result<axum::Json<IncidentView>, ApiError> {
     let c = console(&st)?;
-    caller.require(Permission::Dispatch)?;
     let req = body.parse()?;
     let to = IncidentStatus::parse(&req.status)?;
     let reason = req.reason.as_deref().map(CloseReason::parse).transpose()?;
@@ -395,7 +388,6 @@ pub async fn assign_unit(
     body: JsonBody<AssignRequest>,
 ) -> Result<axum::Json<IncidentView>, ApiError> {
     let c = console(&st)?;
-    caller.require(Permission::Dispatch)?;
     let req = body.parse()?;
     let v = c
         .store
@@ -419,7 +411,6 @@ pub async fn release_unit(
     PathArg((id, unit)): PathArg<(i64, String)>,
 ) -> Result<axum::Json<IncidentView>, ApiError> {
     let c = console(&st)?;
-    caller.require(Permission::Dispatch)?;
     let v = c
         .store
         .release_unit(&caller.actor, id, &unit, c.clock.now())
@@ -445,7 +436,6 @@ pub async fn tick_sop(
     PathArg((id, step)): PathArg<(i64, i64)>,
 ) -> Result<axum::Json<IncidentView>, ApiError> {
     let c = console(&st)?;
-    caller.require(Permission::Dispatch)?;
     let v = c
         .store
         .tick_sop(&caller.actor, id, step, c.clock.now())
@@ -477,7 +467,6 @@ pub async fn add_note(
     body: JsonBody<NoteRequest>,
 ) -> Result<axum::Json<IncidentView>, ApiError> {
     let c = console(&st)?;
-    caller.require(Permission::Dispatch)?;
     let req = body.parse()?;
     let v = c
         .store
@@ -511,7 +500,6 @@ pub async fn link(
     body: JsonBody<LinkRequest>,
 ) -> Result<axum::Json<IncidentView>, ApiError> {
     let c = console(&st)?;
-    caller.require(Permission::Dispatch)?;
     let req = body.parse()?;
     let v = c
         .store
@@ -588,7 +576,6 @@ pub async fn nearby_cameras(
     QueryArgs(q): QueryArgs<NearbyQuery>,
 ) -> Result<axum::Json<Vec<NearbyCamera>>, ApiError> {
     let c = console(&st)?;
-    caller.require(Permission::Dispatch)?;
     let r = radius(c, q.radius_m)?;
     let near = nearby(c, &caller, id, r).await?;
     c.audit(
@@ -617,7 +604,6 @@ pub async fn camera_frame(
     QueryArgs(q): QueryArgs<NearbyQuery>,
 ) -> Result<Response, ApiError> {
     let c = console(&st)?;
-    caller.require(Permission::Dispatch)?;
     let r = radius(c, q.radius_m)?;
     let near = nearby(c, &caller, id, r).await?;
     let n = near.iter().find(|n| n.camera.id == camera).ok_or_else(|| {
@@ -671,7 +657,6 @@ pub async fn units(
     caller: Caller,
 ) -> Result<axum::Json<Vec<UnitView>>, ApiError> {
     let c = console(&st)?;
-    caller.require(Permission::Dispatch)?;
     Ok(axum::Json(views::list(c.store.units(&caller.actor).await?)))
 }
 
@@ -703,7 +688,6 @@ pub async fn unit_status(
     body: JsonBody<UnitReport>,
 ) -> Result<axum::Json<UnitView>, ApiError> {
     let c = console(&st)?;
-    caller.require(Permission::Dispatch)?;
     let req = body.parse()?;
     let status = req.status.as_deref().map(UnitStatus::parse).transpose()?;
     let position = match (req.latitude, req.longitude) {
@@ -741,9 +725,7 @@ pub async fn unit_status(
     ))]
 pub async fn integrations(
     State(st): State<ApiState>,
-    caller: Caller,
 ) -> Result<axum::Json<Vec<DeliveryStatus>>, ApiError> {
     let c = console(&st)?;
-    caller.require(Permission::Dispatch)?;
     Ok(axum::Json(views::list(c.store.outbox_status().await?)))
 }

@@ -5,8 +5,9 @@
 //! Every route is registered through [`utoipa_axum`], so the OpenAPI
 //! document ([`router`] returns it beside the router) lists exactly the
 //! routes served, each with the permission it needs in its `security`
-//! scopes; a test walks that list and checks each route refuses callers
-//! without it. `docs/openapi.json` is that document, committed and diffed.
+//! scopes. The permission layer ([`guard`]) enforces those scopes before any
+//! handler runs, and refuses a route that declares none; a test walks every
+//! route as every role. `docs/openapi.json` is that document, committed and diffed.
 //! (Just over 600 lines: the router's one list of routes, the error map and
 //! the shared request extractors are kept together.)
 
@@ -14,6 +15,7 @@ pub mod audit;
 pub mod auth;
 pub mod candidates;
 pub mod evidence;
+pub mod guard;
 pub mod incidents;
 pub mod live;
 pub mod metrics;
@@ -574,9 +576,15 @@ pub fn router(state: ApiState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(push::snapshot))
         .split_for_parts();
     complete_responses(&mut doc);
+    let (rules, problems) = guard::Rules::from_doc(&doc);
+    for problem in problems {
+        tracing::error!("refused until its declaration is fixed: {problem}");
+    }
     let app = api
         .route("/", axum::routing::get(web::index))
-        .route("/assets/{*path}", axum::routing::get(web::assets))
+        .route("/assets/{*path}", axum::routing::get(web::assets));
+    // Last before the fallback: it covers every route above, and only them.
+    let app = guard::guarded(app, rules, state.clone())
         .fallback(|| async {
             ApiError(Error::not_found("no such route; see docs/API.md")).into_response()
         })
@@ -594,7 +602,7 @@ pub fn openapi_json() -> String {
     s
 }
 
-/// Serves `router` on `listener` (a `TcpListener`, or a [`tls::TlsListener`]
+/// Serves `router` on `listener` (a `TcpListener`, or a [`tls::Listener`]
 /// for HTTPS) until `shutdown` resolves. Handlers see the peer's address.
 pub async fn serve<L>(
     listener: L,

@@ -10,7 +10,6 @@ use crate::{ApiError, ApiState, PathArg, QueryArgs};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use civitas_auth::Permission;
 use civitas_base::{Error, ErrorKind, Timestamp};
 use serde::Deserialize;
 use std::io::{Read, Seek, SeekFrom};
@@ -46,7 +45,6 @@ pub async fn recordings(
     QueryArgs(q): QueryArgs<RecordingQuery>,
 ) -> Result<axum::Json<Vec<RecordingView>>, ApiError> {
     let c = console(&st)?;
-    caller.require(Permission::Search)?;
     let camera = q
         .camera
         .filter(|c| !c.is_empty())
@@ -132,7 +130,6 @@ pub async fn media(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let c = console(&st)?;
-    caller.require(Permission::Search)?;
     let r = c.store.recording(&caller.actor, id).await?;
     let dir = c.recordings_dir.as_ref().ok_or_else(|| {
         Error::new(

@@ -7,7 +7,6 @@ use crate::views::{self, CameraEventView, CandidateView, Hotlist, PlateReadView}
 use crate::{ApiError, ApiState, PathArg, QueryArgs};
 use axum::extract::State;
 use axum::response::Response;
-use civitas_auth::Permission;
 use civitas_base::Timestamp;
 use civitas_store::AuditRecord;
 use serde::Deserialize;
@@ -45,7 +44,6 @@ pub async fn plate_search(
     QueryArgs(q): QueryArgs<PlateSearchQuery>,
 ) -> Result<axum::Json<Vec<PlateReadView>>, ApiError> {
     let c = console(&st)?;
-    caller.require(Permission::Search)?;
     let now = c.clock.now();
     let to = q.to_ms.unwrap_or(now.0 + 1);
     let query = civitas_store::PlateQuery {
@@ -98,7 +96,6 @@ pub async fn match_search(
     QueryArgs(q): QueryArgs<MatchSearchQuery>,
 ) -> Result<axum::Json<Vec<CandidateView>>, ApiError> {
     let c = console(&st)?;
-    caller.require(Permission::Search)?;
     let now = c.clock.now();
     let to = q.to_ms.unwrap_or(now.0 + 1);
     let cameras: Vec<String> = q.camera.into_iter().collect();
@@ -151,7 +148,6 @@ pub async fn camera_event_search(
     QueryArgs(q): QueryArgs<CameraEventQuery>,
 ) -> Result<axum::Json<Vec<CameraEventView>>, ApiError> {
     let c = console(&st)?;
-    caller.require(Permission::Search)?;
     let now = c.clock.now();
     let to = q.to_ms.unwrap_or(now.0 + 1);
     let cameras: Vec<String> = q.camera.into_iter().collect();
@@ -185,7 +181,6 @@ pub async fn plate_crop(
     PathArg(id): PathArg<i64>,
 ) -> Result<Response, ApiError> {
     let c = console(&st)?;
-    caller.require(Permission::Search)?;
     let bytes = c
         .store
         .plate_read_crop(&caller.actor, id, c.clock.now())
@@ -205,7 +200,6 @@ pub async fn hotlists(
     caller: Caller,
 ) -> Result<axum::Json<Vec<Hotlist>>, ApiError> {
     let c = console(&st)?;
-    caller.require(Permission::Enroll)?;
     let list = c.store.hotlists().await?;
     c.audit(AuditRecord::new(
         &caller.actor.username,

