@@ -2,7 +2,8 @@
 //! provider, TLS 1.2 and 1.3, HTTP/1.1), from a PEM certificate
 //! chain and key the operator supplies. Handshakes run in their own tasks
 //! with a deadline, so a client that connects and says nothing holds up no
-//! one else. Civitas's own outgoing requests (webhooks, a remote audit
+//! one else; plain HTTP and HTTPS alike have connection limits and an idle
+//! timeout ([`Listener`]). Civitas's own outgoing requests (webhooks, a remote audit
 //! witness) speak HTTPS too, verifying the server against the operator's
 //! CA file or, without one, the system's trusted roots.
 
@@ -120,11 +121,80 @@ impl Drop for Slot {
     }
 }
 
-/// A TLS connection holding its places in the connection limits.
+/// How long a connection may pass nothing either way before it is closed
+/// (between requests, or a client that stops reading or writing mid-way).
+/// The live stream sends a keep-alive every 15 s, so it stays open.
+pub const IDLE: Duration = Duration::from_secs(60);
+
+/// A connection's byte stream: TLS, or plain TCP on loopback or behind a proxy.
+#[derive(Debug)]
+enum Io {
+    Tls(Box<TlsStream<TcpStream>>),
+    Plain(TcpStream),
+}
+
+/// A connection holding its places in the connection limits, closed after
+/// [`IDLE`] without a byte either way.
 #[derive(Debug)]
 pub struct Connection {
-    io: TlsStream<TcpStream>,
+    io: Io,
+    idle: std::pin::Pin<Box<tokio::time::Sleep>>,
+    quiet: Duration,
     _slots: (Slot, tokio::sync::OwnedSemaphorePermit),
+}
+
+type Polled<T> = std::task::Poll<std::io::Result<T>>;
+
+impl Connection {
+    fn new(io: Io, slots: (Slot, tokio::sync::OwnedSemaphorePermit), idle: Duration) -> Connection {
+        Connection {
+            io,
+            idle: Box::pin(tokio::time::sleep(idle)),
+            quiet: idle,
+            _slots: slots,
+        }
+    }
+
+    /// After a step of I/O: progress restarts the idle clock; waiting
+    /// past it ends the connection.
+    fn after<T>(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+        r: Polled<T>,
+        moved: bool,
+    ) -> Polled<T> {
+        use std::future::Future;
+        use std::task::Poll;
+        match r {
+            Poll::Ready(r) => {
+                if moved {
+                    let next = tokio::time::Instant::now() + self.quiet;
+                    self.idle.as_mut().reset(next);
+                }
+                Poll::Ready(r)
+            }
+            Poll::Pending if self.idle.as_mut().poll(cx).is_ready() => {
+                let idle = std::io::Error::new(std::io::ErrorKind::TimedOut, "connection idle");
+                Poll::Ready(Err(idle))
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+macro_rules! both {
+    ($io:expr, $io_ref:ident => $e:expr) => {
+        match $io {
+            Io::Tls($io_ref) => {
+                let $io_ref = std::pin::Pin::new(&mut **$io_ref);
+                $e
+            }
+            Io::Plain($io_ref) => {
+                let $io_ref = std::pin::Pin::new($io_ref);
+                $e
+            }
+        }
+    };
 }
 
 impl tokio::io::AsyncRead for Connection {
@@ -132,8 +202,11 @@ impl tokio::io::AsyncRead for Connection {
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
         buf: &mut tokio::io::ReadBuf<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::pin::Pin::new(&mut self.io).poll_read(cx, buf)
+    ) -> Polled<()> {
+        let before = buf.filled().len();
+        let r = both!(&mut self.io, io => io.poll_read(cx, buf));
+        let moved = buf.filled().len() > before;
+        self.after(cx, r, moved)
     }
 }
 
@@ -142,41 +215,61 @@ impl tokio::io::AsyncWrite for Connection {
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
         buf: &[u8],
-    ) -> std::task::Poll<std::io::Result<usize>> {
-        std::pin::Pin::new(&mut self.io).poll_write(cx, buf)
+    ) -> Polled<usize> {
+        let r = both!(&mut self.io, io => io.poll_write(cx, buf));
+        let moved = matches!(r, std::task::Poll::Ready(Ok(n)) if n > 0);
+        self.after(cx, r, moved)
     }
 
     fn poll_flush(
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::pin::Pin::new(&mut self.io).poll_flush(cx)
+    ) -> Polled<()> {
+        let r = both!(&mut self.io, io => io.poll_flush(cx));
+        self.after(cx, r, false)
     }
 
     fn poll_shutdown(
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::pin::Pin::new(&mut self.io).poll_shutdown(cx)
+    ) -> Polled<()> {
+        both!(&mut self.io, io => io.poll_shutdown(cx))
     }
 }
 
-/// A listener that hands axum connections whose TLS handshake succeeded.
-/// Failed handshakes (a plain HTTP request, a scanner, a client that does
+/// The API's listener. It hands axum connections whose TLS handshake
+/// succeeded (for [`Listener::tls`]) or plain ones ([`Listener::plain`]);
+/// failed handshakes (a plain HTTP request, a scanner, a client that does
 /// not trust the certificate) are logged at debug level and dropped. A
 /// connection over [`MAX_CONNECTIONS`], or over [`MAX_PER_ADDRESS`] from
-/// its address, is closed at once, before its handshake.
+/// its address, is closed at once, before its handshake; one idle for
+/// [`IDLE`] is closed.
 #[derive(Debug)]
-pub struct TlsListener {
+pub struct Listener {
     rx: mpsc::Receiver<(Connection, SocketAddr)>,
     local: SocketAddr,
 }
 
-impl TlsListener {
-    pub fn new(tcp: TcpListener, config: Arc<rustls::ServerConfig>) -> std::io::Result<Self> {
+impl Listener {
+    /// HTTPS with `config`.
+    pub fn tls(tcp: TcpListener, config: Arc<rustls::ServerConfig>) -> std::io::Result<Self> {
+        Self::new(tcp, Some(config), IDLE)
+    }
+
+    /// Plain HTTP (loopback, or a TLS proxy in front), with the same limits.
+    pub fn plain(tcp: TcpListener) -> std::io::Result<Self> {
+        Self::new(tcp, None, IDLE)
+    }
+
+    /// HTTPS with `config` or, without, plain HTTP; connections closed after `idle`.
+    pub fn new(
+        tcp: TcpListener,
+        config: Option<Arc<rustls::ServerConfig>>,
+        idle: Duration,
+    ) -> std::io::Result<Self> {
+        let acceptor = config.map(TlsAcceptor::from);
         let local = tcp.local_addr()?;
         let (tx, rx) = mpsc::channel(64);
-        let acceptor = TlsAcceptor::from(config);
         let open = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
         let per_address = Arc::new(PerAddress::default());
         tokio::spawn(async move {
@@ -201,14 +294,18 @@ impl TlsListener {
                     tracing::debug!(%peer, "connection limit reached; closed");
                     continue;
                 };
-                let (acceptor, tx) = (acceptor.clone(), tx.clone());
+                let Some(acceptor) = acceptor.clone() else {
+                    let c = Connection::new(Io::Plain(sock), (slot, permit), idle);
+                    if tx.send((c, peer)).await.is_err() {
+                        break;
+                    }
+                    continue;
+                };
+                let tx = tx.clone();
                 tokio::spawn(async move {
                     match tokio::time::timeout(HANDSHAKE, acceptor.accept(sock)).await {
                         Ok(Ok(io)) => {
-                            let c = Connection {
-                                io,
-                                _slots: (slot, permit),
-                            };
+                            let c = Connection::new(Io::Tls(Box::new(io)), (slot, permit), idle);
                             let _ = tx.send((c, peer)).await;
                         }
                         Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
@@ -217,11 +314,11 @@ impl TlsListener {
                 });
             }
         });
-        Ok(TlsListener { rx, local })
+        Ok(Listener { rx, local })
     }
 }
 
-impl axum::serve::Listener for TlsListener {
+impl axum::serve::Listener for Listener {
     type Io = Connection;
     type Addr = SocketAddr;
 

@@ -433,7 +433,7 @@ pub struct Receiver {
 }
 
 impl Receiver {
-    /// Serves on `listener` (TCP, or [`crate::tls::TlsListener`] for HTTPS)
+    /// Serves on `listener` (TCP, or [`crate::tls::Listener`] for HTTPS)
     /// until the task is dropped or aborted.
     pub fn serve<L>(
         listener: L,

@@ -1032,7 +1032,7 @@ async fn a_remote_witness_over_https_trusts_only_the_operators_certificate() {
     let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("https://{}", tcp.local_addr().unwrap());
     let tls = civitas_api::tls::server_config(&cert, &key).unwrap();
-    let listener = civitas_api::tls::TlsListener::new(tcp, tls).unwrap();
+    let listener = civitas_api::tls::Listener::tls(tcp, tls).unwrap();
     tokio::spawn(civitas_api::serve(
         listener,
         f.app.clone(),

@@ -1021,7 +1021,7 @@ async fn webhooks_over_https_verify_the_receivers_certificate() {
     let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("https://{}/hook", tcp.local_addr().unwrap());
     let tls = civitas_api::tls::server_config(&cert, &key).unwrap();
-    let listener = civitas_api::tls::TlsListener::new(tcp, tls).unwrap();
+    let listener = civitas_api::tls::Listener::tls(tcp, tls).unwrap();
     let (got, _server) = civitas_api::webhooks::Receiver::serve(listener, SECRET.to_vec(), 0.0, 1);
     let (_stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stats = Arc::new(WebhookStats::default());

@@ -18,7 +18,7 @@ use tokio::net::TcpStream;
 async fn start(cert: &Path, key: &Path) -> std::net::SocketAddr {
     let cfg = civitas_api::tls::server_config(cert, key).unwrap();
     let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let listener = civitas_api::tls::TlsListener::new(tcp, cfg).unwrap();
+    let listener = civitas_api::tls::Listener::tls(tcp, cfg).unwrap();
     let addr = axum::serve::Listener::local_addr(&listener).unwrap();
     let (app, _) = civitas_api::router(civitas_api::ApiState::default());
     tokio::spawn(civitas_api::serve(listener, app, std::future::pending()));
@@ -34,21 +34,9 @@ async fn get_tls(addr: std::net::SocketAddr, cert: &Path, path: &str) -> String 
 
 /// The same, or the handshake's error.
 async fn try_tls(addr: std::net::SocketAddr, cert: &Path, path: &str) -> std::io::Result<String> {
-    let mut roots = rustls::RootCertStore::empty();
-    for c in rustls::pki_types::CertificateDer::pem_file_iter(cert).unwrap() {
-        roots.add(c.unwrap()).unwrap();
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut cfg = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    // As browsers do: the server must not pick a protocol it cannot speak.
-    cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     let tcp = TcpStream::connect(addr).await.unwrap();
     let name = rustls::pki_types::ServerName::from(addr.ip());
-    let mut tls = tokio_rustls::TlsConnector::from(Arc::new(cfg))
+    let mut tls = tokio_rustls::TlsConnector::from(client_trusting(cert))
         .connect(name, tcp)
         .await?;
     assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"http/1.1"[..]));
@@ -61,6 +49,23 @@ async fn try_tls(addr: std::net::SocketAddr, cert: &Path, path: &str) -> std::io
 }
 
 use rustls::pki_types::pem::PemObject;
+
+/// A TLS client trusting only `cert`, offering h2 and HTTP/1.1 as browsers
+/// do (the server must not pick a protocol it cannot speak).
+fn client_trusting(cert: &Path) -> Arc<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    for c in rustls::pki_types::CertificateDer::pem_file_iter(cert).unwrap() {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut cfg = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Arc::new(cfg)
+}
 
 #[tokio::test]
 async fn https_is_served_with_hsts_and_no_store_and_plain_http_gets_nothing() {
@@ -138,6 +143,75 @@ async fn one_address_cannot_hold_every_connection() {
     }
     let page = page.expect("served once the idle connections closed");
     assert!(page.starts_with("http/1.1 200"), "{page}");
+}
+
+/// Plain HTTP has the same limits as HTTPS, and a connection of either
+/// that goes quiet (after its handshake, or mid-request) is closed, while
+/// one that keeps asking is served throughout.
+#[tokio::test]
+async fn quiet_connections_close_and_plain_http_has_the_same_limits() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = certificate(dir.path(), "a");
+    let idle = Duration::from_millis(800);
+    let listen = |tls: Option<std::sync::Arc<rustls::ServerConfig>>| async move {
+        let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = civitas_api::tls::Listener::new(tcp, tls, idle).unwrap();
+        let addr = axum::serve::Listener::local_addr(&listener).unwrap();
+        let (app, _) = civitas_api::router(civitas_api::ApiState::default());
+        tokio::spawn(civitas_api::serve(listener, app, std::future::pending()));
+        addr
+    };
+    let plain = listen(None).await;
+    let tls = listen(Some(civitas_api::tls::server_config(&cert, &key).unwrap())).await;
+    let request = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+
+    // Half a request, then silence: closed after `idle`, not held.
+    let mut half = TcpStream::connect(plain).await.unwrap();
+    half.write_all(b"GET / HTTP/1.1\r\nHost:").await.unwrap();
+    let mut buf = [0u8; 64];
+    let closed = tokio::time::timeout(Duration::from_secs(5), half.read(&mut buf)).await;
+    assert!(matches!(closed, Ok(Ok(0)) | Ok(Err(_))), "{closed:?}");
+    // A finished TLS handshake, then silence: closed too.
+    let connector = tokio_rustls::TlsConnector::from(client_trusting(&cert));
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let mut quiet = connector
+        .connect(name.clone(), TcpStream::connect(tls).await.unwrap())
+        .await
+        .unwrap();
+    let closed = tokio::time::timeout(Duration::from_secs(5), quiet.read(&mut buf)).await;
+    assert!(matches!(closed, Ok(Ok(0)) | Ok(Err(_))), "{closed:?}");
+
+    // Talking keeps a connection open past `idle`: three requests, 500 ms apart.
+    let mut busy = connector
+        .connect(name, TcpStream::connect(tls).await.unwrap())
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        busy.write_all(request).await.unwrap();
+        let n = busy.read(&mut buf).await.unwrap();
+        assert!(
+            buf[..n].starts_with(b"HTTP/1.1 200"),
+            "{:?}",
+            String::from_utf8_lossy(&buf[..n])
+        );
+        let mut rest = [0u8; 65536];
+        let _ = tokio::time::timeout(Duration::from_millis(100), busy.read(&mut rest)).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+
+    // One address holds at most MAX_PER_ADDRESS plain connections.
+    let mut held = Vec::new();
+    for _ in 0..civitas_api::tls::MAX_PER_ADDRESS {
+        held.push(TcpStream::connect(plain).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut over = TcpStream::connect(plain).await.unwrap();
+    let _ = over.write_all(request).await;
+    let answer = tokio::time::timeout(Duration::from_secs(5), over.read(&mut buf)).await;
+    assert!(
+        matches!(answer, Ok(Ok(0)) | Ok(Err(_))),
+        "served past the limit: {answer:?}"
+    );
 }
 
 #[test]

@@ -143,17 +143,15 @@ pub fn start_api(
     let stopped = async {
         let _ = rx.await;
     };
-    match (&cfg.api.tls_cert, &cfg.api.tls_key) {
+    let _rt = rt.enter();
+    let listener = match (&cfg.api.tls_cert, &cfg.api.tls_key) {
         (Some(cert), Some(key)) => {
             let tls = civitas_api::tls::server_config(cert, key)?;
-            let _rt = rt.enter();
-            let listener = civitas_api::tls::TlsListener::new(listener, tls)?;
-            rt.spawn(serve(civitas_api::serve(listener, app, stopped)));
+            civitas_api::tls::Listener::tls(listener, tls)?
         }
-        _ => {
-            rt.spawn(serve(civitas_api::serve(listener, app, stopped)));
-        }
-    }
+        _ => civitas_api::tls::Listener::plain(listener)?,
+    };
+    rt.spawn(serve(civitas_api::serve(listener, app, stopped)));
     let hooks = engine::webhooks(cfg)?;
     let (hooks_stop, hooks_rx) = tokio::sync::watch::channel(false);
     let stats = Arc::new(civitas_api::webhooks::WebhookStats::default());
