@@ -7,6 +7,7 @@
 pub mod clock;
 pub mod error;
 pub mod logging;
+pub mod testing;
 pub mod wire;
 
 pub use clock::{Clock, SimClock, SystemClock, Timestamp};

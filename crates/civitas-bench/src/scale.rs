@@ -210,10 +210,8 @@ fn run_one(a: &Args, workers: usize) -> Result<Figures> {
         key.public(),
         civitas_api::Settings::default(),
     );
-    let settings = NatsSettings {
-        url: a.nats_url.clone(),
-        namespace: format!("bench_{}_{workers}", std::process::id()),
-    };
+    let ns = format!("bench_{}_{workers}", std::process::id());
+    let settings = NatsSettings::local(&a.nats_url, ns);
     let nats = rt
         .block_on(Nats::connect(&settings, Duration::from_secs(10)))
         .context("the load simulation needs NATS with JetStream")?;

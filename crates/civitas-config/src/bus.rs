@@ -3,6 +3,7 @@
 use crate::bad;
 use civitas_base::Result;
 use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
 
 /// The bus between workers and the store writer. `civitas run` (one
 /// machine) always uses the in-process bus; `civitas worker` and
@@ -21,6 +22,17 @@ pub struct BusConfig {
     /// A worker not heard from for this long is dead and its cameras move, in ms.
     /// Default 5000; at least three heartbeats.
     pub lease_ms: u64,
+    /// CA certificate (PEM) the NATS server's certificate must chain to;
+    /// set, TLS is required. Default none (with `tls://`: the system's roots).
+    pub tls_ca: Option<PathBuf>,
+    /// This process's user on the NATS server: a worker's or serve's, each
+    /// with its role's permissions (`civitas bus permissions`). Default none.
+    pub user: Option<String>,
+    /// File holding `user`'s password (first line). Default none.
+    pub password_file: Option<PathBuf>,
+    /// Lets `nats_url` reach another machine without TLS or without a user
+    /// (a private link the operator controls). Default false: refused.
+    pub allow_plaintext: bool,
 }
 
 impl Default for BusConfig {
@@ -30,6 +42,10 @@ impl Default for BusConfig {
             namespace: "civitas".into(),
             heartbeat_ms: 1000,
             lease_ms: 5000,
+            tls_ca: None,
+            user: None,
+            password_file: None,
+            allow_plaintext: false,
         }
     }
 }
@@ -50,10 +66,30 @@ impl BusConfig {
                 ),
             );
         }
-        if !self.nats_url.starts_with("nats://") {
+        let Some(rest) = ["nats://", "tls://"]
+            .iter()
+            .find_map(|s| self.nats_url.strip_prefix(s))
+        else {
             return bad(
                 "bus.nats_url",
-                format!("{:?} must start with nats://", self.nats_url),
+                format!("{:?} must start with nats:// or tls://", self.nats_url),
+            );
+        };
+        if self.user.is_some() != self.password_file.is_some() {
+            return bad(
+                "bus.user",
+                "set both user and password_file, or neither".into(),
+            );
+        }
+        let remote = crate::webhook::host_of(rest).is_some_and(|h| !crate::webhook::is_loopback(h));
+        let tls = self.tls_ca.is_some() || self.nats_url.starts_with("tls://");
+        if remote && !(tls && self.user.is_some()) && !self.allow_plaintext {
+            return bad(
+                "bus.nats_url",
+                format!(
+                    "{} is another machine: use tls:// (or tls_ca) and a user with password_file, or allow_plaintext = true on a link you control",
+                    self.nats_url
+                ),
             );
         }
         if self.heartbeat_ms < 50 || self.lease_ms < 3 * self.heartbeat_ms {
@@ -66,5 +102,62 @@ impl BusConfig {
             );
         }
         Ok(())
+    }
+}
+
+impl BusConfig {
+    /// The password of `user`, from `password_file` (its first line).
+    pub fn password(&self) -> Result<Option<String>> {
+        let Some(file) = &self.password_file else {
+            return Ok(None);
+        };
+        let text = std::fs::read_to_string(file).map_err(|e| {
+            civitas_base::Error::invalid(format!("bus.password_file {}: {e}", file.display()))
+        })?;
+        Ok(Some(text.lines().next().unwrap_or("").to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::BusConfig;
+
+    #[test]
+    fn a_bus_on_another_machine_needs_tls_and_a_user() {
+        let with = |url: &str, tls: bool, user: bool| BusConfig {
+            nats_url: url.into(),
+            tls_ca: tls.then(|| "ca.crt".into()),
+            user: user.then(|| "worker".into()),
+            password_file: user.then(|| "pw".into()),
+            ..Default::default()
+        };
+        for (url, tls, user) in [
+            ("nats://10.0.0.4:4222", false, false),
+            ("nats://bus.example:4222", true, false),
+            ("nats://bus.example:4222", false, true),
+        ] {
+            let e = with(url, tls, user).validate().unwrap_err().to_string();
+            assert!(e.contains("bus.nats_url") && e.contains("tls://"), "{e}");
+        }
+        for (url, tls, user) in [
+            ("nats://127.0.0.1:4222", false, false),
+            ("tls://bus.example:4222", false, true),
+            ("nats://bus.example:4222", true, true),
+        ] {
+            with(url, tls, user).validate().unwrap();
+        }
+        let mut open = with("nats://10.0.0.4:4222", false, false);
+        open.allow_plaintext = true;
+        open.validate().unwrap();
+        let half = BusConfig {
+            user: Some("worker".into()),
+            ..Default::default()
+        };
+        assert!(
+            half.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("password_file")
+        );
     }
 }

@@ -183,11 +183,13 @@ mod tests {
 
     #[test]
     fn a_store_url_must_name_postgres_and_is_never_echoed() {
-        let cfg = Config::parse("[store]\nurl = \"postgres://civitas@db:5432/civitas\"\n").unwrap();
-        assert_eq!(
-            cfg.store.url.as_deref(),
-            Some("postgres://civitas@db:5432/civitas")
-        );
+        let url = "postgres://civitas@db:5432/civitas?sslmode=verify-full";
+        let cfg = Config::parse(&format!("[store]\nurl = \"{url}\"\n")).unwrap();
+        assert_eq!(cfg.store.url.as_deref(), Some(url));
+        // Another machine in clear is refused, without echoing the URL.
+        let e = Config::parse("[store]\nurl = \"postgres://u:s3cret@db/c\"\n").unwrap_err();
+        assert!(e.message().contains("verify-full"), "{}", e.message());
+        assert!(!e.message().contains("s3cret"), "{}", e.message());
         let e = Config::parse("[store]\nurl = \"mysql://u:s3cret@db/c\"\n").unwrap_err();
         assert!(e.message().contains("store.url"), "{}", e.message());
         assert!(!e.message().contains("s3cret"), "{}", e.message());

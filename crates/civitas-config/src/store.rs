@@ -29,6 +29,11 @@ pub struct StoreConfig {
     /// Default: none.
     #[serde(default)]
     pub audit_witness: Option<PathBuf>,
+    /// Lets `url` reach PostgreSQL on another machine without
+    /// `sslmode=verify-full` (a private link the operator controls).
+    /// Default false: such a URL is refused.
+    #[serde(default)]
+    pub allow_plaintext: bool,
 }
 
 fn default_db() -> PathBuf {
@@ -46,6 +51,7 @@ impl Default for StoreConfig {
             url: None,
             audit_key: default_key(),
             audit_witness: None,
+            allow_plaintext: false,
         }
     }
 }
@@ -61,6 +67,66 @@ impl StoreConfig {
                     .into(),
             );
         }
+        if let Some(url) = &self.url
+            && unverified_to_network(url)
+            && !self.allow_plaintext
+        {
+            return bad(
+                "store.url",
+                "reaches PostgreSQL on another machine without sslmode=verify-full: add ?sslmode=verify-full (and sslrootcert=CA-FILE for a private CA), or set allow_plaintext = true on a link you control"
+                    .into(),
+            );
+        }
         Ok(())
+    }
+}
+
+/// Whether a PostgreSQL URL reaches another machine without TLS that
+/// verifies the server's certificate and name (`sslmode=verify-full`). A
+/// Unix socket (no host, or a `host=/path` parameter) and loopback are this
+/// machine.
+pub fn unverified_to_network(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let query = rest.split_once('?').map_or("", |(_, q)| q);
+    let param = |name: &str| {
+        query
+            .split('&')
+            .filter_map(|kv| kv.split_once('='))
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    };
+    let host = param("host").or_else(|| crate::webhook::host_of(rest));
+    let local = match host {
+        None => true,
+        Some(h) => h.starts_with('/') || h.starts_with("%2F") || crate::webhook::is_loopback(h),
+    };
+    !local && param("sslmode") != Some("verify-full")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unverified_to_network as unverified;
+
+    #[test]
+    fn postgres_on_another_machine_needs_verify_full() {
+        for url in [
+            "postgres://civitas:pw@db.example/civitas",
+            "postgres://civitas@10.0.0.5:5432/civitas?sslmode=require",
+            "postgresql://u:p@w@[2001:db8::5]/c?sslmode=verify-ca",
+            "postgres://u@/c?host=db.example",
+        ] {
+            assert!(unverified(url), "{url}");
+        }
+        for url in [
+            "postgres://civitas@db.example/civitas?sslmode=verify-full&sslrootcert=/etc/ca.crt",
+            "postgres://postgres@127.0.0.1:5432/postgres",
+            "postgres://postgres@localhost/c?sslmode=disable",
+            "postgres://u@[::1]/c",
+            "postgres:///civitas",
+            "postgres://u@%2Fvar%2Frun%2Fpostgresql/c",
+            "postgres://u@/c?host=/var/run/postgresql",
+        ] {
+            assert!(!unverified(url), "{url}");
+        }
     }
 }

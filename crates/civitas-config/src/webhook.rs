@@ -38,20 +38,29 @@ pub struct WebhookConfig {
 /// Whether `url` would send in clear to another machine: `http://` to a
 /// host that is not this one (`localhost`, `127.x.x.x`, `[::1]`).
 pub fn plaintext_to_network(url: &str) -> bool {
-    let Some(rest) = url.trim().strip_prefix("http://") else {
-        return false;
-    };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    url.trim()
+        .strip_prefix("http://")
+        .is_some_and(|rest| host_of(rest).is_some_and(|h| !is_loopback(h)))
+}
+
+/// The host of a URL without its scheme (`user@host:port/path?query`);
+/// `None` when there is none (a Unix socket).
+pub(crate) fn host_of(after_scheme: &str) -> Option<&str> {
+    let authority = after_scheme.split(['/', '?', '#']).next().unwrap_or("");
     let host_port = authority.rsplit('@').next().unwrap_or("");
     let host = match host_port.strip_prefix('[') {
         Some(v6) => v6.split(']').next().unwrap_or(""),
         None => host_port.split(':').next().unwrap_or(""),
     };
-    let loopback = host.eq_ignore_ascii_case("localhost")
+    (!host.is_empty()).then_some(host)
+}
+
+/// `localhost`, or an address of this machine's loopback.
+pub(crate) fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
         || host
             .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback());
-    !loopback
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 fn default_webhook_timeout() -> u64 {

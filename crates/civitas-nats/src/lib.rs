@@ -22,6 +22,7 @@
 //!
 //! No face template is ever on the bus: [`Event`] cannot carry one.
 
+pub mod access;
 pub mod epochs;
 pub mod membership;
 pub mod wire;
@@ -35,13 +36,42 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 
-/// Where NATS is and which namespace this deployment uses.
-#[derive(Debug, Clone)]
+/// Where NATS is, which namespace this deployment uses, and how this
+/// process proves who it is.
+#[derive(Clone, Default)]
 pub struct NatsSettings {
-    /// `nats://host:port`.
+    /// `nats://host:port`, or `tls://host:port` (TLS required).
     pub url: String,
     /// Prefix of every stream, consumer, bucket and subject (letters, digits, `_`, `-`).
     pub namespace: String,
+    /// CA certificate (PEM) the server's certificate must chain to; set, TLS
+    /// is required. Unset with `tls://`: the system's roots.
+    pub tls_ca: Option<std::path::PathBuf>,
+    /// This process's user name and password on the server (its role's
+    /// permissions: [`access`]). Its replies come to its own inbox prefix.
+    pub credentials: Option<(String, String)>,
+}
+
+impl NatsSettings {
+    /// A server on this machine without TLS or credentials (tests, one machine).
+    pub fn local(url: impl Into<String>, namespace: impl Into<String>) -> NatsSettings {
+        NatsSettings {
+            url: url.into(),
+            namespace: namespace.into(),
+            ..Default::default()
+        }
+    }
+}
+
+impl std::fmt::Debug for NatsSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NatsSettings")
+            .field("url", &self.url)
+            .field("namespace", &self.namespace)
+            .field("tls_ca", &self.tls_ca)
+            .field("user", &self.credentials.as_ref().map(|(u, _)| u))
+            .finish()
+    }
 }
 
 pub(crate) fn unavailable(what: impl Into<String>) -> impl FnOnce(String) -> Error {
@@ -79,25 +109,57 @@ impl Nats {
                 s.namespace
             )));
         }
-        let client = tokio::time::timeout(
-            timeout,
-            async_nats::ConnectOptions::new()
-                .retry_on_initial_connect()
-                .connection_timeout(Duration::from_secs(2))
-                .connect(&s.url),
-        )
-        .await
-        .map_err(|_| {
-            Error::new(
-                ErrorKind::Unavailable,
-                format!(
-                    "NATS at {} did not answer within {:.0} s (is nats-server running with JetStream?)",
-                    s.url,
-                    timeout.as_secs_f64()
-                ),
-            )
-        })?
-        .map_err(|e| unavailable(format!("connecting to NATS at {}", s.url))(e.to_string()))?;
+        // What the server last said (a refused password, a permission
+        // violation), for the log and for the message if we give up.
+        let last = Arc::new(std::sync::Mutex::new(None::<String>));
+        let heard = last.clone();
+        let mut opts = async_nats::ConnectOptions::new()
+            .retry_on_initial_connect()
+            .connection_timeout(Duration::from_secs(2))
+            .event_callback(move |ev| {
+                let heard = heard.clone();
+                async move {
+                    tracing::warn!(event = %ev, "NATS");
+                    *heard.lock().unwrap_or_else(|p| p.into_inner()) = Some(ev.to_string());
+                }
+            });
+        if let Some(ca) = &s.tls_ca {
+            opts = opts.require_tls(true).add_root_certificates(ca.clone());
+        } else if s.url.starts_with("tls://") {
+            opts = opts.require_tls(true);
+        }
+        if let Some((user, password)) = &s.credentials {
+            opts = opts
+                .user_and_password(user.clone(), password.clone())
+                .custom_inbox_prefix(access::inbox_prefix(&s.namespace, user));
+        }
+        // With retries on, `connect` may hand back a client still trying
+        // (a refused password retries for ever): wait until it is in.
+        let connected = async {
+            let client = opts.connect(&s.url).await?;
+            while client.connection_state() != async_nats::connection::State::Connected {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Ok::<_, async_nats::ConnectError>(client)
+        };
+        let client = tokio::time::timeout(timeout, connected)
+            .await
+            .map_err(|_| {
+                let said = last.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                let why = said.map_or_else(
+                    || "is nats-server running with JetStream?".to_owned(),
+                    |e| format!("last: {e}"),
+                );
+                Error::new(
+                    ErrorKind::Unavailable,
+                    format!(
+                        "NATS at {} did not accept this connection within {:.0} s ({why})",
+                        s.url,
+                        timeout.as_secs_f64()
+                    ),
+                )
+            })?
+            .map_err(|e| unavailable(format!("connecting to NATS at {}", s.url))(e.to_string()))?;
         let js = jetstream::new(client.clone());
         let nats = Nats {
             client,

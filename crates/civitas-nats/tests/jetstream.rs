@@ -8,6 +8,7 @@ use civitas_model::{BBox, Candidate, EntryId, TrackId};
 use civitas_nats::membership::{Membership, owner};
 use civitas_nats::{Handled, Nats, NatsBus, NatsSettings, consume};
 use civitas_pipeline::{Bus, Event};
+use futures_util::StreamExt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -16,10 +17,8 @@ fn settings() -> NatsSettings {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .subsec_nanos();
-    NatsSettings {
-        url: std::env::var("CIVITAS_TEST_NATS").unwrap_or_else(|_| "nats://127.0.0.1:4222".into()),
-        namespace: format!("test_{}_{nanos}", std::process::id()),
-    }
+    let url = std::env::var("CIVITAS_TEST_NATS").unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
+    NatsSettings::local(url, format!("test_{}_{nanos}", std::process::id()))
 }
 
 async fn cleanup(n: &Nats) {
@@ -203,4 +202,213 @@ async fn a_file_cameras_epoch_is_claimed_once_and_kept() {
     assert!(done.finished && done.epoch_ms == 1_000);
     assert_eq!(a.claim("gate", Timestamp(5)).await.unwrap().epoch_ms, 5);
     cleanup(&nats).await;
+}
+
+/// A nats-server of this test's own: TLS only, with a certificate for
+/// `localhost` from a CA made for it, JetStream, and the users and
+/// permissions `civitas bus permissions` prints (worker `w1`, serve
+/// `store`). Stopped when dropped.
+struct PrivateNats {
+    dir: tempfile::TempDir,
+    port: u16,
+    server: std::process::Child,
+}
+
+impl Drop for PrivateNats {
+    fn drop(&mut self) {
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+    }
+}
+
+const NS: &str = "civ";
+
+impl PrivateNats {
+    fn start() -> PrivateNats {
+        use civitas_base::testing::{CA, certificate, server};
+        use civitas_nats::access::{Role, server_authorization};
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        certificate(d, "ca", "/CN=civitas-test-ca", None, CA);
+        certificate(d, "other-ca", "/CN=someone-else", None, CA);
+        let (crt, key) = certificate(
+            d,
+            "nats",
+            "/CN=localhost",
+            Some("ca"),
+            &server("DNS:localhost"),
+        );
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let users = [
+            ("w1", "worker-password-1234", Role::Worker),
+            ("store", "serve-password-12345", Role::Serve),
+        ];
+        let conf = format!(
+            "listen: \"127.0.0.1:{port}\"\njetstream {{ store_dir: {:?} }}\ntls {{ cert_file: {:?}, key_file: {:?}, timeout: 2 }}\n{}",
+            d.join("js").display().to_string(),
+            crt.display().to_string(),
+            key.display().to_string(),
+            server_authorization(NS, &users)
+        );
+        std::fs::write(d.join("nats.conf"), conf).unwrap();
+        let server = std::process::Command::new("nats-server")
+            .arg("-c")
+            .arg(d.join("nats.conf"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("nats-server is installed (scripts/setup)");
+        let started = PrivateNats { dir, port, server };
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return started;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("the private nats-server did not start");
+    }
+
+    fn settings(&self, user: &str, password: &str, ca: &str) -> NatsSettings {
+        NatsSettings {
+            tls_ca: Some(self.dir.path().join(ca)),
+            credentials: Some((user.into(), password.into())),
+            ..NatsSettings::local(format!("nats://localhost:{}", self.port), NS)
+        }
+    }
+}
+
+/// Over TLS with per-role users: the worker's results reach the store
+/// writer; the store writer's identity cannot publish one (so every result
+/// it applies came from a worker); a worker can neither read the results
+/// (a subscription, a consumer of its own) nor delete the stream; a wrong
+/// password, a client trusting another CA and a client without TLS are
+/// refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_tls_only_workers_publish_results_and_only_serve_reads_them() {
+    let s = PrivateNats::start();
+    let t = Duration::from_secs(10);
+    let serve = Nats::connect(&s.settings("store", "serve-password-12345", "ca.crt"), t)
+        .await
+        .expect("serve connects over verified TLS");
+    let worker = Nats::connect(&s.settings("w1", "worker-password-1234", "ca.crt"), t)
+        .await
+        .expect("the worker connects over verified TLS");
+
+    // The worker tries to read results as they are published.
+    let mut snoop = worker
+        .client
+        .subscribe(format!("{NS}.events.>"))
+        .await
+        .unwrap();
+    let mut snoop_replies = worker
+        .client
+        .subscribe(civitas_nats::access::inbox_prefix(NS, "store") + ".>")
+        .await
+        .unwrap();
+
+    assert!(
+        !worker
+            .publish(&Event::Candidate(cand(1_000)))
+            .await
+            .unwrap()
+    );
+    // Each refusal waits out JetStream's 5 s answer: all three at once.
+    let stream = worker.events_stream().await.unwrap();
+    let thief = async_nats::jetstream::consumer::pull::Config {
+        durable_name: Some("thief".into()),
+        ..Default::default()
+    };
+    let forged = Event::Candidate(cand(2_000));
+    let (forged, thief, deleted) = tokio::join!(
+        serve.publish(&forged),
+        stream.get_or_create_consumer("thief", thief),
+        worker.js.delete_stream(worker.events_stream_name()),
+    );
+    assert!(forged.is_err(), "serve published a result: {forged:?}");
+    assert!(thief.is_err(), "a worker made a consumer of the results");
+    assert!(deleted.is_err(), "a worker deleted the results stream");
+
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let writer = {
+        let (serve, got) = (serve.clone(), got.clone());
+        tokio::spawn(async move {
+            consume(&serve, "store", stop_rx, move |ev, _| {
+                got.lock().unwrap().push(ev);
+                async { Handled::Done }
+            })
+            .await
+        })
+    };
+    assert!(
+        !worker
+            .publish(&Event::Candidate(cand(3_000)))
+            .await
+            .unwrap()
+    );
+    for _ in 0..100 {
+        if got.lock().unwrap().len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let frames: Vec<i64> = got
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|e| match e {
+            Event::Candidate(c) => c.frame_time.0,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        frames,
+        [1_000, 3_000],
+        "the worker's two results, not the forged one"
+    );
+
+    // The worker read none of it, neither published nor as serve's replies.
+    for sub in [&mut snoop, &mut snoop_replies] {
+        let leaked = tokio::time::timeout(Duration::from_millis(300), sub.next()).await;
+        assert!(!matches!(leaked, Ok(Some(_))), "a worker read results");
+    }
+    assert!(
+        serve
+            .js
+            .get_stream(serve.events_stream_name())
+            .await
+            .is_ok()
+    );
+    let _ = stop_tx.send(true);
+    let _ = writer.await;
+
+    // Refused at the door.
+    let short = Duration::from_secs(3);
+    let wrong = Nats::connect(&s.settings("w1", "guess", "ca.crt"), short).await;
+    let e = wrong.expect_err("a wrong password").to_string();
+    assert!(e.to_lowercase().contains("authorization"), "{e}");
+    let impostor = s.settings("w1", "worker-password-1234", "other-ca.crt");
+    let impostor = Nats::connect(&impostor, short).await;
+    assert!(impostor.is_err(), "a client trusting another CA");
+    // A client speaking in clear (the password in the open) gets no answer.
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", s.port))
+        .await
+        .unwrap();
+    let mut tcp = tokio::io::BufReader::new(tcp);
+    let mut info = String::new();
+    tcp.read_line(&mut info).await.unwrap();
+    assert!(info.contains("\"tls_required\":true"), "{info}");
+    let hello = b"CONNECT {\"user\":\"w1\",\"pass\":\"worker-password-1234\"}\r\nPING\r\n";
+    let _ = tcp.get_mut().write_all(hello).await;
+    let mut answer = String::new();
+    let _ = tokio::time::timeout(short, tcp.read_line(&mut answer)).await;
+    assert!(
+        !answer.contains("PONG"),
+        "a plain client was served: {answer}"
+    );
 }

@@ -215,10 +215,17 @@ async fn pool_for(url: &str, max: u32) -> Result<(AnyPool, Backend)> {
         .await
         .map_err(|e| {
             let what = match backend {
-                Backend::Postgres => format!(
-                    "connecting to PostgreSQL at {} (is it running?)",
-                    postgres::mask(&url)
-                ),
+                // The cause in words (a refused certificate, a refused
+                // password); sqlx's messages do not repeat the URL.
+                Backend::Postgres => {
+                    let refused = matches!(&e, sqlx::Error::Io(io)
+                        if io.kind() == std::io::ErrorKind::ConnectionRefused);
+                    let hint = if refused { " (is it running?)" } else { "" };
+                    format!(
+                        "connecting to PostgreSQL at {}: {e}{hint}",
+                        postgres::mask(&url)
+                    )
+                }
                 Backend::Sqlite => format!("opening database {}", &url["sqlite://".len()..]),
             };
             Error::with_source(ErrorKind::Unavailable, what, e)

@@ -181,3 +181,203 @@ async fn postgres_candidate_writes_are_idempotent_audited_and_one_tree_under_con
     );
     store.close().await;
 }
+
+/// A private PostgreSQL cluster of this test's own, served over TLS only
+/// with a certificate for `localhost` signed by a CA made for it (Debian's
+/// `openssl`); stopped when dropped. Started as the `postgres` user when
+/// the test runs as root (the server refuses root).
+struct TlsCluster {
+    dir: tempfile::TempDir,
+    port: u16,
+    server: std::process::Child,
+}
+
+impl Drop for TlsCluster {
+    fn drop(&mut self) {
+        // Immediate shutdown (SIGQUIT), so no backend outlives the test.
+        let pid = self.server.id().to_string();
+        let _ = std::process::Command::new("kill")
+            .args(["-QUIT", &pid])
+            .status();
+        let _ = self.server.wait();
+    }
+}
+
+fn run(cmd: &mut std::process::Command) {
+    let out = cmd.output().expect("the command runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{cmd:?} failed: {err}");
+}
+
+/// One of the server's programs (`postgres`, `initdb`), from Debian's
+/// versioned directory, newest first.
+fn pg_bin(name: &str) -> std::path::PathBuf {
+    let mut versions: Vec<_> = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    versions.sort();
+    let mut found = versions.iter().rev().map(|v| v.join("bin").join(name));
+    found.find(|p| p.exists()).unwrap_or_else(|| name.into())
+}
+
+/// `program`, run as the `postgres` user if this test runs as root.
+fn as_server_user(program: std::path::PathBuf) -> std::process::Command {
+    let id = std::process::Command::new("id").arg("-u").output().unwrap();
+    if String::from_utf8_lossy(&id.stdout).trim() != "0" {
+        return std::process::Command::new(program);
+    }
+    let mut c = std::process::Command::new("setpriv");
+    c.args([
+        "--reuid=postgres",
+        "--regid=postgres",
+        "--init-groups",
+        "--",
+    ]);
+    c.arg(program);
+    c
+}
+
+impl TlsCluster {
+    fn start() -> TlsCluster {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        use civitas_base::testing::{CA, certificate, server};
+        certificate(d, "ca", "/CN=civitas-test-ca", None, CA);
+        certificate(d, "other-ca", "/CN=someone-else", None, CA);
+        certificate(
+            d,
+            "server",
+            "/CN=localhost",
+            Some("ca"),
+            &server("DNS:localhost"),
+        );
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        // Everything the server reads is its own (the key 0600, as it demands).
+        run(std::process::Command::new("chown")
+            .args(["-R", "postgres:postgres"])
+            .arg(d));
+        run(std::process::Command::new("chmod")
+            .args(["0600", "server.key"])
+            .current_dir(d));
+        let data = d.join("data");
+        run(as_server_user(pg_bin("initdb"))
+            .args(["-A", "trust", "-U", "postgres", "--no-sync", "-D"])
+            .arg(&data));
+        // TLS or nothing: a connection in clear is rejected by the server.
+        std::fs::write(
+            data.join("pg_hba.conf"),
+            "hostssl all all 127.0.0.1/32 trust\nhostnossl all all 127.0.0.1/32 reject\n",
+        )
+        .unwrap();
+        let set = |k: &str, v: &str| format!("{k}={v}");
+        let server = as_server_user(pg_bin("postgres"))
+            .arg("-D")
+            .arg(&data)
+            .args(["-p", &port.to_string(), "-k"])
+            .arg(d)
+            .args(["-c", &set("listen_addresses", "127.0.0.1")])
+            .args(["-c", "ssl=on", "-c", "fsync=off"])
+            .args([
+                "-c",
+                &set("ssl_cert_file", &d.join("server.crt").display().to_string()),
+            ])
+            .args([
+                "-c",
+                &set("ssl_key_file", &d.join("server.key").display().to_string()),
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("postgres starts");
+        let cluster = TlsCluster { dir, port, server };
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return cluster;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("the private PostgreSQL cluster did not start on port {port}");
+    }
+
+    fn url(&self, host: &str, query: &str) -> String {
+        format!("postgres://postgres@{host}:{}/postgres?{query}", self.port)
+    }
+
+    fn file(&self, name: &str) -> String {
+        self.dir.path().join(name).display().to_string()
+    }
+}
+
+/// `sslmode=verify-full` against a private cluster: the store connects,
+/// migrates and writes when it trusts the cluster's CA and names the host
+/// the certificate is for; it refuses a server its CA did not sign, and a
+/// certificate for another name, before sending anything. The cluster
+/// rejects a connection in clear, so nothing passed unencrypted.
+#[tokio::test]
+async fn the_store_speaks_tls_to_postgres_and_verifies_the_servers_certificate() {
+    let c = TlsCluster::start();
+    let ca = c.file("ca.crt");
+    let good = c.url(
+        "localhost",
+        &format!("sslmode=verify-full&sslrootcert={ca}"),
+    );
+    let mut store = None;
+    for _ in 0..50 {
+        match Store::connect(&good).await {
+            Ok(s) => {
+                store = Some(s);
+                break;
+            }
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(200)).await,
+        }
+    }
+    let store = store
+        .expect("the store connects over verified TLS")
+        .with_audit_key(Arc::new(AuditKey::from_seed([5; 32])));
+    let ssl: bool = sqlx::query_scalar("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+        .fetch_one(&mut sqlx::PgConnection::connect(&good).await.unwrap())
+        .await
+        .unwrap();
+    assert!(ssl, "the connection is encrypted");
+    store
+        .audit(
+            Timestamp(1_000),
+            civitas_store::AuditRecord::new("sam", "test.tls", "postgres"),
+        )
+        .await
+        .expect("a write over TLS");
+    store.close().await;
+
+    let refused = |url: String| async move {
+        let e = Store::connect(&url).await.expect_err(&url);
+        format!("{e:#}")
+    };
+    let other = c.file("other-ca.crt");
+    let impostor = refused(c.url(
+        "localhost",
+        &format!("sslmode=verify-full&sslrootcert={other}"),
+    ))
+    .await;
+    assert!(
+        impostor.to_lowercase().contains("certificate"),
+        "{impostor}"
+    );
+    let wrong_name = refused(c.url(
+        "127.0.0.1",
+        &format!("sslmode=verify-full&sslrootcert={ca}"),
+    ))
+    .await;
+    assert!(
+        wrong_name.to_lowercase().contains("certificate"),
+        "{wrong_name}"
+    );
+    let clear = refused(c.url("localhost", "sslmode=disable")).await;
+    assert!(
+        clear.contains("no encryption") || clear.contains("pg_hba"),
+        "{clear}"
+    );
+}

@@ -67,6 +67,9 @@ enum Cmd {
     /// At scale: a stateless analysis worker; analyses the cameras it owns
     /// (shared among workers by leases over NATS) and publishes results on NATS JetStream.
     Worker(cmds::worker::Args),
+    /// At scale: the NATS server's permissions for workers and serve.
+    #[command(subcommand)]
+    Bus(cmds::bus::Cmd),
     /// At scale: the command centre and the single store writer, fed by the
     /// workers over NATS JetStream.
     Serve(cmds::serve::Args),
@@ -108,6 +111,7 @@ fn main() -> ExitCode {
         Cmd::Run(a) => cmds::run::main(&cli.config, a),
         Cmd::Worker(a) => cmds::worker::main(&cli.config, a),
         Cmd::Serve(a) => cmds::serve::main(&cli.config, a),
+        Cmd::Bus(c) => cmds::bus::main(&cli.config, c),
         Cmd::Camera(c) => cmds::camera::main(c),
         Cmd::Token(c) => cmds::token::main(&cli.config, cli.user.as_deref(), c),
         Cmd::Enroll(a) => cmds::enroll::main(&cli.config, cli.user.as_deref(), a),

@@ -150,10 +150,10 @@ fn a_postgres_crash_under_the_writer_loses_and_duplicates_nothing() {
     assert_eq!(entry, EntryId(1));
     let nats = rt
         .block_on(Nats::connect(
-            &NatsSettings {
-                url: "nats://127.0.0.1:4222".into(),
-                namespace: format!("pgrestart_{}", std::process::id()),
-            },
+            &NatsSettings::local(
+                "nats://127.0.0.1:4222",
+                format!("pgrestart_{}", std::process::id()),
+            ),
             Duration::from_secs(10),
         ))
         .expect("NATS with JetStream at 127.0.0.1:4222");

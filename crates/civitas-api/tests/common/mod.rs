@@ -273,30 +273,6 @@ pub fn user_of(role: Role) -> &'static str {
 
 /// A self-signed certificate for 127.0.0.1 and its key, in `dir` under `name`.
 pub fn certificate(dir: &std::path::Path, name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
-    let (cert, key) = (
-        dir.join(format!("{name}.crt")),
-        dir.join(format!("{name}.key")),
-    );
-    let ok = std::process::Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-        ])
-        .args(["-nodes", "-days", "1", "-subj", "/CN=civitas-test"])
-        .args(["-addext", "subjectAltName=IP:127.0.0.1"])
-        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
-        .args(["-addext", "extendedKeyUsage=serverAuth"])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .stderr(std::process::Stdio::null())
-        .status()
-        .expect("openssl is installed (scripts/setup)");
-    assert!(ok.success(), "openssl could not make a certificate");
-    (cert, key)
+    let ext = civitas_base::testing::server("IP:127.0.0.1");
+    civitas_base::testing::certificate(dir, name, "/CN=civitas-test", None, &ext)
 }

@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod analyze;
 pub mod audit;
+pub mod bus;
 pub mod camera;
 pub mod candidates;
 pub mod enroll;

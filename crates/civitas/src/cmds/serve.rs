@@ -50,7 +50,7 @@ pub fn main(config: &Path, a: Args) -> Result<()> {
         .map(|s| std::time::Instant::now() + Duration::from_secs_f64(s));
     let nats = rt
         .block_on(Nats::connect(
-            &crate::cmds::worker::settings(&cfg),
+            &crate::cmds::worker::settings(&cfg)?,
             Duration::from_secs(30),
         ))
         .context("connecting the command centre to NATS")?;

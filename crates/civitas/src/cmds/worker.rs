@@ -43,11 +43,15 @@ pub struct Args {
     for_seconds: Option<f64>,
 }
 
-pub fn settings(cfg: &Config) -> NatsSettings {
-    NatsSettings {
-        url: cfg.bus.nats_url.clone(),
-        namespace: cfg.bus.namespace.clone(),
-    }
+/// The bus settings `[bus]` gives, with the password read from its file.
+pub fn settings(cfg: &Config) -> civitas_base::Result<NatsSettings> {
+    let b = &cfg.bus;
+    let password = b.password()?;
+    Ok(NatsSettings {
+        tls_ca: b.tls_ca.clone(),
+        credentials: b.user.clone().zip(password),
+        ..NatsSettings::local(&b.nats_url, &b.namespace)
+    })
 }
 
 struct Running {
@@ -90,7 +94,7 @@ pub fn main(config: &Path, a: Args) -> Result<()> {
     let rt = engine::tokio()?;
     let store = rt.block_on(engine::open_store(&cfg))?;
     let nats = rt
-        .block_on(Nats::connect(&settings(&cfg), Duration::from_secs(30)))
+        .block_on(Nats::connect(&settings(&cfg)?, Duration::from_secs(30)))
         .context("connecting the worker to NATS")?;
     let bus = NatsBus::start(nats.clone(), rt.handle());
     let epochs = rt.block_on(Epochs::open(&nats))?;
