@@ -108,7 +108,42 @@ impl HeadVerifier {
             )
             .is_ok()
     }
+
+    /// The index of the first head in `heads` whose signature does not
+    /// verify. Heads are checked in batches of [`BATCH`] (one multi-scalar
+    /// multiplication per batch, about twice as fast per head as one by
+    /// one); a batch that fails is checked head by head to name the first.
+    /// Batch verification is no weaker against forgery: without the key no
+    /// signature on a new message passes it.
+    pub fn first_invalid<'a>(
+        &self,
+        heads: impl IntoIterator<Item = &'a SignedTreeHead>,
+    ) -> Option<usize> {
+        let heads: Vec<&SignedTreeHead> = heads.into_iter().collect();
+        let keys = vec![self.0; BATCH];
+        for (n, batch) in heads.chunks(BATCH).enumerate() {
+            let messages: Vec<Vec<u8>> = batch
+                .iter()
+                .map(|h| sth_message(h.tree_size, h.at_ms, &h.root))
+                .collect();
+            let messages: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
+            let signatures: Vec<Signature> = batch
+                .iter()
+                .map(|h| Signature::from_bytes(&h.signature))
+                .collect();
+            let keys = &keys[..batch.len()];
+            if ed25519_dalek::verify_batch(&messages, &signatures, keys).is_err() {
+                let bad = batch.iter().position(|h| !self.verify(h));
+                // A batch refused but every head alone accepted: refuse the first.
+                return Some(n * BATCH + bad.unwrap_or(0));
+            }
+        }
+        None
+    }
 }
+
+/// Heads verified together by [`HeadVerifier::first_invalid`].
+pub const BATCH: usize = 64;
 
 /// The audit log's signing key, with the last head it signed or verified
 /// (so the appender's check of the stored head against the key costs an
@@ -248,6 +283,28 @@ mod tests {
         assert!(!verify_sth(&k.public(), &bad));
         let other = AuditKey::from_seed([8; 32]);
         assert!(!verify_sth(&other.public(), &sth));
+    }
+
+    /// Batches name the same first bad head as checking one by one would,
+    /// wherever it falls (first, inside, last of a batch, or the tail).
+    #[test]
+    fn batch_verification_finds_the_first_bad_head() {
+        let k = AuditKey::from_seed([7; 32]);
+        let v = HeadVerifier::new(&k.public()).unwrap();
+        let heads: Vec<SignedTreeHead> = (1..=200u64)
+            .map(|n| k.sign(n, 1000, [n as u8; 32]))
+            .collect();
+        assert_eq!(v.first_invalid(&heads), None);
+        for bad in [0, 63, 64, 130, 199] {
+            let mut forged = heads.clone();
+            forged[bad].root[0] ^= 1;
+            forged[bad + 1..]
+                .iter_mut()
+                .for_each(|h| h.signature[0] ^= 1);
+            assert_eq!(v.first_invalid(&forged), Some(bad), "forged at {bad}");
+        }
+        let other = HeadVerifier::new(&AuditKey::from_seed([8; 32]).public()).unwrap();
+        assert_eq!(other.first_invalid(&heads), Some(0));
     }
 
     #[test]

@@ -104,18 +104,24 @@ fn first_unsigned<'a>(
         return heads.first().map(|(h, _)| h);
     };
     let verifier = &verifier;
-    let ok = |(h, k): &(SignedTreeHead, Vec<u8>)| {
-        k.as_slice() == public.as_slice() && verifier.verify(h)
+    // The first head signed with another key, or whose signature fails.
+    let first = |c: &'a [(SignedTreeHead, Vec<u8>)]| {
+        let other_key = c
+            .iter()
+            .position(|(_, k)| k.as_slice() != public.as_slice());
+        let checked = other_key.map_or(c, |i| &c[..i]);
+        let bad = verifier.first_invalid(checked.iter().map(|(h, _)| h));
+        bad.or(other_key).map(|i| &c[i].0)
     };
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     if heads.len() < 4096 || threads < 2 {
-        return heads.iter().find(|h| !ok(h)).map(|(h, _)| h);
+        return first(heads);
     }
     let chunk = heads.len().div_ceil(threads);
     std::thread::scope(|s| {
         let handles: Vec<_> = heads
             .chunks(chunk)
-            .map(|c| s.spawn(move || c.iter().find(|h| !ok(h)).map(|(h, _)| h)))
+            .map(|c| s.spawn(move || first(c)))
             .collect();
         handles.into_iter().find_map(|h| h.join().ok().flatten())
     })
