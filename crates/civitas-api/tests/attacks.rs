@@ -1231,3 +1231,88 @@ async fn a_changed_or_reset_password_ends_the_sessions_begun_before_it() {
             .is_err()
     );
 }
+
+/// Camera scope across the whole router, generated from it: for every route
+/// with an object id in its path, a supervisor whose cameras exclude the
+/// object's gets exactly what an absent id gets (status and words), never
+/// a 403 naming the camera; an object on no camera (an incident) answers
+/// the same whatever the caller's cameras.
+#[tokio::test]
+async fn every_route_with_an_id_reads_out_of_scope_objects_as_absent() {
+    let f = fixture(1).await;
+    add_scoped(&f, "sol", Role::Supervisor, &["elsewhere"]).await;
+    let sol = login(&f.app, "sol").await;
+    let sam = login(&f.app, "sam").await;
+    let (mut hidden, mut checked) = (Vec::new(), 0);
+    let mut paths: Vec<_> = f.doc.paths.paths.iter().collect();
+    // Reads first: the review below changes candidate 1.
+    paths.sort_by_key(|(p, _)| p.ends_with("/review"));
+    for (path, item) in paths {
+        // A camera's own upload route, and an administrator's sessions and
+        // tokens, name no object on a camera.
+        let other = ["/snapshot", "/sessions/", "/tokens/"];
+        if !path.contains("{id}") || other.iter().any(|o| path.contains(o)) {
+            continue;
+        }
+        let ops = [
+            ("GET", &item.get),
+            ("POST", &item.post),
+            ("DELETE", &item.delete),
+        ];
+        for (method, _) in ops.into_iter().filter(|(_, op)| op.is_some()) {
+            let at = |id: &str| {
+                let p = path.replace("{id}", id).replace("{unit}", "P-1");
+                p.replace("{step}", "1").replace("{camera}", "gate")
+            };
+            let body = match method {
+                "GET" => None,
+                _ if path.ends_with("/review") => {
+                    json(serde_json::json!({"decision": "reject", "reason": "probe"}))
+                }
+                _ => json(serde_json::json!({})),
+            };
+            let out = call(&f.app, method, &at("1"), &sol, body.clone()).await;
+            let absent = call(&f.app, method, &at("999999"), &sol, body.clone()).await;
+            let named = format!("{method} {path}");
+            assert_ne!(
+                out.status,
+                StatusCode::FORBIDDEN,
+                "{named}: {}",
+                out.message()
+            );
+            let same = out.status == absent.status
+                && out.message() == absent.message().replace("999999", "1");
+            checked += 1;
+            if same {
+                // Was it there for a supervisor of every camera?
+                if method == "GET"
+                    && call(&f.app, method, &at("1"), &sam, None).await.status == StatusCode::OK
+                {
+                    hidden.push(named);
+                }
+                continue;
+            }
+            let full = call(&f.app, method, &at("1"), &sam, body).await;
+            assert_eq!(
+                (out.status, method),
+                (full.status, "GET"),
+                "{named}: out of scope answered {} ({}), an absent id {} ({})",
+                out.status,
+                out.message(),
+                absent.status,
+                absent.message()
+            );
+        }
+    }
+    for route in [
+        "GET /api/v1/candidates/{id}",
+        "GET /api/v1/candidates/{id}/crop",
+        "GET /api/v1/candidates/{id}/entry-photo",
+    ] {
+        assert!(
+            hidden.iter().any(|h| h == route),
+            "{route} not hidden: {hidden:?}"
+        );
+    }
+    assert!(checked >= 15, "only {checked} routes checked");
+}
