@@ -182,17 +182,29 @@ async fn guard(
     req: Request,
     next: Next,
 ) -> Response {
-    // No matched path: the fallback, which serves nothing but its 404.
+    // Fail closed: nothing reaches a handler without a rule of its own.
+    // No matched path (the fallback is added after this layer, so this is
+    // never a route): 404 here.
     let Some(path) = req
         .extensions()
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_owned())
     else {
-        return next.run(req).await;
+        let none = Error::not_found("no such route; see docs/API.md");
+        return ApiError(none).into_response();
     };
     let rule = match rules.get(req.method(), &path) {
         Some(Some(rule)) => rule,
-        Some(None) => return next.run(req).await,
+        // A path with rules for other methods only: 405 here, so a method
+        // added later to a routed path without a rule reaches no handler.
+        Some(None) => {
+            let body = serde_json::json!({
+                "error": "method not allowed",
+                "message": format!("{path} does not take {}", req.method()),
+            });
+            let status = axum::http::StatusCode::METHOD_NOT_ALLOWED;
+            return (status, axum::Json(body)).into_response();
+        }
         None => {
             tracing::error!(route = %path, "a route without a declared permission was refused");
             let why = format!("{path}: this route declares no permission, so it is refused");
@@ -273,7 +285,8 @@ mod tests {
         use tower::ServiceExt;
         let app = axum::Router::new()
             .route("/api/v1/secret", axum::routing::get(|| async { "secret" }))
-            .route("/open", axum::routing::get(|| async { "open" }));
+            .route("/open", axum::routing::get(|| async { "open" }))
+            .route("/open", axum::routing::post(|| async { "changed" }));
         let mut rules = HashMap::new();
         rules.insert((Method::GET, "/open".to_owned()), Rule::Public);
         let app = guarded(app, Rules(rules), ApiState::default()).with_state(ApiState::default());
@@ -296,6 +309,10 @@ mod tests {
             get("/open").await.unwrap().status(),
             axum::http::StatusCode::OK
         );
+        // A method added to a routed path without a rule of its own.
+        let post = axum::http::Request::post("/open").body(axum::body::Body::empty());
+        let post = app.clone().oneshot(post.unwrap()).await.unwrap();
+        assert_eq!(post.status(), axum::http::StatusCode::METHOD_NOT_ALLOWED);
     }
 
     #[test]

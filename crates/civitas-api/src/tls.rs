@@ -89,15 +89,36 @@ pub const MAX_CONNECTIONS: usize = 512;
 /// Open connections at most from one address (a browser opens six or so).
 pub const MAX_PER_ADDRESS: usize = 64;
 
+/// What one "address" is for [`MAX_PER_ADDRESS`]: an IPv4 address, or an
+/// IPv6 /64 (one host commonly holds a whole /64).
+fn address_key(ip: std::net::IpAddr) -> std::net::IpAddr {
+    match ip {
+        std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.into(),
+            None => {
+                let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+                std::net::Ipv6Addr::from(prefix).into()
+            }
+        },
+        v4 => v4,
+    }
+}
+
+/// Bytes a client must send to restart the idle clock by itself (a
+/// response going out always restarts it): a header trickled a byte a
+/// minute does not hold a place.
+pub const READ_CREDIT: usize = 4096;
+
 /// Open connections per client address; a [`Slot`] gives its place back on drop.
 #[derive(Debug, Default)]
 struct PerAddress(std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>);
 
 impl PerAddress {
-    fn take(self: &Arc<Self>, ip: std::net::IpAddr) -> Option<Slot> {
+    fn take(self: &Arc<Self>, ip: std::net::IpAddr, proxy: bool) -> Option<Slot> {
+        let ip = address_key(ip);
         let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
         let n = m.entry(ip).or_default();
-        if *n >= MAX_PER_ADDRESS {
+        if *n >= MAX_PER_ADDRESS && !proxy {
             return None;
         }
         *n += 1;
@@ -121,8 +142,9 @@ impl Drop for Slot {
     }
 }
 
-/// How long a connection may pass nothing either way before it is closed
-/// (between requests, or a client that stops reading or writing mid-way).
+/// How long a connection may go without an answer going out (or
+/// [`READ_CREDIT`] bytes of request coming in) before it is closed: between
+/// requests, a client that stops reading, or one that trickles its request.
 /// The live stream sends a keep-alive every 15 s, so it stays open.
 pub const IDLE: Duration = Duration::from_secs(60);
 
@@ -134,12 +156,15 @@ enum Io {
 }
 
 /// A connection holding its places in the connection limits, closed after
-/// [`IDLE`] without a byte either way.
+/// [`IDLE`] without a response byte going out or [`READ_CREDIT`] bytes
+/// coming in.
 #[derive(Debug)]
 pub struct Connection {
     io: Io,
     idle: std::pin::Pin<Box<tokio::time::Sleep>>,
     quiet: Duration,
+    /// Bytes read since the idle clock last restarted.
+    read: usize,
     _slots: (Slot, tokio::sync::OwnedSemaphorePermit),
 }
 
@@ -151,12 +176,13 @@ impl Connection {
             io,
             idle: Box::pin(tokio::time::sleep(idle)),
             quiet: idle,
+            read: 0,
             _slots: slots,
         }
     }
 
-    /// After a step of I/O: progress restarts the idle clock; waiting
-    /// past it ends the connection.
+    /// After a step of I/O: progress (a write, or enough read) restarts
+    /// the idle clock; waiting past it ends the connection.
     fn after<T>(
         &mut self,
         cx: &mut std::task::Context<'_>,
@@ -168,6 +194,7 @@ impl Connection {
         match r {
             Poll::Ready(r) => {
                 if moved {
+                    self.read = 0;
                     let next = tokio::time::Instant::now() + self.quiet;
                     self.idle.as_mut().reset(next);
                 }
@@ -205,7 +232,8 @@ impl tokio::io::AsyncRead for Connection {
     ) -> Polled<()> {
         let before = buf.filled().len();
         let r = both!(&mut self.io, io => io.poll_read(cx, buf));
-        let moved = buf.filled().len() > before;
+        self.read += buf.filled().len() - before;
+        let moved = self.read >= READ_CREDIT;
         self.after(cx, r, moved)
     }
 }
@@ -253,19 +281,23 @@ pub struct Listener {
 impl Listener {
     /// HTTPS with `config`.
     pub fn tls(tcp: TcpListener, config: Arc<rustls::ServerConfig>) -> std::io::Result<Self> {
-        Self::new(tcp, Some(config), IDLE)
+        Self::new(tcp, Some(config), IDLE, Vec::new())
     }
 
     /// Plain HTTP (loopback, or a TLS proxy in front), with the same limits.
     pub fn plain(tcp: TcpListener) -> std::io::Result<Self> {
-        Self::new(tcp, None, IDLE)
+        Self::new(tcp, None, IDLE, Vec::new())
     }
 
-    /// HTTPS with `config` or, without, plain HTTP; connections closed after `idle`.
+    /// HTTPS with `config` or, without, plain HTTP; connections closed after
+    /// `idle`. Connections from `proxies` (the trusted reverse proxies,
+    /// through which every client comes) are held to [`MAX_CONNECTIONS`]
+    /// only, not [`MAX_PER_ADDRESS`].
     pub fn new(
         tcp: TcpListener,
         config: Option<Arc<rustls::ServerConfig>>,
         idle: Duration,
+        proxies: Vec<std::net::IpAddr>,
     ) -> std::io::Result<Self> {
         let acceptor = config.map(TlsAcceptor::from);
         let local = tcp.local_addr()?;
@@ -288,7 +320,7 @@ impl Listener {
                     _ = tx.closed() => break,
                 };
                 let (Some(slot), Ok(permit)) = (
-                    per_address.take(peer.ip()),
+                    per_address.take(peer.ip(), proxies.contains(&peer.ip())),
                     open.clone().try_acquire_owned(),
                 ) else {
                     tracing::debug!(%peer, "connection limit reached; closed");
@@ -428,4 +460,18 @@ where
     hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .pool_idle_timeout(Duration::from_secs(30))
         .build(https)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::address_key;
+
+    #[test]
+    fn an_ipv6_host_counts_as_its_64_and_a_mapped_v4_as_itself() {
+        let k = |s: &str| address_key(s.parse().unwrap()).to_string();
+        assert_eq!(k("2001:db8:1:2:aaaa::1"), k("2001:db8:1:2:ffff::9"));
+        assert_ne!(k("2001:db8:1:2::1"), k("2001:db8:1:3::1"));
+        assert_eq!(k("::ffff:10.0.0.1"), "10.0.0.1");
+        assert_eq!(k("10.0.0.1"), "10.0.0.1");
+    }
 }

@@ -155,7 +155,7 @@ async fn quiet_connections_close_and_plain_http_has_the_same_limits() {
     let idle = Duration::from_millis(800);
     let listen = |tls: Option<std::sync::Arc<rustls::ServerConfig>>| async move {
         let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let listener = civitas_api::tls::Listener::new(tcp, tls, idle).unwrap();
+        let listener = civitas_api::tls::Listener::new(tcp, tls, idle, Vec::new()).unwrap();
         let addr = axum::serve::Listener::local_addr(&listener).unwrap();
         let (app, _) = civitas_api::router(civitas_api::ApiState::default());
         tokio::spawn(civitas_api::serve(listener, app, std::future::pending()));
@@ -165,12 +165,28 @@ async fn quiet_connections_close_and_plain_http_has_the_same_limits() {
     let tls = listen(Some(civitas_api::tls::server_config(&cert, &key).unwrap())).await;
     let request = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
 
-    // Half a request, then silence: closed after `idle`, not held.
+    // Half a request, then a byte every 300 ms (slowloris): closed after
+    // `idle`, not held.
     let mut half = TcpStream::connect(plain).await.unwrap();
     half.write_all(b"GET / HTTP/1.1\r\nHost:").await.unwrap();
     let mut buf = [0u8; 64];
-    let closed = tokio::time::timeout(Duration::from_secs(5), half.read(&mut buf)).await;
-    assert!(matches!(closed, Ok(Ok(0)) | Ok(Err(_))), "{closed:?}");
+    let trickle = async {
+        for _ in 0..20 {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            if half.write_all(b"x").await.is_err() {
+                return true;
+            }
+            let peek = tokio::time::timeout(Duration::from_millis(1), half.peek(&mut buf)).await;
+            if matches!(peek, Ok(Ok(0)) | Ok(Err(_))) {
+                return true;
+            }
+        }
+        false
+    };
+    assert!(
+        trickle.await,
+        "a trickled request held its connection for 6 s"
+    );
     // A finished TLS handshake, then silence: closed too.
     let connector = tokio_rustls::TlsConnector::from(client_trusting(&cert));
     let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();

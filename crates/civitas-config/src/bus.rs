@@ -75,6 +75,18 @@ impl BusConfig {
                 format!("{:?} must start with nats:// or tls://", self.nats_url),
             );
         };
+        let token = |u: &str| {
+            u.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        };
+        if let Some(user) = &self.user
+            && !((1..=64).contains(&user.len()) && token(user))
+        {
+            return bad(
+                "bus.user",
+                format!("{user:?}: 1 to 64 letters, digits, '_' and '-'"),
+            );
+        }
         if self.user.is_some() != self.password_file.is_some() {
             return bad(
                 "bus.user",

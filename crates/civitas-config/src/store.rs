@@ -84,23 +84,44 @@ impl StoreConfig {
 /// Whether a PostgreSQL URL reaches another machine without TLS that
 /// verifies the server's certificate and name (`sslmode=verify-full`). A
 /// Unix socket (no host, or a `host=/path` parameter) and loopback are this
-/// machine.
+/// machine. Read as the driver reads it, and refused when it cannot be read
+/// one way only: a fragment (`#`), a parameter given twice or in another
+/// case or spelling (`SSLMODE`, `ssl-mode`), and `hostaddr` count as
+/// reaching another machine in clear; without a host in the URL, the
+/// `PGHOST` and `PGSSLMODE` the driver would read decide.
 pub fn unverified_to_network(url: &str) -> bool {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    if rest.contains('#') {
+        return true;
+    }
     let query = rest.split_once('?').map_or("", |(_, q)| q);
-    let param = |name: &str| {
-        query
-            .split('&')
-            .filter_map(|kv| kv.split_once('='))
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
-    };
-    let host = param("host").or_else(|| crate::webhook::host_of(rest));
-    let local = match host {
+    let pairs: Vec<(&str, &str)> = query
+        .split('&')
+        .filter(|kv| !kv.is_empty())
+        .map(|kv| kv.split_once('=').unwrap_or((kv, "")))
+        .collect();
+    let mut seen = std::collections::HashSet::new();
+    for (k, _) in &pairs {
+        let folded = k.to_ascii_lowercase().replace('-', "");
+        let sensitive = ["sslmode", "host", "hostaddr"].contains(&folded.as_str());
+        if sensitive && (!seen.insert(folded.clone()) || *k != folded || folded == "hostaddr") {
+            return true;
+        }
+    }
+    let param = |name: &str| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| *v);
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let host = param("host")
+        .map(str::to_owned)
+        .or_else(|| crate::webhook::host_of(rest).map(str::to_owned))
+        .or_else(|| env("PGHOST"));
+    let local = match host.as_deref() {
         None => true,
         Some(h) => h.starts_with('/') || h.starts_with("%2F") || crate::webhook::is_loopback(h),
     };
-    !local && param("sslmode") != Some("verify-full")
+    let mode = param("sslmode")
+        .map(str::to_owned)
+        .or_else(|| env("PGSSLMODE"));
+    !local && mode.as_deref() != Some("verify-full")
 }
 
 #[cfg(test)]
@@ -114,6 +135,13 @@ mod tests {
             "postgres://civitas@10.0.0.5:5432/civitas?sslmode=require",
             "postgresql://u:p@w@[2001:db8::5]/c?sslmode=verify-ca",
             "postgres://u@/c?host=db.example",
+            // Read differently by the driver than at a glance.
+            "postgres://u@db.example/c?SSLMODE=verify-full",
+            "postgres://u@db.example/c?sslmode=verify-full&sslmode=disable",
+            "postgres://u@db.example/c?sslmode=verify-full&ssl-mode=disable",
+            "postgres://u@db.example/c#?sslmode=verify-full",
+            "postgres://u@localhost/c?hostaddr=203.0.113.9",
+            "postgres://u@localhost/c?HOST=db.example",
         ] {
             assert!(unverified(url), "{url}");
         }

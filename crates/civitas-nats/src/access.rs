@@ -5,8 +5,8 @@
 //! - A **worker** publishes results (`{ns}.events.>`), per-frame counts
 //!   (`{ns}.stats.>`), heartbeats (`{ns}.workers.>`) and file epochs
 //!   (`{ns}.epochs.>`), and reads only the epochs stream and its peers'
-//!   heartbeats. It cannot read or consume results, delete or purge a
-//!   stream, or read another role's replies.
+//!   heartbeats. It cannot read or consume results, declare, delete or
+//!   purge the results stream, or read another role's replies.
 //! - **serve** (the store writer and command centre) consumes the events
 //!   stream and reads counts and heartbeats; it publishes no result, so
 //!   every result it applies came from a worker identity.
@@ -33,9 +33,17 @@ impl Role {
     }
 }
 
-/// The inbox prefix a client of `user` uses (and may subscribe to).
+/// The inbox prefix a client of `user` uses (and may subscribe to): the
+/// namespace and the user are each one subject token (letters, digits,
+/// `_`, `-`: [`valid_user`]), so no two (namespace, user) pairs share one.
 pub fn inbox_prefix(ns: &str, user: &str) -> String {
-    format!("_INBOX_{ns}_{}", crate::token(user))
+    format!("_INBOX_{ns}.{}", crate::token(user))
+}
+
+/// Whether `user` can name a bus identity: 1 to 64 letters, digits, `_`
+/// and `-` (a subject token, so inbox prefixes cannot collide).
+pub fn valid_user(user: &str) -> bool {
+    (1..=64).contains(&user.len()) && crate::token(user) == user
 }
 
 /// The NATS server's `permissions` for `role` in namespace `ns`, its
@@ -50,7 +58,7 @@ pub fn permissions(ns: &str, role: Role, user: &str) -> Value {
                 format!("{ns}.events.>"), format!("{ns}.stats.>"),
                 format!("{ns}.workers.>"), format!("{ns}.epochs.>"),
                 api("INFO"),
-                api(&format!("STREAM.INFO.{events}")), api(&format!("STREAM.CREATE.{events}")),
+                api(&format!("STREAM.INFO.{events}")),
                 api(&format!("STREAM.INFO.{epochs}")), api(&format!("STREAM.CREATE.{epochs}")),
                 api(&format!("STREAM.MSG.GET.{epochs}")), api(&format!("DIRECT.GET.{epochs}.>")),
             ]},

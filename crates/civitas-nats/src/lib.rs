@@ -116,6 +116,8 @@ impl Nats {
         let mut opts = async_nats::ConnectOptions::new()
             .retry_on_initial_connect()
             .connection_timeout(Duration::from_secs(2))
+            // Only the server named: never one it advertises (perhaps in clear).
+            .ignore_discovered_servers()
             .event_callback(move |ev| {
                 let heard = heard.clone();
                 async move {
@@ -174,24 +176,47 @@ impl Nats {
         format!("{}_events", self.ns)
     }
 
-    /// The durable events stream (declared if missing).
+    /// The durable events stream (declared if missing: by `serve`, whose
+    /// role may; a worker's may not). One that exists with other settings
+    /// (an age or size limit, rollups or purges that could drop results not
+    /// yet stored, other subjects) is refused.
     pub async fn events_stream(&self) -> Result<jetstream::stream::Stream> {
-        self.js
-            .get_or_create_stream(jetstream::stream::Config {
-                name: self.events_stream_name(),
-                subjects: vec![format!("{}.events.>", self.ns)],
-                retention: jetstream::stream::RetentionPolicy::WorkQueue,
-                storage: jetstream::stream::StorageType::File,
-                duplicate_window: Duration::from_secs(120),
-                ..Default::default()
-            })
-            .await
-            .map_err(|e| {
-                unavailable(format!(
-                    "declaring JetStream stream {} (does nats-server run with -js?)",
+        let want = jetstream::stream::Config {
+            name: self.events_stream_name(),
+            subjects: vec![format!("{}.events.>", self.ns)],
+            retention: jetstream::stream::RetentionPolicy::WorkQueue,
+            storage: jetstream::stream::StorageType::File,
+            duplicate_window: Duration::from_secs(120),
+            ..Default::default()
+        };
+        let stream = self.js.get_or_create_stream(want.clone()).await.map_err(|e| {
+            unavailable(format!(
+                "declaring JetStream stream {} (does nats-server run with -js? a worker waits for serve to declare it)",
+                self.events_stream_name()
+            ))(e.to_string())
+        })?;
+        let have = &stream.cached_info().config;
+        // The server writes "no limit" as -1 where the request had 0.
+        let unlimited = |n: i64| n <= 0;
+        let same = have.subjects == want.subjects
+            && have.retention == want.retention
+            && have.max_age == Duration::ZERO
+            && unlimited(have.max_messages)
+            && unlimited(have.max_bytes)
+            && unlimited(have.max_messages_per_subject)
+            && !have.allow_rollup
+            && have.mirror.is_none()
+            && have.sources.as_ref().is_none_or(|s| s.is_empty());
+        if !same {
+            return Err(Error::new(
+                ErrorKind::FailedPrecondition,
+                format!(
+                    "JetStream stream {} exists with other settings than Civitas declares (limits, rollups, subjects or sources that could drop or forge results); delete it once its results are stored, and let serve declare it",
                     self.events_stream_name()
-                ))(e.to_string())
-            })
+                ),
+            ));
+        }
+        Ok(stream)
     }
 
     /// The subject an event goes to, and whether it is durable.

@@ -412,3 +412,25 @@ async fn over_tls_only_workers_publish_results_and_only_serve_reads_them() {
         "a plain client was served: {answer}"
     );
 }
+
+/// A results stream someone declared first with a limit that would drop
+/// results before they are stored (here: kept one second) is refused, not
+/// used.
+#[tokio::test]
+async fn a_results_stream_declared_with_a_limit_is_refused() {
+    let s = settings();
+    let client = async_nats::connect(&s.url).await.unwrap();
+    let js = async_nats::jetstream::new(client);
+    let name = format!("{}_events", s.namespace);
+    js.create_stream(async_nats::jetstream::stream::Config {
+        name: name.clone(),
+        subjects: vec![format!("{}.events.>", s.namespace)],
+        max_age: Duration::from_secs(1),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let e = Nats::connect(&s, Duration::from_secs(5)).await.unwrap_err();
+    let _ = js.delete_stream(&name).await;
+    assert!(e.message().contains("other settings"), "{}", e.message());
+}

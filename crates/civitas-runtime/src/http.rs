@@ -144,13 +144,12 @@ pub fn start_api(
         let _ = rx.await;
     };
     let _rt = rt.enter();
-    let listener = match (&cfg.api.tls_cert, &cfg.api.tls_key) {
-        (Some(cert), Some(key)) => {
-            let tls = civitas_api::tls::server_config(cert, key)?;
-            civitas_api::tls::Listener::tls(listener, tls)?
-        }
-        _ => civitas_api::tls::Listener::plain(listener)?,
+    let tls = match (&cfg.api.tls_cert, &cfg.api.tls_key) {
+        (Some(cert), Some(key)) => Some(civitas_api::tls::server_config(cert, key)?),
+        _ => None,
     };
+    let proxies = cfg.api.trusted_proxies.clone();
+    let listener = civitas_api::tls::Listener::new(listener, tls, civitas_api::tls::IDLE, proxies)?;
     rt.spawn(serve(civitas_api::serve(listener, app, stopped)));
     let hooks = engine::webhooks(cfg)?;
     let (hooks_stop, hooks_rx) = tokio::sync::watch::channel(false);

@@ -29,6 +29,10 @@ pub fn main(config: &std::path::Path, c: Cmd) -> Result<()> {
                 let (user, file) = spec
                     .split_once(':')
                     .with_context(|| format!("{spec:?}: expected USER:PASSWORD_FILE"))?;
+                anyhow::ensure!(
+                    civitas_nats::access::valid_user(user),
+                    "user {user:?}: 1 to 64 letters, digits, '_' and '-'"
+                );
                 let text = std::fs::read_to_string(file)
                     .with_context(|| format!("reading the password of {user} from {file}"))?;
                 let password = text.lines().next().unwrap_or("").to_owned();
