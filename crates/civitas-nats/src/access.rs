@@ -3,7 +3,8 @@
 //! uses (`civitas bus permissions` prints them for the server's config).
 //!
 //! - A **worker** publishes results (`{ns}.events.>`), per-frame counts
-//!   (`{ns}.stats.>`), heartbeats (`{ns}.workers.>`) and file epochs
+//!   (`{ns}.stats.>`), its own heartbeats (`{ns}.workers.*.{user}`: its
+//!   id on the bus is its user) and file epochs
 //!   (`{ns}.epochs.>`), and reads only the epochs stream and its peers'
 //!   heartbeats. It cannot read or consume results, declare, delete or
 //!   purge the results stream, or read another role's replies.
@@ -56,13 +57,13 @@ pub fn permissions(ns: &str, role: Role, user: &str) -> Value {
         Role::Worker => json!({
             "publish": {"allow": [
                 format!("{ns}.events.>"), format!("{ns}.stats.>"),
-                format!("{ns}.workers.>"), format!("{ns}.epochs.>"),
+                format!("{ns}.workers.*.{}", crate::token(user)), format!("{ns}.epochs.>"),
                 api("INFO"),
                 api(&format!("STREAM.INFO.{events}")),
                 api(&format!("STREAM.INFO.{epochs}")), api(&format!("STREAM.CREATE.{epochs}")),
                 api(&format!("STREAM.MSG.GET.{epochs}")), api(&format!("DIRECT.GET.{epochs}.>")),
             ]},
-            "subscribe": {"allow": [inbox, format!("{ns}.workers.*")]},
+            "subscribe": {"allow": [inbox, format!("{ns}.workers.*.*")]},
         }),
         Role::Serve => json!({
             "publish": {"allow": [
@@ -75,7 +76,7 @@ pub fn permissions(ns: &str, role: Role, user: &str) -> Value {
                 api(&format!("CONSUMER.MSG.NEXT.{events}.>")),
                 format!("$JS.ACK.{events}.>"),
             ]},
-            "subscribe": {"allow": [inbox, format!("{ns}.stats.>"), format!("{ns}.workers.*")]},
+            "subscribe": {"allow": [inbox, format!("{ns}.stats.>"), format!("{ns}.workers.*.*")]},
         }),
     }
 }

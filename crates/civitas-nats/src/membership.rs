@@ -1,7 +1,9 @@
 //! Which worker analyses which camera.
 //!
-//! Every worker publishes a heartbeat (`{ns}.workers.heartbeat`, its id)
-//! every `heartbeat` and listens to everyone's. A worker is alive while its
+//! Every worker publishes a heartbeat (`{ns}.workers.heartbeat.{id}`)
+//! every `heartbeat` and listens to everyone's. The id is the subject's last
+//! token, which the NATS server lets each identity publish for itself only
+//! ([`crate::access`]): a worker cannot speak for another or invent others. A worker is alive while its
 //! last heartbeat is younger than the lease. Each camera belongs to the live
 //! worker with the highest rendezvous hash of (camera, worker): no
 //! coordinator, every worker computes the same answer from the same view,
@@ -12,7 +14,7 @@
 //! own heartbeat for a lease (cut off from NATS) freezes: it keeps what it
 //! runs and claims nothing new, so a partition does not make every worker
 //! claim every camera. A worker that stops cleanly says so
-//! (`{ns}.workers.leave`), and its cameras move at once rather than after
+//! (`{ns}.workers.leave.{id}`), and its cameras move at once rather than after
 //! the lease. Overlap during a move is possible for at most a heartbeat;
 //! the stable result keys make a doubly produced result a no-op.
 
@@ -56,21 +58,23 @@ impl Membership {
         heartbeat: Duration,
         lease: Duration,
     ) -> Result<Membership> {
+        let me = crate::token(me);
+        let me = me.as_str();
         let state = Arc::new(Mutex::new(State {
             seen: HashMap::new(),
             joined: Instant::now(),
         }));
         let mut beats = nats
             .client
-            .subscribe(format!("{}.workers.*", nats.ns))
+            .subscribe(format!("{}.workers.*.*", nats.ns))
             .await
             .map_err(|e| unavailable("subscribing to worker heartbeats")(e.to_string()))?;
         let st = state.clone();
         let listen = tokio::spawn(async move {
             while let Some(m) = beats.next().await {
-                let who = String::from_utf8_lossy(&m.payload).into_owned();
+                let who = m.subject.rsplit('.').next().unwrap_or("").to_owned();
                 let mut s = st.lock().unwrap_or_else(|p| p.into_inner());
-                if m.subject.ends_with(".leave") {
+                if m.subject.contains(".workers.leave.") {
                     s.seen.remove(&who);
                 } else {
                     s.seen.insert(who, Instant::now());
@@ -79,7 +83,7 @@ impl Membership {
         });
         let (client, subject, payload) = (
             nats.client.clone(),
-            format!("{}.workers.heartbeat", nats.ns),
+            format!("{}.workers.heartbeat.{me}", nats.ns),
             bytes::Bytes::from(me.to_owned()),
         );
         let beat = tokio::spawn(async move {
@@ -124,7 +128,7 @@ impl Membership {
             .nats
             .client
             .publish(
-                format!("{}.workers.leave", self.nats.ns),
+                format!("{}.workers.leave.{}", self.nats.ns, self.me),
                 bytes::Bytes::from(self.me.clone()),
             )
             .await;

@@ -298,6 +298,32 @@ async fn over_tls_only_workers_publish_results_and_only_serve_reads_them() {
         .await
         .expect("the worker connects over verified TLS");
 
+    // The worker speaks for itself only: a heartbeat or a leave in another
+    // worker's name never reaches anyone.
+    let mut beats = serve
+        .client
+        .subscribe(format!("{NS}.workers.*.*"))
+        .await
+        .unwrap();
+    serve.client.flush().await.unwrap();
+    for subject in ["heartbeat.w2", "leave.w2", "heartbeat.w1"] {
+        let _ = worker
+            .client
+            .publish(format!("{NS}.workers.{subject}"), "x".into())
+            .await;
+    }
+    worker.client.flush().await.unwrap();
+    let heard = tokio::time::timeout(Duration::from_secs(2), beats.next()).await;
+    assert_eq!(
+        heard.unwrap().unwrap().subject.as_str(),
+        "civ.workers.heartbeat.w1"
+    );
+    let more = tokio::time::timeout(Duration::from_millis(300), beats.next()).await;
+    assert!(
+        more.is_err(),
+        "a forged heartbeat or leave got through: {more:?}"
+    );
+
     // The worker tries to read results as they are published.
     let mut snoop = worker
         .client

@@ -83,14 +83,25 @@ async fn load_lists(store: &civitas_store::Store) -> Result<Lists> {
 
 pub fn main(config: &Path, a: Args) -> Result<()> {
     let cfg = engine::load_config(config)?;
-    let me = a.id.clone().unwrap_or_else(|| {
-        let host = std::fs::read_to_string("/etc/hostname").unwrap_or_else(|_| "host".into());
-        format!(
-            "{}-{}",
-            civitas_nats::token(host.trim()),
-            std::process::id()
-        )
-    });
+    // With a bus user, the server lets this worker speak only as that user.
+    if let (Some(user), Some(id)) = (&cfg.bus.user, &a.id) {
+        anyhow::ensure!(
+            user == id,
+            "--id {id}: with [bus] user = {user:?} the worker's id is its user; leave --id out or make them equal"
+        );
+    }
+    let me = a
+        .id
+        .clone()
+        .or_else(|| cfg.bus.user.clone())
+        .unwrap_or_else(|| {
+            let host = std::fs::read_to_string("/etc/hostname").unwrap_or_else(|_| "host".into());
+            format!(
+                "{}-{}",
+                civitas_nats::token(host.trim()),
+                std::process::id()
+            )
+        });
     let rt = engine::tokio()?;
     let store = rt.block_on(engine::open_store(&cfg))?;
     let nats = rt
