@@ -1,10 +1,12 @@
 //! Which worker analyses which camera.
 //!
 //! Every worker publishes a heartbeat (`{ns}.workers.heartbeat.{id}`)
-//! every `heartbeat` and listens to everyone's. The id is the subject's last
-//! token, which the NATS server lets each identity publish for itself only
-//! ([`crate::access`]): a worker cannot speak for another or invent others. A worker is alive while its
-//! last heartbeat is younger than the lease. Each camera belongs to the live
+//! every `heartbeat` and listens to everyone's. The id is the subject's
+//! last token (the worker's id as a subject token: [`Membership::me`]),
+//! which the NATS server lets each identity publish for itself only
+//! ([`crate::access`]): a worker cannot speak for another or invent
+//! others. A worker is alive while its last heartbeat is younger than the
+//! lease. Each camera belongs to the live
 //! worker with the highest rendezvous hash of (camera, worker): no
 //! coordinator, every worker computes the same answer from the same view,
 //! and when a worker joins or dies only the cameras it gains or held move.

@@ -204,7 +204,7 @@ pub fn main(config: &Path, a: Args) -> Result<()> {
         }
         let view = members.view();
         for cam in &cameras {
-            let mine = membership::owner(&cam.id, &view.live) == Some(me.as_str());
+            let mine = membership::owner(&cam.id, &view.live) == Some(members.me.as_str());
             match running.get(&cam.id) {
                 // Another worker owns it now (and we can hear the others): hand it over.
                 Some(r) if !mine && view.settled => r.stop.store(true, Ordering::SeqCst),
