@@ -123,9 +123,22 @@ impl BusConfig {
         let Some(file) = &self.password_file else {
             return Ok(None);
         };
-        let text = std::fs::read_to_string(file).map_err(|e| {
-            civitas_base::Error::invalid(format!("bus.password_file {}: {e}", file.display()))
-        })?;
+        let bad = |why: String| {
+            civitas_base::Error::invalid(format!("bus.password_file {}: {why}", file.display()))
+        };
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            if let Ok(m) = std::fs::metadata(file)
+                && m.permissions().mode() & 0o077 != 0
+            {
+                let mode = m.permissions().mode() & 0o777;
+                return Err(bad(format!(
+                    "readable by group or others (mode {mode:o}); chmod 600 it"
+                )));
+            }
+        }
+        let text = std::fs::read_to_string(file).map_err(|e| bad(e.to_string()))?;
         Ok(Some(text.lines().next().unwrap_or("").to_owned()))
     }
 }
@@ -171,5 +184,19 @@ mod tests {
                 .to_string()
                 .contains("password_file")
         );
+        // The password file is the process's own: 0600 read, 0644 refused.
+        use std::os::unix::fs::PermissionsExt;
+        let file = std::env::temp_dir().join(format!("civitas-bus-pw-{}", std::process::id()));
+        std::fs::write(&file, "a-long-bus-password\nignored\n").unwrap();
+        let mut cfg = with("tls://bus.example:4222", false, true);
+        cfg.password_file = Some(file.clone());
+        for (mode, ok) in [(0o600, true), (0o644, false)] {
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode)).unwrap();
+            match cfg.password() {
+                Ok(p) => assert!(ok && p.as_deref() == Some("a-long-bus-password")),
+                Err(e) => assert!(!ok && e.to_string().contains("chmod 600"), "{e}"),
+            }
+        }
+        let _ = std::fs::remove_file(file);
     }
 }

@@ -113,6 +113,12 @@ impl Config {
         {
             fix(p);
         }
+        for p in [&mut self.bus.tls_ca, &mut self.bus.password_file]
+            .into_iter()
+            .flatten()
+        {
+            fix(p);
+        }
         fix(&mut self.store.path);
         fix(&mut self.store.audit_key);
         if let Some(w) = self.store.audit_witness.as_mut() {

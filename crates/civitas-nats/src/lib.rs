@@ -191,7 +191,7 @@ impl Nats {
         };
         let stream = self.js.get_or_create_stream(want.clone()).await.map_err(|e| {
             unavailable(format!(
-                "declaring JetStream stream {} (does nats-server run with -js? a worker waits for serve to declare it)",
+                "declaring JetStream stream {} (does nats-server run with -js? with bus users, start serve first: only it may declare the stream)",
                 self.events_stream_name()
             ))(e.to_string())
         })?;
@@ -469,13 +469,4 @@ where
         }
     }
     Ok(())
-}
-
-/// Live events of every camera (core NATS, not durable): for a command
-/// centre's live view beside the store writer.
-pub async fn live(nats: &Nats) -> Result<async_nats::Subscriber> {
-    nats.client
-        .subscribe(format!("{}.*.>", nats.ns))
-        .await
-        .map_err(|e| unavailable("subscribing to live events")(e.to_string()))
 }

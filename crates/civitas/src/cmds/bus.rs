@@ -20,7 +20,7 @@ pub enum Cmd {
 }
 
 pub fn main(config: &std::path::Path, c: Cmd) -> Result<()> {
-    let cfg = civitas_config::Config::load(config)?;
+    let cfg = civitas_runtime::engine::load_config(config)?;
     match c {
         Cmd::Permissions { worker, serve } => {
             let mut users = Vec::new();
