@@ -182,7 +182,16 @@ pub fn store_label(cfg: &Config) -> String {
 
 /// Opens the store with the audit key (created on first use).
 pub async fn open_store(cfg: &Config) -> Result<Store> {
-    let store = match &cfg.store.url {
+    let store = open_store_unsigned(cfg).await?;
+    let key = civitas_audit::AuditKey::load_or_create(&cfg.store.audit_key)?;
+    Ok(store.with_audit_key(Arc::new(key)))
+}
+
+/// Opens the store without the audit key, for a process that appends
+/// nothing (a worker reads the lists): no key file is made on its machine,
+/// and an append through it fails instead of being signed.
+pub async fn open_store_unsigned(cfg: &Config) -> Result<Store> {
+    Ok(match &cfg.store.url {
         Some(url) => Store::connect(url).await.with_context(|| {
             format!(
                 "opening the store at {}",
@@ -192,9 +201,7 @@ pub async fn open_store(cfg: &Config) -> Result<Store> {
         None => Store::open(&cfg.store.path)
             .await
             .with_context(|| format!("opening the store at {}", cfg.store.path.display()))?,
-    };
-    let key = civitas_audit::AuditKey::load_or_create(&cfg.store.audit_key)?;
-    Ok(store.with_audit_key(Arc::new(key)))
+    })
 }
 
 /// Config changes are audited: the service records the configuration file's

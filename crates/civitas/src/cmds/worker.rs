@@ -103,7 +103,7 @@ pub fn main(config: &Path, a: Args) -> Result<()> {
             )
         });
     let rt = engine::tokio()?;
-    let store = rt.block_on(engine::open_store(&cfg))?;
+    let store = rt.block_on(engine::open_store_unsigned(&cfg))?;
     let nats = rt
         .block_on(Nats::connect(&settings(&cfg)?, Duration::from_secs(30)))
         .context("connecting the worker to NATS")?;
