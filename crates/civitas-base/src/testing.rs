@@ -5,8 +5,11 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn run(cmd: &mut Command) {
-    let out = cmd.output().expect("openssl is installed (scripts/setup)");
+/// Runs `cmd`, failing the test with its stderr if it fails.
+pub fn run(cmd: &mut Command) {
+    let out = cmd
+        .output()
+        .expect("the program is installed (scripts/setup)");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{cmd:?} failed: {err}");
 }
@@ -24,6 +27,39 @@ pub fn server(alt: &str) -> Vec<String> {
         "extendedKeyUsage=serverAuth".into(),
         format!("subjectAltName={alt}"),
     ]
+}
+
+/// What a private server's TLS test needs, in `dir`: a CA (`ca.crt`), a
+/// CA that signed nothing of this server's (`other-ca.crt`), and
+/// `NAME.crt`/`NAME.key` for `localhost` signed by the first. Returns the
+/// server's (certificate, key).
+pub fn localhost_pki(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
+    certificate(dir, "ca", "/CN=civitas-test-ca", None, CA);
+    certificate(dir, "other-ca", "/CN=someone-else", None, CA);
+    certificate(
+        dir,
+        name,
+        "/CN=localhost",
+        Some("ca"),
+        &server("DNS:localhost"),
+    )
+}
+
+/// A TCP port free on loopback now (for a server a test starts).
+pub fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    l.local_addr().expect("its address").port()
+}
+
+/// Waits up to 10 s for something to listen on loopback `port`.
+pub fn wait_for_port(port: u16, what: &str) {
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("{what} did not start listening on port {port}");
 }
 
 /// Makes `dir/NAME.key` (P-256) and `dir/NAME.crt` for `subject`, valid a

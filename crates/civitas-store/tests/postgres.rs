@@ -9,6 +9,7 @@ mod common;
 
 use civitas_audit::AuditKey;
 use civitas_base::Timestamp;
+use civitas_base::testing::{free_port, localhost_pki, run, wait_for_port};
 use civitas_model::{Candidate, EntryId};
 use civitas_store::testing::TestStore;
 use civitas_store::{Backend, ReviewPolicy, Store};
@@ -203,12 +204,6 @@ impl Drop for TlsCluster {
     }
 }
 
-fn run(cmd: &mut std::process::Command) {
-    let out = cmd.output().expect("the command runs");
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{cmd:?} failed: {err}");
-}
-
 /// One of the server's programs (`postgres`, `initdb`), from Debian's
 /// versioned directory, newest first.
 fn pg_bin(name: &str) -> std::path::PathBuf {
@@ -241,21 +236,8 @@ impl TlsCluster {
     fn start() -> TlsCluster {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
-        use civitas_base::testing::{CA, certificate, server};
-        certificate(d, "ca", "/CN=civitas-test-ca", None, CA);
-        certificate(d, "other-ca", "/CN=someone-else", None, CA);
-        certificate(
-            d,
-            "server",
-            "/CN=localhost",
-            Some("ca"),
-            &server("DNS:localhost"),
-        );
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        localhost_pki(d, "server");
+        let port = free_port();
         // Everything the server reads is its own (the key 0600, as it demands).
         run(std::process::Command::new("chown")
             .args(["-R", "postgres:postgres"])
@@ -294,13 +276,8 @@ impl TlsCluster {
             .spawn()
             .expect("postgres starts");
         let cluster = TlsCluster { dir, port, server };
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return cluster;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
-        panic!("the private PostgreSQL cluster did not start on port {port}");
+        wait_for_port(port, "the private PostgreSQL cluster");
+        cluster
     }
 
     fn url(&self, host: &str, query: &str) -> String {
@@ -356,25 +333,13 @@ async fn the_store_speaks_tls_to_postgres_and_verifies_the_servers_certificate()
         let e = Store::connect(&url).await.expect_err(&url);
         format!("{e:#}")
     };
-    let other = c.file("other-ca.crt");
-    let impostor = refused(c.url(
-        "localhost",
-        &format!("sslmode=verify-full&sslrootcert={other}"),
-    ))
-    .await;
-    assert!(
-        impostor.to_lowercase().contains("certificate"),
-        "{impostor}"
-    );
-    let wrong_name = refused(c.url(
-        "127.0.0.1",
-        &format!("sslmode=verify-full&sslrootcert={ca}"),
-    ))
-    .await;
-    assert!(
-        wrong_name.to_lowercase().contains("certificate"),
-        "{wrong_name}"
-    );
+    // A server another CA vouches for; the right CA, but not the name
+    // the certificate is for.
+    for (host, trusted) in [("localhost", c.file("other-ca.crt")), ("127.0.0.1", ca)] {
+        let query = format!("sslmode=verify-full&sslrootcert={trusted}");
+        let e = refused(c.url(host, &query)).await;
+        assert!(e.to_lowercase().contains("certificate"), "{host}: {e}");
+    }
     let clear = refused(c.url("localhost", "sslmode=disable")).await;
     assert!(
         clear.contains("no encryption") || clear.contains("pg_hba"),
