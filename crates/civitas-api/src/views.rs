@@ -11,26 +11,62 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 /// Declares an API view and its `From` the store type of the same shape.
-/// A field marked `[each]` is a list of views, `[opt]` an optional one.
+/// A field marked `[each]` is a list of views, `[opt]` an optional one;
+/// fields after a `;` are made by a function of the source's (`Copy`) fields.
 macro_rules! view {
     ($(
         $(#[$m:meta])*
         pub struct $name:ident from $src:path {
             $( $(#[$fm:meta])* $f:ident : $t:ty $([$conv:ident])? ),* $(,)?
+            $(; $( $(#[$cm:meta])* $c:ident : $ct:ty = $fun:ident ( $($arg:ident),* ) ),* $(,)?)?
         }
     )*) => {$(
         $(#[$m])*
         #[derive(Debug, Clone, Serialize, ToSchema)]
-        pub struct $name { $( $(#[$fm])* pub $f: $t ),* }
+        pub struct $name {
+            $( $(#[$fm])* pub $f: $t, )*
+            $($( $(#[$cm])* pub $c: $ct, )*)?
+        }
 
         impl From<$src> for $name {
             fn from(v: $src) -> $name {
-                $name { $( $f: view!(@conv $($conv)? v.$f) ),* }
+                $name {
+                    $($( $c: $fun($(v.$arg),*), )*)?
+                    $( $f: view!(@conv $($conv)? v.$f) ),*
+                }
             }
         }
     )*};
     (@conv each $e:expr) => { $e.into_iter().map(Into::into).collect() };
     (@conv $e:expr) => { $e.into() };
+}
+
+/// How rarely a stranger's face scores as close as a candidate's, in colour
+/// pictures and in gray ones (infrared cameras), where strangers score
+/// closer: the reviewer sees which the crop is.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+pub struct StrangerRate {
+    /// False matches per comparison at the candidate's distance, colour pictures.
+    pub per_comparison: f64,
+    /// The measurement saw no colour stranger this close: the rate is at most this.
+    pub upper_bound: bool,
+    /// The same for gray pictures.
+    pub gray_per_comparison: f64,
+    pub gray_upper_bound: bool,
+}
+
+fn stranger_rate(kind: CandidateKind, distance: f64) -> Option<StrangerRate> {
+    use civitas_model::face::{COLOUR_FMR, GRAY_FMR};
+    (kind == CandidateKind::Face).then(|| {
+        let (per_comparison, upper_bound) = COLOUR_FMR.at(distance as f32);
+        let (gray_per_comparison, gray_upper_bound) = GRAY_FMR.at(distance as f32);
+        StrangerRate {
+            per_comparison,
+            upper_bound,
+            gray_per_comparison,
+            gray_upper_bound,
+        }
+    })
 }
 
 /// Maps a list of store values to views.
@@ -90,7 +126,11 @@ view! {
         /// Plate candidates: the plate as listed.
         plate: Option<String>,
         /// Plate candidates: the hotlist it is on.
-        hotlist: Option<String>,
+        hotlist: Option<String>;
+        /// Face candidates: how rarely a stranger scores this close to an
+        /// entry (the false-match rate per comparison at this distance,
+        /// measured with `civitas eval identify`; see BENCHMARKS.md).
+        stranger_rate: Option<StrangerRate> = stranger_rate(kind, distance),
     }
 
     /// Where a candidate stands after a review.

@@ -40,6 +40,11 @@ pub struct CameraConfig {
     /// frames sampled at `fps` (4 or more suits passing traffic). Default false.
     #[serde(default)]
     pub anpr: bool,
+    /// The camera delivers infrared (night) pictures: faces on it are matched
+    /// with `[vision] grayscale_match_threshold`. Frames without colour get
+    /// that threshold anyway; this skips the per-frame test. Default false.
+    #[serde(default)]
+    pub infrared: bool,
     /// Recording of an RTSP camera: `events` (clips around candidates and
     /// plate reads, default), `continuous`, or `off`. Files and pushed
     /// snapshots are not recorded.

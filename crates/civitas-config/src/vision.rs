@@ -38,7 +38,19 @@ pub struct VisionConfig {
     /// Match threshold (Euclidean distance between normalised templates), 0..2. Default 0.40.
     #[serde(default = "default_threshold")]
     pub match_threshold: f32,
-    /// Faces with eyes closer than this many pixels are counted, not matched. Default 20.
+    /// Match threshold for faces in gray pictures (night and infrared
+    /// cameras, frames without colour), where different people's templates
+    /// lie closer together. Default 0.40.
+    #[serde(default = "default_gray_threshold")]
+    pub grayscale_match_threshold: f32,
+    /// The share of strangers allowed to raise a candidate (FPIR), 0..1:
+    /// the thresholds tighten as the watchlist grows, from the false-match
+    /// rates measured with `civitas eval identify`; the two thresholds above
+    /// are then the most lenient ever used. 0 = fixed thresholds. Default 0.001.
+    #[serde(default = "default_target_fpir")]
+    pub target_fpir: f64,
+    /// Faces with eyes closer than this many pixels are counted, not matched.
+    /// Default 24 (calibrated with `civitas eval identify`, BENCHMARKS.md).
     #[serde(default = "default_min_eye")]
     pub min_eye_distance_px: f32,
     /// CPU threads per model session. Default 1.
@@ -70,8 +82,16 @@ fn default_threshold() -> f32 {
     civitas_pipeline::face::DEFAULT_MATCH_THRESHOLD
 }
 
+fn default_gray_threshold() -> f32 {
+    civitas_pipeline::face::DEFAULT_GRAYSCALE_MATCH_THRESHOLD
+}
+
+fn default_target_fpir() -> f64 {
+    0.001
+}
+
 fn default_min_eye() -> f32 {
-    20.0
+    civitas_pipeline::face::DEFAULT_MIN_EYE_DISTANCE_PX
 }
 
 fn default_threads() -> usize {
@@ -87,6 +107,8 @@ impl Default for VisionConfig {
             blazeface_tiles: default_tiles(),
             min_detector_score: default_min_score(),
             match_threshold: default_threshold(),
+            grayscale_match_threshold: default_gray_threshold(),
+            target_fpir: default_target_fpir(),
             min_eye_distance_px: default_min_eye(),
             threads: default_threads(),
         }
@@ -101,6 +123,18 @@ impl VisionConfig {
             return bad(
                 "vision.match_threshold",
                 format!("{} is outside 0..2", v.match_threshold),
+            );
+        }
+        if !(0.0..=2.0).contains(&v.grayscale_match_threshold) {
+            return bad(
+                "vision.grayscale_match_threshold",
+                format!("{} is outside 0..2", v.grayscale_match_threshold),
+            );
+        }
+        if !(0.0..1.0).contains(&v.target_fpir) {
+            return bad(
+                "vision.target_fpir",
+                format!("{} is outside 0..1 (0 = fixed thresholds)", v.target_fpir),
             );
         }
         if !(0.0..=1.0).contains(&v.min_detector_score) {

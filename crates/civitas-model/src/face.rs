@@ -170,3 +170,157 @@ impl Candidate {
         )
     }
 }
+
+/// The face embedder's false-match rate per comparison (a stranger's face
+/// against one enrolled entry) at distances from 0.20 to 0.70 in steps of
+/// 0.01, measured by `civitas eval identify` on real photographs (see
+/// BENCHMARKS.md, "Open-set identification", for the command and the data).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FmrTable {
+    pub rates: [f64; 51],
+    /// One over the number of stranger × entry comparisons measured: a
+    /// distance at which no stranger was seen has at most this rate.
+    pub resolution: f64,
+}
+
+/// Colour probes against colour enrolment photos: `civitas eval identify
+/// --root faces-lfw-dev/images` (744 people enrolled from one photo each,
+/// 2,891 photos of people not enrolled; LFW dev folds, real news photographs).
+pub const COLOUR_FMR: FmrTable = FmrTable {
+    rates: [
+        0.0, 0.0, 4.649e-07, 9.298e-07, 9.298e-07, 9.298e-07, 1.395e-06, 2.325e-06, 3.719e-06,
+        4.649e-06, 8.369e-06, 1.860e-05, 3.533e-05, 6.788e-05, 1.190e-04, 2.194e-04, 3.803e-04,
+        6.723e-04, 1.146e-03, 1.944e-03, 3.226e-03, 5.234e-03, 8.297e-03, 1.284e-02, 1.962e-02,
+        2.921e-02, 4.197e-02, 5.914e-02, 8.126e-02, 1.087e-01, 1.421e-01, 1.816e-01, 2.269e-01,
+        2.778e-01, 3.339e-01, 3.940e-01, 4.565e-01, 5.203e-01, 5.845e-01, 6.465e-01, 7.056e-01,
+        7.599e-01, 8.089e-01, 8.513e-01, 8.874e-01, 9.168e-01, 9.403e-01, 9.585e-01, 9.720e-01,
+        9.819e-01, 9.886e-01,
+    ],
+    resolution: 1.0 / 2150904.0,
+};
+
+/// Gray probes (infrared cameras) against colour enrolment photos: the same
+/// run with `--degrade gray`.
+pub const GRAY_FMR: FmrTable = FmrTable {
+    rates: [
+        0.0, 0.0, 4.652e-07, 9.305e-07, 9.305e-07, 9.305e-07, 9.305e-07, 1.861e-06, 3.257e-06,
+        5.583e-06, 8.374e-06, 1.489e-05, 3.117e-05, 6.234e-05, 1.084e-04, 1.973e-04, 3.378e-04,
+        6.034e-04, 1.031e-03, 1.795e-03, 3.031e-03, 5.000e-03, 8.040e-03, 1.260e-02, 1.936e-02,
+        2.911e-02, 4.247e-02, 6.023e-02, 8.290e-02, 1.110e-01, 1.454e-01, 1.861e-01, 2.331e-01,
+        2.855e-01, 3.428e-01, 4.044e-01, 4.680e-01, 5.329e-01, 5.970e-01, 6.590e-01, 7.174e-01,
+        7.710e-01, 8.189e-01, 8.599e-01, 8.944e-01, 9.223e-01, 9.445e-01, 9.615e-01, 9.742e-01,
+        9.833e-01, 9.896e-01,
+    ],
+    resolution: 1.0 / 2149416.0,
+};
+
+impl FmrTable {
+    /// How rarely a stranger scores `distance` or closer against one entry:
+    /// the rate interpolated on a log scale between the measured points,
+    /// and whether it is only an upper bound (no stranger measured that close).
+    pub fn at(&self, distance: f32) -> (f64, bool) {
+        // In f64 and nudged, so a distance on a grid point lands on it.
+        let x = ((distance as f64 - 0.20) / 0.01 + 1e-6).clamp(0.0, 50.0);
+        let (i, frac) = (x.floor() as usize, x - x.floor());
+        let (a, b) = (self.rates[i.min(50)], self.rates[(i + 1).min(50)]);
+        if a <= 0.0 {
+            // No stranger measured at the lower point: at most the upper one.
+            return (b.max(self.resolution), true);
+        }
+        ((a.ln() + (b.ln() - a.ln()) * frac).exp(), false)
+    }
+
+    /// The largest distance at which the measured false-match rate is at
+    /// most `fmr` (log-interpolated between grid points); 0.20 when even the
+    /// smallest measured distance exceeds it. The inverse of [`FmrTable::at`].
+    pub fn distance_for(&self, fmr: f64) -> f32 {
+        let last = self.rates.iter().take_while(|r| **r <= fmr).count();
+        match last {
+            0 => 0.20,
+            51 => 0.70,
+            k => {
+                let i = k - 1;
+                let (a, b) = (self.rates[i], self.rates[i + 1]);
+                let frac = if a <= 0.0 {
+                    0.0
+                } else {
+                    ((fmr.ln() - a.ln()) / (b.ln() - a.ln())).clamp(0.0, 1.0)
+                };
+                (0.20 + 0.01 * (i as f64 + frac)) as f32
+            }
+        }
+    }
+}
+
+/// The share of strangers who would raise a candidate against a watchlist
+/// of `entries` people at a threshold with per-comparison false-match rate
+/// `fmr` (FPIR, if comparisons were independent): `1 − (1 − fmr)^entries`.
+pub fn expected_fpir(fmr: f64, entries: usize) -> f64 {
+    1.0 - (1.0 - fmr).powi(entries.min(i32::MAX as usize) as i32)
+}
+
+#[cfg(test)]
+mod fmr_tests {
+    use super::*;
+
+    #[test]
+    fn stranger_rates_interpolate_and_say_when_they_are_bounds() {
+        let mut rates = [0.0; 51];
+        // 0.20..0.39: none seen; 0.40: 1e-4; 0.41: 1e-3; and up.
+        for (k, r) in rates.iter_mut().enumerate().skip(20) {
+            *r = 10f64.powi(k as i32 - 24).min(1.0);
+        }
+        let t = FmrTable {
+            rates,
+            resolution: 1e-6,
+        };
+        let near = |(r, b): (f64, bool), want: f64| (r / want - 1.0).abs() < 1e-4 && !b;
+        assert!(near(t.at(0.40), 1e-4), "{:?}", t.at(0.40));
+        let (mid, bound) = t.at(0.405);
+        assert!(
+            !bound && (mid / 10f64.powf(-3.5) - 1.0).abs() < 1e-4,
+            "{mid}"
+        );
+        // Under the first measured point: at most that point.
+        assert_eq!(t.at(0.395), (1e-4, true));
+        // Far under: at most the measurement's resolution... or the next point.
+        assert_eq!(t.at(0.10), (1e-6, true));
+        assert!(near(t.at(0.95), 1.0), "{:?}", t.at(0.95));
+        // The compiled tables are measured, increasing with distance.
+        for table in [COLOUR_FMR, GRAY_FMR] {
+            assert!(table.rates.windows(2).all(|w| w[0] <= w[1]));
+            assert!(
+                table.rates[50] > 0.5 && table.resolution < 1e-5,
+                "{table:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_distance_for_a_rate_inverts_the_rate_at_a_distance() {
+        for fmr in [1e-6, 1e-5, 1e-4, 1e-3, 1e-2] {
+            let d = COLOUR_FMR.distance_for(fmr);
+            let (back, _) = COLOUR_FMR.at(d);
+            assert!(back <= fmr * 1.001, "{fmr}: {d} gives {back}");
+            assert!(
+                COLOUR_FMR.at(d + 0.011).0 > fmr,
+                "{fmr}: {d} is the largest"
+            );
+        }
+        assert_eq!(
+            COLOUR_FMR.distance_for(0.0),
+            0.21,
+            "no stranger measured at 0.21"
+        );
+        assert_eq!(COLOUR_FMR.distance_for(1.0), 0.70);
+    }
+
+    #[test]
+    fn expected_fpir_grows_with_the_list() {
+        assert_eq!(expected_fpir(0.0, 1000), 0.0);
+        let one = expected_fpir(1e-5, 1);
+        let thousand = expected_fpir(1e-5, 1000);
+        assert!((one - 1e-5).abs() < 1e-12);
+        assert!(thousand > 0.0099 && thousand < 0.01, "{thousand}");
+    }
+}

@@ -46,6 +46,28 @@ impl RgbImage {
         [self.data[i], self.data[i + 1], self.data[i + 2]]
     }
 
+    /// Whether the picture has no colour to speak of: a night or infrared
+    /// camera's frame, or an old black-and-white photograph. Samples a grid
+    /// of up to 64 × 64 pixels; a pixel is coloured when two of its channels
+    /// differ by more than 16 (what video compression leaves of a gray
+    /// picture's chroma is well under that), and the picture is gray when
+    /// at most 1 in 100 sampled pixels is coloured.
+    pub fn is_grayscale(&self) -> bool {
+        let (w, h) = (self.width_px as usize, self.height_px as usize);
+        let (sx, sy) = (w.div_ceil(64).max(1), h.div_ceil(64).max(1));
+        let (mut seen, mut coloured) = (0usize, 0usize);
+        for y in (0..h).step_by(sy) {
+            for x in (0..w).step_by(sx) {
+                let i = (y * w + x) * 3;
+                let [r, g, b] = [self.data[i], self.data[i + 1], self.data[i + 2]];
+                let spread = r.max(g).max(b) - r.min(g).min(b);
+                seen += 1;
+                coloured += usize::from(spread > 16);
+            }
+        }
+        coloured * 100 <= seen
+    }
+
     /// Copies a rectangle (clamped to the image). Returns `None` if it is empty.
     pub fn crop(&self, x0: i64, y0: i64, w: i64, h: i64) -> Option<RgbImage> {
         let x1 = (x0 + w).min(self.width_px as i64);
@@ -72,6 +94,25 @@ impl RgbImage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gray_pictures_are_told_from_coloured_ones() {
+        let gray = |v: u8| [v, v.saturating_add(3), v];
+        let mut data = Vec::new();
+        for i in 0..100 * 80 {
+            data.extend(gray((i % 251) as u8));
+        }
+        let mut img = RgbImage::new(100, 80, data).unwrap();
+        assert!(img.is_grayscale(), "near-gray noise is gray");
+        // A red patch over a tenth of the picture makes it a colour picture.
+        for y in 0..80 {
+            for x in 0..10 {
+                let i = (y * 100 + x) * 3;
+                img.data[i..i + 3].copy_from_slice(&[200, 40, 40]);
+            }
+        }
+        assert!(!img.is_grayscale());
+    }
 
     #[test]
     fn wrong_size_is_rejected_with_dimensions() {

@@ -21,6 +21,18 @@ use std::time::Instant;
 pub struct FaceStageConfig {
     /// Euclidean distance at or below which a probe matches an entry (normalised templates).
     pub match_threshold: f32,
+    /// The threshold for gray pictures (night and infrared cameras): dlib's
+    /// embedder puts different people's gray faces closer together, so the
+    /// colour threshold would raise more false alarms on them.
+    pub grayscale_match_threshold: f32,
+    /// The camera delivers infrared pictures: use the gray threshold on
+    /// every frame, without testing each frame for colour.
+    pub infrared: bool,
+    /// The share of strangers allowed to raise a candidate (FPIR): with it,
+    /// the thresholds tighten as the watchlist grows, from the measured
+    /// false-match rates ([`civitas_model::face::COLOUR_FMR`], `GRAY_FMR`);
+    /// the two thresholds above are then the most lenient ever used.
+    pub target_fpir: Option<f64>,
     /// Faces whose eyes are closer than this (pixels) are counted but not matched: too small to be reliable.
     pub min_eye_distance_px: f32,
     /// Faces below this detector confidence are counted but not matched.
@@ -32,7 +44,10 @@ impl Default for FaceStageConfig {
     fn default() -> Self {
         FaceStageConfig {
             match_threshold: DEFAULT_MATCH_THRESHOLD,
-            min_eye_distance_px: 20.0,
+            grayscale_match_threshold: DEFAULT_GRAYSCALE_MATCH_THRESHOLD,
+            infrared: false,
+            target_fpir: None,
+            min_eye_distance_px: DEFAULT_MIN_EYE_DISTANCE_PX,
             min_detector_score: 0.5,
             tracker: TrackerConfig::default(),
         }
@@ -45,6 +60,56 @@ impl Default for FaceStageConfig {
 /// grayscale faces (old photos, infrared cameras) are closer together, so a
 /// deployment with such cameras should lower it.
 pub const DEFAULT_MATCH_THRESHOLD: f32 = 0.40;
+
+/// Default quality gate: faces with eyes closer than this many pixels are
+/// counted, not matched. Calibrated with `civitas eval identify --degrade
+/// eye=PX,blur=0.8,jpeg=60` (BENCHMARKS.md): the smallest measured eye
+/// distance at which a face raises at most twice the false matches and is
+/// missed at most twice as often as a full-resolution face (20 px misses
+/// 2.4 times as often).
+pub const DEFAULT_MIN_EYE_DISTANCE_PX: f32 = 24.0;
+
+/// Default threshold for gray pictures (see
+/// [`FaceStageConfig::grayscale_match_threshold`]); calibrated with
+/// `civitas eval identify --degrade gray` (BENCHMARKS.md).
+pub const DEFAULT_GRAYSCALE_MATCH_THRESHOLD: f32 = 0.40;
+
+impl FaceStageConfig {
+    /// Whether a face is good enough to search (the quality gate): faces
+    /// below it are counted and tracked, never matched.
+    pub fn searchable(&self, d: &FaceDetection) -> bool {
+        d.score >= self.min_detector_score && d.eye_distance_px() >= self.min_eye_distance_px
+    }
+
+    /// The settings for a watchlist of `entries` people: with a target
+    /// FPIR, each threshold is the largest whose measured false-match rate
+    /// per comparison `f` keeps `1 − (1 − f)^entries` at or under it, and
+    /// never above the configured one.
+    pub fn for_watchlist(&self, entries: usize) -> FaceStageConfig {
+        use civitas_model::face::{COLOUR_FMR, GRAY_FMR};
+        let Some(p) = self.target_fpir else {
+            return *self;
+        };
+        let fmr = 1.0 - (1.0 - p).powf(1.0 / entries.max(1) as f64);
+        FaceStageConfig {
+            match_threshold: self.match_threshold.min(COLOUR_FMR.distance_for(fmr)),
+            grayscale_match_threshold: self
+                .grayscale_match_threshold
+                .min(GRAY_FMR.distance_for(fmr)),
+            ..*self
+        }
+    }
+
+    /// The match threshold for faces in `frame`: the gray one for an
+    /// infrared camera or a picture without colour.
+    pub fn threshold_for(&self, frame: &RgbImage) -> f32 {
+        if self.infrared || frame.is_grayscale() {
+            self.grayscale_match_threshold
+        } else {
+            self.match_threshold
+        }
+    }
+}
 
 /// The in-memory watchlist: the search index plus names for messages.
 #[derive(Debug, Clone, Default)]
@@ -93,6 +158,9 @@ pub struct FacePipeline {
     detector: Box<dyn FaceDetector>,
     embedder: FaceEmbedder,
     pub matcher: FaceMatcher,
+    /// Stills get the detector's second, bordered pass (default true; false
+    /// only to measure what it adds).
+    pub still_pass: bool,
 }
 
 /// What follows the models for one camera: watchlist search and tracking.
@@ -103,6 +171,9 @@ pub struct FaceMatcher {
     camera: CameraId,
     watchlist: Arc<Watchlist>,
     tracker: Tracker,
+    /// As configured.
+    configured: FaceStageConfig,
+    /// In force for this watchlist ([`FaceStageConfig::for_watchlist`]).
     cfg: FaceStageConfig,
     pub stats: StageStats,
 }
@@ -111,16 +182,24 @@ impl FaceMatcher {
     pub fn new(camera: CameraId, watchlist: Arc<Watchlist>, cfg: FaceStageConfig) -> Self {
         FaceMatcher {
             camera,
-            watchlist,
             tracker: Tracker::new(cfg.tracker),
-            cfg,
+            configured: cfg,
+            cfg: cfg.for_watchlist(watchlist.names.len()),
+            watchlist,
             stats: StageStats::default(),
         }
     }
 
-    /// Replaces the watchlist (after an enrolment or expiry) without touching tracks.
+    /// Replaces the watchlist (after an enrolment or expiry) without
+    /// touching tracks; with a target FPIR the thresholds follow its size.
     pub fn set_watchlist(&mut self, w: Arc<Watchlist>) {
+        self.cfg = self.configured.for_watchlist(w.names.len());
         self.watchlist = w;
+    }
+
+    /// The settings in force for the current watchlist.
+    pub fn settings(&self) -> &FaceStageConfig {
+        &self.cfg
     }
 
     /// What follows the models: each face's template searched in the
@@ -147,12 +226,14 @@ impl FaceMatcher {
         self.stats.frames += 1;
         self.stats.faces += out.faces as u64;
         let t0 = Instant::now();
+        let threshold = if good.is_empty() {
+            self.cfg.match_threshold
+        } else {
+            self.cfg.threshold_for(frame)
+        };
         let mut obs = Vec::with_capacity(good.len() + small.len());
         for (d, tpl) in good.iter().zip(templates) {
-            let outcome = self
-                .watchlist
-                .index
-                .search(&tpl, self.cfg.match_threshold, now);
+            let outcome = self.watchlist.index.search(&tpl, threshold, now);
             // The probe template ends here: dropped, never stored, logged or published.
             drop(tpl);
             let matched = match outcome {
@@ -234,6 +315,7 @@ impl FacePipeline {
             detector,
             embedder,
             matcher: FaceMatcher::new(camera, watchlist, cfg),
+            still_pass: true,
         }
     }
 
@@ -251,13 +333,19 @@ impl FacePipeline {
         self.matcher.finish()
     }
 
-    /// Detects the faces in a frame and returns them with their templates.
-    /// For enrolment and evaluation; the live path is [`FacePipeline::process`].
+    /// Detects the faces in a still (also one that fills the picture or is
+    /// cut by its edge: [`FaceDetector::detect_still`]) and returns them with
+    /// their templates. For enrolment and evaluation; the live path is
+    /// [`FacePipeline::process`].
     pub fn faces_with_templates(
         &mut self,
         frame: &RgbImage,
     ) -> Result<Vec<(FaceDetection, FaceTemplate)>> {
-        let dets = self.detector.detect(frame)?;
+        let dets = if self.still_pass {
+            self.detector.detect_still(frame)?
+        } else {
+            self.detector.detect(frame)?
+        };
         let chips: Vec<RgbImage> = dets
             .iter()
             .map(|d| align_chip(frame, &d.landmarks, 150))
@@ -278,10 +366,9 @@ impl FacePipeline {
         let t0 = Instant::now();
         let dets = self.detector.detect(frame)?;
         let t1 = Instant::now();
-        let (good, small): (Vec<_>, Vec<_>) = dets.into_iter().partition(|d| {
-            d.score >= self.matcher.cfg.min_detector_score
-                && d.eye_distance_px() >= self.matcher.cfg.min_eye_distance_px
-        });
+        let (good, small): (Vec<_>, Vec<_>) = dets
+            .into_iter()
+            .partition(|d| self.matcher.cfg.searchable(d));
         let chips: Vec<RgbImage> = good
             .iter()
             .map(|d| align_chip(frame, &d.landmarks, 150))
@@ -311,4 +398,58 @@ pub fn face_crop(frame: &RgbImage, b: &BBox) -> RgbImage {
             (1.5 * h) as i64,
         )
         .unwrap_or_else(|| RgbImage::zeros(1, 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn watchlist(n: usize) -> Arc<Watchlist> {
+        let mut w = Watchlist::new(2);
+        for i in 0..n {
+            let a = i as f32;
+            w.add(
+                EntryId(i as i64),
+                "x",
+                &FaceTemplate::new(vec![a.cos(), a.sin()]),
+                Timestamp(i64::MAX),
+            )
+            .unwrap();
+        }
+        Arc::new(w)
+    }
+
+    #[test]
+    fn a_target_fpir_tightens_the_thresholds_as_the_list_grows() {
+        let fixed = FaceStageConfig::default();
+        assert_eq!(fixed.for_watchlist(10_000).match_threshold, 0.40);
+        let cfg = FaceStageConfig {
+            target_fpir: Some(1e-3),
+            ..Default::default()
+        };
+        let t = |n: usize| cfg.for_watchlist(n).match_threshold;
+        let (one, hundred, thousand) = (t(1), t(100), t(1000));
+        assert!(one > 0.35 && one < 0.40, "{one}");
+        assert!(
+            hundred < one && thousand < hundred,
+            "{one} {hundred} {thousand}"
+        );
+        // The expected FPIR at the derived threshold is within the target.
+        for n in [1, 100, 1000] {
+            let (fmr, _) = civitas_model::face::COLOUR_FMR.at(t(n));
+            let fpir = civitas_model::face::expected_fpir(fmr, n);
+            assert!(fpir <= 1.001e-3, "{n}: {fpir}");
+        }
+        // Never more lenient than configured.
+        let strict = FaceStageConfig {
+            match_threshold: 0.30,
+            ..cfg
+        };
+        assert_eq!(strict.for_watchlist(1).match_threshold, 0.30);
+        // A matcher follows its watchlist's size.
+        let mut m = FaceMatcher::new("c".into(), watchlist(1), cfg);
+        assert_eq!(m.settings().match_threshold, one);
+        m.set_watchlist(watchlist(100));
+        assert_eq!(m.settings().match_threshold, hundred);
+    }
 }

@@ -19,6 +19,11 @@ pub fn photo(rel: &str) -> PathBuf {
 }
 
 pub fn pipeline(camera: &str, watchlist: Watchlist) -> FacePipeline {
+    pipeline_with(camera, watchlist, FaceStageConfig::default())
+}
+
+/// [`pipeline`] with its own face-stage settings.
+pub fn pipeline_with(camera: &str, watchlist: Watchlist, cfg: FaceStageConfig) -> FacePipeline {
     let v = var_dir();
     civitas_vision::runtime::init(&v.join("lib/libonnxruntime.so.1.31.1"))
         .expect("ONNX Runtime (run scripts/setup)");
@@ -33,13 +38,7 @@ pub fn pipeline(camera: &str, watchlist: Watchlist) -> FacePipeline {
         EmbedderConfig::default(),
     )
     .expect("converted embedder (run scripts/setup)");
-    FacePipeline::new(
-        camera.into(),
-        Box::new(det),
-        emb,
-        Arc::new(watchlist),
-        FaceStageConfig::default(),
-    )
+    FacePipeline::new(camera.into(), Box::new(det), emb, Arc::new(watchlist), cfg)
 }
 
 /// Makes a clip from photos with the repo's own script (ffmpeg).

@@ -6,7 +6,7 @@ mod common;
 
 use civitas_base::Timestamp;
 use civitas_model::{EntryId, FaceTemplate};
-use civitas_pipeline::face::{DEFAULT_MATCH_THRESHOLD, Watchlist};
+use civitas_pipeline::face::{DEFAULT_MATCH_THRESHOLD, FaceStageConfig, Watchlist};
 use civitas_pipeline::runner::analyse_source;
 use civitas_pipeline::{Bus, Event, InProcessBus};
 
@@ -132,6 +132,45 @@ fn enrolled_person_is_found_in_a_video_and_strangers_are_unknown() {
     );
     // 3 strangers × 4 frames each are unknown.
     assert_eq!(s.unknown, 12, "{s:?}");
+}
+
+#[test]
+fn gray_pictures_and_infrared_cameras_are_judged_at_the_gray_threshold() {
+    let mut p = common::pipeline("t", Watchlist::new(128));
+    let enrolled = single_face(&mut p, "face_recognition/obama.jpg");
+    let mut wl = Watchlist::new(128);
+    wl.add(EntryId(7), "Barack Obama", &enrolled, Timestamp(i64::MAX))
+        .unwrap();
+    let colour = civitas_ingest::load_image(&common::photo("face_recognition/obama2.jpg")).unwrap();
+    assert!(!colour.is_grayscale());
+    let mut gray = colour.clone();
+    for px in gray.data.chunks_exact_mut(3) {
+        let y = ((px[0] as u32 * 299 + px[1] as u32 * 587 + px[2] as u32 * 114) / 1000) as u8;
+        px.copy_from_slice(&[y, y, y]);
+    }
+    assert!(gray.is_grayscale());
+    // A gray threshold no real pair of photos meets, so which threshold
+    // judged a face shows in whether it matched.
+    let cfg = FaceStageConfig {
+        grayscale_match_threshold: 0.01,
+        ..Default::default()
+    };
+    let outcome = |infrared: bool, frame: &civitas_model::RgbImage| {
+        let mut p = common::pipeline_with("t", wl.clone(), FaceStageConfig { infrared, ..cfg });
+        let o = p.process(frame, 0, Timestamp(0), Timestamp(0)).unwrap();
+        (o.matched, o.unknown)
+    };
+    assert_eq!(
+        outcome(false, &colour),
+        (1, 0),
+        "colour: the colour threshold"
+    );
+    assert_eq!(outcome(false, &gray), (0, 1), "gray: the gray threshold");
+    assert_eq!(
+        outcome(true, &colour),
+        (0, 1),
+        "an infrared camera: always the gray threshold"
+    );
 }
 
 #[test]

@@ -165,6 +165,8 @@ pub fn plate_candidate(
 pub fn stage_config(v: &VisionConfig) -> FaceStageConfig {
     FaceStageConfig {
         match_threshold: v.match_threshold,
+        grayscale_match_threshold: v.grayscale_match_threshold,
+        target_fpir: (v.target_fpir > 0.0).then_some(v.target_fpir),
         min_eye_distance_px: v.min_eye_distance_px,
         min_detector_score: v.min_detector_score,
         ..FaceStageConfig::default()
@@ -336,13 +338,11 @@ pub fn watchlist_for(entries: &[civitas_store::StoredEntry], camera: &str) -> Re
 
 pub fn pipeline(cfg: &Config, camera: &str, watchlist: Arc<Watchlist>) -> Result<FacePipeline> {
     let (d, e) = models(&cfg.vision)?;
-    Ok(FacePipeline::new(
-        camera.into(),
-        d,
-        e,
-        watchlist,
-        stage_config(&cfg.vision),
-    ))
+    let stage = FaceStageConfig {
+        infrared: cfg.cameras.iter().any(|c| c.id == camera && c.infrared),
+        ..stage_config(&cfg.vision)
+    };
+    Ok(FacePipeline::new(camera.into(), d, e, watchlist, stage))
 }
 
 pub fn tokio() -> Result<tokio::runtime::Runtime> {

@@ -11,6 +11,19 @@ export async function loadQueue() {
   return state.queue;
 }
 
+// How rarely a stranger's face scores as close to one entry, in words: the
+// false-match rate per comparison measured by `civitas eval identify`, for
+// colour pictures and for gray (infrared) ones, where strangers score closer.
+export function strangerRate(r) {
+  if (!r) return 'not measured';
+  const one = (rate, bound) => {
+    const n = Math.round(1 / rate);
+    return `${bound ? 'fewer than ' : 'about '}1 in ${n >= 1000 ? n.toLocaleString('en') : n}`;
+  };
+  return `${one(r.per_comparison, r.upper_bound)} strangers would score this close to this person in a colour picture; `
+    + `${one(r.gray_per_comparison, r.gray_upper_bound)} in a gray (infrared) one (measured on real photographs)`;
+}
+
 function candidateCard(c, i) {
   const reason = h('input', { placeholder: 'Reason (required to reject)', 'aria-label': 'reason', class: 'reason' });
   const note = state.notes[c.id];
@@ -49,7 +62,8 @@ function candidateCard(c, i) {
         ...(plate
           ? [h('dt', {}, 'Plate read'), h('dd', { class: 'read' }, `${c.read_text} (listed ${c.plate}; confidence ${c.detector_score.toFixed(2)})`),
             h('dt', {}, 'Distance'), h('dd', {}, `${c.distance.toFixed(2)} (0.25 per OCR confusion such as 0/O, 1 per other difference; the hotlist sets the limit)`)]
-          : [h('dt', {}, 'Distance'), h('dd', {}, `${c.distance.toFixed(3)} (lower is closer; threshold set per deployment)`)]),
+          : [h('dt', {}, 'Distance'), h('dd', {}, `${c.distance.toFixed(3)} (lower is closer; threshold set per deployment)`),
+            h('dt', {}, 'Strangers this close'), h('dd', { class: 'stranger-rate' }, strangerRate(c.stranger_rate))]),
         h('dt', {}, 'Camera'), h('dd', {}, c.camera),
         h('dt', {}, 'Seen at'), h('dd', {}, fmtTime(c.frame_time_ms)),
         h('dt', {}, 'Legal basis'), h('dd', {}, `${c.basis.kind} — ${c.basis.authority}, ref. ${c.basis.reference}`),

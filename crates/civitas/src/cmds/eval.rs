@@ -38,10 +38,15 @@ pub enum Cmd {
         /// Write our per-pair distances here.
         #[arg(long)]
         write_distances: Option<PathBuf>,
+        /// Detect in one pass, without the second, bordered pass for stills (to measure what it adds).
+        #[arg(long)]
+        one_pass: bool,
         /// Print the result as one JSON object.
         #[arg(long)]
         json: bool,
     },
+    /// Open-set 1:N identification as a watchlist is used: FNIR at fixed FPIR, rank-1, the DET curve.
+    Identify(super::identify::Args),
     /// Detection recall and precision against a box file.
     Detect {
         /// Lines `file<TAB>x0<TAB>y0<TAB>x1<TAB>y1`, one per true face, files relative to --root.
@@ -395,26 +400,19 @@ fn central_template(
     path: &Path,
 ) -> Result<Option<FaceTemplate>> {
     let img = civitas_ingest::load_image(path)?;
-    let (cx, cy) = (img.width_px as f32 / 2.0, img.height_px as f32 / 2.0);
-    let faces = pipe.faces_with_templates(&img)?;
-    Ok(faces
-        .into_iter()
-        .min_by(|a, b| {
-            let d =
-                |f: &BBox| ((f.x0 + f.x1) / 2.0 - cx).powi(2) + ((f.y0 + f.y1) / 2.0 - cy).powi(2);
-            d(&a.0.bbox).total_cmp(&d(&b.0.bbox))
-        })
-        .map(|(_, t)| t))
+    Ok(super::identify::central_face(pipe, &img)?.map(|(_, t)| t))
 }
 
 pub fn main(config: &Path, cmd: Cmd) -> Result<()> {
     match cmd {
+        Cmd::Identify(a) => super::identify::main(config, a),
         Cmd::Faces {
             pairs,
             root,
             roc,
             distances,
             write_distances,
+            one_pass,
             json,
         } => {
             let text = std::fs::read_to_string(&pairs)
@@ -448,6 +446,7 @@ pub fn main(config: &Path, cmd: Cmd) -> Result<()> {
                 None => {
                     let cfg = engine::load_config(config)?;
                     let mut pipe = engine::pipeline(&cfg, "eval", Default::default())?;
+                    pipe.still_pass = !one_pass;
                     let mut cache: HashMap<PathBuf, Option<FaceTemplate>> = HashMap::new();
                     let bar = indicatif::ProgressBar::new(list.len() as u64);
                     let mut out = Vec::with_capacity(list.len());

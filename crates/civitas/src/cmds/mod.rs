@@ -9,6 +9,7 @@ pub mod candidates;
 pub mod enroll;
 pub mod eval;
 pub mod evidence;
+pub mod identify;
 pub mod models;
 pub mod plates;
 pub mod report;

@@ -48,10 +48,12 @@ pub fn main(config: &Path, user: Option<&str>, a: Args) -> Result<()> {
             .iter()
             .map(|c| serde_json::json!({"id": c.id, "name": c.name, "purpose": c.purpose, "owner": c.owner, "latitude": c.latitude, "longitude": c.longitude}))
             .collect();
+        let matching = face_matching(&cfg.vision, &store, now).await?;
         let report = serde_json::json!({
             "period": {"from": from.to_rfc3339(), "to": to.to_rfc3339()},
             "generated_at": now.to_rfc3339(),
             "counts": counts,
+            "face_matching": matching,
             "cameras": cameras,
             "audit_tree_head": head,
         });
@@ -75,6 +77,7 @@ table{{border-collapse:collapse;margin:.5em 0 1.5em}}td,th{{border:1px solid #cc
 code{{word-break:break-all}}</style>\
 <h1>Transparency report</h1><p>Period {} to {} (UTC). Generated {}. Counts only; nothing here identifies a person.</p>\
 <h2>Watchlist entries in force, by legal-basis kind</h2><table>{}</table>\
+<h2>Face matching: the operating point</h2><p>{}</p>\
 <h2>Candidates</h2><table><tr><td>raised</td><td>{}</td></tr><tr><td>confirmed (two people)</td><td>{}</td></tr>\
 <tr><td>rejected (false positives)</td><td>{}</td></tr><tr><td>expired unreviewed</td><td>{}</td></tr></table>\
 <h2>Rejection reasons</h2><table>{}</table>\
@@ -90,6 +93,7 @@ code{{word-break:break-all}}</style>\
             to.to_rfc3339(),
             now.to_rfc3339(),
             rows(&counts.active_entries_by_basis_kind),
+            esc(&matching.sentence()),
             counts.candidates_raised,
             counts.confirmed,
             counts.rejected,
@@ -111,5 +115,93 @@ code{{word-break:break-all}}</style>\
         println!("wrote {} and {}", a.out.join("report.json").display(), a.out.join("report.html").display());
         store.close().await;
         anyhow::Ok(())
+    })
+}
+
+/// The face-matching operating point as the report states it: the
+/// configured thresholds, how often a stranger scores under them against
+/// one entry (measured, see BENCHMARKS.md), and the share of strangers
+/// expected to raise a candidate against the entries in force now (FPIR).
+#[derive(Debug, serde::Serialize)]
+struct FaceMatching {
+    /// `[vision] target_fpir` (0: fixed thresholds).
+    target_fpir: f64,
+    /// The thresholds in force for the entries in force (a target FPIR
+    /// tightens the configured ones as the list grows).
+    match_threshold: f32,
+    grayscale_match_threshold: f32,
+    /// False matches per comparison at `match_threshold`.
+    fmr_per_comparison: f64,
+    fmr_is_upper_bound: bool,
+    /// Same at the gray threshold.
+    grayscale_fmr_per_comparison: f64,
+    face_entries_in_force: usize,
+    /// Strangers who would raise a candidate, colour and gray pictures.
+    expected_fpir: f64,
+    grayscale_expected_fpir: f64,
+}
+
+impl FaceMatching {
+    fn sentence(&self) -> String {
+        let one_in = |r: f64| {
+            if r > 0.0 {
+                format!("1 in {:.0}", 1.0 / r)
+            } else {
+                "none".into()
+            }
+        };
+        let target = if self.target_fpir > 0.0 {
+            format!(
+                "The configured false-alarm rate is {} strangers passing a camera ({}); the thresholds tighten as the watchlist grows. ",
+                one_in(self.target_fpir),
+                self.target_fpir
+            )
+        } else {
+            "Thresholds are fixed (no target false-alarm rate is configured). ".into()
+        };
+        format!(
+            "{target}Faces match an entry at distance {:.3} or less ({:.3} in gray, infrared pictures). At that distance \
+             {}{} strangers' faces scores as close to one entry; with the {} face entries in force, about {} strangers \
+             passing a camera would raise a candidate ({} in gray pictures). Every candidate is checked by two people before it is confirmed.",
+            self.match_threshold,
+            self.grayscale_match_threshold,
+            if self.fmr_is_upper_bound {
+                "at most "
+            } else {
+                ""
+            },
+            one_in(self.fmr_per_comparison),
+            self.face_entries_in_force,
+            one_in(self.expected_fpir),
+            one_in(self.grayscale_expected_fpir),
+        )
+    }
+}
+
+async fn face_matching(
+    v: &civitas_config::VisionConfig,
+    store: &civitas_store::Store,
+    now: Timestamp,
+) -> Result<FaceMatching> {
+    use civitas_model::face::{COLOUR_FMR, GRAY_FMR, expected_fpir};
+    let entries = store
+        .watchlist()
+        .await?
+        .iter()
+        .filter(|e| e.basis.is_active(now))
+        .count();
+    let eff = civitas_runtime::engine::stage_config(v).for_watchlist(entries);
+    let (fmr, bound) = COLOUR_FMR.at(eff.match_threshold);
+    let (gray, _) = GRAY_FMR.at(eff.grayscale_match_threshold);
+    Ok(FaceMatching {
+        target_fpir: v.target_fpir,
+        match_threshold: eff.match_threshold,
+        grayscale_match_threshold: eff.grayscale_match_threshold,
+        fmr_per_comparison: fmr,
+        fmr_is_upper_bound: bound,
+        grayscale_fmr_per_comparison: gray,
+        face_entries_in_force: entries,
+        expected_fpir: expected_fpir(fmr, entries),
+        grayscale_expected_fpir: expected_fpir(gray, entries),
     })
 }
