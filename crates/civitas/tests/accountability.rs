@@ -145,6 +145,19 @@ fn two_people_confirm_and_everything_is_audited_and_reported() {
         1
     );
     assert!(html.contains("Transparency report") && html.contains("rejected (false positives)"));
+    // It states the operating point: the target false-alarm rate, the
+    // thresholds in force for the one entry in force, and what they mean.
+    let m = &json["face_matching"];
+    assert_eq!(m["target_fpir"], 0.001);
+    assert_eq!(m["face_entries_in_force"], 1);
+    let t = m["match_threshold"].as_f64().unwrap();
+    assert!(t > 0.35 && t < 0.40, "one entry at FPIR 1e-3: {t}");
+    let fpir = m["expected_fpir"].as_f64().unwrap();
+    assert!(fpir > 1e-4 && fpir <= 1.001e-3, "{fpir}");
+    assert!(
+        html.contains("The configured false-alarm rate is 1 in 1000 strangers"),
+        "{html}"
+    );
     for text in [html.as_str(), &json.to_string()] {
         for name in ["Obama", "olga", "omar", "sam"] {
             assert!(!text.contains(name), "the report names {name}");

@@ -16,9 +16,10 @@ export async function loadQueue() {
 // colour pictures and for gray (infrared) ones, where strangers score closer.
 export function strangerRate(r) {
   if (!r) return 'not measured';
+  // Two significant figures: the rates come from a finite measurement.
   const one = (rate, bound) => {
-    const n = Math.round(1 / rate);
-    return `${bound ? 'fewer than ' : 'about '}1 in ${n >= 1000 ? n.toLocaleString('en') : n}`;
+    const n = Number((1 / rate).toPrecision(2));
+    return `${bound ? 'fewer than ' : 'about '}1 in ${n.toLocaleString('en')}`;
   };
   return `${one(r.per_comparison, r.upper_bound)} strangers would score this close to this person in a colour picture; `
     + `${one(r.gray_per_comparison, r.gray_upper_bound)} in a gray (infrared) one (measured on real photographs)`;

@@ -145,7 +145,9 @@ impl FaceMatching {
     fn sentence(&self) -> String {
         let one_in = |r: f64| {
             if r > 0.0 {
-                format!("1 in {:.0}", 1.0 / r)
+                // Two significant figures: the rates come from a finite measurement.
+                let n: f64 = format!("{:.1e}", 1.0 / r).parse().unwrap_or(1.0 / r);
+                format!("1 in {n:.0}")
             } else {
                 "none".into()
             }
