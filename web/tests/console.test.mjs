@@ -78,7 +78,7 @@ try {
   assert.match(await olga.textContent('article.card'), /CASE-2026-042/);
   assert.match(await olga.textContent('article.card'), /Two-person rule: 0 of 2/);
   // The card says how rarely a stranger scores this close (the measured false-match rate).
-  assert.match(await olga.textContent('article.card .stranger-rate'), /(about|fewer than) 1 in [\d,]+ strangers would score this close/);
+  assert.match(await olga.textContent('article.card .stranger-rate'), /(about|fewer than) 1 in [\d,]+ strangers would score this close to this one person/);
   // Both images load (probe crop and enrolled photo).
   await olga.waitForFunction(() => [...document.querySelectorAll('article.card img')].slice(0, 2).every((i) => i.complete && i.naturalWidth > 0));
   await shot(olga, '02-review-candidate-live');

@@ -41,9 +41,11 @@ macro_rules! view {
     (@conv $e:expr) => { $e.into() };
 }
 
-/// How rarely a stranger's face scores as close as a candidate's, in colour
-/// pictures and in gray ones (infrared cameras), where strangers score
-/// closer: the reviewer sees which the crop is.
+/// How rarely a stranger's face scores as close as a candidate's to one
+/// listed person (per comparison: against a list of many, a stranger's
+/// chance of some false match is about that many times higher), in colour
+/// pictures and in gray ones (infrared cameras), measured separately: the
+/// reviewer sees which the crop is.
 #[derive(Debug, Clone, Copy, Serialize, ToSchema)]
 pub struct StrangerRate {
     /// False matches per comparison at the candidate's distance, colour pictures.

@@ -39,11 +39,12 @@ pub struct VisionConfig {
     #[serde(default = "default_threshold")]
     pub match_threshold: f32,
     /// Match threshold for faces in gray pictures (night and infrared
-    /// cameras, frames without colour), where different people's templates
-    /// lie closer together. Default 0.40.
-    #[serde(default = "default_gray_threshold")]
-    pub grayscale_match_threshold: f32,
-    /// The share of strangers allowed to raise a candidate (FPIR), 0..1:
+    /// cameras, frames without colour). Default: `match_threshold` (on real
+    /// photographs gray faces raise no more false matches than colour ones,
+    /// BENCHMARKS.md); set it to judge them differently.
+    #[serde(default)]
+    pub grayscale_match_threshold: Option<f32>,
+    /// The share of searched faces of strangers allowed to match (FPIR per search), 0..1:
     /// the thresholds tighten as the watchlist grows, from the false-match
     /// rates measured with `civitas eval identify`; the two thresholds above
     /// are then the most lenient ever used. 0 = fixed thresholds. Default 0.001.
@@ -82,10 +83,6 @@ fn default_threshold() -> f32 {
     civitas_pipeline::face::DEFAULT_MATCH_THRESHOLD
 }
 
-fn default_gray_threshold() -> f32 {
-    civitas_pipeline::face::DEFAULT_GRAYSCALE_MATCH_THRESHOLD
-}
-
 fn default_target_fpir() -> f64 {
     0.001
 }
@@ -107,7 +104,7 @@ impl Default for VisionConfig {
             blazeface_tiles: default_tiles(),
             min_detector_score: default_min_score(),
             match_threshold: default_threshold(),
-            grayscale_match_threshold: default_gray_threshold(),
+            grayscale_match_threshold: None,
             target_fpir: default_target_fpir(),
             min_eye_distance_px: default_min_eye(),
             threads: default_threads(),
@@ -125,10 +122,12 @@ impl VisionConfig {
                 format!("{} is outside 0..2", v.match_threshold),
             );
         }
-        if !(0.0..=2.0).contains(&v.grayscale_match_threshold) {
+        if let Some(g) = v.grayscale_match_threshold
+            && !(0.0..=2.0).contains(&g)
+        {
             return bad(
                 "vision.grayscale_match_threshold",
-                format!("{} is outside 0..2", v.grayscale_match_threshold),
+                format!("{g} is outside 0..2"),
             );
         }
         if !(0.0..1.0).contains(&v.target_fpir) {

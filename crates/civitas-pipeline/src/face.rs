@@ -21,16 +21,17 @@ use std::time::Instant;
 pub struct FaceStageConfig {
     /// Euclidean distance at or below which a probe matches an entry (normalised templates).
     pub match_threshold: f32,
-    /// The threshold for gray pictures (night and infrared cameras): dlib's
-    /// embedder puts different people's gray faces closer together, so the
-    /// colour threshold would raise more false alarms on them.
+    /// The threshold for gray pictures (night and infrared cameras), so they
+    /// can be judged apart: on real photographs gray probes raise no more
+    /// false matches than colour ones but are missed more (BENCHMARKS.md).
     pub grayscale_match_threshold: f32,
     /// The camera delivers infrared pictures: use the gray threshold on
     /// every frame, without testing each frame for colour.
     pub infrared: bool,
-    /// The share of strangers allowed to raise a candidate (FPIR): with it,
-    /// the thresholds tighten as the watchlist grows, from the measured
-    /// false-match rates ([`civitas_model::face::COLOUR_FMR`], `GRAY_FMR`);
+    /// The share of searched faces of strangers allowed to match (FPIR per
+    /// search): with it, the thresholds tighten as the watchlist grows, from
+    /// the measured false-match rates (the stricter of
+    /// [`civitas_model::face::COLOUR_FMR`] and `GRAY_FMR` at each distance);
     /// the two thresholds above are then the most lenient ever used.
     pub target_fpir: Option<f64>,
     /// Faces whose eyes are closer than this (pixels) are counted but not matched: too small to be reliable.
@@ -44,7 +45,7 @@ impl Default for FaceStageConfig {
     fn default() -> Self {
         FaceStageConfig {
             match_threshold: DEFAULT_MATCH_THRESHOLD,
-            grayscale_match_threshold: DEFAULT_GRAYSCALE_MATCH_THRESHOLD,
+            grayscale_match_threshold: DEFAULT_MATCH_THRESHOLD,
             infrared: false,
             target_fpir: None,
             min_eye_distance_px: DEFAULT_MIN_EYE_DISTANCE_PX,
@@ -54,11 +55,11 @@ impl Default for FaceStageConfig {
     }
 }
 
-/// Default match threshold on L2-normalised, mirror-averaged dlib templates.
-/// dlib's own 0.6 is for raw descriptors. Chosen with `civitas eval faces`
-/// (BENCHMARKS.md): on colour faces no different-person pair fell under 0.41;
-/// grayscale faces (old photos, infrared cameras) are closer together, so a
-/// deployment with such cameras should lower it.
+/// Default (most lenient) match threshold on L2-normalised, mirror-averaged
+/// dlib templates; dlib's own 0.6 is for raw descriptors. On real
+/// photographs one stranger in 300 scores under it against a given entry
+/// (`civitas eval identify`, BENCHMARKS.md), so `target_fpir` tightens it as
+/// the list grows.
 pub const DEFAULT_MATCH_THRESHOLD: f32 = 0.40;
 
 /// Default quality gate: faces with eyes closer than this many pixels are
@@ -69,11 +70,6 @@ pub const DEFAULT_MATCH_THRESHOLD: f32 = 0.40;
 /// 2.4 times as often).
 pub const DEFAULT_MIN_EYE_DISTANCE_PX: f32 = 24.0;
 
-/// Default threshold for gray pictures (see
-/// [`FaceStageConfig::grayscale_match_threshold`]); calibrated with
-/// `civitas eval identify --degrade gray` (BENCHMARKS.md).
-pub const DEFAULT_GRAYSCALE_MATCH_THRESHOLD: f32 = 0.40;
-
 impl FaceStageConfig {
     /// Whether a face is good enough to search (the quality gate): faces
     /// below it are counted and tracked, never matched.
@@ -81,23 +77,42 @@ impl FaceStageConfig {
         d.score >= self.min_detector_score && d.eye_distance_px() >= self.min_eye_distance_px
     }
 
-    /// The settings for a watchlist of `entries` people: with a target
-    /// FPIR, each threshold is the largest whose measured false-match rate
-    /// per comparison `f` keeps `1 − (1 − f)^entries` at or under it, and
-    /// never above the configured one.
-    pub fn for_watchlist(&self, entries: usize) -> FaceStageConfig {
-        use civitas_model::face::{COLOUR_FMR, GRAY_FMR};
-        let Some(p) = self.target_fpir else {
+    /// The settings for a watchlist of `templates` enrolled templates (an
+    /// entry with several photos is compared through each): with a target
+    /// FPIR, the threshold is the largest distance at which both measured
+    /// false-match rates per comparison `f` keep `1 − (1 − f)^templates` at
+    /// or under it, and each threshold stays at or under its configured one.
+    pub fn for_watchlist(&self, templates: usize) -> FaceStageConfig {
+        let Some(t) = self.target_threshold(templates) else {
             return *self;
         };
-        let fmr = 1.0 - (1.0 - p).powf(1.0 / entries.max(1) as f64);
         FaceStageConfig {
-            match_threshold: self.match_threshold.min(COLOUR_FMR.distance_for(fmr)),
-            grayscale_match_threshold: self
-                .grayscale_match_threshold
-                .min(GRAY_FMR.distance_for(fmr)),
+            match_threshold: self.match_threshold.min(t),
+            grayscale_match_threshold: self.grayscale_match_threshold.min(t),
             ..*self
         }
+    }
+
+    /// The distance a target FPIR allows for `templates` templates (`None`
+    /// without a target), and whether the measurement can vouch for it: a
+    /// list too long for the calibration's resolution stops at its floor.
+    pub fn target_threshold(&self, templates: usize) -> Option<f32> {
+        use civitas_model::face::{COLOUR_FMR, GRAY_FMR};
+        let p = self.target_fpir?;
+        let fmr = 1.0 - (1.0 - p).powf(1.0 / templates.max(1) as f64);
+        Some(COLOUR_FMR.distance_for(fmr).min(GRAY_FMR.distance_for(fmr)))
+    }
+
+    /// Whether the expected FPIR at the thresholds in force for
+    /// `templates` templates is within the target (false when the list is
+    /// longer than the calibration resolves).
+    pub fn target_met(&self, templates: usize) -> bool {
+        use civitas_model::face::{COLOUR_FMR, expected_fpir};
+        let Some(p) = self.target_fpir else {
+            return true;
+        };
+        let t = self.for_watchlist(templates).match_threshold;
+        expected_fpir(COLOUR_FMR.at(t).0, templates) <= p * 1.001
     }
 
     /// The match threshold for faces in `frame`: the gray one for an
@@ -109,6 +124,22 @@ impl FaceStageConfig {
             self.match_threshold
         }
     }
+}
+
+/// The settings in force for `camera`'s watchlist, with a warning when a
+/// target FPIR cannot be met (the list is longer than the calibration
+/// resolves).
+fn thresholds_for(camera: &CameraId, cfg: &FaceStageConfig, w: &Watchlist) -> FaceStageConfig {
+    let n = w.index.len();
+    if !cfg.target_met(n) {
+        tracing::warn!(
+            camera = %camera,
+            templates = n,
+            target_fpir = cfg.target_fpir,
+            "the watchlist is longer than the face calibration resolves: the threshold is at its floor and the expected false-alarm rate is above the target"
+        );
+    }
+    cfg.for_watchlist(n)
 }
 
 /// The in-memory watchlist: the search index plus names for messages.
@@ -181,10 +212,10 @@ pub struct FaceMatcher {
 impl FaceMatcher {
     pub fn new(camera: CameraId, watchlist: Arc<Watchlist>, cfg: FaceStageConfig) -> Self {
         FaceMatcher {
-            camera,
             tracker: Tracker::new(cfg.tracker),
             configured: cfg,
-            cfg: cfg.for_watchlist(watchlist.names.len()),
+            cfg: thresholds_for(&camera, &cfg, &watchlist),
+            camera,
             watchlist,
             stats: StageStats::default(),
         }
@@ -193,7 +224,7 @@ impl FaceMatcher {
     /// Replaces the watchlist (after an enrolment or expiry) without
     /// touching tracks; with a target FPIR the thresholds follow its size.
     pub fn set_watchlist(&mut self, w: Arc<Watchlist>) {
-        self.cfg = self.configured.for_watchlist(w.names.len());
+        self.cfg = thresholds_for(&self.camera, &self.configured, &w);
         self.watchlist = w;
     }
 

@@ -165,7 +165,7 @@ pub fn plate_candidate(
 pub fn stage_config(v: &VisionConfig) -> FaceStageConfig {
     FaceStageConfig {
         match_threshold: v.match_threshold,
-        grayscale_match_threshold: v.grayscale_match_threshold,
+        grayscale_match_threshold: v.grayscale_match_threshold.unwrap_or(v.match_threshold),
         target_fpir: (v.target_fpir > 0.0).then_some(v.target_fpir),
         min_eye_distance_px: v.min_eye_distance_px,
         min_detector_score: v.min_detector_score,

@@ -155,7 +155,7 @@ fn two_people_confirm_and_everything_is_audited_and_reported() {
     let fpir = m["expected_fpir"].as_f64().unwrap();
     assert!(fpir > 1e-4 && fpir <= 1.001e-3, "{fpir}");
     assert!(
-        html.contains("The configured false-alarm rate is 1 in 1000 strangers"),
+        html.contains("The configured false-alarm rate is 1 in 1000 searched faces of strangers"),
         "{html}"
     );
     for text in [html.as_str(), &json.to_string()] {

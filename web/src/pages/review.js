@@ -11,9 +11,11 @@ export async function loadQueue() {
   return state.queue;
 }
 
-// How rarely a stranger's face scores as close to one entry, in words: the
-// false-match rate per comparison measured by `civitas eval identify`, for
-// colour pictures and for gray (infrared) ones, where strangers score closer.
+// How rarely a stranger's face scores as close to one listed person, in
+// words: the false-match rate per comparison measured by `civitas eval
+// identify`, for colour pictures and for gray (infrared) ones. It is per
+// listed person: against a list of many, a stranger is that many times more
+// likely to resemble someone on it, and the card says so.
 export function strangerRate(r) {
   if (!r) return 'not measured';
   // Two significant figures: the rates come from a finite measurement.
@@ -21,8 +23,8 @@ export function strangerRate(r) {
     const n = Number((1 / rate).toPrecision(2));
     return `${bound ? 'fewer than ' : 'about '}1 in ${n.toLocaleString('en')}`;
   };
-  return `${one(r.per_comparison, r.upper_bound)} strangers would score this close to this person in a colour picture; `
-    + `${one(r.gray_per_comparison, r.gray_upper_bound)} in a gray (infrared) one (measured on real photographs)`;
+  return `${one(r.per_comparison, r.upper_bound)} strangers would score this close to this one person in a colour picture; `
+    + `${one(r.gray_per_comparison, r.gray_upper_bound)} in a gray (infrared) one. A list of many people multiplies the chance that a stranger resembles someone on it (measured on real photographs).`;
 }
 
 function candidateCard(c, i) {

@@ -120,7 +120,12 @@ impl Degrade {
             let Some(now) = eye_px_now else {
                 return Ok(None);
             };
-            let s = (px / now).min(1.0);
+            // Never enlarged, and the whole picture fits the frame (one
+            // scale for both sides, so the face keeps its shape).
+            let s = (px / now)
+                .min(1.0)
+                .min(FRAME_W as f32 / img.width_px as f32)
+                .min(FRAME_H as f32 / img.height_px as f32);
             let (w, h) = (
                 ((img.width_px as f32 * s).round() as u32).clamp(1, FRAME_W),
                 ((img.height_px as f32 * s).round() as u32).clamp(1, FRAME_H),
@@ -411,7 +416,11 @@ pub fn main(config: &Path, a: Args) -> Result<()> {
                 Some(img) => match found {
                     None => Probe::NoFace,
                     Some((d, _)) if !stage.searchable(&d) => Probe::BelowGate,
-                    Some((_, t)) => Probe::Searched(t, img.is_grayscale()),
+                    // A probe put in the mid-gray frame is gray when it was made gray.
+                    Some((_, t)) => Probe::Searched(
+                        t,
+                        degrade.gray || (degrade.eye_px.is_none() && img.is_grayscale()),
+                    ),
                 },
             };
             v.push(probe);
@@ -442,13 +451,17 @@ pub fn main(config: &Path, a: Args) -> Result<()> {
         bail!("no one could be enrolled from {}", a.root.display());
     }
 
-    // One real store, enrolled into as the galleries grow.
-    let dir = std::env::temp_dir().join(format!("civitas-identify-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
+    // One real store, enrolled into as the galleries grow, in a private
+    // temporary folder (a random name, mode 0700, removed when dropped, on
+    // an error or a panic too): it holds the gallery's templates.
+    let dir = tempfile::Builder::new()
+        .prefix("civitas-identify-")
+        .tempdir()
+        .context("making a private temporary folder for the evaluation's store")?;
     let mut scfg = cfg;
     scfg.store.url = None;
-    scfg.store.path = dir.join("identify.db");
-    scfg.store.audit_key = dir.join("audit.key");
+    scfg.store.path = dir.path().join("identify.db");
+    scfg.store.audit_key = dir.path().join("audit.key");
     let rt = engine::tokio()?;
     let result = rt.block_on(evaluate(
         &scfg,
@@ -463,7 +476,7 @@ pub fn main(config: &Path, a: Args) -> Result<()> {
         degrade.gray,
         a.target_fpir,
     ));
-    let _ = std::fs::remove_dir_all(&dir);
+    drop(dir);
     let (galleries, target, (fmr, fmr_comparisons), det) = result?;
     let rep = Report {
         degrade,

@@ -136,6 +136,8 @@ struct FaceMatching {
     /// Same at the gray threshold.
     grayscale_fmr_per_comparison: f64,
     face_entries_in_force: usize,
+    /// Their enrolled photos' templates: each is a comparison.
+    face_templates_in_force: usize,
     /// Strangers who would raise a candidate, colour and gray pictures.
     expected_fpir: f64,
     grayscale_expected_fpir: f64,
@@ -154,7 +156,7 @@ impl FaceMatching {
         };
         let target = if self.target_fpir > 0.0 {
             format!(
-                "The configured false-alarm rate is {} strangers passing a camera ({}); the thresholds tighten as the watchlist grows. ",
+                "The configured false-alarm rate is {} searched faces of strangers ({}; a stranger seen in many frames is searched many times); the thresholds tighten as the watchlist grows. ",
                 one_in(self.target_fpir),
                 self.target_fpir
             )
@@ -163,8 +165,9 @@ impl FaceMatching {
         };
         format!(
             "{target}Faces match an entry at distance {:.3} or less ({:.3} in gray, infrared pictures). At that distance \
-             {}{} strangers' faces scores as close to one entry; with the {} face entries in force, about {} strangers \
-             passing a camera would raise a candidate ({} in gray pictures). Every candidate is checked by two people before it is confirmed.",
+             {}{} strangers' faces scores as close to one enrolled photo; with the {} face entries in force ({} photos), about {} searched \
+             faces of strangers would match ({} in gray pictures), counted across the whole store (a camera searches only the entries whose \
+             legal basis covers it). Every candidate is checked by two people before it is confirmed.",
             self.match_threshold,
             self.grayscale_match_threshold,
             if self.fmr_is_upper_bound {
@@ -174,6 +177,7 @@ impl FaceMatching {
             },
             one_in(self.fmr_per_comparison),
             self.face_entries_in_force,
+            self.face_templates_in_force,
             one_in(self.expected_fpir),
             one_in(self.grayscale_expected_fpir),
         )
@@ -186,13 +190,16 @@ async fn face_matching(
     now: Timestamp,
 ) -> Result<FaceMatching> {
     use civitas_model::face::{COLOUR_FMR, GRAY_FMR, expected_fpir};
-    let entries = store
+    let active: Vec<_> = store
         .watchlist()
         .await?
-        .iter()
+        .into_iter()
         .filter(|e| e.basis.is_active(now))
-        .count();
-    let eff = civitas_runtime::engine::stage_config(v).for_watchlist(entries);
+        .collect();
+    let entries = active.len();
+    // Each enrolled template is a comparison a stranger's face goes through.
+    let templates: usize = active.iter().map(|e| e.templates.len()).sum();
+    let eff = civitas_runtime::engine::stage_config(v).for_watchlist(templates);
     let (fmr, bound) = COLOUR_FMR.at(eff.match_threshold);
     let (gray, _) = GRAY_FMR.at(eff.grayscale_match_threshold);
     Ok(FaceMatching {
@@ -203,7 +210,8 @@ async fn face_matching(
         fmr_is_upper_bound: bound,
         grayscale_fmr_per_comparison: gray,
         face_entries_in_force: entries,
-        expected_fpir: expected_fpir(fmr, entries),
-        grayscale_expected_fpir: expected_fpir(gray, entries),
+        face_templates_in_force: templates,
+        expected_fpir: expected_fpir(fmr, templates),
+        grayscale_expected_fpir: expected_fpir(gray, templates),
     })
 }
