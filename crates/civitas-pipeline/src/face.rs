@@ -103,22 +103,27 @@ impl FaceStageConfig {
         Some(COLOUR_FMR.distance_for(fmr).min(GRAY_FMR.distance_for(fmr)))
     }
 
-    /// Whether the expected FPIR at the thresholds in force for
-    /// `templates` templates is within the target (false when the list is
-    /// longer than the calibration resolves).
+    /// For settings already in force for `templates` templates
+    /// ([`FaceStageConfig::for_watchlist`]): whether their expected FPIR is
+    /// within the target (false when the list is longer than the
+    /// calibration resolves).
     pub fn target_met(&self, templates: usize) -> bool {
         use civitas_model::face::{COLOUR_FMR, expected_fpir};
         let Some(p) = self.target_fpir else {
             return true;
         };
-        let t = self.for_watchlist(templates).match_threshold;
-        expected_fpir(COLOUR_FMR.at(t).0, templates) <= p * 1.001
+        expected_fpir(COLOUR_FMR.at(self.match_threshold).0, templates) <= p * 1.001
     }
 
     /// The match threshold for faces in `frame`: the gray one for an
     /// infrared camera or a picture without colour.
     pub fn threshold_for(&self, frame: &RgbImage) -> f32 {
-        if self.infrared || frame.is_grayscale() {
+        self.threshold(self.infrared || frame.is_grayscale())
+    }
+
+    /// The gray or the colour threshold.
+    pub fn threshold(&self, gray: bool) -> f32 {
+        if gray {
             self.grayscale_match_threshold
         } else {
             self.match_threshold
@@ -131,7 +136,8 @@ impl FaceStageConfig {
 /// resolves).
 fn thresholds_for(camera: &CameraId, cfg: &FaceStageConfig, w: &Watchlist) -> FaceStageConfig {
     let n = w.index.len();
-    if !cfg.target_met(n) {
+    let in_force = cfg.for_watchlist(n);
+    if !in_force.target_met(n) {
         tracing::warn!(
             camera = %camera,
             templates = n,
@@ -139,7 +145,7 @@ fn thresholds_for(camera: &CameraId, cfg: &FaceStageConfig, w: &Watchlist) -> Fa
             "the watchlist is longer than the face calibration resolves: the threshold is at its floor and the expected false-alarm rate is above the target"
         );
     }
-    cfg.for_watchlist(n)
+    in_force
 }
 
 /// The in-memory watchlist: the search index plus names for messages.

@@ -17,6 +17,16 @@ fn single_face(p: &mut civitas_pipeline::FacePipeline, rel: &str) -> FaceTemplat
     f.remove(0).1
 }
 
+/// A watchlist with Obama (entry 7) enrolled from `obama.jpg`, never expiring.
+fn obama_listed() -> Watchlist {
+    let mut p = common::pipeline("t", Watchlist::new(128));
+    let enrolled = single_face(&mut p, "face_recognition/obama.jpg");
+    let mut wl = Watchlist::new(128);
+    wl.add(EntryId(7), "Barack Obama", &enrolled, Timestamp(i64::MAX))
+        .unwrap();
+    wl
+}
+
 /// Runs a clip through the pipeline on `clock`; returns the summary and the candidates published.
 fn replay(
     p: &mut civitas_pipeline::FacePipeline,
@@ -93,11 +103,7 @@ fn same_person_is_under_the_threshold_and_different_people_over_it() {
 
 #[test]
 fn enrolled_person_is_found_in_a_video_and_strangers_are_unknown() {
-    let mut p = common::pipeline("t", Watchlist::new(128));
-    let enrolled = single_face(&mut p, "face_recognition/obama.jpg");
-    let mut wl = Watchlist::new(128);
-    wl.add(EntryId(7), "Barack Obama", &enrolled, Timestamp(i64::MAX))
-        .unwrap();
+    let wl = obama_listed();
     let mut p = common::pipeline("cam-test", wl);
 
     // A clip: stranger, enrolled person (other photo), two strangers, enrolled person again.
@@ -136,11 +142,7 @@ fn enrolled_person_is_found_in_a_video_and_strangers_are_unknown() {
 
 #[test]
 fn gray_pictures_and_infrared_cameras_are_judged_at_the_gray_threshold() {
-    let mut p = common::pipeline("t", Watchlist::new(128));
-    let enrolled = single_face(&mut p, "face_recognition/obama.jpg");
-    let mut wl = Watchlist::new(128);
-    wl.add(EntryId(7), "Barack Obama", &enrolled, Timestamp(i64::MAX))
-        .unwrap();
+    let wl = obama_listed();
     let colour = civitas_ingest::load_image(&common::photo("face_recognition/obama2.jpg")).unwrap();
     assert!(!colour.is_grayscale());
     let mut gray = colour.clone();

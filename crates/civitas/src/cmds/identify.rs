@@ -531,6 +531,8 @@ async fn evaluate(
     let mut galleries = Vec::new();
     let mut done = 0usize;
     let mut last = None;
+    // The distances the false-match table is reported at (the grid of `civitas_model::face::FmrTable`).
+    let grid: Vec<f32> = (0..=50).map(|k| 0.20 + 0.01 * k as f32).collect();
     let bar = indicatif::ProgressBar::new(*sizes.last().unwrap_or(&0) as u64);
     for &n in sizes {
         for &i in &order[done..n] {
@@ -554,20 +556,12 @@ async fn evaluate(
         let in_gallery: std::collections::HashSet<usize> = order[..n].iter().copied().collect();
         // The thresholds in force for a list of n (a target FPIR tightens them).
         let eff = stage.for_watchlist(n);
-        let configured = if gray {
-            eff.grayscale_match_threshold
-        } else {
-            eff.match_threshold
-        };
+        let configured = eff.threshold(gray);
         let search = |pr: &Probe| -> Option<Hit> {
             let Probe::Searched(t, is_gray) = pr else {
                 return None;
             };
-            let threshold = if *is_gray {
-                eff.grayscale_match_threshold
-            } else {
-                eff.match_threshold
-            };
+            let threshold = eff.threshold(*is_gray);
             // Threshold 2 (the largest distance): the nearest entry, whatever its distance.
             match w.index.search(t, 2.0, now) {
                 MatchOutcome::Match { entry, distance } => Some(Hit {
@@ -607,9 +601,13 @@ async fn evaluate(
             .count() as f64
             / mated.len().max(1) as f64;
         let (fnir, fpir) = rates(&mated, &nonmated, None);
-        // Per-comparison false-match rate at the configured threshold, from
-        // every non-mated template against every entry's nearest template.
-        let f = fmr_curve(&entries, probes, &in_gallery, &[configured]).0[0].1;
+        // Per-comparison false-match rates, from every non-mated template
+        // against every entry's nearest template: on the grid, then at the
+        // configured threshold (one pass over the comparisons).
+        let mut points = grid.clone();
+        points.push(configured);
+        let (mut curve, comparisons) = fmr_curve(&entries, probes, &in_gallery, &points);
+        let f = curve.pop().map_or(0.0, |(_, f)| f);
         galleries.push(GalleryReport {
             gallery: n,
             mated_probes: mated.len(),
@@ -626,16 +624,14 @@ async fn evaluate(
                 fnir,
                 fpir,
             },
-            fpir_predicted: 1.0 - (1.0 - f).powi(n as i32),
+            fpir_predicted: civitas_model::face::expected_fpir(f, n),
         });
-        last = Some((mated, nonmated, entries, in_gallery));
+        last = Some((mated, nonmated, (curve, comparisons)));
     }
     bar.finish_and_clear();
     store.close().await;
-    let (mated, nonmated, entries, in_gallery) = last.context("no gallery")?;
+    let (mated, nonmated, fmr_table) = last.context("no gallery")?;
     let target = at_fpir(&mated, &nonmated, target_fpir);
-    let grid: Vec<f32> = (0..=50).map(|k| 0.20 + 0.01 * k as f32).collect();
-    let fmr_table = fmr_curve(&entries, probes, &in_gallery, &grid);
     let mut det = String::from("threshold,fpir,fnir\n");
     for k in 0..=240 {
         let t = 0.20 + 0.0025 * k as f32;
